@@ -1,0 +1,224 @@
+//! The JS API: the only `#[wasm_bindgen]` exports. Converts `JsValue`s to Rust values and
+//! [`Error`]s to thrown `AgentTrackError`s; everything else lives behind [`Tracker`].
+
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Object, Reflect};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::prelude::*;
+
+use agent_track_schema::{Code, Event, Problem};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::report::Report;
+use crate::tracker::Hooks;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** The four event types of Pendo's Agent Analytics model. */
+export type AgentEventType = 'prompt' | 'agent_response' | 'user_reaction' | 'agent_trace';
+
+/** One attached file. */
+export interface AgentFileUpload { type: string; name: string }
+
+/** The properties of an agent event. Unknown names are refused; custom data goes in eventProperties. */
+export interface AgentProperties {
+  /** Required, non-empty. */ agentId: string;
+  /** Required, non-empty. */ conversationId: string;
+  /** Required, non-empty. For a user_reaction: the id of the response reacted to. */ messageId: string;
+  /** Required, up to 100 KB. For a user_reaction: 'positive' | 'negative' | 'unreact'. */ content: string;
+  suggestedPrompt?: boolean;
+  toolsUsed?: string[];
+  agentModelsUsed?: string[];
+  agentFilesUploaded?: AgentFileUpload[];
+  /** user_reaction only. */ agentUserReactionComments?: string[];
+  agentSubagentsUsed?: string[];
+  /** A whole number >= 0. */ agentInputTokenCount?: number;
+  /** A whole number >= 0. */ agentOutputTokenCount?: number;
+  /** @deprecated use agentModelsUsed */ modelUsed?: string;
+  /** @deprecated */ fileUploaded?: boolean;
+}
+
+/** Custom properties: any JSON values, up to 16 KB. */
+export type AgentEventProperties = Record<string, unknown>;
+
+/** An event as stored and sent (contract v1). */
+export interface AgentEvent {
+  eventId: string;
+  type: AgentEventType;
+  timestamp: number;
+  visitorId?: string;
+  accountId?: string;
+  properties: AgentProperties;
+  eventProperties?: AgentEventProperties;
+  context: { url?: string; title?: string; userAgent?: string; language?: string; seq: number; sdk: string };
+}
+
+/** Options of configure(). */
+export interface AgentTrackConfig {
+  /** Where batches are posted (the first-party proxy). Default: none, events stay queued. */
+  endpoint?: string;
+  /** Default: an anonymous id kept in localStorage. */
+  visitorId?: string;
+  accountId?: string;
+  /** Send when this many events are queued. Default 20 (1-500). */
+  flushAt?: number;
+  /** Send at least this often. Default 5000 ms (100-3600000). */
+  flushIntervalMs?: number;
+  /** Default 1000 (1-100000). At the cap the oldest events are dropped and reported. */
+  maxQueueEvents?: number;
+  /** Default 2097152 bytes (1024-67108864). */
+  maxQueueBytes?: number;
+  /** Called with each problem that made events leave the queue undelivered. */
+  onError?: (error: AgentTrackError) => void;
+  /** Sees each event before storage; return it (changed) to keep it, null to drop it. */
+  beforeSend?: (event: AgentEvent) => AgentEvent | null;
+}
+
+/** One broken rule. */
+export interface AgentTrackProblem { code: string; field: string; message: string }
+
+/** Thrown by configure() and trackAgent(), and passed to onError. */
+export interface AgentTrackError extends Error {
+  name: 'AgentTrackError';
+  /** e.g. 'missing_field', 'unknown_property', 'invalid_token_count', 'invalid_config', 'queue_full'. */
+  code: string;
+  /** The offending field path (e.g. 'properties.toolsUsed[1]'), or null. */
+  field: string | null;
+  /** Every problem found (validation errors), else empty. */
+  errors: AgentTrackProblem[];
+  /** The events concerned (onError reports), else empty. */
+  eventIds: string[];
+}
+
+/** Per-page counters. */
+export interface AgentTrackStats {
+  queued: number; sent: number; rejected: number; dropped: number; retries: number;
+  lastError: { code: string; message: string; at: number } | null;
+}
+"#;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(typescript_type = "AgentTrackConfig")]
+    pub type JsConfig;
+    #[wasm_bindgen(typescript_type = "AgentEventType")]
+    pub type JsEventType;
+    #[wasm_bindgen(typescript_type = "AgentProperties")]
+    pub type JsProperties;
+    #[wasm_bindgen(typescript_type = "AgentEventProperties | undefined")]
+    pub type JsEventProperties;
+    #[wasm_bindgen(typescript_type = "AgentTrackStats")]
+    pub type JsStats;
+}
+
+/// Sets the endpoint, ids, batching, caps and hooks. Throws an `AgentTrackError`
+/// (`invalid_config`) naming the option when one is wrong; the earlier configuration then
+/// stays in force.
+#[wasm_bindgen]
+pub fn configure(config: JsConfig) -> Result<(), JsValue> {
+    let config: JsValue = config.into();
+    if !config.is_object() {
+        return Err(js_error(&Error::Config { field: "config".into(), message: "configure() takes an options object".into() }));
+    }
+    let mut options = Map::new();
+    let mut hooks = Hooks::default();
+    for key in Object::keys(config.unchecked_ref()).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let value = Reflect::get(&config, &key)?;
+        match (name.as_str(), value.dyn_into::<Function>()) {
+            ("onError", Ok(f)) => hooks.on_error = Some(on_error(f)),
+            ("beforeSend", Ok(f)) => hooks.before_send = Some(before_send(f)),
+            (_, Ok(_)) => return Err(js_error(&Error::Config { message: format!("{name} must not be a function"), field: name })),
+            (_, Err(value)) => {
+                let json = from_js(&value).map_err(|m| js_error(&Error::Config { message: format!("{name}: {m}"), field: name.clone() }))?;
+                options.insert(name, json);
+            }
+        }
+    }
+    let config = Config::from_json(&options).map_err(|e| js_error(&e))?;
+    super::tracker().configure(config, hooks);
+    Ok(())
+}
+
+/// Validates and queues one event; returns its `eventId`. Throws an `AgentTrackError` naming
+/// the field and rule of the first problem (all problems in `errors`); nothing is queued then.
+#[wasm_bindgen(js_name = trackAgent)]
+pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<String, JsValue> {
+    let event_type: JsValue = event_type.into();
+    let event_type = event_type.as_string().unwrap_or_else(|| format!("{event_type:?}"));
+    let properties = from_js(&properties.into()).map_err(|m| invalid("properties", m))?;
+    let event_properties = match event_properties {
+        Some(v) => Some(from_js(&v.into()).map_err(|m| invalid("eventProperties", m))?),
+        None => None,
+    };
+    super::tracker().track_json(&event_type, &properties, event_properties.as_ref()).map_err(|e| js_error(&e))
+}
+
+/// The per-page counters.
+#[wasm_bindgen]
+pub fn stats() -> JsStats {
+    to_js(&super::tracker().stats()).unchecked_into()
+}
+
+/// Stops this page's tracker. Queued events stay in `localStorage` for the next page load
+/// (or the next call, which starts a fresh tracker).
+#[wasm_bindgen]
+pub fn shutdown() {
+    super::shutdown();
+}
+
+fn from_js(value: &JsValue) -> Result<Value, String> {
+    serde_wasm_bindgen::from_value(value.clone()).map_err(|e| format!("must hold only JSON values ({e})"))
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+}
+
+fn invalid(field: &str, message: String) -> JsValue {
+    js_error(&Error::Validation(vec![Problem::new(Code::WrongType, field, format!("{field} {message}"))]))
+}
+
+/// The `AgentTrackError` for `e`: a JS `Error` with `name`, `code`, `field`, `errors`, `eventIds`.
+fn js_error(e: &Error) -> JsValue {
+    error_object(&e.to_string(), e.code(), e.field(), &to_js(&e.problems()), &Array::new())
+}
+
+fn error_object(message: &str, code: &str, field: Option<&str>, errors: &JsValue, event_ids: &Array) -> JsValue {
+    let err = js_sys::Error::new(message);
+    err.set_name("AgentTrackError");
+    let set = |k: &str, v: &JsValue| {
+        let _ = Reflect::set(&err, &k.into(), v);
+    };
+    set("code", &code.into());
+    set("field", &field.map_or(JsValue::NULL, JsValue::from));
+    set("errors", errors);
+    set("eventIds", event_ids);
+    err.into()
+}
+
+fn on_error(f: Function) -> crate::tracker::OnError {
+    Rc::new(move |r: &Report| {
+        let ids: Array = r.event_ids.iter().map(|id| JsValue::from_str(id)).collect();
+        let err = error_object(&r.message, r.code, None, &Array::new(), &ids);
+        // A throwing onError must not break tracking.
+        let _ = f.call1(&JsValue::NULL, &err);
+    })
+}
+
+fn before_send(f: Function) -> crate::tracker::BeforeSend {
+    Rc::new(move |event: Event| {
+        let out = f.call1(&JsValue::NULL, &to_js(&event)).map_err(|e| {
+            js_sys::Error::from(e).message().as_string().unwrap_or_else(|| "it threw".into())
+        })?;
+        if out.is_null() || out.is_undefined() {
+            return Ok(None);
+        }
+        serde_wasm_bindgen::from_value::<Event>(out)
+            .map(Some)
+            .map_err(|e| format!("it must return the event or null ({e})"))
+    })
+}

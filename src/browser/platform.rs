@@ -1,0 +1,64 @@
+//! [`BrowserPlatform`]: the clock, `crypto.getRandomValues`, the page and the console.
+
+use crate::platform::{Page, Platform};
+
+/// The page the module runs in. User agent and language are read once.
+pub struct BrowserPlatform {
+    window: Option<web_sys::Window>,
+    crypto: Option<web_sys::Crypto>,
+    user_agent: Option<String>,
+    language: Option<String>,
+}
+
+impl BrowserPlatform {
+    /// Reads the page's window, crypto and navigator.
+    pub fn new() -> Self {
+        let window = web_sys::window();
+        let navigator = window.as_ref().map(|w| w.navigator());
+        BrowserPlatform {
+            crypto: window.as_ref().and_then(|w| w.crypto().ok()),
+            user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
+            language: navigator.as_ref().and_then(|n| n.language()),
+            window,
+        }
+    }
+}
+
+impl Default for BrowserPlatform {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Platform for BrowserPlatform {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    fn random(&self) -> [u8; 8] {
+        let mut buf = [0u8; 8];
+        let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut buf).is_ok());
+        if !filled {
+            for b in &mut buf {
+                *b = (js_sys::Math::random() * 256.0) as u8;
+            }
+        }
+        buf
+    }
+
+    fn page(&self) -> Page {
+        let Some(w) = &self.window else {
+            return Page { user_agent: self.user_agent.clone(), language: self.language.clone(), ..Page::default() };
+        };
+        Page {
+            url: w.location().href().ok(),
+            title: w.document().map(|d| d.title()).filter(|t| !t.is_empty()),
+            user_agent: self.user_agent.clone(),
+            language: self.language.clone(),
+        }
+    }
+
+    fn warn(&self, message: &str) {
+        web_sys::console::warn_1(&message.into());
+    }
+}

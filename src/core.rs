@@ -1,0 +1,247 @@
+//! [`Core`]: the tracker's state and decisions, with no callbacks into user code (so it can
+//! never be re-entered) and no direct browser access (so it runs under `cargo test`).
+//! [`crate::Tracker`] wraps it and runs the user's hooks around it.
+
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+use agent_track_schema::limits::MAX_EVENT_BYTES;
+use agent_track_schema::{parse_event_properties, parse_properties, AgentProperties, Context, Event, EventType};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::id::IdGen;
+use crate::platform::Platform;
+use crate::queue::{Evicted, Eviction, Queue};
+use crate::report::Report;
+use crate::stats::{LastError, Stats};
+use crate::storage::{FallbackStorage, Storage};
+
+/// The SDK name and version sent in every event's context.
+pub const SDK: &str = concat!("agent-track/", env!("CARGO_PKG_VERSION"));
+
+/// Where the anonymous visitor id is kept.
+pub const ANONYMOUS_ID_KEY: &str = "agent-track:v1:anon";
+
+/// The storage the core works on: the given one, falling back to memory when it fails.
+pub type SharedStorage = Rc<FallbackStorage<Box<dyn Storage>>>;
+
+/// The tracker's state.
+pub struct Core {
+    config: Config,
+    configured: bool,
+    storage: SharedStorage,
+    queue: Queue<SharedStorage>,
+    platform: Rc<dyn Platform>,
+    ids: IdGen,
+    seq: u64,
+    stats: Stats,
+    reports: Vec<Report>,
+}
+
+impl Core {
+    /// A tracker over `storage` (`None`: storage is unavailable, keep events in memory),
+    /// with the default configuration, holding whatever events `storage` already queues.
+    pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Core {
+        let storage: SharedStorage = Rc::new(FallbackStorage::new(storage));
+        let config = Config::default();
+        let queue = Queue::open(storage.clone(), config.caps);
+        let core = Core {
+            config,
+            configured: false,
+            storage,
+            queue,
+            platform,
+            ids: IdGen::default(),
+            seq: 0,
+            stats: Stats::default(),
+            reports: Vec::new(),
+        };
+        core.warn_if_degraded();
+        core
+    }
+
+    /// Applies a configuration: caps at once, visitor and account ids to new events and to
+    /// events queued before the first `configure`.
+    pub fn configure(&mut self, config: Config) {
+        self.queue.set_caps(config.caps);
+        self.config = config;
+        self.configured = true;
+        let visitor = self.visitor_id();
+        self.adopt_pending(&visitor);
+        self.warn_if_degraded();
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether `configure` has been called.
+    pub fn is_configured(&self) -> bool {
+        self.configured
+    }
+
+    /// Validates untyped input (from JS) and builds the event, reporting every problem of the
+    /// event type, the properties and the custom properties together.
+    pub fn prepare_json(&mut self, event_type: &str, properties: &Value, event_properties: Option<&Value>) -> Result<Event, Error> {
+        let event_type = EventType::parse(event_type);
+        let mut problems = Vec::new();
+        // Properties are checked against the type's rules when the type is known, else as a
+        // prompt, so that their problems are reported too.
+        let props = parse_properties(*event_type.as_ref().unwrap_or(&EventType::Prompt), properties);
+        let custom = parse_event_properties(event_properties);
+        if let Err(p) = &event_type {
+            problems.push(p.clone());
+        }
+        if let Err(p) = &props {
+            problems.extend(p.iter().cloned());
+        }
+        if let Err(p) = &custom {
+            problems.push(p.clone());
+        }
+        match (event_type, props, custom) {
+            (Ok(t), Ok(p), Ok(c)) => Ok(self.build(t, p, c)),
+            _ => Err(Error::Validation(problems)),
+        }
+    }
+
+    /// Validates typed input and builds the event.
+    pub fn prepare(&mut self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Result<Event, Error> {
+        properties.validate(event_type).map_err(Error::Validation)?;
+        let custom = parse_event_properties(Some(&Value::Object(event_properties))).map_err(Error::one)?;
+        Ok(self.build(event_type, properties, custom))
+    }
+
+    fn build(&mut self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Event {
+        let now = self.platform.now_ms();
+        let page = self.platform.page();
+        self.seq += 1;
+        Event {
+            event_id: self.ids.next(now, self.platform.random()),
+            event_type,
+            timestamp: now,
+            visitor_id: self.configured.then(|| self.visitor_id()),
+            account_id: if self.configured { self.config.account_id.clone() } else { None },
+            properties,
+            event_properties,
+            context: Context {
+                url: page.url,
+                title: page.title,
+                user_agent: page.user_agent,
+                language: page.language,
+                seq: self.seq,
+                sdk: SDK.to_string(),
+            },
+        }
+    }
+
+    /// Queues a prepared event (after `beforeSend`, which may have changed it: the properties
+    /// are checked again). Returns its id.
+    pub fn commit(&mut self, event: Event) -> Result<String, Error> {
+        event.properties.validate(event.event_type).map_err(Error::Validation)?;
+        let json = serde_json::to_string(&event).expect("an Event always serializes");
+        if json.len() > MAX_EVENT_BYTES {
+            return Err(Error::too_large(
+                "event",
+                format!("the event is {} bytes as JSON; at most {MAX_EVENT_BYTES} bytes (128 KB) are allowed", json.len()),
+            ));
+        }
+        match self.queue.push(&event.event_id, &json) {
+            Ok(evicted) => self.report_evictions(evicted),
+            // Unreachable with the memory fallback underneath, but never silent.
+            Err(e) => self.drop_events(vec![event.event_id.clone()], "storage_failed", format!("could not store the event: {e}")),
+        }
+        self.warn_if_degraded();
+        Ok(event.event_id)
+    }
+
+    /// The counters, with `queued` read from the shared queue now.
+    pub fn stats(&mut self) -> Stats {
+        self.queue.resync();
+        Stats { queued: self.queue.len(), ..self.stats.clone() }
+    }
+
+    /// The queued events, oldest first, at most `max` (for tests and inspection).
+    pub fn queued_events(&mut self, max: usize) -> Vec<Event> {
+        self.queue.resync();
+        self.queue.peek(max).into_iter().filter_map(|(_, json)| serde_json::from_str(&json).ok()).collect()
+    }
+
+    /// Reports produced since the last call, for the `onError` hook.
+    pub fn take_reports(&mut self) -> Vec<Report> {
+        std::mem::take(&mut self.reports)
+    }
+
+    fn report_evictions(&mut self, evicted: Vec<Evicted>) {
+        if evicted.is_empty() {
+            return;
+        }
+        let caps = self.queue.caps();
+        let reason = evicted[0].reason;
+        let ids: Vec<String> = evicted.into_iter().map(|e| e.event_id).collect();
+        let (code, message) = match reason {
+            Eviction::MaxEvents => ("queue_full", format!(
+                "the queue holds its maximum of {} events (maxQueueEvents); dropped the {} oldest", caps.max_events, ids.len())),
+            Eviction::MaxBytes => ("queue_full", format!(
+                "the queue holds its maximum of {} bytes (maxQueueBytes); dropped the {} oldest", caps.max_bytes, ids.len())),
+            Eviction::LargerThanQueue => ("too_large", format!(
+                "the event is larger than the whole queue may hold ({} bytes, maxQueueBytes); dropped it", caps.max_bytes)),
+        };
+        self.drop_events(ids, code, message);
+    }
+
+    /// Counts events as dropped and reports them.
+    fn drop_events(&mut self, event_ids: Vec<String>, code: &'static str, message: String) {
+        self.stats.dropped += event_ids.len() as u64;
+        self.report(Report { code, message, event_ids });
+    }
+
+    fn report(&mut self, report: Report) {
+        self.stats.last_error = Some(LastError {
+            code: report.code.to_string(),
+            message: report.message.clone(),
+            at: self.platform.now_ms(),
+        });
+        self.reports.push(report);
+    }
+
+    fn warn_if_degraded(&self) {
+        if let Some(w) = self.storage.take_warning() {
+            self.platform.warn(&w);
+        }
+    }
+
+    /// The configured visitor id, else the anonymous one (created and kept on first use).
+    fn visitor_id(&self) -> String {
+        if let Some(v) = &self.config.visitor_id {
+            return v.clone();
+        }
+        if let Ok(Some(id)) = self.storage.get(ANONYMOUS_ID_KEY) {
+            return id;
+        }
+        let id = format!("anon-{}", crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random()));
+        let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
+        id
+    }
+
+    /// Gives `visitor` (and the configured account) to queued events that have no visitor yet.
+    fn adopt_pending(&mut self, visitor: &str) {
+        let ids: Vec<String> = self.queue.ids().map(str::to_string).collect();
+        for (id, json) in self.queue.peek(ids.len()) {
+            let Ok(mut event) = serde_json::from_str::<Event>(&json) else { continue };
+            if event.visitor_id.is_some() {
+                continue;
+            }
+            event.visitor_id = Some(visitor.to_string());
+            event.account_id = event.account_id.or_else(|| self.config.account_id.clone());
+            let json = serde_json::to_string(&event).expect("an Event always serializes");
+            let _ = self.queue.replace(&id, &json);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,92 @@
+//! [`Error`]: everything the tracker reports, thrown as an `AgentTrackError` in JS.
+
+use agent_track_schema::{Code, Problem, Problems};
+
+/// What went wrong. In JS each becomes an `AgentTrackError` with `code`, `field`, `message`
+/// and `errors` (see the JS boundary).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// The event broke schema rules; nothing was queued. Never empty.
+    Validation(Problems),
+    /// A `configure` option is wrong; the previous configuration stays in force.
+    Config {
+        /// The option, e.g. `flushAt`.
+        field: String,
+        /// What is allowed.
+        message: String,
+    },
+    /// The `beforeSend` hook threw or returned something that is not an event; the event was
+    /// not queued.
+    BeforeSend(String),
+    /// Capture is off: `optOut()` was called, or the tracker was shut down.
+    Disabled(String),
+}
+
+impl Error {
+    /// The stable code of the (first) problem, e.g. `unknown_property`, `invalid_config`.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Validation(p) => p.first().map_or("invalid_event", |p| p.code.as_str()),
+            Error::Config { .. } => "invalid_config",
+            Error::BeforeSend(_) => "before_send_failed",
+            Error::Disabled(_) => "disabled",
+        }
+    }
+
+    /// The field of the (first) problem, if there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Validation(p) => p.first().map(|p| p.field.as_str()),
+            Error::Config { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+
+    /// Every problem; a single-problem list for the other variants.
+    pub fn problems(&self) -> Problems {
+        match self {
+            Error::Validation(p) => p.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn one(problem: Problem) -> Self {
+        Error::Validation(vec![problem])
+    }
+
+    pub(crate) fn too_large(field: &str, message: String) -> Self {
+        Error::one(Problem::new(Code::TooLarge, field, message))
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Validation(p) => match p.len() {
+                0 => f.write_str("invalid event"),
+                1 => f.write_str(&p[0].message),
+                n => write!(f, "{} (and {} more problem{})", p[0].message, n - 1, if n == 2 { "" } else { "s" }),
+            },
+            Error::Config { message, .. } => f.write_str(message),
+            Error::BeforeSend(m) | Error::Disabled(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_is_the_first_problem_and_counts_the_rest() {
+        let e = Error::Validation(vec![
+            Problem::new(Code::MissingField, "properties.agentId", "properties.agentId is required"),
+            Problem::new(Code::EmptyString, "properties.content", "c"),
+            Problem::new(Code::EmptyString, "properties.messageId", "m"),
+        ]);
+        assert_eq!(e.to_string(), "properties.agentId is required (and 2 more problems)");
+        assert_eq!((e.code(), e.field()), ("missing_field", Some("properties.agentId")));
+    }
+}

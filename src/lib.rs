@@ -1,0 +1,44 @@
+//! agent-track: capture AI-agent conversations from the browser in Pendo's Agent Analytics
+//! schema, with a durable `localStorage` queue that never loses an event silently.
+//!
+//! # Layout
+//!
+//! - [`tracker`]: [`Tracker`], the Rust API (`track_agent`, `configure`, `stats`), running
+//!   the user's hooks around the [`core`].
+//! - [`core`]: the tracker's state and decisions, free of callbacks and browser access.
+//! - [`config`]: [`Config`], the options of `configure`, with defaults and checks.
+//! - [`queue`]: [`Queue`], the ordered, capped event buffer, one storage key per event.
+//! - [`storage`]: the [`Storage`] trait, in memory, `localStorage`, and the fallback between them.
+//! - [`id`]: time-ordered UUIDv7 event ids.
+//! - [`platform`]: [`Platform`], the clock, randomness, page and console the core asks for.
+//! - [`stats`], [`report`], [`error`]: what the tracker counts, reports and returns.
+//! - `browser` (wasm32 only): the browser platform, the default tracker and the JS API.
+//!
+//! The schema (event types, properties, validation rules, limits, wire envelopes) lives in
+//! the `agent-track-schema` crate, re-exported as [`schema`].
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod id;
+pub mod platform;
+pub mod queue;
+pub mod report;
+pub mod stats;
+pub mod storage;
+pub mod tracker;
+
+#[cfg(target_arch = "wasm32")]
+pub mod browser;
+
+pub use agent_track_schema as schema;
+pub use agent_track_schema::{AgentProperties, Event, EventType};
+pub use config::Config;
+pub use error::Error;
+pub use platform::Platform;
+pub use queue::Queue;
+pub use stats::Stats;
+pub use storage::{MemoryStorage, Storage};
+pub use tracker::{Hooks, Tracker};
+
