@@ -7,7 +7,7 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use agent_track_schema::limits::MAX_EVENT_BYTES;
-use agent_track_schema::{parse_event_properties, parse_properties, AgentProperties, Context, Event, EventType};
+use agent_track_schema::{parse_event, parse_event_properties, parse_properties, AgentProperties, Context, Event, EventType};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -166,7 +166,7 @@ impl Core {
     /// The queued events, oldest first, at most `max` (for tests and inspection).
     pub fn queued_events(&mut self, max: usize) -> Vec<Event> {
         self.queue.resync();
-        self.queue.peek(max).into_iter().filter_map(|(_, json)| serde_json::from_str(&json).ok()).collect()
+        self.queue.peek(max).into_iter().filter_map(|(_, json)| decode(&json)).collect()
     }
 
     /// Reports produced since the last call, for the `onError` hook.
@@ -230,7 +230,7 @@ impl Core {
     fn adopt_pending(&mut self, visitor: &str) {
         let ids: Vec<String> = self.queue.ids().map(str::to_string).collect();
         for (id, json) in self.queue.peek(ids.len()) {
-            let Ok(mut event) = serde_json::from_str::<Event>(&json) else { continue };
+            let Some(mut event) = decode(&json) else { continue };
             if event.visitor_id.is_some() {
                 continue;
             }
@@ -240,6 +240,13 @@ impl Core {
             let _ = self.queue.replace(&id, &json);
         }
     }
+}
+
+/// A stored event, read back through the same validation as any untrusted input (the stored
+/// JSON may come from another tab's, or another version's, module). Not `serde` derive: that
+/// path would add a second JSON reader to the wasm module.
+fn decode(json: &str) -> Option<Event> {
+    serde_json::from_str::<Value>(json).ok().and_then(|v| parse_event(&v).ok())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 
-use agent_track_schema::{Code, Event, Problem};
+use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -125,7 +125,8 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
     }
     let mut options = Map::new();
     let mut hooks = Hooks::default();
-    for key in Object::keys(config.unchecked_ref()).iter() {
+    let object: &Object = config.unchecked_ref();
+    for key in Object::keys(object).iter() {
         let name = key.as_string().unwrap_or_default();
         let value = Reflect::get(&config, &key)?;
         match (name.as_str(), value.dyn_into::<Function>()) {
@@ -170,12 +171,27 @@ pub fn shutdown() {
     super::shutdown();
 }
 
+/// JS value -> JSON value through `JSON.stringify`: one native call and one string copy,
+/// instead of a boundary crossing per property (and no second deserializer in the module).
+/// `undefined` maps to `null`.
 fn from_js(value: &JsValue) -> Result<Value, String> {
-    serde_wasm_bindgen::from_value(value.clone()).map_err(|e| format!("must hold only JSON values ({e})"))
+    if value.is_undefined() {
+        return Ok(Value::Null);
+    }
+    let text = js_sys::JSON::stringify(value)
+        .map_err(|e| format!("must hold only JSON values ({})", error_message(e)))?
+        .as_string()
+        .unwrap_or_else(|| "null".into());
+    serde_json::from_str(&text).map_err(|e| format!("must hold only JSON values ({e})"))
 }
 
+/// Rust value -> JS value through `JSON.parse`.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    serde_json::to_string(value).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
+}
+
+fn error_message(e: JsValue) -> String {
+    Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "it threw".into())
 }
 
 fn invalid(field: &str, message: String) -> JsValue {
@@ -211,14 +227,13 @@ fn on_error(f: Function) -> crate::tracker::OnError {
 
 fn before_send(f: Function) -> crate::tracker::BeforeSend {
     Rc::new(move |event: Event| {
-        let out = f.call1(&JsValue::NULL, &to_js(&event)).map_err(|e| {
-            js_sys::Error::from(e).message().as_string().unwrap_or_else(|| "it threw".into())
-        })?;
+        let out = f.call1(&JsValue::NULL, &to_js(&event)).map_err(error_message)?;
         if out.is_null() || out.is_undefined() {
             return Ok(None);
         }
-        serde_wasm_bindgen::from_value::<Event>(out)
-            .map(Some)
-            .map_err(|e| format!("it must return the event or null ({e})"))
+        let value = from_js(&out).map_err(|m| format!("its result {m}"))?;
+        parse_event(&value).map(Some).map_err(|problems| {
+            format!("it must return the event or null; {}", problems.first().map_or("", |p| p.message.as_str()))
+        })
     })
 }

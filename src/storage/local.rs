@@ -17,8 +17,8 @@ impl LocalStorage {
 }
 
 fn error(e: wasm_bindgen::JsValue) -> StorageError {
-    let err = js_sys::Error::from(e);
-    StorageError(format!("{}: {}", String::from(err.name()), String::from(err.message())))
+    let get = |k: &str| js_sys::Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    StorageError(format!("{}: {}", get("name"), get("message")))
 }
 
 impl Storage for LocalStorage {

@@ -25,7 +25,7 @@ pub mod problem;
 pub mod properties;
 pub mod suggest;
 
-pub use envelope::{Batch, BatchResponse, Context, ErrorBody, Event, Rejection};
+pub use envelope::{parse_event, Batch, BatchResponse, Context, ErrorBody, Event, Rejection};
 pub use event_type::EventType;
 pub use parse::{parse_event_properties, parse_properties};
 pub use problem::{Code, Problem, Problems};

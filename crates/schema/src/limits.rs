@@ -17,7 +17,7 @@ pub const MAX_EVENT_BYTES: usize = 128 * KB;
 
 /// Identifiers (`agentId`, `conversationId`, `messageId`, `eventId`, visitor and account ids),
 /// in bytes of UTF-8.
-pub const MAX_ID_BYTES: usize = 1 * KB;
+pub const MAX_ID_BYTES: usize = KB;
 
 /// Entries of one list property (`toolsUsed`, `agentModelsUsed`, ...).
 pub const MAX_LIST_ITEMS: usize = 100;
