@@ -73,19 +73,17 @@ impl Config {
                 "maxQueueEvents" => c.caps.max_events = whole(key, value, 1, 100_000)? as usize,
                 "maxQueueBytes" => c.caps.max_bytes = whole(key, value, 1024, 64 * 1024 * 1024)? as usize,
                 "onError" | "beforeSend" => return Err(invalid(key, format!("{key} must be a function"))),
-                _ => {
-                    let hint = closest(key, &KNOWN_OPTIONS)
-                        .map(|s| format!("did you mean `{s}`? "))
-                        .unwrap_or_default();
-                    return Err(invalid(
-                        key,
-                        format!("`{key}` is not a configure option; {hint}options are {}", KNOWN_OPTIONS.join(", ")),
-                    ));
-                }
+                _ => return Err(unknown_option(key)),
             }
         }
         Ok(c)
     }
+}
+
+/// The error for an option name `configure` does not know, naming the closest known one.
+pub fn unknown_option(key: &str) -> Error {
+    let hint = closest(key, &KNOWN_OPTIONS).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+    invalid(key, format!("`{key}` is not a configure option; {hint}options are {}", KNOWN_OPTIONS.join(", ")))
 }
 
 fn invalid(field: &str, message: String) -> Error {

@@ -61,7 +61,7 @@ fn invalid_input_queues_nothing_and_reports_every_problem() {
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(
         fields,
-        ["eventType", "properties.agentId", "properties.conversationID", "properties.conversationId", "properties.messageId", "properties.content", "eventProperties"]
+        ["eventType", "properties.conversationID", "properties.conversationId", "properties.messageId", "properties.content", "properties.agentId", "eventProperties"]
     );
     assert!(storage.is_empty());
     assert_eq!(core.stats().queued, 0);

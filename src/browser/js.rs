@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 use agent_track_schema::{parse_event, Code, Event, Problem};
 
-use crate::config::Config;
+use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
 use crate::error::Error;
 use crate::report::Report;
 use crate::tracker::Hooks;
@@ -100,16 +100,22 @@ export interface AgentTrackStats {
 }
 "#;
 
+// JS values typed for the generated .d.ts; checked at run time like any other JsValue.
 #[wasm_bindgen]
 extern "C" {
+    /// The options object of `configure`.
     #[wasm_bindgen(typescript_type = "AgentTrackConfig")]
     pub type JsConfig;
+    /// `eventType` of `trackAgent`.
     #[wasm_bindgen(typescript_type = "AgentEventType")]
     pub type JsEventType;
+    /// `properties` of `trackAgent`.
     #[wasm_bindgen(typescript_type = "AgentProperties")]
     pub type JsProperties;
+    /// `eventProperties` of `trackAgent`.
     #[wasm_bindgen(typescript_type = "AgentEventProperties | undefined")]
     pub type JsEventProperties;
+    /// What `stats` returns.
     #[wasm_bindgen(typescript_type = "AgentTrackStats")]
     pub type JsStats;
 }
@@ -132,6 +138,7 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
         match (name.as_str(), value.dyn_into::<Function>()) {
             ("onError", Ok(f)) => hooks.on_error = Some(on_error(f)),
             ("beforeSend", Ok(f)) => hooks.before_send = Some(before_send(f)),
+            (_, Ok(_)) if !KNOWN_OPTIONS.contains(&name.as_str()) => return Err(js_error(&unknown_option(&name))),
             (_, Ok(_)) => return Err(js_error(&Error::Config { message: format!("{name} must not be a function"), field: name })),
             (_, Err(value)) => {
                 let json = from_js(&value).map_err(|m| js_error(&Error::Config { message: format!("{name}: {m}"), field: name.clone() }))?;
@@ -150,7 +157,9 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
 pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<String, JsValue> {
     let event_type: JsValue = event_type.into();
     let event_type = event_type.as_string().unwrap_or_else(|| format!("{event_type:?}"));
-    let properties = from_js(&properties.into()).map_err(|m| invalid("properties", m))?;
+    let properties: JsValue = properties.into();
+    check_token_counts(&properties)?;
+    let properties = from_js(&properties).map_err(|m| invalid("properties", m))?;
     let event_properties = match event_properties {
         Some(v) => Some(from_js(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,
@@ -196,6 +205,25 @@ fn error_message(e: JsValue) -> String {
 
 fn invalid(field: &str, message: String) -> JsValue {
     js_error(&Error::Validation(vec![Problem::new(Code::WrongType, field, format!("{field} {message}"))]))
+}
+
+/// `JSON.stringify` turns `NaN` and `Infinity` into `null`, which would read as "absent";
+/// a token count computed from a missing value must be refused, not silently dropped.
+fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
+    if !properties.is_object() {
+        return Ok(());
+    }
+    for name in ["agentInputTokenCount", "agentOutputTokenCount"] {
+        let v = Reflect::get(properties, &name.into()).unwrap_or(JsValue::UNDEFINED);
+        if let Some(n) = v.as_f64() {
+            if !n.is_finite() {
+                let field = format!("properties.{name}");
+                let message = format!("{field} must be a whole number >= 0, got {n}");
+                return Err(js_error(&Error::Validation(vec![Problem::new(Code::InvalidTokenCount, field, message)])));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `AgentTrackError` for `e`: a JS `Error` with `name`, `code`, `field`, `errors`, `eventIds`.

@@ -1,7 +1,7 @@
 //! The browser edge: the page as a [`Platform`], the default tracker behind the JS API, and
 //! the `#[wasm_bindgen]` boundary itself ([`js`]). Compiled for wasm32 only.
 
-mod js;
+pub mod js;
 mod platform;
 
 use std::cell::RefCell;

@@ -28,12 +28,24 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
         )]);
     };
     let mut p = Parser { problems: Vec::new() };
-    let mut props = AgentProperties::default();
-    for (key, value) in map {
-        if value.is_null() {
-            continue;
+    // Problems come in a fixed order, whatever the map's key order: unknown names, missing
+    // required properties, then each known property in documentation order.
+    for key in map.keys().filter(|k| !KNOWN_PROPERTIES.contains(&k.as_str())) {
+        p.unknown(key);
+    }
+    for required in ["agentId", "conversationId", "messageId", "content"] {
+        if map.get(required).is_none_or(Value::is_null) {
+            p.problems.push(Problem::new(
+                Code::MissingField,
+                format!("properties.{required}"),
+                format!("properties.{required} is required (a non-empty string)"),
+            ));
         }
-        match key.as_str() {
+    }
+    let mut props = AgentProperties::default();
+    for key in KNOWN_PROPERTIES {
+        let Some(value) = map.get(key).filter(|v| !v.is_null()) else { continue };
+        match key {
             "agentId" => props.agent_id = p.string(key, value),
             "conversationId" => props.conversation_id = p.string(key, value),
             "messageId" => props.message_id = p.string(key, value),
@@ -48,16 +60,7 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
             "agentOutputTokenCount" => props.agent_output_token_count = p.token_count(key, value),
             "modelUsed" => props.model_used = Some(p.string(key, value)),
             "fileUploaded" => props.file_uploaded = p.boolean(key, value),
-            _ => p.unknown(key),
-        }
-    }
-    for required in ["agentId", "conversationId", "messageId", "content"] {
-        if map.get(required).is_none_or(Value::is_null) {
-            p.problems.push(Problem::new(
-                Code::MissingField,
-                format!("properties.{required}"),
-                format!("properties.{required} is required (a non-empty string)"),
-            ));
+            _ => unreachable!("every known property is parsed above"),
         }
     }
     // Rule problems for fields that already have a type problem would repeat it.
