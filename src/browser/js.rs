@@ -156,7 +156,7 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
 #[wasm_bindgen(js_name = trackAgent)]
 pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<String, JsValue> {
     let event_type: JsValue = event_type.into();
-    let event_type = event_type.as_string().unwrap_or_else(|| format!("{event_type:?}"));
+    let event_type = event_type.as_string().unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
     check_token_counts(&properties)?;
     let properties = from_js(&properties).map_err(|m| invalid("properties", m))?;
@@ -199,6 +199,19 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
     serde_json::to_string(value).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
 }
 
+/// A short rendering of a JS value for messages (`NaN`, `-Infinity`, `42`, `{"a":1}`, `a
+/// function`), without Rust's float formatting in the module.
+fn describe_js(value: &JsValue) -> String {
+    match value.as_f64() {
+        Some(n) if n.is_nan() => "NaN".into(),
+        Some(n) if n.is_infinite() => (if n > 0.0 { "Infinity" } else { "-Infinity" }).into(),
+        _ => js_sys::JSON::stringify(value)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| format!("a {}", value.js_typeof().as_string().unwrap_or_default())),
+    }
+}
+
 fn error_message(e: JsValue) -> String {
     Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "it threw".into())
 }
@@ -218,7 +231,7 @@ fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
         if let Some(n) = v.as_f64() {
             if !n.is_finite() {
                 let field = format!("properties.{name}");
-                let message = format!("{field} must be a whole number >= 0, got {n}");
+                let message = format!("{field} must be a whole number >= 0, got {}", describe_js(&v));
                 return Err(js_error(&Error::Validation(vec![Problem::new(Code::InvalidTokenCount, field, message)])));
             }
         }

@@ -1,13 +1,17 @@
 //! [`BrowserPlatform`]: the clock, `crypto.getRandomValues`, the page and the console.
 
+use std::cell::RefCell;
+
 use crate::platform::{Page, Platform};
 
-/// The page the module runs in. User agent and language are read once.
+/// The page the module runs in. User agent and language are read once; random bytes are
+/// drawn from `crypto.getRandomValues` 256 at a time (one boundary crossing per 32 events).
 pub struct BrowserPlatform {
     window: Option<web_sys::Window>,
     crypto: Option<web_sys::Crypto>,
     user_agent: Option<String>,
     language: Option<String>,
+    pool: RefCell<([u8; 256], usize)>,
 }
 
 impl BrowserPlatform {
@@ -20,6 +24,7 @@ impl BrowserPlatform {
             user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
             language: navigator.as_ref().and_then(|n| n.language()),
             window,
+            pool: RefCell::new(([0; 256], 256)),
         }
     }
 }
@@ -36,14 +41,21 @@ impl Platform for BrowserPlatform {
     }
 
     fn random(&self) -> [u8; 8] {
-        let mut buf = [0u8; 8];
-        let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(&mut buf).is_ok());
-        if !filled {
-            for b in &mut buf {
-                *b = (js_sys::Math::random() * 256.0) as u8;
+        let mut pool = self.pool.borrow_mut();
+        let (bytes, used) = &mut *pool;
+        if *used + 8 > bytes.len() {
+            let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(bytes).is_ok());
+            if !filled {
+                for b in bytes.iter_mut() {
+                    *b = (js_sys::Math::random() * 256.0) as u8;
+                }
             }
+            *used = 0;
         }
-        buf
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&bytes[*used..*used + 8]);
+        *used += 8;
+        out
     }
 
     fn page(&self) -> Page {

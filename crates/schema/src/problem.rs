@@ -88,7 +88,7 @@ pub(crate) fn describe(value: &serde_json::Value) -> String {
         Value::Null => return "null".into(),
         Value::Bool(_) => return format!("the boolean {value}"),
         Value::Number(_) => return format!("the number {value}"),
-        Value::String(s) => format!("the string {:?}", s),
+        Value::String(s) => format!("the string {}", quote(s)),
         Value::Array(_) => return "an array".into(),
         Value::Object(_) => return "an object".into(),
     };
@@ -98,6 +98,12 @@ pub(crate) fn describe(value: &serde_json::Value) -> String {
     } else {
         s
     }
+}
+
+/// `s` as a JSON string literal (quotes and escapes), for messages. Not `{:?}`: Rust's Debug
+/// escaping is a different syntax and pulls Unicode tables into the wasm module.
+pub(crate) fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
 }
 
 #[cfg(test)]

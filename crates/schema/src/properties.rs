@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event_type::EventType;
 use crate::limits::{MAX_CONTENT_BYTES, MAX_ID_BYTES, MAX_LIST_ITEMS};
-use crate::problem::{Code, Problem, Problems};
+use crate::problem::{quote, Code, Problem, Problems};
 
 /// The properties of an agent event, in Pendo's Agent Analytics schema. Serialized in
 /// camelCase; absent optional properties are omitted.
@@ -180,9 +180,9 @@ impl AgentProperties {
                     Code::InvalidReaction,
                     field,
                     format!(
-                        "properties.content of a user_reaction must be one of {}, got {:?}",
+                        "properties.content of a user_reaction must be one of {}, got {}",
                         Reaction::ALLOWED.join(", "),
-                        truncate(&self.content, 40)
+                        quote(&truncate(&self.content, 40))
                     ),
                 ));
             }
