@@ -18,8 +18,14 @@ pub enum Error {
     /// The `beforeSend` hook threw or returned something that is not an event; the event was
     /// not queued.
     BeforeSend(String),
-    /// Capture is off: `optOut()` was called, or the tracker was shut down.
-    Disabled(String),
+    /// A delivery pass could not deliver (no endpoint, offline, the proxy or network failed);
+    /// the events stay queued and are retried.
+    Delivery {
+        /// `no_endpoint`, `offline`, `busy` or `delivery_failed`.
+        code: &'static str,
+        /// What happened and what happens next.
+        message: String,
+    },
 }
 
 impl Error {
@@ -29,7 +35,7 @@ impl Error {
             Error::Validation(p) => p.first().map_or("invalid_event", |p| p.code.as_str()),
             Error::Config { .. } => "invalid_config",
             Error::BeforeSend(_) => "before_send_failed",
-            Error::Disabled(_) => "disabled",
+            Error::Delivery { code, .. } => code,
         }
     }
 
@@ -68,7 +74,7 @@ impl std::fmt::Display for Error {
                 n => write!(f, "{} (and {} more problem{})", p[0].message, n - 1, if n == 2 { "" } else { "s" }),
             },
             Error::Config { message, .. } => f.write_str(message),
-            Error::BeforeSend(m) | Error::Disabled(m) => f.write_str(m),
+            Error::BeforeSend(m) | Error::Delivery { message: m, .. } => f.write_str(m),
         }
     }
 }

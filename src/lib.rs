@@ -6,6 +6,7 @@
 //! - [`tracker`]: [`Tracker`], the Rust API (`track_agent`, `configure`, `stats`), running
 //!   the user's hooks around the [`core`].
 //! - [`core`]: the tracker's state and decisions, free of callbacks and browser access.
+//! - [`delivery`]: batches, response outcomes, backoff, transport, cross-tab lock, the pass.
 //! - [`config`]: [`Config`], the options of `configure`, with defaults and checks.
 //! - [`queue`]: [`Queue`], the ordered, capped event buffer, one storage key per event.
 //! - [`storage`]: the [`Storage`] trait, in memory, `localStorage`, and the fallback between them.
@@ -20,6 +21,7 @@
 
 pub mod config;
 pub mod core;
+pub mod delivery;
 pub mod error;
 pub mod id;
 pub mod platform;

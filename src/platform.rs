@@ -24,6 +24,11 @@ pub trait Platform {
     fn page(&self) -> Page;
     /// Shows a warning to the developer (the console in a browser).
     fn warn(&self, message: &str);
+    /// Whether the browser believes it is online (`navigator.onLine`); nothing is sent while
+    /// it is not. Default: online.
+    fn online(&self) -> bool {
+        true
+    }
 }
 
 /// A platform for tests and non-browser use: a settable clock, a counter for randomness, a
@@ -36,6 +41,8 @@ pub struct FixedPlatform {
     pub page: Page,
     /// Every warning shown, in order.
     pub warnings: std::cell::RefCell<Vec<String>>,
+    /// Whether the platform is offline.
+    pub offline: std::cell::Cell<bool>,
     counter: std::cell::Cell<u64>,
 }
 
@@ -60,5 +67,8 @@ impl Platform for FixedPlatform {
     }
     fn warn(&self, message: &str) {
         self.warnings.borrow_mut().push(message.to_string());
+    }
+    fn online(&self) -> bool {
+        !self.offline.get()
     }
 }

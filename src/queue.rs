@@ -190,7 +190,8 @@ impl<S: Storage> Queue<S> {
     }
 }
 
-fn key(event_id: &str) -> String {
+/// The storage key of a queued event.
+pub fn key(event_id: &str) -> String {
     let mut k = String::with_capacity(QUEUE_PREFIX.len() + event_id.len());
     k.push_str(QUEUE_PREFIX);
     k.push_str(event_id);

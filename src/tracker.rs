@@ -11,6 +11,8 @@ use agent_track_schema::{AgentProperties, Event, EventType};
 
 use crate::config::Config;
 use crate::core::Core;
+use crate::delivery::pass::{run, Mode, PassReport};
+use crate::delivery::{Lock, NoLock, Transport};
 use crate::error::Error;
 use crate::platform::Platform;
 use crate::report::Report;
@@ -37,19 +39,50 @@ pub struct Hooks {
 
 /// A tracker. Clones share one state. In the browser, [`crate::browser::tracker`] is the one
 /// behind the JS API; tests and apps can make their own over a
-/// [`crate::storage::MemoryStorage`] and observe what was tracked with
-/// [`Tracker::queued_events`].
+/// [`crate::storage::MemoryStorage`], with a [`crate::delivery::RecordingTransport`], and
+/// observe what was tracked with [`Tracker::queued_events`] and the transport's batches.
 #[derive(Clone)]
 pub struct Tracker {
     core: Rc<RefCell<Core>>,
     hooks: Rc<RefCell<Hooks>>,
+    delivery: Rc<RefCell<Delivery>>,
+}
+
+/// How a tracker sends.
+struct Delivery {
+    transport: Option<Rc<dyn Transport>>,
+    lock: Rc<dyn Lock>,
+    /// Called when `flushAt` events are queued (the browser schedules a pass).
+    on_due: Option<Rc<dyn Fn()>>,
+    /// An automatic pass of this tracker is under way.
+    sending: bool,
 }
 
 impl Tracker {
     /// A tracker over `storage` (`None` when storage is unavailable: events stay in memory,
-    /// with one warning), holding the events `storage` already queues.
+    /// with one warning), holding the events `storage` already queues. It sends nothing until
+    /// it has a transport ([`Tracker::set_transport`]) and an endpoint.
     pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Tracker {
-        Tracker { core: Rc::new(RefCell::new(Core::new(storage, platform))), hooks: Rc::default() }
+        Tracker {
+            core: Rc::new(RefCell::new(Core::new(storage, platform))),
+            hooks: Rc::default(),
+            delivery: Rc::new(RefCell::new(Delivery { transport: None, lock: Rc::new(NoLock), on_due: None, sending: false })),
+        }
+    }
+
+    /// Sends batches through `transport`.
+    pub fn set_transport(&self, transport: Rc<dyn Transport>) {
+        self.delivery.borrow_mut().transport = Some(transport);
+    }
+
+    /// Takes `lock` around every pass (default: [`NoLock`]).
+    pub fn set_lock(&self, lock: Rc<dyn Lock>) {
+        self.delivery.borrow_mut().lock = lock;
+    }
+
+    /// Calls `f` whenever a tracked event brings the queue to `flushAt` events.
+    pub fn on_flush_due(&self, f: Rc<dyn Fn()>) {
+        self.delivery.borrow_mut().on_due = Some(f);
     }
 
     /// Applies `config` and `hooks`, replacing earlier ones. Events queued before the first
@@ -60,21 +93,28 @@ impl Tracker {
         self.deliver_reports();
     }
 
-    /// Tracks one event with typed properties; returns its `eventId`. Nothing is queued when
-    /// it fails.
-    pub fn track_agent(&self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Result<String, Error> {
+    /// Tracks one event with typed properties; returns its `eventId`, or `None` when capture
+    /// is off ([`Tracker::opt_out`]) or `beforeSend` filtered the event. Nothing is queued
+    /// when it fails.
+    pub fn track_agent(&self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Result<Option<String>, Error> {
+        if self.is_opted_out() {
+            return Ok(None);
+        }
         let event = self.core.borrow_mut().prepare(event_type, properties, event_properties)?;
         self.commit(event)
     }
 
-    /// Tracks one event from untyped values (what the JS API receives); returns its
-    /// `eventId`. All problems of the input are reported together.
-    pub fn track_json(&self, event_type: &str, properties: &Value, event_properties: Option<&Value>) -> Result<String, Error> {
+    /// Tracks one event from untyped values (what the JS API receives), like
+    /// [`Tracker::track_agent`]. All problems of the input are reported together.
+    pub fn track_json(&self, event_type: &str, properties: &Value, event_properties: Option<&Value>) -> Result<Option<String>, Error> {
+        if self.is_opted_out() {
+            return Ok(None);
+        }
         let event = self.core.borrow_mut().prepare_json(event_type, properties, event_properties)?;
         self.commit(event)
     }
 
-    fn commit(&self, event: Event) -> Result<String, Error> {
+    fn commit(&self, event: Event) -> Result<Option<String>, Error> {
         let id = event.event_id.clone();
         let before_send = self.hooks.borrow().before_send.clone();
         let event = match before_send {
@@ -84,13 +124,81 @@ impl Tracker {
                     changed.event_id = id.clone();
                     changed
                 }
-                Ok(None) => return Ok(id),
+                Ok(None) => return Ok(None),
                 Err(reason) => return Err(Error::BeforeSend(format!("beforeSend failed, so the event was not stored: {reason}"))),
             },
         };
-        let result = self.core.borrow_mut().commit(event);
+        let result = self.core.borrow_mut().commit(event).map(Some);
         self.deliver_reports();
+        if result.is_ok() && self.core.borrow().reached_flush_at() {
+            let due = self.delivery.borrow().on_due.clone();
+            if let Some(due) = due {
+                due();
+            }
+        }
         result
+    }
+
+    /// One delivery pass now (`flush()`): waits for the cross-tab lock, ignores any backoff,
+    /// sends every queued event. Fails when it could not deliver; the events stay queued.
+    pub async fn flush(&self) -> Result<PassReport, Error> {
+        self.pass(Mode::Normal, true).await.unwrap_or_else(|| {
+            Err(Error::Delivery { code: "busy", message: "another sender holds the lock; the events stay queued".into() })
+        })
+    }
+
+    /// An automatic pass (timer, count, `online`): only when one is due, no other pass of
+    /// this tracker runs and no other tab holds the lock. `None` when it did not run.
+    pub async fn flush_if_due(&self) -> Option<Result<PassReport, Error>> {
+        if self.delivery.borrow().sending || !self.core.borrow_mut().wants_pass() {
+            return None;
+        }
+        self.pass(Mode::Normal, false).await
+    }
+
+    /// The page-hide send: one keepalive batch, if no other tab is sending.
+    pub async fn flush_on_hide(&self) -> Option<Result<PassReport, Error>> {
+        if !self.core.borrow_mut().wants_pass() && self.core.borrow().retry_at().is_none() {
+            return None;
+        }
+        self.pass(Mode::Keepalive, false).await
+    }
+
+    async fn pass(&self, mode: Mode, wait: bool) -> Option<Result<PassReport, Error>> {
+        let (transport, lock) = {
+            let d = self.delivery.borrow();
+            (d.transport.clone(), d.lock.clone())
+        };
+        let Some(transport) = transport else {
+            return Some(Err(Error::Delivery { code: "no_transport", message: "this tracker has no transport; events stay queued".into() }));
+        };
+        let guard = lock.acquire(wait).await?;
+        self.delivery.borrow_mut().sending = true;
+        let result = run(&self.core, transport.as_ref(), mode).await;
+        self.delivery.borrow_mut().sending = false;
+        drop(guard);
+        self.deliver_reports();
+        Some(result)
+    }
+
+    /// When the next automatic attempt may run after a failure (unix ms), if backing off.
+    pub fn retry_at(&self) -> Option<u64> {
+        self.core.borrow().retry_at()
+    }
+
+    /// Stops capture on this origin (persisted, every tab) and clears the queue.
+    pub fn opt_out(&self) {
+        self.core.borrow_mut().opt_out();
+    }
+
+    /// Resumes capture.
+    pub fn opt_in(&self) {
+        self.core.borrow_mut().opt_in();
+    }
+
+    /// Whether capture is off.
+    pub fn is_opted_out(&self) -> bool {
+        self.core.borrow().is_opted_out()
     }
 
     /// The counters; `queued` is read from the shared queue now.

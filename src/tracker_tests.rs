@@ -16,7 +16,7 @@ fn props() -> AgentProperties {
 #[test]
 fn the_typed_api_queues_events() {
     let t = tracker();
-    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap().unwrap();
     assert_eq!(t.queued_events()[0].event_id, id);
     assert_eq!(t.stats().queued, 1);
 }
@@ -31,7 +31,7 @@ fn before_send_redacts_before_storage() {
         Ok(Some(e))
     });
     t.configure(Config::default(), Hooks { before_send: Some(hook), ..Hooks::default() });
-    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap().unwrap();
     let stored = storage.keys("").unwrap().into_iter().map(|k| storage.get(&k).unwrap().unwrap()).collect::<String>();
     assert!(!stored.contains("jo@example.com"), "{stored}");
     assert!(stored.contains("[email]"));
@@ -42,7 +42,7 @@ fn before_send_redacts_before_storage() {
 fn before_send_null_filters_without_counting() {
     let t = tracker();
     t.configure(Config::default(), Hooks { before_send: Some(Rc::new(|_| Ok(None))), ..Hooks::default() });
-    t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    assert_eq!(t.track_agent(EventType::Prompt, props(), Map::new()).unwrap(), None);
     let s = t.stats();
     assert_eq!((s.queued, s.dropped, s.rejected), (0, 0, 0));
 }
@@ -75,7 +75,7 @@ fn on_error_may_call_the_tracker_again() {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let (t2, seen2) = (t.clone(), seen.clone());
     let on_error: OnError = Rc::new(move |r: &Report| {
-        seen2.borrow_mut().push(r.code);
+        seen2.borrow_mut().push(r.code.clone());
         // Re-entering must not panic.
         let _ = t2.stats();
     });
@@ -83,4 +83,32 @@ fn on_error_may_call_the_tracker_again() {
     t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
     t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
     assert_eq!(*seen.borrow(), ["queue_full"]);
+}
+
+#[test]
+fn opting_out_stops_capture_clears_the_queue_and_persists() {
+    let storage = MemoryStorage::new();
+    let t = Tracker::new(Some(Box::new(storage.clone())), Rc::new(FixedPlatform::at(1_000)));
+    t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    t.opt_out();
+    assert_eq!(t.stats().queued, 0);
+    assert_eq!(t.stats().dropped, 0, "withdrawn, not dropped");
+    assert_eq!(t.track_agent(EventType::Prompt, props(), Map::new()).unwrap(), None);
+    let reloaded = Tracker::new(Some(Box::new(storage.clone())), Rc::new(FixedPlatform::at(2_000)));
+    assert!(reloaded.is_opted_out());
+    reloaded.opt_in();
+    assert!(reloaded.track_agent(EventType::Prompt, props(), Map::new()).unwrap().is_some());
+}
+
+#[test]
+fn reaching_flush_at_calls_the_due_hook() {
+    let t = tracker();
+    let due = Rc::new(std::cell::Cell::new(0));
+    let d = due.clone();
+    t.on_flush_due(Rc::new(move || d.set(d.get() + 1)));
+    t.configure(Config { flush_at: 3, ..Config::default() }, Hooks::default());
+    for _ in 0..4 {
+        t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    }
+    assert_eq!(due.get(), 2, "at 3 and at 4 queued events");
 }

@@ -38,6 +38,17 @@ pub struct Core {
     seq: u64,
     stats: Stats,
     reports: Vec<Report>,
+    retry: Retry,
+    opted_out: bool,
+}
+
+/// Backoff state after failed deliveries.
+#[derive(Debug, Default, Clone, Copy)]
+struct Retry {
+    /// Failed attempts in a row.
+    attempt: u32,
+    /// No automatic attempt before this time (unix ms); 0 when not backing off.
+    next_at: u64,
 }
 
 impl Core {
@@ -57,7 +68,11 @@ impl Core {
             seq: 0,
             stats: Stats::default(),
             reports: Vec::new(),
+            retry: Retry::default(),
+            opted_out: false,
         };
+        let mut core = core;
+        core.opted_out = core.read_opt_out();
         core.warn_if_degraded();
         core
     }
@@ -76,6 +91,16 @@ impl Core {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The platform's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.platform.now_ms()
+    }
+
+    /// Whether the platform is online.
+    pub fn platform_online(&self) -> bool {
+        self.platform.online()
     }
 
     /// Whether `configure` has been called.
@@ -192,19 +217,21 @@ impl Core {
         self.drop_events(ids, code, message);
     }
 
-    /// Counts events as dropped and reports them.
-    fn drop_events(&mut self, event_ids: Vec<String>, code: &'static str, message: String) {
+    /// Removes events from the queue (if there), counts them as dropped and reports them.
+    fn drop_events(&mut self, event_ids: Vec<String>, code: &str, message: String) {
+        self.queue.remove(event_ids.iter().map(String::as_str));
         self.stats.dropped += event_ids.len() as u64;
-        self.report(Report { code, message, event_ids });
+        self.report(Report { code: code.to_string(), message, event_ids });
     }
 
     fn report(&mut self, report: Report) {
-        self.stats.last_error = Some(LastError {
-            code: report.code.to_string(),
-            message: report.message.clone(),
-            at: self.platform.now_ms(),
-        });
+        self.note_error(&report.code, &report.message);
         self.reports.push(report);
+    }
+
+    /// Records the most recent problem for `stats().lastError`.
+    fn note_error(&mut self, code: &str, message: &str) {
+        self.stats.last_error = Some(LastError { code: code.to_string(), message: message.to_string(), at: self.platform.now_ms() });
     }
 
     fn warn_if_degraded(&self) {
@@ -249,6 +276,11 @@ fn decode(json: &str) -> Option<Event> {
     serde_json::from_str::<Value>(json).ok().and_then(|v| parse_event(&v).ok())
 }
 
+mod delivery;
+mod opt_out;
+
+pub use delivery::Step;
+pub use opt_out::OPT_OUT_KEY;
+
 #[cfg(test)]
-#[path = "core_tests.rs"]
 mod tests;

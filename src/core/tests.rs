@@ -118,7 +118,7 @@ fn the_cap_drops_the_oldest_counts_and_reports() {
     assert_eq!((stats.queued, stats.dropped), (2, 1));
     let reports = core.take_reports();
     assert_eq!(reports.len(), 1);
-    assert_eq!((reports[0].code, reports[0].event_ids.clone()), ("queue_full", vec![first]));
+    assert_eq!((reports[0].code.as_str(), reports[0].event_ids.clone()), ("queue_full", vec![first]));
     assert!(reports[0].message.contains("maxQueueEvents"), "{}", reports[0].message);
     assert_eq!(stats.last_error.unwrap().code, "queue_full");
 }

@@ -1,0 +1,87 @@
+//! One delivery pass: batches from the queue to the proxy until the queue is empty or a
+//! response says to retry later. The caller holds the cross-tab [`super::Lock`].
+
+use std::cell::RefCell;
+
+use serde::Serialize;
+
+use agent_track_schema::limits::{KEEPALIVE_BUDGET_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
+
+use super::outcome::classify;
+use super::transport::Transport;
+use crate::core::{Core, Step};
+use crate::error::Error;
+
+/// How a pass sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Batches of up to 500 events and 512 KB, until the queue is empty.
+    Normal,
+    /// Page hide: one `keepalive` batch within the browser's 64 KB budget for in-flight
+    /// keepalive bodies; its events stay queued until the response acknowledges them.
+    Keepalive,
+}
+
+/// What one pass did (the resolved value of `flush()`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Events acknowledged by the proxy.
+    pub sent: u64,
+    /// Events the proxy refused for good.
+    pub rejected: u64,
+    /// Events dropped (expired, too large, refused with a status that cannot succeed later).
+    pub dropped: u64,
+    /// Events still queued after the pass.
+    pub remaining: usize,
+}
+
+/// Runs one pass. Fails with [`Error::Delivery`] when there is no endpoint, the browser is
+/// offline, or a response says to retry (the backoff is then set on the core); events stay
+/// queued in every failure.
+pub async fn run(core: &RefCell<Core>, transport: &dyn Transport, mode: Mode) -> Result<PassReport, Error> {
+    let endpoint = core.borrow().endpoint()?;
+    let (max_events, max_bytes) = match mode {
+        Mode::Normal => (MAX_BATCH_EVENTS, MAX_BATCH_BYTES),
+        Mode::Keepalive => (MAX_BATCH_EVENTS, KEEPALIVE_BUDGET_BYTES),
+    };
+    let mut report = PassReport::default();
+    // Halves of split batches, sent before anything newer (a stack: the first half on top).
+    let mut splits: Vec<Vec<String>> = Vec::new();
+    loop {
+        let batch = {
+            let mut c = core.borrow_mut();
+            if !c.platform_online() {
+                return Err(Error::Delivery {
+                    code: "offline",
+                    message: format!("the browser is offline; {} events stay queued and are sent when it is back online", c.queued_len()),
+                });
+            }
+            match splits.pop() {
+                Some(ids) => c.batch_of(&ids),
+                None => c.next_batch(max_events, max_bytes),
+            }
+        };
+        let Some(batch) = batch else { break };
+        // No borrow is held across the await: hooks and other calls may use the tracker.
+        let reply = transport.send(&endpoint, batch.body.clone(), mode == Mode::Keepalive).await;
+        let mut c = core.borrow_mut();
+        let now = c.now_ms();
+        match c.settle(&batch, classify(&reply, now), &mut report) {
+            Step::Continue => {}
+            Step::Split(a, b) => {
+                splits.push(b);
+                splits.push(a);
+            }
+            Step::Stop(e) => return Err(e),
+        }
+        if mode == Mode::Keepalive {
+            break;
+        }
+    }
+    report.remaining = core.borrow_mut().queued_len();
+    Ok(report)
+}
+
+#[cfg(test)]
+#[path = "pass_tests.rs"]
+mod tests;
