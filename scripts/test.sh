@@ -17,7 +17,18 @@ run() {
 }
 
 run cargo test --workspace --quiet
-run wasm-pack test --headless --chrome
+
+# The browser tests post batches to a real HTTP server on loopback (tests/support/recorder.mjs).
+export RECORDER_PORT="${RECORDER_PORT:-47311}"
+export AGENT_TRACK_RECORDER="http://127.0.0.1:$RECORDER_PORT"
+node tests/support/recorder.mjs "$RECORDER_PORT" > /tmp/agent-track-recorder.log 2>&1 &
+recorder=$!
+trap 'kill $recorder 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 50); do grep -q listening /tmp/agent-track-recorder.log 2>/dev/null && break; sleep 0.1; done
+# One run per file, so that a failing file does not hide the others' results.
+for file in tests/web_*.rs; do
+  run wasm-pack test --headless --chrome --test "$(basename "$file" .rs)"
+done
 
 # Sum the runners' "test result: ok. N passed; M failed" lines.
 awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

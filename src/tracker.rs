@@ -48,6 +48,21 @@ pub struct Tracker {
     delivery: Rc<RefCell<Delivery>>,
 }
 
+/// A tracker reference that does not keep it alive (for timers and listeners it owns).
+#[derive(Clone)]
+pub struct WeakTracker {
+    core: std::rc::Weak<RefCell<Core>>,
+    hooks: std::rc::Weak<RefCell<Hooks>>,
+    delivery: std::rc::Weak<RefCell<Delivery>>,
+}
+
+impl WeakTracker {
+    /// The tracker, if it is still alive.
+    pub fn upgrade(&self) -> Option<Tracker> {
+        Some(Tracker { core: self.core.upgrade()?, hooks: self.hooks.upgrade()?, delivery: self.delivery.upgrade()? })
+    }
+}
+
 /// How a tracker sends.
 struct Delivery {
     transport: Option<Rc<dyn Transport>>,
@@ -68,6 +83,11 @@ impl Tracker {
             hooks: Rc::default(),
             delivery: Rc::new(RefCell::new(Delivery { transport: None, lock: Rc::new(NoLock), on_due: None, sending: false })),
         }
+    }
+
+    /// A reference that does not keep the tracker alive.
+    pub fn downgrade(&self) -> WeakTracker {
+        WeakTracker { core: Rc::downgrade(&self.core), hooks: Rc::downgrade(&self.hooks), delivery: Rc::downgrade(&self.delivery) }
     }
 
     /// Sends batches through `transport`.

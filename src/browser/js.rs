@@ -93,6 +93,9 @@ export interface AgentTrackError extends Error {
   eventIds: string[];
 }
 
+/** What one flush() pass did. */
+export interface AgentFlushResult { sent: number; rejected: number; dropped: number; remaining: number }
+
 /** Per-page counters. */
 export interface AgentTrackStats {
   queued: number; sent: number; rejected: number; dropped: number; retries: number;
@@ -118,6 +121,9 @@ extern "C" {
     /// What `stats` returns.
     #[wasm_bindgen(typescript_type = "AgentTrackStats")]
     pub type JsStats;
+    /// What `flush` returns.
+    #[wasm_bindgen(typescript_type = "Promise<AgentFlushResult>")]
+    pub type JsFlushResult;
 }
 
 /// Sets the endpoint, ids, batching, caps and hooks. Throws an `AgentTrackError`
@@ -147,14 +153,15 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
         }
     }
     let config = Config::from_json(&options).map_err(|e| js_error(&e))?;
-    super::tracker().configure(config, hooks);
+    super::configure(config, hooks);
     Ok(())
 }
 
-/// Validates and queues one event; returns its `eventId`. Throws an `AgentTrackError` naming
-/// the field and rule of the first problem (all problems in `errors`); nothing is queued then.
+/// Validates and queues one event; returns its `eventId`, or `null` when capture is off
+/// (`optOut()`) or `beforeSend` returned null. Throws an `AgentTrackError` naming the field
+/// and rule of the first problem (all problems in `errors`); nothing is queued then.
 #[wasm_bindgen(js_name = trackAgent)]
-pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<String, JsValue> {
+pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<Option<String>, JsValue> {
     let event_type: JsValue = event_type.into();
     let event_type = event_type.as_string().unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
@@ -165,6 +172,30 @@ pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_prop
         None => None,
     };
     super::tracker().track_json(&event_type, &properties, event_properties.as_ref()).map_err(|e| js_error(&e))
+}
+
+/// One delivery pass now: resolves `{ sent, rejected, dropped, remaining }`; rejects with an
+/// `AgentTrackError` (`no_endpoint`, `offline`, `delivery_failed`, `busy`) when it could not
+/// deliver. Events stay queued in every failure.
+#[wasm_bindgen]
+pub fn flush() -> JsFlushResult {
+    let tracker = super::tracker();
+    wasm_bindgen_futures::future_to_promise(async move {
+        tracker.flush().await.map(|report| to_js(&report)).map_err(|e| js_error(&e))
+    })
+    .unchecked_into()
+}
+
+/// Stops capture on this origin (persisted, every tab) and clears the queue.
+#[wasm_bindgen(js_name = optOut)]
+pub fn opt_out() {
+    super::tracker().opt_out();
+}
+
+/// Resumes capture after `optOut()`.
+#[wasm_bindgen(js_name = optIn)]
+pub fn opt_in() {
+    super::tracker().opt_in();
 }
 
 /// The per-page counters.
@@ -260,7 +291,7 @@ fn error_object(message: &str, code: &str, field: Option<&str>, errors: &JsValue
 fn on_error(f: Function) -> crate::tracker::OnError {
     Rc::new(move |r: &Report| {
         let ids: Array = r.event_ids.iter().map(|id| JsValue::from_str(id)).collect();
-        let err = error_object(&r.message, r.code, None, &Array::new(), &ids);
+        let err = error_object(&r.message, &r.code, None, &Array::new(), &ids);
         // A throwing onError must not break tracking.
         let _ = f.call1(&JsValue::NULL, &err);
     })

@@ -1,36 +1,81 @@
-//! The browser edge: the page as a [`Platform`], the default tracker behind the JS API, and
-//! the `#[wasm_bindgen]` boundary itself ([`js`]). Compiled for wasm32 only.
+//! The browser edge: the page as a [`Platform`](crate::Platform), `fetch`, the cross-tab
+//! lock, the scheduler that sends on its own, the default tracker behind the JS API, and the
+//! `#[wasm_bindgen]` boundary itself ([`js`]). Compiled for wasm32 only.
 
+mod fetch;
 pub mod js;
+mod locks;
 mod platform;
+mod scheduler;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+pub use fetch::FetchTransport;
+pub use locks::{default_lock, Lease, WebLock, LOCK_NAME};
 pub use platform::BrowserPlatform;
+pub use scheduler::Scheduler;
 
-use crate::storage::LocalStorage;
-use crate::tracker::Tracker;
+use crate::config::Config;
+use crate::storage::{LocalStorage, MemoryStorage, Storage};
+use crate::tracker::{Hooks, Tracker};
+
+/// The default tracker and, once an endpoint is configured, its scheduler.
+struct Default {
+    tracker: Tracker,
+    scheduler: Option<Scheduler>,
+}
 
 thread_local! {
-    static DEFAULT: RefCell<Option<Tracker>> = const { RefCell::new(None) };
+    static DEFAULT: RefCell<Option<Default>> = const { RefCell::new(None) };
 }
 
-/// The page's default tracker (the one the JS API uses), created on first use over
-/// `localStorage`. It holds whatever events earlier page loads and other tabs left queued.
+/// A tracker that sends with `fetch` under the browser's cross-tab lock, over
+/// `localStorage` (or memory when it is unavailable). It sends on its own only with a
+/// [`Scheduler`].
+pub fn new_tracker() -> Tracker {
+    let platform: Rc<BrowserPlatform> = Rc::new(BrowserPlatform::new());
+    let local = LocalStorage::open();
+    let lock_storage: Rc<dyn Storage> = match LocalStorage::open() {
+        Some(s) => Rc::new(s),
+        None => Rc::new(MemoryStorage::new()),
+    };
+    let tracker = Tracker::new(local.map(|s| Box::new(s) as Box<dyn Storage>), platform.clone());
+    tracker.set_transport(Rc::new(FetchTransport));
+    tracker.set_lock(default_lock(lock_storage, platform));
+    tracker
+}
+
+/// The page's default tracker (the one the JS API uses), created on first use. It holds
+/// whatever events earlier page loads and other tabs left queued.
 pub fn tracker() -> Tracker {
-    DEFAULT.with(|d| {
-        d.borrow_mut()
-            .get_or_insert_with(|| {
-                let storage = LocalStorage::open().map(|s| Box::new(s) as Box<dyn crate::storage::Storage>);
-                Tracker::new(storage, Rc::new(BrowserPlatform::new()))
-            })
-            .clone()
-    })
+    DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| Default { tracker: new_tracker(), scheduler: None }).tracker.clone())
 }
 
-/// Lets go of the default tracker. Queued events stay in `localStorage`; the next call that
-/// needs a tracker starts a fresh one that picks them up.
+/// Configures the default tracker and (re)starts its scheduler when an endpoint is set.
+pub fn configure(config: Config, hooks: Hooks) {
+    let tracker = tracker();
+    let interval = config.flush_interval_ms;
+    let sends = config.endpoint.is_some();
+    tracker.configure(config, hooks);
+    // The old scheduler goes first: its timer and listeners must not outlive the config.
+    DEFAULT.with(|d| {
+        if let Some(d) = d.borrow_mut().as_mut() {
+            d.scheduler = None;
+        }
+    });
+    let scheduler = sends.then(|| Scheduler::start(&tracker, interval));
+    DEFAULT.with(|d| {
+        if let Some(d) = d.borrow_mut().as_mut() {
+            d.scheduler = scheduler;
+        }
+    });
+}
+
+/// Stops the default tracker: its timer and listeners go; queued events stay in
+/// `localStorage`, and the next call that needs a tracker starts a fresh one that picks them
+/// up.
 pub fn shutdown() {
-    DEFAULT.with(|d| d.borrow_mut().take());
+    let old = DEFAULT.with(|d| d.borrow_mut().take());
+    drop(old);
 }

@@ -73,4 +73,8 @@ impl Platform for BrowserPlatform {
     fn warn(&self, message: &str) {
         web_sys::console::warn_1(&message.into());
     }
+
+    fn online(&self) -> bool {
+        self.window.as_ref().is_none_or(|w| w.navigator().on_line())
+    }
 }
