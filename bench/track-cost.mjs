@@ -44,8 +44,12 @@ try {
     baseline[preload] = summarize(base.perCallUs);
     baseline[preload].total = (baseline[preload].total * BLOCK) / 1000;
   }
+  await page.evaluate(() => window.wire());
+  const events = server.posts.reduce((a, p) => a + p.events, 0);
+  const bodyBytes = server.posts.reduce((a, p) => a + p.bytes, 0);
+  const wire = { events, requests: server.posts.length, bodyBytes, bytesPerEvent: bodyBytes / events };
   const sizes = await size();
-  const result = { date: new Date().toISOString(), chromium: version, calls: CALLS, block: BLOCK, sizes, runs, baseline };
+  const result = { date: new Date().toISOString(), chromium: version, calls: CALLS, block: BLOCK, sizes, runs, baseline, wire };
   await mkdir(join(root, 'bench/results'), { recursive: true });
   await writeFile(join(root, 'bench/results/track-cost.json'), JSON.stringify(result, null, 2) + '\n');
 
@@ -60,6 +64,7 @@ try {
   for (const [preload, b] of Object.entries(baseline)) {
     console.log(`| floor, ${preload} entries: JSON.stringify + localStorage.setItem in plain JS | ${b.median.toFixed(1)} | ${b.p99.toFixed(1)} | ${b.total.toFixed(0)} |`);
   }
+  console.log(`wire: a 20-event batch (prompts, responses, a reaction) is ${wire.bodyBytes} bytes of body in ${wire.requests} request(s), ${wire.events} events: ${wire.bytesPerEvent.toFixed(0)} bytes per event, uncompressed`);
   console.log(`ratio (1,000 queued / empty, median): ${(runs[1000].median / runs[0].median).toFixed(2)}`);
 } finally {
   await browser.close();

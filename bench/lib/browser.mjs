@@ -7,9 +7,23 @@ import { chromium } from 'playwright-core';
 
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
 
-/** Serves `root` on 127.0.0.1 at a free port. Resolves { url, close }. */
+/**
+ * Serves `root` on 127.0.0.1 at a free port, and records POST bodies to /collect (answered
+ * like the proxy: 200 acknowledging every event). Resolves { url, posts, close }.
+ */
 export async function serveStatic(root) {
+  const posts = [];
   const server = createServer(async (req, res) => {
+    if (req.method === 'POST') {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const body = Buffer.concat(chunks);
+      let accepted = 0;
+      try { accepted = JSON.parse(body).events.length; } catch { /* not a batch */ }
+      posts.push({ path: req.url, bytes: body.length, events: accepted, contentType: req.headers['content-type'] });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ requestId: 'bench', accepted, rejected: [] }));
+    }
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     try {
       const body = await readFile(join(root, path));
@@ -20,7 +34,7 @@ export async function serveStatic(root) {
     }
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((ok) => server.close(ok)) };
+  return { url: `http://127.0.0.1:${server.address().port}`, posts, close: () => new Promise((ok) => server.close(ok)) };
 }
 
 /** Headless Debian Chromium with the flags that keep it off the closed network. */

@@ -1,6 +1,6 @@
 //! What a proxy response means for the events of a batch (contract v1), as a pure function.
 
-use agent_track_schema::{BatchResponse, Rejection};
+use agent_track_schema::Rejection;
 
 use super::backoff::parse_retry_after;
 
@@ -64,9 +64,9 @@ pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
     };
     let said = || proxy_message(body);
     match status {
-        200..=299 => match serde_json::from_str::<BatchResponse>(body) {
-            Ok(r) => Outcome::Delivered { rejected: r.rejected },
-            Err(_) => Outcome::Retry {
+        200..=299 => match read_acknowledgement(body) {
+            Some(rejected) => Outcome::Delivered { rejected },
+            None => Outcome::Retry {
                 retry_after_ms: None,
                 message: format!("HTTP {status} without a readable acknowledgement; the events stay queued"),
             },
@@ -79,6 +79,32 @@ pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
         },
         _ => Outcome::Drop { code: format!("http_{status}"), message: format!("HTTP {status}: {}", said()) },
     }
+}
+
+/// The `rejected` list of a 200 body (`{"requestId", "accepted": n, "rejected": [..]}`), or
+/// `None` when the body is not an acknowledgement. Read from a `Value` rather than with
+/// `serde` derive, whose error paths would pull float formatting into the wasm module.
+fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.get("accepted")?.as_u64()?;
+    let text = |r: &serde_json::Value, k: &str| r.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let rejected = match v.get("rejected") {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(list) => list
+            .as_array()?
+            .iter()
+            .filter_map(|r| {
+                Some(Rejection {
+                    index: r.get("index").and_then(|i| i.as_u64()).unwrap_or_default() as usize,
+                    event_id: text(r, "eventId")?,
+                    code: text(r, "code").unwrap_or_else(|| "rejected".into()),
+                    field: text(r, "field").unwrap_or_default(),
+                    message: text(r, "message").unwrap_or_else(|| "rejected by the proxy".into()),
+                })
+            })
+            .collect(),
+    };
+    Some(rejected)
 }
 
 /// The `message` of a proxy error body, else the body's start.
