@@ -12,6 +12,7 @@
 //! - [`problem`]: [`Problem`] and its stable [`Code`]s, the one error type of this crate.
 //! - [`limits`]: every size limit, in one place.
 //! - [`envelope`]: the wire envelopes of contract v1 (browser -> proxy).
+//! - [`relay`]: the relay envelope of contract v1 (proxy -> server-side endpoint).
 //! - [`suggest`]: "did you mean" for unknown names.
 //!
 //! No web or server dependency: only `serde` and `serde_json`.
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod parse;
 pub mod problem;
 pub mod properties;
+pub mod relay;
 pub mod suggest;
 
 pub use envelope::{parse_event, Batch, BatchResponse, Context, ErrorBody, Event, Rejection};
@@ -30,3 +32,4 @@ pub use event_type::EventType;
 pub use parse::{parse_event_properties, parse_properties};
 pub use problem::{Code, Problem, Problems};
 pub use properties::{AgentProperties, FileUpload, Reaction};
+pub use relay::{RelayBatch, RelayedEvent};
