@@ -11,7 +11,6 @@
 #![deny(missing_docs)]
 
 pub mod error;
-pub mod proxy;
 pub mod secret;
 pub mod serve;
 pub mod signature;
