@@ -66,7 +66,9 @@ impl std::fmt::Display for VerifyError {
 
 /// Verifies a delivery's headers against the raw body bytes.
 pub fn verify(secrets: &Secrets, id: Option<&str>, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now_s: i64) -> Result<(), VerifyError> {
-    let non_empty = |v: Option<&str>, h| v.filter(|s| !s.trim().is_empty()).ok_or(VerifyError::MissingHeader(h));
+    fn non_empty<'a>(v: Option<&'a str>, h: &'static str) -> Result<&'a str, VerifyError> {
+        v.filter(|s| !s.trim().is_empty()).ok_or(VerifyError::MissingHeader(h))
+    }
     let id = non_empty(id, ID)?;
     let timestamp_text = non_empty(timestamp, TIMESTAMP)?;
     let signature = non_empty(signature, SIGNATURE)?;
