@@ -10,7 +10,9 @@
 //! - [`serve`]: `run(listener, app, shutdown)` with graceful shutdown, `/healthz`.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod error;
+pub mod proxy;
 pub mod secret;
 pub mod serve;
 pub mod signature;

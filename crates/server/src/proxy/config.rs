@@ -1,0 +1,91 @@
+//! [`ProxyConfig`]: every option of the proxy, with its default.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use agent_track_schema::limits::MAX_BATCH_BYTES;
+
+use crate::secret::Secrets;
+
+/// Where and how the proxy relays.
+#[derive(Clone, Debug)]
+pub enum Upstream {
+    /// Standard Webhooks: one signed POST per batch to `url` (default: the collector at
+    /// `http://127.0.0.1:8788/v1/ingest`).
+    Webhook {
+        /// The receiver's URL.
+        url: String,
+        /// Signing secrets: the first signs, each adds a signature (rotation).
+        secrets: Secrets,
+    },
+    /// Pendo: one POST per event to `url` (default `https://app.pendo.io/data/agentic`; the
+    /// regional host is configurable) with `x-pendo-integration-key`.
+    Pendo {
+        /// The endpoint URL.
+        url: String,
+        /// The Track Event shared secret. Never logged (Debug is redacted).
+        key: PendoKey,
+        /// Events sent at once per batch. Default 8.
+        concurrency: usize,
+    },
+}
+
+/// Pendo's Track Event shared secret.
+#[derive(Clone)]
+pub struct PendoKey(pub String);
+
+impl std::fmt::Debug for PendoKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendoKey(redacted)")
+    }
+}
+
+/// The proxy's options.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    /// Where batches go.
+    pub upstream: Upstream,
+    /// Origins allowed to post (exact `scheme://host[:port]`). Default: none, so only
+    /// requests without an `Origin` header (same-origin tools, servers) are accepted; `*`
+    /// allows every origin.
+    pub allowed_origins: Vec<String>,
+    /// Largest request body, compressed or not. Default 512 KB (the batch limit).
+    pub max_body_bytes: usize,
+    /// Requests per minute per client address. Default 600.
+    pub rate_per_minute: u32,
+    /// Burst above the steady rate. Default 60.
+    pub rate_burst: u32,
+    /// Proxies whose `X-Forwarded-For` is believed (the app's load balancer). Default:
+    /// none, so the socket's peer address is the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Header set by the app's auth layer carrying the visitor id; when set, the browser's
+    /// `visitorId` is ignored. Default: none.
+    pub visitor_header: Option<String>,
+    /// Same for the account id. Default: none.
+    pub account_header: Option<String>,
+    /// Whether to forward the client IP upstream. Default false.
+    pub forward_ip: bool,
+    /// Total time for relaying one batch upstream, retries included. Default 10 s.
+    pub upstream_deadline: Duration,
+    /// Attempts per batch within the deadline. Default 3.
+    pub upstream_attempts: u32,
+}
+
+impl ProxyConfig {
+    /// Defaults around `upstream`.
+    pub fn new(upstream: Upstream) -> Self {
+        ProxyConfig {
+            upstream,
+            allowed_origins: Vec::new(),
+            max_body_bytes: MAX_BATCH_BYTES,
+            rate_per_minute: 600,
+            rate_burst: 60,
+            trusted_proxies: Vec::new(),
+            visitor_header: None,
+            account_header: None,
+            forward_ip: false,
+            upstream_deadline: Duration::from_secs(10),
+            upstream_attempts: 3,
+        }
+    }
+}

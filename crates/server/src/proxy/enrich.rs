@@ -1,0 +1,85 @@
+//! Normalization before relaying (pure): `receivedAt`, clock-skew correction, deprecated
+//! fields folded, defaults filled, trusted ids and the client IP.
+
+use agent_track_schema::{Event, RelayedEvent};
+
+/// What the proxy knows about the request, beyond the batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// When the batch arrived, unix ms of the proxy's clock.
+    pub received_at: u64,
+    /// The batch's `sentAt`, unix ms of the browser's clock.
+    pub sent_at: u64,
+    /// Visitor id from the trusted header, replacing the browser's.
+    pub visitor_id: Option<String>,
+    /// Account id from the trusted header, replacing the browser's.
+    pub account_id: Option<String>,
+    /// The client's IP, when forwarding is enabled.
+    pub ip: Option<String>,
+}
+
+/// The relayed form of a valid event. The browser's clock may be off: the event's time is
+/// moved by the difference between the proxy's receipt and the browser's `sentAt`
+/// (`timestamp + receivedAt - sentAt`), and the original is kept as `clientTimestamp`.
+pub fn enrich(event: Event, facts: &RequestFacts) -> RelayedEvent {
+    let client_timestamp = event.timestamp;
+    let skew = facts.received_at as i128 - facts.sent_at as i128;
+    let timestamp = (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64;
+    let visitor_id = facts.visitor_id.clone().or(event.visitor_id);
+    let account_id = if facts.account_id.is_some() { facts.account_id.clone() } else { event.account_id };
+    RelayedEvent {
+        event: Event { timestamp, visitor_id, account_id, properties: event.properties.normalized(), ..event },
+        received_at: facts.received_at,
+        client_timestamp,
+        ip: facts.ip.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_track_schema::{AgentProperties, Context, EventType};
+
+    fn event() -> Event {
+        let mut properties = AgentProperties::new("a", "c", "m", "x");
+        properties.model_used = Some("m1".into());
+        Event {
+            event_id: "e".into(),
+            event_type: EventType::AgentResponse,
+            timestamp: 1_000,
+            visitor_id: Some("browser-v".into()),
+            account_id: Some("browser-a".into()),
+            properties,
+            event_properties: Default::default(),
+            context: Context { seq: 1, sdk: "agent-track/0.1.0".into(), ..Default::default() },
+        }
+    }
+
+    #[test]
+    fn clock_skew_is_corrected_and_the_original_kept() {
+        // The browser's clock is 1 hour behind: it sent at 5_000 when the proxy saw 3_605_000.
+        let facts = RequestFacts { received_at: 3_605_000, sent_at: 5_000, ..Default::default() };
+        let r = enrich(event(), &facts);
+        assert_eq!((r.event.timestamp, r.client_timestamp, r.received_at), (3_601_000, 1_000, 3_605_000));
+        // A clock ahead moves events back, never below zero.
+        let ahead = RequestFacts { received_at: 10, sent_at: 5_000_000, ..Default::default() };
+        assert_eq!(enrich(event(), &ahead).event.timestamp, 0);
+    }
+
+    #[test]
+    fn deprecated_fields_fold_and_defaults_fill() {
+        let r = enrich(event(), &RequestFacts::default());
+        assert_eq!(r.event.properties.model_used, None);
+        assert_eq!(r.event.properties.agent_models_used, Some(vec!["m1".into()]));
+        assert_eq!(r.event.properties.suggested_prompt, Some(false));
+    }
+
+    #[test]
+    fn trusted_ids_replace_the_browsers() {
+        let facts = RequestFacts { visitor_id: Some("auth-v".into()), account_id: Some("auth-a".into()), ip: Some("203.0.113.9".into()), ..Default::default() };
+        let r = enrich(event(), &facts);
+        assert_eq!((r.event.visitor_id.as_deref(), r.event.account_id.as_deref(), r.ip.as_deref()), (Some("auth-v"), Some("auth-a"), Some("203.0.113.9")));
+        let untrusted = enrich(event(), &RequestFacts::default());
+        assert_eq!((untrusted.event.visitor_id.as_deref(), untrusted.ip), (Some("browser-v"), None));
+    }
+}

@@ -1,0 +1,66 @@
+//! The first-party proxy: the browser posts batches here; it re-validates them with the
+//! schema crate, enriches them, and relays them upstream signed with the shared secret,
+//! answering 200 only once upstream accepted.
+//!
+//! - [`config`]: [`ProxyConfig`], every option and its default.
+//! - [`events`]: `POST /v1/events`.
+//! - [`enrich`]: normalization before relaying (pure).
+//! - [`client`]: the client's address behind trusted proxies (pure).
+//! - [`rate_limit`]: a token bucket per client.
+//! - [`cors`]: the origin allowlist and CORS headers on every response.
+//! - [`upstream`]: Standard Webhooks and Pendo relays with bounded retries.
+//! - [`metrics`]: Prometheus counters at `/metrics`.
+
+pub mod client;
+pub mod config;
+pub mod cors;
+pub mod enrich;
+pub mod events;
+pub mod metrics;
+pub mod rate_limit;
+pub mod upstream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use config::{ProxyConfig, Upstream};
+use metrics::Metrics;
+use rate_limit::RateLimiter;
+
+/// The proxy's shared state.
+pub struct ProxyState {
+    /// Options.
+    pub config: ProxyConfig,
+    /// The upstream HTTP client (connection pool).
+    pub client: reqwest::Client,
+    /// Per-client rate limiting.
+    pub limiter: RateLimiter,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+}
+
+impl ProxyState {
+    /// State for `config`.
+    pub fn new(config: ProxyConfig) -> Arc<ProxyState> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .pool_max_idle_per_host(64)
+            .build()
+            .expect("the HTTP client builds with static settings");
+        let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
+        Arc::new(ProxyState { config, client, limiter, metrics: Metrics::default() })
+    }
+}
+
+/// The proxy's routes: `POST /v1/events` (and its preflight), `GET /metrics`. `/healthz` is
+/// added by the runner.
+pub fn app(state: Arc<ProxyState>) -> Router {
+    Router::new()
+        .route("/v1/events", post(events::post_events).options(|| async {}))
+        .route("/metrics", get(|axum::extract::State(s): axum::extract::State<Arc<ProxyState>>| async move { s.metrics.render() }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::layer))
+        .with_state(state)
+}
