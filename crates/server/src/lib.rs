@@ -7,11 +7,13 @@
 //! - [`secret`]: the `whsec_` shared secrets (redacted everywhere).
 //! - [`signature`]: Standard Webhooks v1 signing and constant-time verification.
 //! - [`error`]: [`error::ApiError`], the JSON error answer of every server.
+//! - [`files`]: static files for the dev stack.
 //! - [`serve`]: `run(listener, app, shutdown)` with graceful shutdown, `/healthz`.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod error;
+pub mod files;
 pub mod proxy;
 pub mod secret;
 pub mod serve;
