@@ -65,6 +65,9 @@ function h(tag, props = {}, children = []) {
   return node;
 }
 
+/** A small "name value" pair in a message's meta line. */
+const fact = (name, value) => h('span', { className: 'fact' }, [h('span', { className: 'fact-name', text: name }), ` ${value}`]);
+
 const chip = (text, className = '') => h('span', { className: `chip ${className}`.trim(), text });
 
 // ---------- state ----------
@@ -478,6 +481,8 @@ function renderConversation(d) {
   const view = $('view');
   const scroller = document.scrollingElement;
   const keepScroll = scroller.scrollTop;
+  const oldTranscript = view.querySelector(`[data-testid="conversation-view"][data-id="${CSS.escape(String(d.id))}"] .transcript`);
+  const keepTranscriptScroll = oldTranscript ? oldTranscript.scrollTop : 0;
   const messages = Array.isArray(d.messages) ? d.messages : [];
   const title = conversationTitle(d);
 
@@ -513,6 +518,7 @@ function renderConversation(d) {
   const root = h('div', { dataset: { testid: 'conversation-view', id: d.id }, 'aria-labelledby': 'view-title' }, [head, list]);
   view.replaceChildren(root);
   scroller.scrollTop = keepScroll;
+  list.scrollTop = keepTranscriptScroll;
 }
 
 function messageElement(m, d) {
@@ -534,16 +540,20 @@ function messageElement(m, d) {
   }
 
   const details = [];
-  for (const f of arr(m.agentFilesUploaded)) details.push(chip(`📄 ${f && f.name ? f.name : 'file'}${f && f.type ? ` · ${f.type}` : ''}`));
-  for (const t of arr(m.toolsUsed)) details.push(chip(`🔧 ${t}`));
-  for (const s of arr(m.agentSubagentsUsed)) details.push(chip(`🤝 ${s}`));
-  for (const model of arr(m.agentModelsUsed)) details.push(chip(`🧠 ${model}`));
+  const files = arr(m.agentFilesUploaded).map((f) => `${(f && f.name) || 'file'}${f && f.type ? ` (${f.type})` : ''}`);
+  const list = (name, plural, items) => items.length && details.push(fact(items.length > 1 ? plural : name, items.join(', ')));
+  list('file', 'files', files);
+  list('tool', 'tools', arr(m.toolsUsed).map(String));
+  list('subagent', 'subagents', arr(m.agentSubagentsUsed).map(String));
+  list('model', 'models', arr(m.agentModelsUsed).map(String));
   if (m.inputTokens != null || m.outputTokens != null) {
-    details.push(chip(`${m.inputTokens != null ? fmtWhole(m.inputTokens) : '?'} in · ${m.outputTokens != null ? fmtWhole(m.outputTokens) : '?'} out tokens`));
+    const tin = m.inputTokens != null ? fmtWhole(m.inputTokens) : '?';
+    const tout = m.outputTokens != null ? fmtWhole(m.outputTokens) : '?';
+    details.push(fact('tokens', `${tin} in, ${tout} out`));
   }
 
   const children = [header, body];
-  if (details.length) children.push(h('div', { className: 't-details', 'aria-label': 'Details' }, details));
+  if (details.length) children.push(h('div', { className: 'msg-meta', 'aria-label': 'Details' }, details));
 
   if (m.reaction && (m.reaction.value === 'positive' || m.reaction.value === 'negative')) {
     const positive = m.reaction.value === 'positive';

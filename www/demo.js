@@ -309,6 +309,17 @@ function chip(text, className = '') {
   return el;
 }
 
+/** A small "name value" pair in an answer's meta line. */
+function fact(name, value) {
+  const el = document.createElement('span');
+  el.className = 'fact';
+  const k = document.createElement('span');
+  k.className = 'fact-name';
+  k.textContent = name;
+  el.append(k, ` ${value}`);
+  return el;
+}
+
 function scrollToEnd() {
   messagesEl.scrollTop = messagesEl.scrollHeight;
 }
@@ -353,10 +364,10 @@ function addMessage({ role, content, file = null, suggested = false, reply = nul
     if (file) meta.append(chip(`📄 ${file.name}`));
     if (suggested) meta.append(chip('suggested'));
   } else if (reply) {
-    for (const t of reply.tools) meta.append(chip(`🔧 ${t}`));
-    for (const s of reply.subagents) meta.append(chip(`🤝 ${s}`));
-    meta.append(chip(reply.models.join(', ')));
-    meta.append(chip(`${reply.inputTokens} in · ${reply.outputTokens} out`));
+    if (reply.tools.length) meta.append(fact(reply.tools.length > 1 ? 'tools' : 'tool', reply.tools.join(', ')));
+    if (reply.subagents.length) meta.append(fact('subagent', reply.subagents.join(', ')));
+    meta.append(fact(reply.models.length > 1 ? 'models' : 'model', reply.models.join(', ')));
+    meta.append(fact('tokens', `${reply.inputTokens} in, ${reply.outputTokens} out`));
   }
   if (meta.childElementCount) el.append(meta);
 
