@@ -78,6 +78,7 @@ const state = {
   rows: [],
   nextCursor: null,
   openId: null,
+  statsJson: '', // the stats as last rendered
   openJson: '', // the open conversation as last rendered, to re-render only when it changed
   generation: 0, // bumps when the filters change; stale answers are ignored
   timer: null,
@@ -274,6 +275,9 @@ async function loadStats(generation) {
   const res = await api('/api/v1/stats', { params: { since: p.since, until: p.until, agentId: p.agentId } });
   const stats = await res.json();
   if (generation !== state.generation) return;
+  const json = JSON.stringify(stats);
+  if (json === state.statsJson) return; // unchanged: keep the charts (and any open tooltip) as they are
+  state.statsJson = json;
   renderStats(stats);
 }
 
@@ -351,8 +355,9 @@ async function loadList(generation, { more = false } = {}) {
     const seen = new Set(state.rows.map((r) => r.id));
     state.rows = state.rows.concat(page.filter((r) => !seen.has(r.id)));
     state.nextCursor = body.nextCursor || null;
-  } else if (state.rows.length > MAX_LIMIT) {
-    // More rows are loaded than one request returns: refresh the first ones and keep the rest.
+  } else if (body.nextCursor && page.length < state.rows.length) {
+    // More rows are loaded ("Load more") than one request returned: refresh the first ones,
+    // keep the rest and the cursor that follows them.
     const fresh = new Set(page.map((r) => r.id));
     state.rows = page.concat(state.rows.slice(page.length).filter((r) => !fresh.has(r.id)));
   } else {
@@ -534,7 +539,7 @@ function messageElement(m, d) {
 
   let body;
   if (type === 'agent_trace') {
-    body = h('details', { className: 't-trace' }, [h('summary', { text: 'Trace span' }), h('pre', { text: String(m.content ?? '') })]);
+    body = h('details', { className: 't-trace' }, [h('summary', { text: 'Trace span' }), h('pre', { text: pretty(m.content) })]);
   } else {
     body = h('div', { className: 'bubble', text: String(m.content ?? '') });
   }
@@ -574,6 +579,18 @@ function messageElement(m, d) {
   }
 
   return h('li', { className: 't-msg', dataset: { testid: 'transcript-message', type, messageId: m.messageId || '' } }, children);
+}
+
+/** A trace span's content, indented when it is JSON. */
+function pretty(content) {
+  const text = String(content ?? '');
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v === 'object') return JSON.stringify(v, null, 2);
+  } catch {
+    /* not JSON: shown as it is */
+  }
+  return text;
 }
 
 const arr = (v) => (Array.isArray(v) ? v : []);
@@ -629,6 +646,7 @@ async function reloadAll() {
   const generation = state.generation;
   state.rows = [];
   state.nextCursor = null;
+  state.statsJson = '';
   try {
     await Promise.all([loadStats(generation), loadList(generation)]);
     clearError();
