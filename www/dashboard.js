@@ -430,7 +430,6 @@ async function openConversation(id, { quiet = false } = {}) {
     }
     $('split').classList.add('has-open');
     $('view').replaceChildren(h('p', { className: 'view-placeholder', text: 'Loading conversation…' }));
-    if (window.matchMedia('(max-width: 860px)').matches) window.scrollTo({ top: $('split').offsetTop - 60 });
   }
   let detail;
   try {
@@ -452,6 +451,8 @@ async function openConversation(id, { quiet = false } = {}) {
   if (quiet && json === state.openJson) return;
   state.openJson = json;
   renderConversation(detail);
+  // One column (narrow screens): the list is hidden, so bring the transcript into view.
+  if (!quiet && window.matchMedia('(max-width: 860px)').matches) $('view').scrollIntoView({ block: 'start' });
 }
 
 function closeConversation() {
