@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::query::{ConversationQuery, Format, MessageQuery, StatsQuery, INVALID};
-use super::{read, stats, store, transcript, Collector};
+use super::{read, stats, transcript, Collector};
 use crate::error::{request_id, ApiError};
 
 /// The read routes, each requiring the API key.
@@ -124,7 +124,7 @@ async fn remove(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     let result = async {
         let id = id(p)?;
         super::query::Params::new(pairs(q)?, &[])?;
-        let found = c.write(&rid, move |conn| store::delete_conversation(conn, &id)).await?;
+        let found = c.delete(&rid, id).await?;
         if !found {
             return Err(not_found());
         }

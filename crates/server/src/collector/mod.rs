@@ -178,6 +178,25 @@ impl Collector {
             Err(e) => Err(ApiError::internal(request_id, e)),
         }
     }
+
+    /// Deletes a conversation for good (see [`store::delete_conversation`]); `false` when
+    /// there was none. Holds the reader too while truncating the WAL, so that no read of this
+    /// process keeps the deleted pages' old copies alive.
+    pub(crate) async fn delete(self: &Arc<Self>, request_id: &str, id: String) -> Result<bool, ApiError> {
+        let rid = request_id.to_owned();
+        let this = Arc::clone(self);
+        self.write(request_id, move |conn| {
+            let found = store::delete_conversation(conn, &id)?;
+            if found {
+                let _reader = lock(&this.reader);
+                if !store::truncate_wal(conn)? {
+                    tracing::warn!(request_id = %rid, "the WAL could not be truncated after a delete; another connection is reading");
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
 }
 
 /// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`. No

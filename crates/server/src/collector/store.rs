@@ -115,17 +115,21 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
 
 /// Deletes a conversation with its messages and reactions; `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
-/// `secure_delete` on, the freed pages are zeroed; the WAL is then checkpointed and
-/// truncated so that no older copy of the pages stays in it either.
+/// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
+/// copies of those pages from the WAL.
 pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found = tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? == 1;
     tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
     tx.commit()?;
-    if found {
-        // Best effort: a reader holding an old snapshot keeps part of the WAL until it ends.
-        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
-    }
     Ok(found)
+}
+
+/// Checkpoints the WAL into the database file and truncates it to zero bytes. Returns
+/// `false` when another connection's open read kept part of it (the next checkpoint finishes
+/// the job).
+pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
