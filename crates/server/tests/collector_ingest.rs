@@ -46,7 +46,8 @@ async fn forged_stripped_empty_stale_and_foreign_signatures_are_refused_and_noth
     };
     let strip = |name: &str| -> Vec<(&'static str, String)> { headers.iter().filter(|(k, _)| *k != name).cloned().collect() };
     let stale = now - 301;
-    let cases: Vec<(&str, Vec<(&'static str, String)>, Vec<u8>, &str)> = vec![
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Headers, Vec<u8>, &str)> = vec![
         ("forged body", headers.clone(), forged_body, "no valid v1 signature"),
         ("wrong secret", replace(signature::SIGNATURE, signature::sign(&other, "msg_1", now, &good)), good.clone(), "no valid v1 signature"),
         ("stripped signature", strip(signature::SIGNATURE), good.clone(), "the webhook-signature header is required"),
