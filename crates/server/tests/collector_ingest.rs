@@ -227,3 +227,25 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
     let empty_key = agent_track_server::collector::CollectorConfig { data_dir: s.dir.path().join("x"), secrets: s.secrets.clone(), api_key: String::new() };
     assert!(agent_track_server::collector::Collector::open(empty_key).unwrap_err().to_string().contains("API key is empty"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_of_one_batch_store_it_once() {
+    let s = Server::start().await;
+    let events: Vec<Value> = (0..50).map(|i| event(&format!("e{i}"), "prompt", &format!("c{}", i % 5), &format!("m{i}"), "x", T0 + i)).collect();
+    // The same events under four webhook-ids (a proxy retrying with new ids) and one repeated id, at once.
+    let (a, b, c, d, e) = tokio::join!(
+        s.deliver("w1", events.clone()),
+        s.deliver("w2", events.clone()),
+        s.deliver("w3", events.clone()),
+        s.deliver("w4", events.clone()),
+        s.deliver("w1", events.clone()),
+    );
+    let mut accepted = 0;
+    for (status, body) in [a, b, c, d, e] {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(), 50);
+        accepted += body["accepted"].as_u64().unwrap();
+    }
+    assert_eq!(accepted, 50);
+    assert_eq!((s.count("messages"), s.count("conversations"), s.count("deliveries")), (50, 5, 4));
+}

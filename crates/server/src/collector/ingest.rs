@@ -35,8 +35,11 @@ pub fn routes() -> Router<Arc<Collector>> {
     Router::new().route("/v1/ingest", post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
 }
 
-/// Checks every event of a batch; the error names the first bad event by index.
-pub fn check(batch: &RelayBatch) -> Result<Vec<Record>, ApiError> {
+/// Parses a verified body and checks every event; the error names the first bad event by
+/// index.
+pub fn parse(body: &[u8]) -> Result<Vec<Record>, ApiError> {
+    let batch: RelayBatch = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("invalid_body", format!("the body is not a relay batch {{\"events\": [..]}}: {e}")))?;
     batch
         .events
         .iter()
@@ -71,9 +74,8 @@ async fn handle(collector: &Arc<Collector>, rid: &str, headers: &HeaderMap, body
     if webhook_id.len() > MAX_WEBHOOK_ID_BYTES {
         return Err(ApiError::bad_request("invalid_header", format!("{} is over {MAX_WEBHOOK_ID_BYTES} bytes", signature::ID)));
     }
-    let batch: RelayBatch = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("the body is not a relay batch {{\"events\": [..]}}: {e}")))?;
-    let records = check(&batch)?;
+    // Parsing up to 8 MB takes long enough to stall other requests on this worker.
+    let records = tokio::task::spawn_blocking(move || parse(&body)).await.map_err(|e| ApiError::internal(rid, e))??;
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let outcome = collector.write(rid, move |conn| store::ingest(conn, &webhook_id, &records, now)).await?;
     let body = serde_json::json!({ "requestId": rid, "accepted": outcome.accepted, "duplicates": outcome.duplicates });

@@ -133,13 +133,13 @@ impl Collector {
         let path = config.data_dir.join(DB_FILE);
         let db = |source| CollectorError::Database { path: path.clone(), source };
         let mut writer = Connection::open(&path).map_err(db)?;
-        schema::configure(&writer).map_err(db)?;
+        schema::configure_writer(&writer).map_err(db)?;
         schema::migrate(&mut writer).map_err(|e| match e {
             schema::SchemaError::Sqlite(source) => db(source),
             schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew { path: path.clone(), found },
         })?;
         let reader = Connection::open(&path).map_err(db)?;
-        schema::configure(&reader).map_err(db)?;
+        schema::configure_reader(&reader).map_err(db)?;
         Ok(Collector { writer: Mutex::new(writer), reader: Mutex::new(reader), secrets: config.secrets, api_key: config.api_key })
     }
 

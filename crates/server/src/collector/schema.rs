@@ -100,16 +100,29 @@ impl From<rusqlite::Error> for SchemaError {
     }
 }
 
-/// Sets the connection pragmas: WAL (readers never block the writer), `synchronous=NORMAL`
-/// (durable across process crashes; a power cut may lose the last transactions, never
-/// corrupt), a busy timeout, and `secure_delete` so a deleted conversation's bytes are
-/// overwritten rather than left in free pages.
-pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+/// Sets the pragmas of the writer connection: WAL (readers never block the writer; the
+/// mode is stored in the file), `synchronous=NORMAL` (durable across process crashes; a
+/// power cut may lose the last transactions, never corrupt), a busy timeout, and
+/// `secure_delete` so a deleted conversation's bytes are overwritten rather than left in free
+/// pages.
+pub fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(conn)
+}
+
+/// Sets the pragmas of a reader connection: those of the writer, and `query_only`, so a bug
+/// in a read path cannot write.
+pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    configure(conn)?;
+    conn.pragma_update(None, "query_only", "ON")
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // Filters make a handful of SQL variants per endpoint; keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
