@@ -30,7 +30,14 @@ for file in tests/web_*.rs; do
   run wasm-pack test --headless --chrome --test "$(basename "$file" .rs)"
 done
 
-# Sum the runners' "test result: ok. N passed; M failed" lines.
+# End to end: the real servers as processes, the demo page and dashboard in Chromium.
+run bash scripts/build.sh
+run cargo build --quiet -p agent-track-server --bin agent-track-server
+run node --test --test-concurrency=1 tests/e2e/
+
+# Sum the runners' counts: cargo's "test result: ok. N passed; M failed" lines and node's
+# "# pass N" / "# fail N".
 awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^# pass / { p += $3 } /^# fail / { f += $3 }
      END { printf "\n%d passed, %d failed\n", p, f }' "$log"
 exit $status

@@ -24,7 +24,7 @@ test('a chat with reactions reaches the API and the dashboard', async () => {
   await page.goto(`${stack.base}/`);
   await page.evaluate(() => window.demo.ready);
 
-  await page.evaluate(() => window.demo.send('Where is my order?'));
+  await page.evaluate(() => window.demo.send('Where is my order #10482?'));
   await page.evaluate(() => window.demo.react(1, 'positive'));
   await page.evaluate(() => window.demo.comment(1, 'quick and right'));
   await page.evaluate(() => window.demo.send('I want a refund for it'));
@@ -39,7 +39,7 @@ test('a chat with reactions reaches the API and the dashboard', async () => {
   }, 15_000, 'conversation stored with both reactions');
   const [prompt, answer, prompt2, answer2] = conversation.messages;
   assert.equal(prompt.type, 'prompt');
-  assert.equal(prompt.content, 'Where is my order?');
+  assert.equal(prompt.content, 'Where is my order #10482?');
   assert.equal(answer.type, 'agent_response');
   assert.ok(answer.toolsUsed.length > 0 && answer.agentModelsUsed.length > 0, 'tools and models recorded');
   assert.ok(answer.outputTokens > 0);

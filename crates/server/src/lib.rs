@@ -4,6 +4,10 @@
 //!
 //! - [`proxy`]: the first-party proxy the browser posts batches to: re-validates, enriches,
 //!   signs with the shared secret and relays upstream (Standard Webhooks or Pendo).
+//! - [`collector`]: the self-hosted upstream: verifies signed deliveries, dedupes, stores in
+//!   SQLite and serves the read API (`app(collector) -> Router`).
+//! - [`dev`]: proxy + collector + pages on one port, for local use.
+//! - [`cli`]: flags and environment of `agent-track-server`.
 //! - [`secret`]: the `whsec_` shared secrets (redacted everywhere).
 //! - [`signature`]: Standard Webhooks v1 signing and constant-time verification.
 //! - [`error`]: [`error::ApiError`], the JSON error answer of every server.
@@ -12,6 +16,8 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod collector;
+pub mod dev;
 pub mod error;
 pub mod files;
 pub mod proxy;

@@ -1,0 +1,117 @@
+//! Ingest throughput of the collector: N signed batches of 20 events each, posted over
+//! loopback to a collector on a temporary SQLite file, by C concurrent senders (like several
+//! proxy workers). Prints events/s and per-batch latency.
+//!
+//! `cargo run --release -p agent-track-server --example ingest_bench [-- N C]` (defaults
+//! 500 batches, 4 senders). Client and server share the machine's cores.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agent_track_server::collector::{app, Collector, CollectorConfig};
+use agent_track_server::secret::Secrets;
+use agent_track_server::{serve, signature};
+use serde_json::{json, Value};
+
+const EVENTS_PER_BATCH: usize = 20;
+const T0: u64 = 1_763_719_200_000;
+
+/// One batch: a conversation of 8 prompt/response pairs, 2 reactions, 2 traces.
+fn batch(b: usize) -> Vec<u8> {
+    let conversation = format!("conv-{b}");
+    let events: Vec<Value> = (0..EVENTS_PER_BATCH)
+        .map(|i| {
+            let ts = T0 + (b * EVENTS_PER_BATCH + i) as u64 * 1000;
+            let (kind, message, content, extra) = match i {
+                16 | 17 => ("user_reaction", format!("m{}", i - 15), if i == 16 { "positive" } else { "negative" }.to_string(), json!({})),
+                18 | 19 => ("agent_trace", format!("t{i}"), r#"{"span":"llm.call","ms":812}"#.to_string(), json!({})),
+                _ if i % 2 == 0 => ("prompt", format!("m{i}"), format!("Question {i} of batch {b}: how do I export my invoices to CSV from the billing page?"), json!({})),
+                _ => (
+                    "agent_response",
+                    format!("m{i}"),
+                    "Open Billing, choose Invoices, then Export and pick CSV. The file arrives by e-mail within a few minutes.".repeat(2),
+                    json!({"toolsUsed": ["search", "billing_api"], "agentModelsUsed": ["gpt-x"], "agentInputTokenCount": 412, "agentOutputTokenCount": 96}),
+                ),
+            };
+            let mut properties = json!({"agentId": "support-bot", "conversationId": conversation, "messageId": message, "content": content, "suggestedPrompt": false});
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                properties[k] = v.clone();
+            }
+            json!({"eventId": format!("evt-{b}-{i}"), "type": kind, "timestamp": ts, "visitorId": format!("visitor-{}", b % 97), "accountId": "acme",
+                "properties": properties, "eventProperties": {"plan": "pro"},
+                "context": {"url": "https://app.example/billing", "userAgent": "Mozilla/5.0 (bench)", "language": "en-US", "seq": i + 1, "sdk": "agent-track/0.1.0"},
+                "receivedAt": ts + 40, "clientTimestamp": ts - 15})
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "events": events })).expect("a JSON value serializes")
+}
+
+fn now_s() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let batches: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
+    let senders: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4).max(1);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let secrets = Secrets::parse(&Secrets::generate()).expect("a generated secret parses");
+    let collector = Collector::open(CollectorConfig { data_dir: dir.path().to_path_buf(), secrets: secrets.clone(), api_key: "bench".into() })
+        .expect("the collector opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let url = format!("http://{}/v1/ingest", listener.local_addr().expect("an address"));
+    tokio::spawn(serve::run(listener, app(Arc::new(collector)), std::future::pending()));
+
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..batches).map(batch).collect());
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    let client = reqwest::Client::new();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let (client, url, secrets, bodies, next) = (client.clone(), url.clone(), secrets.clone(), Arc::clone(&bodies), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(body) = bodies.get(b) else { break };
+                let id = format!("msg_bench_{b}");
+                let ts = now_s();
+                let t = Instant::now();
+                let res = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header(signature::ID, &id)
+                    .header(signature::TIMESTAMP, ts.to_string())
+                    .header(signature::SIGNATURE, signature::sign(&secrets, &id, ts, body))
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("the collector answers");
+                let status = res.status();
+                let text = res.text().await.unwrap_or_default();
+                assert!(status.is_success() && text.contains(&format!("\"accepted\":{EVENTS_PER_BATCH}")), "{status}: {text}");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies: Vec<Duration> = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("a sender finishes"));
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let events = batches * EVENTS_PER_BATCH;
+    println!(
+        "ingested {events} events in {batches} batches of {EVENTS_PER_BATCH} ({:.1} MB) with {senders} senders in {:.2} s: {:.0} events/s, {:.0} batches/s; batch latency p50 {:.1} ms, p99 {:.1} ms",
+        bytes as f64 / 1e6,
+        elapsed.as_secs_f64(),
+        events as f64 / elapsed.as_secs_f64(),
+        batches as f64 / elapsed.as_secs_f64(),
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3,
+    );
+}

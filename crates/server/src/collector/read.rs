@@ -1,0 +1,177 @@
+//! The read path: conversation pages, one conversation, and the message export.
+
+use rusqlite::types::Value as Sql;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+
+use super::cursor::{self, Kind};
+use super::merge;
+use super::query::{ConversationQuery, MessageQuery};
+use super::view::{self, ConversationDetail, ConversationPage, ConversationSummary, ExportedMessage, MessagePage, MessageView, ReactionView};
+
+/// A WHERE clause built from optional filters, with its parameters in order.
+#[derive(Default)]
+pub(super) struct Filter {
+    clauses: Vec<&'static str>,
+    values: Vec<Sql>,
+}
+
+impl Filter {
+    /// Adds `clause` (one `?` placeholder) when `value` is present.
+    pub(super) fn add(&mut self, clause: &'static str, value: Option<impl Into<Sql>>) {
+        if let Some(v) = value {
+            self.clauses.push(clause);
+            self.values.push(v.into());
+        }
+    }
+
+    /// `WHERE a AND b` or nothing.
+    pub(super) fn sql(&self) -> String {
+        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+    }
+
+    /// The parameters, plus `extra` at the end.
+    pub(super) fn params(&self, extra: &[i64]) -> impl rusqlite::Params {
+        let values: Vec<Sql> = self.values.iter().cloned().chain(extra.iter().map(|n| Sql::Integer(*n))).collect();
+        params_from_iter(values)
+    }
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(text: String) -> Vec<T> {
+    serde_json::from_str(&text).unwrap_or_default()
+}
+
+/// Columns of a message with its reaction; `m` is messages, `r` the LEFT JOINed reactions.
+const MESSAGE_COLUMNS: &str = "m.message_id, m.event_id, m.type, m.content, m.timestamp, m.suggested_prompt, m.tools_used,
+    m.models_used, m.files_uploaded, m.subagents_used, m.input_tokens, m.output_tokens, m.event_properties,
+    r.value, r.comments, r.timestamp, m.seq, m.conversation_id, m.agent_id, m.visitor_id";
+
+/// Reactions attach to agent responses: a reaction's messageId names the response.
+const REACTION_JOIN: &str =
+    "LEFT JOIN reactions r ON r.conversation_id = m.conversation_id AND r.message_id = m.message_id AND m.type = 'agent_response'";
+
+fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
+    let reaction_value: Option<String> = row.get(13)?;
+    let reaction = match reaction_value.as_deref().and_then(merge::visible) {
+        Some(value) => Some(ReactionView { value, comments: json_list(row.get(14)?), at: row.get(15)? }),
+        None => None,
+    };
+    Ok(MessageView {
+        message_id: row.get(0)?,
+        event_id: row.get(1)?,
+        message_type: row.get(2)?,
+        content: row.get(3)?,
+        timestamp: row.get(4)?,
+        suggested_prompt: row.get(5)?,
+        tools_used: json_list(row.get(6)?),
+        agent_models_used: json_list(row.get(7)?),
+        agent_files_uploaded: json_list(row.get(8)?),
+        agent_subagents_used: json_list(row.get(9)?),
+        input_tokens: row.get(10)?,
+        output_tokens: row.get(11)?,
+        event_properties: serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default(),
+        reaction,
+    })
+}
+
+/// One page of conversations, newest first.
+pub fn conversations(conn: &Connection, q: &ConversationQuery) -> rusqlite::Result<ConversationPage> {
+    let mut f = Filter::default();
+    f.add("c.agent_id = ?", q.agent_id.clone());
+    f.add("c.visitor_id = ?", q.visitor_id.clone());
+    f.add("c.last_message_at >= ?", q.window.since);
+    f.add("c.started_at < ?", q.window.until);
+    f.add("c.seq < ?", q.before_seq);
+    let sql = format!(
+        "SELECT c.seq, c.id, c.agent_id, c.visitor_id, c.account_id, c.started_at, c.last_message_at,
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'prompt'),
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'agent_response'),
+            (SELECT count(*) FROM reactions r WHERE r.conversation_id = c.id AND r.value = 'positive'),
+            (SELECT count(*) FROM reactions r WHERE r.conversation_id = c.id AND r.value = 'negative'),
+            (SELECT coalesce(sum(m.input_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT coalesce(sum(m.output_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT substr(m.content, 1, 400) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'prompt'
+                ORDER BY m.timestamp, m.seq LIMIT 1)
+         FROM conversations c {} ORDER BY c.seq DESC LIMIT ?",
+        f.sql()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(f.params(&[q.limit + 1]))?;
+    let mut page = Vec::new();
+    let mut seqs = Vec::new();
+    while let Some(row) = rows.next()? {
+        seqs.push(row.get::<_, i64>(0)?);
+        page.push(ConversationSummary {
+            id: row.get(1)?,
+            agent_id: row.get(2)?,
+            visitor_id: row.get(3)?,
+            account_id: row.get(4)?,
+            started_at: row.get(5)?,
+            last_message_at: row.get(6)?,
+            message_count: row.get(7)?,
+            prompt_count: row.get(8)?,
+            response_count: row.get(9)?,
+            positive_reactions: row.get(10)?,
+            negative_reactions: row.get(11)?,
+            input_tokens: row.get(12)?,
+            output_tokens: row.get(13)?,
+            title: row.get::<_, Option<String>>(14)?.map(|t| view::title(&t)),
+        });
+    }
+    let next_cursor = next(&mut page, &seqs, q.limit, Kind::Conversations);
+    Ok(ConversationPage { conversations: page, next_cursor })
+}
+
+/// Keeps `limit` rows of the `limit + 1` fetched; a cursor after the last kept one when
+/// there was more.
+fn next<T>(page: &mut Vec<T>, seqs: &[i64], limit: i64, kind: Kind) -> Option<String> {
+    let limit = usize::try_from(limit).unwrap_or(0);
+    if page.len() <= limit || limit == 0 {
+        return None;
+    }
+    page.truncate(limit);
+    Some(cursor::encode(kind, seqs[limit - 1]))
+}
+
+/// One conversation with its ordered messages, or `None`.
+pub fn conversation(conn: &Connection, id: &str) -> rusqlite::Result<Option<ConversationDetail>> {
+    let head = conn
+        .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(ConversationDetail {
+                id: r.get(0)?,
+                agent_id: r.get(1)?,
+                visitor_id: r.get(2)?,
+                account_id: r.get(3)?,
+                started_at: r.get(4)?,
+                last_message_at: r.get(5)?,
+                messages: Vec::new(),
+            })
+        })
+        .optional()?;
+    let Some(mut detail) = head else { return Ok(None) };
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} WHERE m.conversation_id = ?1 ORDER BY m.timestamp, m.seq");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    detail.messages = stmt.query_map([id], message)?.collect::<rusqlite::Result<_>>()?;
+    Ok(Some(detail))
+}
+
+/// One page of the message export, in insertion order.
+pub fn messages(conn: &Connection, q: &MessageQuery) -> rusqlite::Result<MessagePage> {
+    let mut f = Filter::default();
+    f.add("m.agent_id = ?", q.agent_id.clone());
+    f.add("m.conversation_id = ?", q.conversation_id.clone());
+    f.add("m.timestamp >= ?", q.window.since);
+    f.add("m.timestamp < ?", q.window.until);
+    f.add("m.seq > ?", q.after_seq);
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} {} ORDER BY m.seq LIMIT ?", f.sql());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(f.params(&[q.limit + 1]))?;
+    let (mut page, mut seqs) = (Vec::new(), Vec::new());
+    while let Some(row) = rows.next()? {
+        seqs.push(row.get::<_, i64>(16)?);
+        page.push(ExportedMessage { message: message(row)?, conversation_id: row.get(17)?, agent_id: row.get(18)?, visitor_id: row.get(19)? });
+    }
+    let next_cursor = next(&mut page, &seqs, q.limit, Kind::Messages);
+    Ok(MessagePage { messages: page, next_cursor })
+}

@@ -1,0 +1,158 @@
+//! The SQLite schema and its migrations. `PRAGMA user_version` holds the schema version; on
+//! open every migration above it runs, in order, in one transaction each.
+
+use rusqlite::Connection;
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
+/// never changes.
+const MIGRATIONS: [&str; 1] = [r#"
+-- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
+-- Only ids and counts; never content.
+CREATE TABLE deliveries (
+    webhook_id  TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    events      INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Every eventId ever accepted. Kept when a conversation is deleted, so a replay of a
+-- deleted event is still a duplicate; holds no content.
+CREATE TABLE seen_events (
+    event_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+-- seq is the insertion sequence: the keyset of conversation pagination. AUTOINCREMENT so
+-- that a deleted conversation's seq is never reused.
+CREATE TABLE conversations (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    agent_id        TEXT NOT NULL,
+    visitor_id      TEXT,
+    account_id      TEXT,
+    started_at      INTEGER NOT NULL,
+    last_message_at INTEGER NOT NULL
+);
+CREATE INDEX conversations_agent ON conversations (agent_id, seq);
+CREATE INDEX conversations_visitor ON conversations (visitor_id, seq);
+
+-- Prompts, agent responses and agent traces. First write wins per (conversation, message, type).
+CREATE TABLE messages (
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id  TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    agent_id         TEXT NOT NULL,
+    visitor_id       TEXT,
+    account_id       TEXT,
+    content          TEXT NOT NULL,
+    timestamp        INTEGER NOT NULL,
+    client_timestamp INTEGER NOT NULL,
+    received_at      INTEGER NOT NULL,
+    suggested_prompt INTEGER NOT NULL,
+    tools_used       TEXT NOT NULL,
+    models_used      TEXT NOT NULL,
+    files_uploaded   TEXT NOT NULL,
+    subagents_used   TEXT NOT NULL,
+    input_tokens     INTEGER,
+    output_tokens    INTEGER,
+    event_properties TEXT NOT NULL,
+    context          TEXT NOT NULL,
+    UNIQUE (conversation_id, message_id, type)
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, timestamp);
+CREATE INDEX messages_time ON messages (timestamp);
+
+-- One reaction per (conversation, message); the latest wins; 'unreact' is a tombstone.
+CREATE TABLE reactions (
+    conversation_id TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    comments        TEXT NOT NULL,
+    timestamp       INTEGER NOT NULL,
+    seq             INTEGER NOT NULL,
+    event_id        TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    visitor_id      TEXT,
+    context         TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX reactions_time ON reactions (timestamp);
+"#];
+
+/// Why a database cannot be used.
+#[derive(Debug)]
+pub enum SchemaError {
+    /// SQLite failed.
+    Sqlite(rusqlite::Error),
+    /// The file was written by a newer build.
+    TooNew {
+        /// Its `user_version`.
+        found: i64,
+    },
+}
+
+impl From<rusqlite::Error> for SchemaError {
+    fn from(e: rusqlite::Error) -> Self {
+        SchemaError::Sqlite(e)
+    }
+}
+
+/// Sets the pragmas of the writer connection: WAL (readers never block the writer; the
+/// mode is stored in the file), `synchronous=NORMAL` (durable across process crashes; a
+/// power cut may lose the last transactions, never corrupt), a busy timeout, and
+/// `secure_delete` so a deleted conversation's bytes are overwritten rather than left in free
+/// pages.
+pub fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(conn)
+}
+
+/// Sets the pragmas of a reader connection: those of the writer, and `query_only`, so a bug
+/// in a read path cannot write.
+pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    configure(conn)?;
+    conn.pragma_update(None, "query_only", "ON")
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    // Filters make a handful of SQL variants per endpoint; keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+/// Brings the schema to [`VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > VERSION {
+        return Err(SchemaError::TooNew { found });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_files() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        assert!(matches!(migrate(&mut conn), Err(SchemaError::TooNew { found }) if found == VERSION + 1));
+    }
+}

@@ -1,0 +1,184 @@
+//! `GET /api/v1/stats`: counts over the events whose timestamp is in the window. Messages,
+//! tokens, tools and models come from messages; reactions are the current reaction of each
+//! message (an `unreact` counts as none), by the reaction's timestamp. Days are UTC.
+
+use std::collections::BTreeMap;
+
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::query::StatsQuery;
+use super::read::Filter;
+
+/// Reactions by value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReactionCounts {
+    /// Current `positive` reactions.
+    pub positive: i64,
+    /// Current `negative` reactions.
+    pub negative: i64,
+}
+
+/// Token sums.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Tokens {
+    /// Sum of `agentInputTokenCount`.
+    pub input: i64,
+    /// Sum of `agentOutputTokenCount`.
+    pub output: i64,
+}
+
+/// A tool or model with how many messages used it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NameCount {
+    /// The tool or model.
+    pub name: String,
+    /// Messages that list it.
+    pub count: i64,
+}
+
+/// One UTC day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Day {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Conversations with a message that day.
+    pub conversations: i64,
+    /// Messages that day.
+    pub messages: i64,
+    /// Positive reactions that day.
+    pub positive: i64,
+    /// Negative reactions that day.
+    pub negative: i64,
+    /// Input tokens that day.
+    pub input_tokens: i64,
+    /// Output tokens that day.
+    pub output_tokens: i64,
+}
+
+/// The stats answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Conversations with a message in the window.
+    pub conversations: i64,
+    /// Prompts, responses and traces.
+    pub messages: i64,
+    /// Prompts.
+    pub prompts: i64,
+    /// Agent responses.
+    pub responses: i64,
+    /// Current reactions.
+    pub reactions: ReactionCounts,
+    /// Reactions per response, `(positive + negative) / responses`; 0 without responses.
+    pub reaction_rate: f64,
+    /// `positive / (positive + negative)`; 0 without reactions.
+    pub positive_rate: f64,
+    /// Token sums.
+    pub tokens: Tokens,
+    /// The 10 most used tools, most used first.
+    pub top_tools: Vec<NameCount>,
+    /// The 10 most used models, most used first.
+    pub top_models: Vec<NameCount>,
+    /// Every day with activity, oldest first.
+    pub per_day: Vec<Day>,
+}
+
+/// `part / whole`, 0 when `whole` is 0, rounded to 4 decimals.
+pub fn rate(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        return 0.0;
+    }
+    (part as f64 / whole as f64 * 10_000.0).round() / 10_000.0
+}
+
+fn filter(q: &StatsQuery, table: &str) -> Filter {
+    let mut f = Filter::default();
+    let (agent, since, until) = match table {
+        "m" => ("m.agent_id = ?", "m.timestamp >= ?", "m.timestamp < ?"),
+        _ => ("r.agent_id = ?", "r.timestamp >= ?", "r.timestamp < ?"),
+    };
+    f.add(agent, q.agent_id.clone());
+    f.add(since, q.window.since);
+    f.add(until, q.window.until);
+    f
+}
+
+fn top(conn: &Connection, q: &StatsQuery, column: &str) -> rusqlite::Result<Vec<NameCount>> {
+    let f = filter(q, "m");
+    let sql = format!(
+        "SELECT j.value, count(*) AS n FROM messages m, json_each(m.{column}) j {} GROUP BY j.value ORDER BY n DESC, j.value LIMIT 10",
+        f.sql()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(f.params(&[]), |r| Ok(NameCount { name: r.get(0)?, count: r.get(1)? }))?;
+    rows.collect()
+}
+
+/// Computes the stats.
+pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
+    let mut s = Stats::default();
+    let m = filter(q, "m");
+    let sql = format!(
+        "SELECT count(DISTINCT m.conversation_id), count(*), coalesce(sum(m.type = 'prompt'), 0),
+            coalesce(sum(m.type = 'agent_response'), 0), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0)
+         FROM messages m {}",
+        m.sql()
+    );
+    conn.prepare_cached(&sql)?.query_row(m.params(&[]), |r| {
+        (s.conversations, s.messages, s.prompts, s.responses) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        s.tokens = Tokens { input: r.get(4)?, output: r.get(5)? };
+        Ok(())
+    })?;
+    let mut days: BTreeMap<String, Day> = BTreeMap::new();
+    let sql = format!(
+        "SELECT date(m.timestamp / 1000, 'unixepoch') AS d, count(DISTINCT m.conversation_id), count(*),
+            coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0)
+         FROM messages m {} GROUP BY d",
+        m.sql()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(m.params(&[]))?;
+    while let Some(r) = rows.next()? {
+        let day: String = r.get(0)?;
+        let d = days.entry(day.clone()).or_insert_with(|| Day { day, ..Day::default() });
+        (d.conversations, d.messages, d.input_tokens, d.output_tokens) = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+    }
+    let f = filter(q, "r");
+    let sql = format!(
+        "SELECT date(r.timestamp / 1000, 'unixepoch') AS d, coalesce(sum(r.value = 'positive'), 0), coalesce(sum(r.value = 'negative'), 0)
+         FROM reactions r {} GROUP BY d",
+        f.sql()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(f.params(&[]))?;
+    while let Some(r) = rows.next()? {
+        let (day, positive, negative): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        s.reactions.positive += positive;
+        s.reactions.negative += negative;
+        if positive + negative > 0 {
+            let d = days.entry(day.clone()).or_insert_with(|| Day { day, ..Day::default() });
+            (d.positive, d.negative) = (positive, negative);
+        }
+    }
+    s.per_day = days.into_values().collect();
+    s.reaction_rate = rate(s.reactions.positive + s.reactions.negative, s.responses);
+    s.positive_rate = rate(s.reactions.positive, s.reactions.positive + s.reactions.negative);
+    s.top_tools = top(conn, q, "tools_used")?;
+    s.top_models = top(conn, q, "models_used")?;
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_zero_when_undefined_and_rounded() {
+        assert_eq!(rate(0, 0), 0.0);
+        assert_eq!(rate(3, 0), 0.0);
+        assert_eq!(rate(1, 3), 0.3333);
+        assert_eq!(rate(2, 2), 1.0);
+    }
+}

@@ -1,0 +1,135 @@
+//! The write path: one transaction per delivery, and deletion of a conversation.
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+
+use super::merge::{self, Stamp};
+use super::record::{Kind, Record};
+
+/// What a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Events stored or merged (not seen before).
+    pub accepted: usize,
+    /// Events whose `eventId` was seen before, or every event of a repeated delivery.
+    pub duplicates: usize,
+}
+
+/// Stores one delivery in one transaction. A `webhook_id` seen before writes nothing and
+/// counts every event as a duplicate; otherwise each event whose `eventId` is new is merged
+/// by the rules of [`merge`].
+pub fn ingest(conn: &mut Connection, webhook_id: &str, records: &[Record], now_ms: i64) -> rusqlite::Result<Outcome> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let fresh = tx
+        .prepare_cached("INSERT OR IGNORE INTO deliveries (webhook_id, received_at, events) VALUES (?1, ?2, ?3)")?
+        .execute(params![webhook_id, now_ms, records.len() as i64])?
+        == 1;
+    if !fresh {
+        // Dropping the transaction rolls back; nothing was written.
+        return Ok(Outcome { accepted: 0, duplicates: records.len() });
+    }
+    let mut outcome = Outcome { accepted: 0, duplicates: 0 };
+    for r in records {
+        let new = tx.prepare_cached("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?1)")?.execute([&r.event_id])? == 1;
+        if !new {
+            outcome.duplicates += 1;
+            continue;
+        }
+        outcome.accepted += 1;
+        let changed = match r.kind {
+            Kind::Message(_) => insert_message(&tx, r)?,
+            Kind::Reaction(reaction) => merge_reaction(&tx, r, merge::name(reaction))?,
+        };
+        if changed {
+            touch_conversation(&tx, r)?;
+        }
+    }
+    tx.commit()?;
+    Ok(outcome)
+}
+
+fn insert_message(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<bool> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO messages (conversation_id, message_id, type, event_id, agent_id, visitor_id, account_id,
+             content, timestamp, client_timestamp, received_at, suggested_prompt, tools_used, models_used,
+             files_uploaded, subagents_used, input_tokens, output_tokens, event_properties, context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?;
+    let n = stmt.execute(params![
+        r.conversation_id,
+        r.message_id,
+        r.type_name,
+        r.event_id,
+        r.agent_id,
+        r.visitor_id,
+        r.account_id,
+        r.content,
+        r.timestamp,
+        r.client_timestamp,
+        r.received_at,
+        r.suggested_prompt,
+        r.tools_used,
+        r.models_used,
+        r.files_uploaded,
+        r.subagents_used,
+        r.input_tokens,
+        r.output_tokens,
+        r.event_properties,
+        r.context,
+    ])?;
+    Ok(n == 1)
+}
+
+fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Result<bool> {
+    let stored: Option<(i64, i64, String)> = tx
+        .prepare_cached("SELECT timestamp, seq, event_id FROM reactions WHERE conversation_id = ?1 AND message_id = ?2")?
+        .query_row([&r.conversation_id, &r.message_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .optional()?;
+    let new = Stamp { timestamp: r.timestamp, seq: r.seq, event_id: &r.event_id };
+    let old = stored.as_ref().map(|(timestamp, seq, event_id)| Stamp { timestamp: *timestamp, seq: *seq, event_id });
+    if !merge::supersedes(&new, old.as_ref()) {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO reactions (conversation_id, message_id, value, comments, timestamp, seq, event_id, agent_id, visitor_id, context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![r.conversation_id, r.message_id, value, r.comments, r.timestamp, r.seq, r.event_id, r.agent_id, r.visitor_id, r.context])?;
+    Ok(true)
+}
+
+/// Creates the conversation on its first event (which fixes its sequence and agent), and
+/// widens its time span with later ones. Visitor and account ids fill in when first known.
+fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (id) DO UPDATE SET
+             started_at = min(started_at, excluded.started_at),
+             last_message_at = max(last_message_at, excluded.last_message_at),
+             visitor_id = coalesce(visitor_id, excluded.visitor_id),
+             account_id = coalesce(account_id, excluded.account_id)",
+    )?
+    .execute(params![r.conversation_id, r.agent_id, r.visitor_id, r.account_id, r.timestamp])?;
+    Ok(())
+}
+
+/// Deletes a conversation with its messages and reactions; `false` when there was none.
+/// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
+/// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
+/// copies of those pages from the WAL.
+pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? == 1;
+    tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
+    tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
+    tx.commit()?;
+    Ok(found)
+}
+
+/// Checkpoints the WAL into the database file and truncates it to zero bytes. Returns
+/// `false` when another connection's open read kept part of it (the next checkpoint finishes
+/// the job).
+pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
+}

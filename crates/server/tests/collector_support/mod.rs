@@ -1,0 +1,151 @@
+//! A collector on a real socket with a real SQLite file in a temporary directory, and a real
+//! HTTP client that signs deliveries like the proxy does.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use agent_track_server::collector::{app, Collector, CollectorConfig, DB_FILE};
+use agent_track_server::secret::Secrets;
+use agent_track_server::{serve, signature};
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// 2025-11-21T10:00:00Z.
+pub const T0: u64 = 1_763_719_200_000;
+pub const API_KEY: &str = "atk_test_key_123";
+
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub secrets: Secrets,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn now_s() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let secrets = Secrets::parse(&Secrets::generate()).unwrap();
+        // A nested, missing directory: open creates it.
+        let config = CollectorConfig { data_dir: dir.path().join("data"), secrets: secrets.clone(), api_key: API_KEY.into() };
+        let collector = Arc::new(Collector::open(config).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve::run(listener, app(collector).merge(serve::health()), async {
+            let _ = stopped.await;
+        }));
+        Server { base, client: reqwest::Client::new(), secrets, dir, stop: Some(stop) }
+    }
+
+    /// Posts raw bytes to /v1/ingest with the given headers.
+    pub async fn post_raw(&self, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}/v1/ingest", self.base)).header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// Signed headers for `body` under `id`, at `ts`, with the server's secrets.
+    pub fn signed(&self, id: &str, ts: i64, body: &[u8]) -> Vec<(&'static str, String)> {
+        vec![
+            (signature::ID, id.to_string()),
+            (signature::TIMESTAMP, ts.to_string()),
+            (signature::SIGNATURE, signature::sign(&self.secrets, id, ts, body)),
+        ]
+    }
+
+    /// Delivers `events` as one signed batch with webhook-id `id`.
+    pub async fn deliver(&self, id: &str, events: Vec<Value>) -> (u16, Value) {
+        let body = serde_json::to_vec(&json!({ "events": events })).unwrap();
+        self.post_raw(&self.signed(id, now_s(), &body), body).await
+    }
+
+    /// Delivers and expects 200 with these counts.
+    pub async fn deliver_ok(&self, id: &str, events: Vec<Value>, accepted: u64, duplicates: u64) {
+        let (status, body) = self.deliver(id, events).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(accepted), Some(duplicates)), "{body}");
+        assert!(body["requestId"].as_str().unwrap().starts_with("req_"));
+    }
+
+    pub async fn get_with(&self, path: &str, auth: Option<&str>) -> (u16, String, String) {
+        let mut req = self.client.get(format!("{}{path}", self.base));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        (status, ct, res.text().await.unwrap())
+    }
+
+    /// GET with the API key; the body as JSON (Null when it is not JSON).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let (status, _, text) = self.get_with(path, Some(&format!("Bearer {API_KEY}"))).await;
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// GET with the API key, expecting 200.
+    pub async fn get_ok(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, String) {
+        let res = self.client.delete(format!("{}{path}", self.base)).bearer_auth(API_KEY).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// Opens the SQLite file directly (a second connection, as an operator would).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.dir.path().join("data").join(DB_FILE)).unwrap()
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.db().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+    }
+}
+
+/// A relayed event as the proxy sends it.
+pub fn event(event_id: &str, kind: &str, conversation: &str, message: &str, content: &str, timestamp: u64) -> Value {
+    json!({
+        "eventId": event_id, "type": kind, "timestamp": timestamp, "visitorId": "visitor-1", "accountId": "acme",
+        "properties": { "agentId": "agent-1", "conversationId": conversation, "messageId": message, "content": content, "suggestedPrompt": false },
+        "context": { "url": "https://app.example/chat", "seq": 1, "sdk": "agent-track/0.1.0" },
+        "receivedAt": timestamp + 5, "clientTimestamp": timestamp - 3
+    })
+}
+
+/// `event` with extra properties merged into `properties`.
+pub fn with(mut event: Value, properties: Value) -> Value {
+    for (k, v) in properties.as_object().unwrap() {
+        event["properties"][k] = v.clone();
+    }
+    event
+}
+
+/// `event` with top-level fields replaced.
+pub fn set(mut event: Value, fields: Value) -> Value {
+    for (k, v) in fields.as_object().unwrap() {
+        event[k] = v.clone();
+    }
+    event
+}
