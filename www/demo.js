@@ -213,8 +213,11 @@ function showError(e, prefix = 'Tracking error') {
 const ready = (async () => {
   const mod = await import('/pkg/agent_track.js');
   await mod.default();
+  // `?endpoint=` points the demo at a proxy on another origin (the proxy must allow this
+  // page's origin); by default the page posts to its own origin's /v1/events.
+  const endpoint = new URLSearchParams(location.search).get('endpoint') || '/v1/events';
   mod.configure({
-    endpoint: '/v1/events',
+    endpoint,
     visitorId,
     accountId: ACCOUNT_ID,
     flushAt: 1,

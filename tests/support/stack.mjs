@@ -28,8 +28,7 @@ export async function waitHealthy(url, ms = 20_000) {
 }
 
 /** Spawns `agent-track-server args...`; output goes to `log` (an array of lines). */
-export function server(args, env = {}) {
-  const log = [];
+export function server(args, env = {}, log = []) {
   const child = spawn(BIN, args, { env: { ...process.env, AGENT_TRACK_LOG: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const s of [child.stdout, child.stderr]) s.on('data', (d) => log.push(...d.toString().split('\n').filter(Boolean)));
   const exited = new Promise((ok) => child.on('exit', ok));
@@ -66,4 +65,81 @@ export async function eventually(fn, ms = 10_000, what = 'condition') {
     if (Date.now() > until) throw new Error(`${what} not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** A static server for the pages: `/pkg/*` from pkg/, everything else from www/. */
+export async function serveSite(port) {
+  const { createServer } = await import('node:http');
+  const { readFile } = await import('node:fs/promises');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  const server = createServer(async (req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path.includes('..')) return res.writeHead(400).end();
+    const file = path.startsWith('/pkg/') ? join('pkg', path.slice(5)) : join('www', path === '/' ? 'index.html' : path.slice(1));
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch { res.writeHead(404).end(); }
+  });
+  await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  return { close: () => new Promise((ok) => { server.closeAllConnections?.(); server.close(ok); }) };
+}
+
+/** A server process that can be stopped and started again on the same port. */
+function restartable(args, env, healthUrl) {
+  const logs = [];
+  let current = null;
+  return {
+    logs,
+    async start() {
+      current = server(args, env, logs);
+      await waitHealthy(healthUrl);
+    },
+    async stop() { await current?.stop(); current = null; },
+  };
+}
+
+/**
+ * The real stack as separate processes: a collector, a chaos relay in front of it (faults on
+ * demand), a proxy relaying to the relay, and a static site for the demo page on its own
+ * origin (so the proxy's CORS allowlist is exercised).
+ */
+export async function separateStack({ deadlineMs = 3000 } = {}) {
+  const { randomBytes } = await import('node:crypto');
+  const { chaosRelay } = await import('./chaos.mjs');
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const apiKey = `atk_${randomBytes(16).toString('hex')}`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-faults-'));
+  const [sitePort, proxyPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
+  const site = await serveSite(sitePort);
+  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
+  const collector = restartable(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, `http://127.0.0.1:${collectorPort}/healthz`);
+  await collector.start();
+  const chaos = await chaosRelay(collectorPort);
+  const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `http://127.0.0.1:${chaos.port}/v1/ingest`,
+    '--allow-origin', `http://127.0.0.1:${sitePort}`, '--upstream-deadline-ms', String(deadlineMs),
+    '--rate-per-minute', '1000000', '--rate-burst', '100000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
+  await proxy.start();
+  const endpoint = `http://127.0.0.1:${proxyPort}/v1/events`;
+  return {
+    secret, apiKey, dataDir, collector, proxy, chaos, proxyBase: `http://127.0.0.1:${proxyPort}`, collectorBase: `http://127.0.0.1:${collectorPort}`,
+    pageUrl: `http://127.0.0.1:${sitePort}/?endpoint=${encodeURIComponent(endpoint)}`,
+    db: join(dataDir, 'agent-track.sqlite3'),
+    async stop() { await proxy.stop(); await collector.stop(); await chaos.close(); await site.close(); },
+  };
+}
+
+/** What the collector's SQLite file holds, read independently of the collector (python3's sqlite3). */
+export async function stored(dbFile) {
+  const { execFileSync } = await import('node:child_process');
+  const py = [
+    'import sqlite3, json, sys',
+    "c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)",
+    "seen = [r[0] for r in c.execute('select event_id from seen_events')]",
+    "rows = [r[0] for r in c.execute('select event_id from messages union all select event_id from reactions')]",
+    "times = {r[0]: [r[1], r[2]] for r in c.execute('select event_id, timestamp, client_timestamp from messages')}",
+    "print(json.dumps({'seen': seen, 'rows': rows, 'times': times}))",
+  ].join('\n');
+  return JSON.parse(execFileSync('python3', ['-c', py, dbFile]).toString());
 }
