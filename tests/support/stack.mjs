@@ -97,6 +97,7 @@ function restartable(args, env, healthUrl) {
       await waitHealthy(healthUrl);
     },
     async stop() { await current?.stop(); current = null; },
+    pid: () => current?.child.pid,
   };
 }
 
@@ -141,5 +142,5 @@ export async function stored(dbFile) {
     "times = {r[0]: [r[1], r[2]] for r in c.execute('select event_id, timestamp, client_timestamp from messages')}",
     "print(json.dumps({'seen': seen, 'rows': rows, 'times': times}))",
   ].join('\n');
-  return JSON.parse(execFileSync('python3', ['-c', py, dbFile]).toString());
+  return JSON.parse(execFileSync('python3', ['-c', py, dbFile], { maxBuffer: 1 << 30 }).toString());
 }
