@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # wasm-opt from the binaryen npm package; without one on PATH wasm-pack tries a download.
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# The release profile is tuned for the servers; the browser module is tuned for size.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
 wasm-pack build --target web --release --out-dir pkg "$@"
