@@ -1,5 +1,7 @@
 //! When to try again: exponential backoff with full jitter, and `Retry-After`.
 
+use agent_track_schema::calendar::days_from_civil;
+
 /// First retry waits up to this long.
 pub const BASE_MS: u64 = 1_000;
 /// No retry waits longer than this, unless the server's `Retry-After` asks for more.
@@ -52,20 +54,10 @@ fn parse_http_date(s: &str) -> Option<u64> {
     if parts.next()? != "GMT" || !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 {
         return None;
     }
-    let days = days_from_civil(year, month, day)?;
+    let days = u64::try_from(days_from_civil(year, month as i64, day as i64)).ok()?;
     Some((days * 86_400 + h * 3600 + m * 60 + sec) * 1000)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: u64, day: u64) -> Option<u64> {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    u64::try_from(era * 146_097 + doe - 719_468).ok()
-}
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,7 @@
 //!   reporting every problem at once.
 //! - [`problem`]: [`Problem`] and its stable [`Code`]s, the one error type of this crate.
 //! - [`limits`]: every size limit, in one place.
+//! - [`calendar`]: day numbers of dates, without a date library.
 //! - [`envelope`]: the wire envelopes of contract v1 (browser -> proxy).
 //! - [`relay`]: the relay envelope of contract v1 (proxy -> server-side endpoint).
 //! - [`suggest`]: "did you mean" for unknown names.
@@ -18,6 +19,7 @@
 //! No web or server dependency: only `serde` and `serde_json`.
 #![deny(missing_docs)]
 
+pub mod calendar;
 pub mod envelope;
 pub mod event_type;
 pub mod limits;

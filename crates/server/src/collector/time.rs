@@ -2,6 +2,8 @@
 //! RFC 3339 (UTC, milliseconds) in transcripts. No calendar dependency: the two conversions
 //! are Howard Hinnant's `days_from_civil` and `civil_from_days`.
 
+use agent_track_schema::calendar::{civil_from_days, days_from_civil};
+
 /// The latest time the collector stores or accepts: 9999-12-31T23:59:59.999Z, in unix ms.
 /// Later timestamps would not print as four-digit years.
 pub const MAX_MS: i64 = 253_402_300_799_999;
@@ -90,28 +92,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day number since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
-}
 
 /// Unix ms as RFC 3339 in UTC with milliseconds: `2026-11-21T10:00:00.000Z`.
 pub fn format(ms: i64) -> String {

@@ -127,7 +127,20 @@ pub(crate) fn classify(status: StatusCode, retry_after: Option<&str>, what: &str
     }
 }
 
-/// Classifies a failed request (no HTTP answer).
-pub(crate) fn network_error(e: &reqwest::Error, what: &str) -> Attempt {
-    Attempt::Retry { message: format!("{what} is unreachable ({})", if e.is_connect() { "connection refused" } else { "request failed" }), retry_after_s: None, unavailable: true }
+/// Sends one upstream request and classifies what came back (`what` names upstream in
+/// messages).
+pub(crate) async fn attempt(request: reqwest::RequestBuilder, what: &str) -> Attempt {
+    match request.send().await {
+        Ok(r) => {
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            classify(status, retry_after.as_deref(), what)
+        }
+        Err(e) if e.is_timeout() => Attempt::TimedOut,
+        Err(e) => Attempt::Retry {
+            message: format!("{what} is unreachable ({})", if e.is_connect() { "connection refused" } else { "request failed" }),
+            retry_after_s: None,
+            unavailable: true,
+        },
+    }
 }

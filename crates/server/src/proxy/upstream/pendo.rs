@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use agent_track_schema::RelayedEvent;
-use axum::http::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::{classify, network_error, with_retries, Attempt, RelayError};
+use super::{attempt, with_retries, RelayError};
 use crate::proxy::config::PendoKey;
 use crate::proxy::ProxyState;
 
@@ -43,17 +42,7 @@ pub async fn send(state: &ProxyState, url: &str, key: &PendoKey, concurrency: us
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
             with_retries(state, deadline, |left| {
                 let request = state.client.post(url).timeout(left).header("x-pendo-integration-key", &key.0).header("content-type", "application/json").body(payload.to_string());
-                async move {
-                    match request.send().await {
-                        Ok(r) => {
-                            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                            let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-                            classify(status, retry_after.as_deref(), "Pendo")
-                        }
-                        Err(e) if e.is_timeout() => Attempt::TimedOut,
-                        Err(e) => network_error(&e, "Pendo"),
-                    }
-                }
+                attempt(request, "Pendo")
             })
             .await
         }

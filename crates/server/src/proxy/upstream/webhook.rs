@@ -4,10 +4,9 @@
 use std::time::Instant;
 
 use agent_track_schema::{RelayBatch, RelayedEvent};
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 
-use super::{classify, network_error, with_retries, Attempt, RelayError};
+use super::{attempt, with_retries, RelayError};
 use crate::proxy::ProxyState;
 use crate::secret::Secrets;
 use crate::signature;
@@ -40,17 +39,7 @@ pub async fn send(state: &ProxyState, url: &str, secrets: &Secrets, events: &[Re
             .header(signature::TIMESTAMP, timestamp.to_string())
             .header(signature::SIGNATURE, signature::sign(secrets, &id, timestamp, &body))
             .body(body.clone());
-        async move {
-            match request.send().await {
-                Ok(r) => {
-                    let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-                    let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-                    classify(status, retry_after.as_deref(), "upstream")
-                }
-                Err(e) if e.is_timeout() => Attempt::TimedOut,
-                Err(e) => network_error(&e, "upstream"),
-            }
-        }
+        attempt(request, "upstream")
     })
     .await
 }
