@@ -10,6 +10,7 @@
 //! - [`config`]: [`Config`], the options of `configure`, with defaults and checks.
 //! - [`queue`]: [`Queue`], the ordered, capped event buffer, one storage key per event.
 //! - [`storage`]: the [`Storage`] trait, in memory, `localStorage`, and the fallback between them.
+//! - [`index`]: the queue's ordered index, a sorted deque.
 //! - [`id`]: time-ordered UUIDv7 event ids.
 //! - [`platform`]: [`Platform`], the clock, randomness, page and console the core asks for.
 //! - [`stats`], [`report`], [`error`]: what the tracker counts, reports and returns.
@@ -24,6 +25,7 @@ pub mod core;
 pub mod delivery;
 pub mod error;
 pub mod id;
+pub mod index;
 pub mod platform;
 pub mod queue;
 pub mod report;

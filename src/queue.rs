@@ -8,8 +8,7 @@
 //! queue's length. The index is rebuilt from storage by [`Queue::resync`], which picks up
 //! what other tabs added or sent.
 
-use std::collections::BTreeMap;
-
+use crate::index::Index;
 use crate::storage::{Storage, StorageError};
 
 /// The prefix of every queued event's key. The version changes if the stored format does.
@@ -54,7 +53,7 @@ pub struct Evicted {
 pub struct Queue<S> {
     storage: S,
     caps: Caps,
-    index: BTreeMap<String, usize>,
+    index: Index,
     bytes: usize,
 }
 
@@ -62,7 +61,7 @@ impl<S: Storage> Queue<S> {
     /// Opens the queue that `storage` holds (events left by earlier page loads and other tabs
     /// included).
     pub fn open(storage: S, caps: Caps) -> Self {
-        let mut q = Queue { storage, caps, index: BTreeMap::new(), bytes: 0 };
+        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0 };
         q.resync();
         q
     }
@@ -71,20 +70,21 @@ impl<S: Storage> Queue<S> {
     /// removed disappear; entries they added appear.
     pub fn resync(&mut self) {
         let keys = self.storage.keys(QUEUE_PREFIX).unwrap_or_default();
-        let mut index = BTreeMap::new();
+        let mut entries = Vec::with_capacity(keys.len());
         for key in keys {
-            let id = key[QUEUE_PREFIX.len()..].to_string();
+            // `strip_prefix`, not slicing: no char-boundary panic path in the module.
+            let Some(id) = key.strip_prefix(QUEUE_PREFIX).map(str::to_string) else { continue };
             let size = match self.index.get(&id) {
-                Some(size) => *size,
+                Some(size) => size,
                 None => match self.storage.get(&key) {
                     Ok(Some(v)) => v.len(),
                     _ => continue,
                 },
             };
-            index.insert(id, size);
+            entries.push((id, size));
         }
-        self.bytes = index.values().sum();
-        self.index = index;
+        self.index = Index::from_unsorted(entries);
+        self.bytes = self.index.total();
     }
 
     /// Stores one serialized event, first evicting the oldest events while a cap would be
@@ -113,9 +113,10 @@ impl<S: Storage> Queue<S> {
     /// Replaces the stored JSON of a queued event (e.g. to fill in the visitor id).
     pub fn replace(&mut self, event_id: &str, json: &str) -> Result<(), StorageError> {
         self.storage.set(&key(event_id), json)?;
-        if let Some(size) = self.index.get_mut(event_id) {
-            self.bytes = self.bytes - *size + json.len();
-            *size = json.len();
+        if self.index.get(event_id).is_some() {
+            if let Some(old) = self.index.insert(event_id.to_string(), json.len()) {
+                self.bytes = self.bytes - old + json.len();
+            }
         }
         Ok(())
     }

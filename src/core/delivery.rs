@@ -1,8 +1,6 @@
 //! The core's side of delivery: which events go in the next batch, and what a response does
 //! to them. The async loop around these is [`crate::delivery::pass`].
 
-use std::collections::BTreeSet;
-
 use agent_track_schema::limits::MAX_BATCH_EVENTS;
 
 use super::Core;
@@ -68,9 +66,8 @@ impl Core {
 
     /// A batch of exactly these events (those still queued), for the halves of a split.
     pub fn batch_of(&mut self, ids: &[String]) -> Option<Outgoing> {
-        let wanted: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-        let events: Vec<(String, String)> =
-            self.queue.peek(usize::MAX).into_iter().filter(|(id, _)| wanted.contains(id.as_str())).collect();
+        // `ids` is a slice of an earlier batch, in queue order: at most 500 ids.
+        let events: Vec<(String, String)> = self.queue.peek(usize::MAX).into_iter().filter(|(id, _)| ids.contains(id)).collect();
         let events = self.with_visitors(events);
         (!events.is_empty()).then(|| body(&events, self.platform.now_ms()))
     }
@@ -79,8 +76,7 @@ impl Core {
     pub fn settle(&mut self, batch: &Outgoing, outcome: Outcome, report: &mut PassReport) -> Step {
         match outcome {
             Outcome::Delivered { rejected } => {
-                let sent: BTreeSet<&str> = batch.ids.iter().map(String::as_str).collect();
-                let rejected: Vec<_> = rejected.into_iter().filter(|r| sent.contains(r.event_id.as_str())).collect();
+                let rejected: Vec<_> = rejected.into_iter().filter(|r| batch.ids.contains(&r.event_id)).collect();
                 let acknowledged = (batch.ids.len() - rejected.len()) as u64;
                 self.queue.remove(batch.ids.iter().map(String::as_str));
                 self.stats.sent += acknowledged;

@@ -69,8 +69,7 @@ pub fn is_expired(event_id: &str, now_ms: u64) -> bool {
 /// serialized field order of `Event` (`eventId`, `type`, `timestamp`, then `visitorId` when
 /// present), so that custom properties named `visitorId` cannot fool it.
 pub fn lacks_visitor(json: &str) -> bool {
-    let Some(at) = json.find("\"timestamp\":") else { return true };
-    let rest = &json[at + "\"timestamp\":".len()..];
+    let Some((_, rest)) = json.split_once("\"timestamp\":") else { return true };
     let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
     !rest.starts_with(",\"visitorId\":")
 }

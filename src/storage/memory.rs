@@ -1,7 +1,6 @@
 //! [`MemoryStorage`]: a `Storage` in a map, shared by clones.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::{Storage, StorageError};
@@ -16,7 +15,9 @@ pub struct MemoryStorage {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: BTreeMap<String, String>,
+    /// Sorted by key. Not a `BTreeMap`: this type ships in the wasm module as the memory
+    /// fallback, and a sorted Vec is much less code.
+    map: Vec<(String, String)>,
     quota: Option<usize>,
     writes: u64,
 }
@@ -50,9 +51,16 @@ impl MemoryStorage {
     }
 }
 
+impl Inner {
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.map.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+}
+
 impl Storage for MemoryStorage {
     fn get(&self, key: &str) -> Result<Option<String>, StorageError> {
-        Ok(self.inner.borrow().map.get(key).cloned())
+        let inner = self.inner.borrow();
+        Ok(inner.find(key).ok().map(|i| inner.map[i].1.clone()))
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
@@ -68,18 +76,26 @@ impl Storage for MemoryStorage {
                 return Err(StorageError(format!("QuotaExceededError: the quota of {quota} bytes is used up")));
             }
         }
-        inner.map.insert(key.to_string(), value.to_string());
+        match inner.find(key) {
+            Ok(i) => inner.map[i].1 = value.to_string(),
+            Err(i) => inner.map.insert(i, (key.to_string(), value.to_string())),
+        }
         inner.writes += 1;
         Ok(())
     }
 
     fn remove(&self, key: &str) -> Result<(), StorageError> {
-        self.inner.borrow_mut().map.remove(key);
+        let mut inner = self.inner.borrow_mut();
+        if let Ok(i) = inner.find(key) {
+            inner.map.remove(i);
+        }
         Ok(())
     }
 
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        Ok(self.inner.borrow().map.range(prefix.to_string()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect())
+        let inner = self.inner.borrow();
+        let start = inner.find(prefix).unwrap_or_else(|i| i);
+        Ok(inner.map[start..].iter().take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect())
     }
 }
 
