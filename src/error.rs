@@ -48,7 +48,7 @@ impl Error {
         }
     }
 
-    /// Every problem; a single-problem list for the other variants.
+    /// Every schema problem of a [`Error::Validation`]; empty for the other variants.
     pub fn problems(&self) -> Problems {
         match self {
             Error::Validation(p) => p.clone(),

@@ -21,13 +21,13 @@ use crate::storage::{LocalStorage, MemoryStorage, Storage};
 use crate::tracker::{Hooks, Tracker};
 
 /// The default tracker and, once an endpoint is configured, its scheduler.
-struct Default {
+struct PageTracker {
     tracker: Tracker,
     scheduler: Option<Scheduler>,
 }
 
 thread_local! {
-    static DEFAULT: RefCell<Option<Default>> = const { RefCell::new(None) };
+    static DEFAULT: RefCell<Option<PageTracker>> = const { RefCell::new(None) };
 }
 
 /// A tracker that sends with `fetch` under the browser's cross-tab lock, over
@@ -49,7 +49,7 @@ pub fn new_tracker() -> Tracker {
 /// The page's default tracker (the one the JS API uses), created on first use. It holds
 /// whatever events earlier page loads and other tabs left queued.
 pub fn tracker() -> Tracker {
-    DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| Default { tracker: new_tracker(), scheduler: None }).tracker.clone())
+    DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| PageTracker { tracker: new_tracker(), scheduler: None }).tracker.clone())
 }
 
 /// Configures the default tracker and (re)starts its scheduler when an endpoint is set.
