@@ -1,0 +1,227 @@
+// The browser half of the benchmark suite: agent-track beside the analytics SDKs a site would
+// otherwise use, each bundled the same way (bench/build-peers.mjs) and loaded by bench/sdk.html
+// in headless Chromium, every request going to a loopback server (bench/lib/server.mjs) and every
+// other request aborted and reported.
+//
+// Per SDK, each phase in a fresh browser context (empty storage):
+//   cost     10,000 calls timed in blocks of 100, network up (after 500 warm-up calls, delivered);
+//            then the SDK's flush and a wait until the server has every event. Chrome's own
+//            main-thread task time (CDP Performance.getMetrics) over calls + delivery, per event.
+//   queued   offline (the browser's offline mode), 1,000 events tracked first, then 10,000
+//            calls timed the same way: what each call costs while a backlog builds up.
+//   delivery SDK defaults, 1,000 calls, then its flush API (if any) and a wait for its flush
+//            interval: requests, body bytes and request bytes (line + headers + body) per event.
+// Writes bench/results/compare.json. Usage: node bench/compare.mjs [sdk ...]
+import { writeFile, readFile, mkdir } from 'node:fs/promises';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveBench } from './lib/server.mjs';
+import { launchChromium, summarize } from './lib/browser.mjs';
+import { SDKS, versionOf } from './build-peers.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const QUICK = process.env.BENCH_QUICK === '1';
+const CALLS = QUICK ? 2_000 : 10_000, BLOCK = 100, PRELOAD = 1_000, DELIVERY = 1_000, WARMUP = 500;
+// Time caps (ms): a slow SDK is cut off and its row says how many calls it made in time.
+const BUDGET = { measure: 20_000, drain: 25_000, preload: 15_000, quiet: 6_500, delivery: 25_000 };
+
+const only = process.argv.slice(2);
+const sdks = SDKS.filter((s) => only.length === 0 || only.includes(s.name));
+const log = (...a) => console.error('[compare]', ...a);
+
+const tagOf = () => Math.random().toString(36).slice(2, 8);
+const idsOf = (requests, tag) => {
+  const prefix = `msg-${tag}-`;
+  const all = requests.flatMap((r) => r.ids.filter((id) => id.startsWith(prefix)));
+  return { distinct: new Set(all).size, total: all.length };
+};
+
+async function waitDelivered(server, sdk, tag, want, capMs, quietMs = BUDGET.quiet) {
+  const start = Date.now();
+  let last = -1, lastChange = Date.now();
+  for (;;) {
+    const n = idsOf(server.requests.filter((r) => r.sdk === sdk), tag).distinct;
+    if (n >= want) return { delivered: n, ms: Date.now() - start };
+    if (n !== last) { last = n; lastChange = Date.now(); }
+    if (Date.now() - start > capMs || Date.now() - lastChange > quietMs) return { delivered: n, ms: Date.now() - start, gaveUp: true };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function openPage(browser, server, sdk) {
+  const userAgent = `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/${browser.version()} Safari/537.36`;
+  const context = await browser.newContext({ userAgent });
+  const blocked = [], errors = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (new URL(url).hostname === '127.0.0.1') return route.continue();
+    blocked.push(url);
+    return route.abort('blockedbyclient');
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/bench/sdk.html?sdk=${sdk}`);
+  await page.waitForFunction(() => window.ready, null, { timeout: 15_000 });
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  return { context, page, cdp, blocked, errors };
+}
+
+async function taskSeconds(cdp) {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
+  return { task: m.TaskDuration, script: m.ScriptDuration };
+}
+
+function stats(r) {
+  const f = (xs) => (xs.length ? summarize(xs) : { median: NaN, p99: NaN, total: NaN });
+  const tail = (xs, n) => (xs.length ? xs.slice(-n).reduce((a, b) => a + b, 0) / Math.min(n, xs.length) : NaN);
+  const sync = f(r.sync), full = f(r.full), idle = f(r.idle);
+  return {
+    calls: r.calls, blocks: r.idle.length, wallMs: r.wallMs, resolutionUs: r.resolutionUs,
+    sync: { median: sync.median, p99: sync.p99 },
+    full: { median: full.median, p99: full.p99 },
+    idle: { median: idle.median, p99: idle.p99, totalMs: (idle.total * BLOCK) / 1000 },
+    first10: tail(r.idle.slice(0, 10), 10), last10: tail(r.idle, 10),
+  };
+}
+
+async function phaseCost(browser, server, sdk) {
+  const p = await openPage(browser, server, sdk.name);
+  try {
+    await p.page.evaluate(() => window.setup({}));
+    const w = tagOf();
+    await p.page.evaluate((o) => window.track(o), { tag: w, count: WARMUP });
+    await p.page.evaluate(() => window.sdk.flush?.());
+    const warm = sdk.reference ? { delivered: WARMUP } : await waitDelivered(server, sdk.name, w, WARMUP, 15_000);
+    server.reset();
+    const tag = tagOf();
+    const m0 = await taskSeconds(p.cdp);
+    const r = await p.page.evaluate((o) => window.measure(o), { tag, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
+    const m1 = await taskSeconds(p.cdp);
+    await p.page.evaluate(() => window.sdk.flush?.());
+    const drain = sdk.reference ? { delivered: r.calls, ms: 0 } : await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
+    const m2 = await taskSeconds(p.cdp);
+    const mine = server.requests.filter((q) => q.sdk === sdk.name);
+    return {
+      ...stats(r), warmupDelivered: warm.delivered,
+      delivered: drain.delivered, drainMs: drain.ms, duplicates: idsOf(mine, tag).total - idsOf(mine, tag).distinct,
+      requests: mine.length,
+      // Main-thread task time per call (µs): during the calls, and including the delivery after.
+      taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls,
+      taskUsPerEventWithDelivery: ((m2.task - m0.task) * 1e6) / r.calls,
+      queuedAfter: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
+      blocked: p.blocked, errors: p.errors,
+    };
+  } finally {
+    await p.context.close();
+  }
+}
+
+async function phaseQueued(browser, server, sdk) {
+  const p = await openPage(browser, server, sdk.name);
+  try {
+    await p.page.evaluate(() => window.setup({}));
+    await p.context.setOffline(true);
+    const pre = tagOf(), tag = tagOf();
+    const t = Date.now();
+    const preloaded = await p.page.evaluate((o) => window.track(o), { tag: pre, count: PRELOAD, budgetMs: BUDGET.preload });
+    const preloadMs = Date.now() - t;
+    await p.page.evaluate(() => window.sleep(500));
+    const queuedBefore = await p.page.evaluate(() => window.sdk.queued?.() ?? null);
+    const storageBefore = await p.page.evaluate(() => window.storageChars());
+    const m0 = await taskSeconds(p.cdp);
+    const r = await p.page.evaluate((o) => window.measure(o), { tag, from: 0, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
+    const m1 = await taskSeconds(p.cdp);
+    return {
+      ...stats(r), preloaded, preloadMs, queuedBefore, storageBefore,
+      queuedAfter: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
+      storageAfter: await p.page.evaluate(() => window.storageChars()),
+      taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls,
+      sentWhileOffline: server.requests.filter((q) => q.sdk === sdk.name && q.ids.some((id) => id.startsWith(`msg-${tag}-`))).length,
+      blocked: p.blocked, errors: p.errors,
+    };
+  } finally {
+    await p.context.close();
+  }
+}
+
+async function phaseDelivery(browser, server, sdk) {
+  const p = await openPage(browser, server, sdk.name);
+  try {
+    await p.page.evaluate(() => window.setup({ rateLimit: false }));
+    await p.page.evaluate(() => window.sleep(300));
+    server.reset();
+    const tag = tagOf();
+    await p.page.evaluate((o) => window.track(o), { tag, count: DELIVERY });
+    const hasFlush = await p.page.evaluate(() => typeof window.sdk.flush === 'function');
+    await p.page.evaluate(() => window.sdk.flush?.());
+    const d = await waitDelivered(server, sdk.name, tag, DELIVERY, BUDGET.delivery);
+    // Let late retries or duplicates arrive.
+    await p.page.evaluate(() => window.sleep(300));
+    const mine = server.requests.filter((q) => q.sdk === sdk.name);
+    const { distinct, total } = idsOf(mine, tag);
+    const body = mine.reduce((a, q) => a + q.bodyBytes, 0), head = mine.reduce((a, q) => a + q.headBytes, 0);
+    return {
+      tracked: DELIVERY, delivered: distinct, duplicates: total - distinct, waitedMs: d.ms, flushApi: hasFlush,
+      requests: mine.length, eventRequests: mine.filter((q) => q.ids.length > 0).length,
+      bodyBytes: body, headBytes: head,
+      bodyPerEvent: body / Math.max(1, distinct), wirePerEvent: (body + head) / Math.max(1, distinct),
+      requestsPer1000: (mine.length / Math.max(1, distinct)) * 1000,
+      kinds: [...new Set(mine.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
+      compressed: mine.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
+      blocked: p.blocked, errors: p.errors,
+    };
+  } finally {
+    await p.context.close();
+  }
+}
+
+async function sizes(sdk) {
+  const files = [join(here, 'dist', `${sdk.name}.js`)];
+  if (sdk.name === 'agent-track') files.push(join(here, 'dist', 'agent_track_bg.wasm'));
+  const out = { raw: 0, gzip: 0, brotli: 0, files: files.map((f) => f.slice(root.length + 1)) };
+  for (const f of files) {
+    const b = await readFile(f);
+    out.raw += b.length;
+    out.gzip += gzipSync(b, { level: 9 }).length;
+    out.brotli += brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length;
+  }
+  return out;
+}
+
+const server = await serveBench(root, { markerRe: /msg-[a-z0-9]+-\d+/g });
+const browser = await launchChromium();
+const started = Date.now();
+const results = [];
+try {
+  for (const sdk of sdks) {
+    const t = Date.now();
+    const row = { name: sdk.name, label: sdk.label, pkg: sdk.pkg, api: sdk.api, reference: !!sdk.reference,
+      version: sdk.reference ? null : await versionOf(sdk.pkg) };
+    if (!sdk.reference) row.size = await sizes(sdk);
+    for (const [phase, fn] of [['cost', phaseCost], ['queued', phaseQueued], ...(sdk.reference ? [] : [['delivery', phaseDelivery]])]) {
+      const p0 = Date.now();
+      try {
+        row[phase] = await fn(browser, server, sdk);
+      } catch (e) {
+        row[phase] = { error: String(e?.message ?? e).split('\n')[0] };
+      }
+      row[phase].phaseMs = Date.now() - p0;
+    }
+    row.ms = Date.now() - t;
+    const c = row.cost ?? {};
+    log(`${sdk.name}: cost median ${c.idle?.median?.toFixed?.(1)} µs/call (${c.calls} calls, delivered ${c.delivered}), queued median ${row.queued?.idle?.median?.toFixed?.(1)} (${row.queued?.calls} calls), delivery ${row.delivery?.wirePerEvent?.toFixed?.(0)} B/event; ${(row.ms / 1000).toFixed(1)} s`);
+    results.push(row);
+  }
+} finally {
+  const chromium = browser.version();
+  await browser.close();
+  await server.close();
+  const out = { date: new Date().toISOString(), chromium, node: process.version, quick: QUICK, calls: CALLS, block: BLOCK, preload: PRELOAD, delivery: DELIVERY, budget: BUDGET, seconds: (Date.now() - started) / 1000, results };
+  await mkdir(join(here, 'results'), { recursive: true });
+  await writeFile(join(here, 'results', 'compare.json'), JSON.stringify(out, null, 2) + '\n');
+  log(`done in ${out.seconds.toFixed(0)} s -> bench/results/compare.json`);
+}

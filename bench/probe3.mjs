@@ -1,0 +1,24 @@
+import { serveBench } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const name = process.argv[2];
+const server = await serveBench(root, { markerRe: /msg-[a-z0-9]+-\d+/g });
+const browser = await launchChromium();
+const ctx = await browser.newContext();
+const page = await ctx.newPage();
+await page.goto(`${server.url}/bench/sdk.html?sdk=${name}`);
+await page.waitForFunction(() => window.ready);
+const cdp = await ctx.newCDPSession(page); await cdp.send('Performance.enable');
+const td = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map(m => [m.name, m.value])).TaskDuration;
+await page.evaluate(() => window.setup({}));
+console.log('task after setup', await td());
+const t0 = Date.now();
+await page.evaluate(() => window.track({ tag: 'a', count: +2000 }));
+console.log('tracked', Date.now() - t0, 'task', await td(), 'reqs', server.requests.length, 'stats', JSON.stringify(await page.evaluate(() => window.sdk.stats?.())));
+for (let i = 0; i < 8; i++) { await page.waitForTimeout(1000); console.log(i, 'task', (await td()).toFixed(2), 'reqs', server.requests.length, 'ids', new Set(server.requests.flatMap(r => r.ids)).size, JSON.stringify(await page.evaluate(() => window.sdk.stats?.()))); }
+const t1 = Date.now();
+await page.evaluate(() => window.sdk.flush?.());
+console.log('flush ms', Date.now() - t1, 'task', await td(), 'reqs', server.requests.length);
+await browser.close(); await server.close();

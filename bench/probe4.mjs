@@ -1,0 +1,27 @@
+import { serveBench } from './lib/server.mjs';
+import { launchChromium } from './lib/browser.mjs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const name = process.argv[2]; const n = +process.argv[3] || 2000; const waitMs = +process.argv[4] || 2000;
+const server = await serveBench(root, { markerRe: /msg-[a-z0-9]+-\d+/g });
+const browser = await launchChromium();
+const ctx = await browser.newContext();
+const page = await ctx.newPage();
+await page.goto(`${server.url}/bench/sdk.html?sdk=${name}`);
+await page.waitForFunction(() => window.ready);
+const cdp = await ctx.newCDPSession(page);
+await page.evaluate(() => window.setup({}));
+if (process.argv[5] === 'offline') await ctx.setOffline(true);
+await cdp.send('Profiler.enable'); await cdp.send('Profiler.setSamplingInterval', { interval: 200 }); await cdp.send('Profiler.start');
+await page.evaluate((n) => window.track({ tag: 'a', count: n }), n);
+await page.waitForTimeout(waitMs);
+const { profile } = await cdp.send('Profiler.stop');
+const self = new Map(); const byId = new Map(profile.nodes.map(x => [x.id, x]));
+const dt = profile.timeDeltas; const counts = new Map();
+profile.samples.forEach((s, i) => counts.set(s, (counts.get(s) ?? 0) + (dt[i] ?? 0)));
+for (const [id, us] of counts) { const nd = byId.get(id); const k = `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').pop()}:${nd.callFrame.lineNumber}:${nd.callFrame.columnNumber}`; self.set(k, (self.get(k) ?? 0) + us); }
+const tot = [...self.values()].reduce((a, b) => a + b, 0);
+console.log('total sampled ms', (tot / 1000).toFixed(0), 'requests', server.requests.length);
+for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log((us / 1000).toFixed(1).padStart(8), k);
+await browser.close(); await server.close();
