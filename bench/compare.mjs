@@ -25,7 +25,7 @@ const root = join(here, '..');
 const QUICK = process.env.BENCH_QUICK === '1';
 const CALLS = QUICK ? 2_000 : 10_000, BLOCK = 100, PRELOAD = 1_000, DELIVERY = 1_000, WARMUP = 500;
 // Time caps (ms): a slow SDK is cut off and its row says how many calls it made in time.
-const BUDGET = { measure: 20_000, drain: 25_000, preload: 15_000, quiet: 6_500, delivery: 25_000 };
+const BUDGET = { measure: 12_000, drain: 15_000, preload: 8_000, quiet: 6_000, delivery: 15_000 };
 
 const only = process.argv.slice(2);
 const sdks = SDKS.filter((s) => only.length === 0 || only.includes(s.name));
@@ -88,94 +88,135 @@ function stats(r) {
   };
 }
 
+/** Wire totals of the requests carrying events of `tag`, and of all of the SDK's requests. */
+function wire(requests, tag) {
+  const { distinct, total } = idsOf(requests, tag);
+  const body = requests.reduce((a, q) => a + q.bodyBytes, 0), head = requests.reduce((a, q) => a + q.headBytes, 0);
+  return {
+    delivered: distinct, duplicates: total - distinct, requests: requests.length,
+    eventRequests: requests.filter((q) => q.ids.length > 0).length, bodyBytes: body, headBytes: head,
+    bodyPerEvent: body / Math.max(1, distinct), wirePerEvent: (body + head) / Math.max(1, distinct),
+    requestsPer1000: (requests.length / Math.max(1, distinct)) * 1000,
+    kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
+    compressed: requests.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
+  };
+}
+
+/** Runs `steps` in order, keeping what each returned; a failure (a crash) ends the phase but keeps the rest. */
+async function steps(out, list) {
+  for (const [name, fn] of list) {
+    try {
+      Object.assign(out, await fn());
+    } catch (e) {
+      out.error = `${name}: ${String(e?.message ?? e).split('\n')[0]}`;
+      log(`  ${out.error}`);
+      return out;
+    }
+  }
+  return out;
+}
+
 async function phaseCost(browser, server, sdk) {
   const p = await openPage(browser, server, sdk.name);
+  const out = { blocked: p.blocked, errors: p.errors };
+  const tag = tagOf(), w = tagOf();
+  let r, m0, m1;
   try {
-    await p.page.evaluate(() => window.setup({}));
-    const w = tagOf();
-    await p.page.evaluate((o) => window.track(o), { tag: w, count: WARMUP });
-    await p.page.evaluate(() => window.sdk.flush?.());
-    const warm = sdk.reference ? { delivered: WARMUP } : await waitDelivered(server, sdk.name, w, WARMUP, 15_000);
-    server.reset();
-    const tag = tagOf();
-    const m0 = await taskSeconds(p.cdp);
-    const r = await p.page.evaluate((o) => window.measure(o), { tag, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
-    const m1 = await taskSeconds(p.cdp);
-    await p.page.evaluate(() => window.sdk.flush?.());
-    const drain = sdk.reference ? { delivered: r.calls, ms: 0 } : await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
-    const m2 = await taskSeconds(p.cdp);
-    const mine = server.requests.filter((q) => q.sdk === sdk.name);
-    return {
-      ...stats(r), warmupDelivered: warm.delivered,
-      delivered: drain.delivered, drainMs: drain.ms, duplicates: idsOf(mine, tag).total - idsOf(mine, tag).distinct,
-      requests: mine.length,
-      // Main-thread task time per call (µs): during the calls, and including the delivery after.
-      taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls,
-      taskUsPerEventWithDelivery: ((m2.task - m0.task) * 1e6) / r.calls,
-      queuedAfter: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
-      blocked: p.blocked, errors: p.errors,
-    };
+    return await steps(out, [
+      ['setup', () => p.page.evaluate(() => window.setup({}))],
+      ['warm-up', async () => {
+        await p.page.evaluate((o) => window.track(o), { tag: w, count: WARMUP, budgetMs: BUDGET.preload });
+        await p.page.evaluate(() => window.flush());
+        const warm = sdk.reference ? { delivered: WARMUP } : await waitDelivered(server, sdk.name, w, WARMUP, BUDGET.drain);
+        server.reset();
+        return { warmupDelivered: warm.delivered };
+      }],
+      ['measure', async () => {
+        m0 = await taskSeconds(p.cdp);
+        r = await p.page.evaluate((o) => window.measure(o), { tag, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
+        m1 = await taskSeconds(p.cdp);
+        return { ...stats(r), taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls };
+      }],
+      ['delivery', async () => {
+        if (sdk.reference) return {};
+        // No flush call: each SDK delivers at its own pace (size thresholds, timers), up to the cap.
+        const drain = await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
+        const m2 = await taskSeconds(p.cdp);
+        const queuedAfter = await p.page.evaluate(() => window.sdk.queued?.() ?? null);
+        // Everything accounted for (all delivered, or the SDK's queue is empty: what is missing
+        // was dropped by the SDK): per call. Otherwise the SDK was still working through its
+        // backlog when the wait ended: per delivered event, flagged partial.
+        const complete = drain.delivered >= r.calls || queuedAfter === 0;
+        return {
+          drainMs: drain.ms, queuedAfter, deliveryComplete: complete,
+          taskUsPerEventWithDelivery: ((m2.task - m0.task) * 1e6) / (complete ? r.calls : Math.max(1, drain.delivered)),
+          wire: wire(server.requests.filter((q) => q.sdk === sdk.name), tag),
+          delivered: drain.delivered,
+          sdkStats: await p.page.evaluate(() => window.sdk.stats?.() ?? null),
+        };
+      }],
+    ]);
   } finally {
-    await p.context.close();
+    await p.context.close().catch(() => {});
   }
 }
 
 async function phaseQueued(browser, server, sdk) {
   const p = await openPage(browser, server, sdk.name);
+  const out = { blocked: p.blocked, errors: p.errors };
+  const pre = tagOf(), tag = tagOf();
   try {
-    await p.page.evaluate(() => window.setup({}));
-    await p.context.setOffline(true);
-    const pre = tagOf(), tag = tagOf();
-    const t = Date.now();
-    const preloaded = await p.page.evaluate((o) => window.track(o), { tag: pre, count: PRELOAD, budgetMs: BUDGET.preload });
-    const preloadMs = Date.now() - t;
-    await p.page.evaluate(() => window.sleep(500));
-    const queuedBefore = await p.page.evaluate(() => window.sdk.queued?.() ?? null);
-    const storageBefore = await p.page.evaluate(() => window.storageChars());
-    const m0 = await taskSeconds(p.cdp);
-    const r = await p.page.evaluate((o) => window.measure(o), { tag, from: 0, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
-    const m1 = await taskSeconds(p.cdp);
-    return {
-      ...stats(r), preloaded, preloadMs, queuedBefore, storageBefore,
-      queuedAfter: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
-      storageAfter: await p.page.evaluate(() => window.storageChars()),
-      taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls,
-      sentWhileOffline: server.requests.filter((q) => q.sdk === sdk.name && q.ids.some((id) => id.startsWith(`msg-${tag}-`))).length,
-      blocked: p.blocked, errors: p.errors,
-    };
+    return await steps(out, [
+      ['setup', () => p.page.evaluate(() => window.setup({}))],
+      ['preload', async () => {
+        await p.context.setOffline(true);
+        const t = Date.now();
+        const preloaded = await p.page.evaluate((o) => window.track(o), { tag: pre, count: PRELOAD, budgetMs: BUDGET.preload });
+        const preloadMs = Date.now() - t;
+        await p.page.evaluate(() => window.sleep(500));
+        return { preloaded, preloadMs, queuedBefore: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
+          storageBefore: await p.page.evaluate(() => window.storageChars()) };
+      }],
+      ['measure', async () => {
+        const m0 = await taskSeconds(p.cdp);
+        const r = await p.page.evaluate((o) => window.measure(o), { tag, calls: CALLS, block: BLOCK, budgetMs: BUDGET.measure });
+        const m1 = await taskSeconds(p.cdp);
+        return { ...stats(r), taskUsPerCall: ((m1.task - m0.task) * 1e6) / r.calls };
+      }],
+      ['after', async () => ({
+        queuedAfter: await p.page.evaluate(() => window.sdk.queued?.() ?? null),
+        storageAfter: await p.page.evaluate(() => window.storageChars()),
+        sentWhileOffline: server.requests.filter((q) => q.sdk === sdk.name && q.ids.some((id) => id.startsWith(`msg-${tag}-`))).length,
+      })],
+    ]);
   } finally {
-    await p.context.close();
+    await p.context.close().catch(() => {});
   }
 }
 
 async function phaseDelivery(browser, server, sdk) {
   const p = await openPage(browser, server, sdk.name);
+  const out = { blocked: p.blocked, errors: p.errors, tracked: DELIVERY };
+  const tag = tagOf();
   try {
-    await p.page.evaluate(() => window.setup({ rateLimit: false }));
-    await p.page.evaluate(() => window.sleep(300));
-    server.reset();
-    const tag = tagOf();
-    await p.page.evaluate((o) => window.track(o), { tag, count: DELIVERY });
-    const hasFlush = await p.page.evaluate(() => typeof window.sdk.flush === 'function');
-    await p.page.evaluate(() => window.sdk.flush?.());
-    const d = await waitDelivered(server, sdk.name, tag, DELIVERY, BUDGET.delivery);
-    // Let late retries or duplicates arrive.
-    await p.page.evaluate(() => window.sleep(300));
-    const mine = server.requests.filter((q) => q.sdk === sdk.name);
-    const { distinct, total } = idsOf(mine, tag);
-    const body = mine.reduce((a, q) => a + q.bodyBytes, 0), head = mine.reduce((a, q) => a + q.headBytes, 0);
-    return {
-      tracked: DELIVERY, delivered: distinct, duplicates: total - distinct, waitedMs: d.ms, flushApi: hasFlush,
-      requests: mine.length, eventRequests: mine.filter((q) => q.ids.length > 0).length,
-      bodyBytes: body, headBytes: head,
-      bodyPerEvent: body / Math.max(1, distinct), wirePerEvent: (body + head) / Math.max(1, distinct),
-      requestsPer1000: (mine.length / Math.max(1, distinct)) * 1000,
-      kinds: [...new Set(mine.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
-      compressed: mine.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
-      blocked: p.blocked, errors: p.errors,
-    };
+    return await steps(out, [
+      ['setup', async () => {
+        await p.page.evaluate(() => window.setup({ rateLimit: false }));
+        await p.page.evaluate(() => window.sleep(300));
+        server.reset();
+      }],
+      ['track', async () => {
+        await p.page.evaluate((o) => window.track(o), { tag, count: DELIVERY });
+        const flushApi = await p.page.evaluate(() => typeof window.sdk.flush === 'function');
+        await p.page.evaluate(() => window.flush());
+        const d = await waitDelivered(server, sdk.name, tag, DELIVERY, BUDGET.delivery);
+        await p.page.evaluate(() => window.sleep(300)); // late retries or duplicates
+        return { flushApi, waitedMs: d.ms, ...wire(server.requests.filter((q) => q.sdk === sdk.name), tag),
+          sdkStats: await p.page.evaluate(() => window.sdk.stats?.() ?? null) };
+      }],
+    ]);
   } finally {
-    await p.context.close();
+    await p.context.close().catch(() => {});
   }
 }
 
@@ -206,6 +247,7 @@ try {
       const p0 = Date.now();
       try {
         row[phase] = await fn(browser, server, sdk);
+        if (row[phase].blocked?.length) log(`  ${sdk.name} ${phase}: blocked ${row[phase].blocked.length} non-loopback requests: ${row[phase].blocked.slice(0, 3).join(' ')}`);
       } catch (e) {
         row[phase] = { error: String(e?.message ?? e).split('\n')[0] };
       }
@@ -213,7 +255,7 @@ try {
     }
     row.ms = Date.now() - t;
     const c = row.cost ?? {};
-    log(`${sdk.name}: cost median ${c.idle?.median?.toFixed?.(1)} µs/call (${c.calls} calls, delivered ${c.delivered}), queued median ${row.queued?.idle?.median?.toFixed?.(1)} (${row.queued?.calls} calls), delivery ${row.delivery?.wirePerEvent?.toFixed?.(0)} B/event; ${(row.ms / 1000).toFixed(1)} s`);
+    log(`${sdk.name}: cost median ${c.idle?.median?.toFixed?.(1)} µs/call (${c.calls} calls, delivered ${c.delivered}${c.error ? ', ' + c.error : ''}), queued median ${row.queued?.idle?.median?.toFixed?.(1)} (${row.queued?.calls} calls${row.queued?.error ? ', ' + row.queued.error : ''}), delivery ${row.delivery?.wirePerEvent?.toFixed?.(0)} B/event (${row.delivery?.delivered}/${DELIVERY}); ${(row.ms / 1000).toFixed(1)} s`);
     results.push(row);
   }
 } finally {

@@ -8,6 +8,5 @@ export default {
       autocapture: false, track_pageview: false, record_sessions_percent: 0, flags: false, loaded: () => loaded() }));
   },
   track: (type, properties, custom) => { mixpanel.track(type, { ...properties, ...custom }); },
-  flush: () => null,
   queued: () => { const q = localStorage.getItem('__mpq_benchToken_ev'); return q ? JSON.parse(q).length : 0; },
 };
