@@ -25,7 +25,7 @@ const root = join(here, '..');
 const QUICK = process.env.BENCH_QUICK === '1';
 const CALLS = QUICK ? 2_000 : 10_000, BLOCK = 100, PRELOAD = 1_000, DELIVERY = 1_000, WARMUP = 500;
 // Time caps (ms): a slow SDK is cut off and its row says how many calls it made in time.
-const BUDGET = { measure: 12_000, drain: 15_000, preload: 8_000, quiet: 6_000, delivery: 15_000 };
+const BUDGET = { measure: 10_000, drain: 12_000, preload: 6_000, quiet: 6_000, delivery: 20_000, deliveryQuiet: 11_000 };
 
 const only = process.argv.slice(2);
 const sdks = SDKS.filter((s) => only.length === 0 || only.includes(s.name));
@@ -45,7 +45,8 @@ async function waitDelivered(server, sdk, tag, want, capMs, quietMs = BUDGET.qui
     const n = idsOf(server.requests.filter((r) => r.sdk === sdk), tag).distinct;
     if (n >= want) return { delivered: n, ms: Date.now() - start };
     if (n !== last) { last = n; lastChange = Date.now(); }
-    if (Date.now() - start > capMs || Date.now() - lastChange > quietMs) return { delivered: n, ms: Date.now() - start, gaveUp: true };
+    if (Date.now() - start > capMs) return { delivered: n, ms: Date.now() - start, gaveUp: 'cap' };
+    if (Date.now() - lastChange > quietMs) return { delivered: n, ms: Date.now() - start, gaveUp: 'quiet' };
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -139,8 +140,18 @@ async function phaseCost(browser, server, sdk) {
       }],
       ['delivery', async () => {
         if (sdk.reference) return {};
-        // No flush call: each SDK delivers at its own pace (size thresholds, timers), up to the cap.
-        const drain = await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
+        // Each SDK delivers at its own pace (size thresholds, timers). One that goes quiet with
+        // events left (Pendo sends every 2 minutes) is flushed through its API once; one still
+        // busy sending when the cap comes is left alone (Amplitude's flush() after such a burst
+        // crashed the tab in our runs).
+        let drain = await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
+        let flushed = false;
+        if (drain.gaveUp === 'quiet' && await p.page.evaluate(() => typeof window.sdk.flush === 'function')) {
+          flushed = true;
+          await p.page.evaluate(() => window.flush());
+          const more = await waitDelivered(server, sdk.name, tag, r.calls, Math.max(3_000, BUDGET.drain - drain.ms));
+          drain = { ...more, ms: drain.ms + more.ms };
+        }
         const m2 = await taskSeconds(p.cdp);
         const queuedAfter = await p.page.evaluate(() => window.sdk.queued?.() ?? null);
         // Everything accounted for (all delivered, or the SDK's queue is empty: what is missing
@@ -148,7 +159,7 @@ async function phaseCost(browser, server, sdk) {
         // backlog when the wait ended: per delivered event, flagged partial.
         const complete = drain.delivered >= r.calls || queuedAfter === 0;
         return {
-          drainMs: drain.ms, queuedAfter, deliveryComplete: complete,
+          drainMs: drain.ms, drainEnd: drain.gaveUp ?? 'all delivered', flushed, queuedAfter, deliveryComplete: complete,
           taskUsPerEventWithDelivery: ((m2.task - m0.task) * 1e6) / (complete ? r.calls : Math.max(1, drain.delivered)),
           wire: wire(server.requests.filter((q) => q.sdk === sdk.name), tag),
           delivered: drain.delivered,
@@ -209,12 +220,62 @@ async function phaseDelivery(browser, server, sdk) {
         await p.page.evaluate((o) => window.track(o), { tag, count: DELIVERY });
         const flushApi = await p.page.evaluate(() => typeof window.sdk.flush === 'function');
         await p.page.evaluate(() => window.flush());
-        const d = await waitDelivered(server, sdk.name, tag, DELIVERY, BUDGET.delivery);
+        const d = await waitDelivered(server, sdk.name, tag, DELIVERY, BUDGET.delivery, BUDGET.deliveryQuiet);
         await p.page.evaluate(() => window.sleep(300)); // late retries or duplicates
+        if (process.env.BENCH_DEBUG) { const t0 = server.requests[0]?.at; log(server.requests.map((q) => `${q.at - t0}ms ${q.ids.length}`).join(', '), 'queued', await p.page.evaluate(() => window.sdk.queued?.())); }
         return { flushApi, waitedMs: d.ms, ...wire(server.requests.filter((q) => q.sdk === sdk.name), tag),
           sdkStats: await p.page.evaluate(() => window.sdk.stats?.() ?? null) };
       }],
     ]);
+  } finally {
+    await p.context.close().catch(() => {});
+  }
+}
+
+/**
+ * Where agent-track's call time goes: the sampling profiler over 3,000 calls (empty queue,
+ * network up), self time grouped by what runs (storage, JSON built-ins, text codecs, wasm,
+ * the wasm-bindgen glue, the boundary, GC), as shares of the busy (non-idle) time.
+ */
+async function phaseProfile(browser, server, sdk) {
+  const p = await openPage(browser, server, sdk.name);
+  try {
+    await p.page.evaluate(() => window.setup({}));
+    await p.page.evaluate((o) => window.track(o), { tag: tagOf(), count: WARMUP });
+    await p.cdp.send('Profiler.enable');
+    await p.cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await p.cdp.send('Profiler.start');
+    await p.page.evaluate((o) => window.measure(o), { tag: tagOf(), calls: 3_000, block: BLOCK });
+    const { profile } = await p.cdp.send('Profiler.stop');
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const groups = [
+      ['localStorage.setItem', (f) => f.functionName === 'setItem' && !f.url],
+      ['localStorage.removeItem / getItem / key', (f) => ['removeItem', 'getItem', 'key'].includes(f.functionName) && !f.url],
+      ['JSON.stringify / JSON.parse (JS built-ins)', (f) => ['stringify', 'parse'].includes(f.functionName) && !f.url],
+      ['TextEncoder / TextDecoder (strings in and out of wasm)', (f) => ['decode', 'encode', 'encodeInto'].includes(f.functionName) && !f.url],
+      ['wasm (validation, serde_json, queue logic)', (f) => f.url.endsWith('.wasm') || f.functionName.startsWith('wasm-function') || f.functionName.startsWith('$')],
+      ['JS/wasm boundary (wasm-to-js, js-to-wasm)', (f) => /^(wasm-to-js|js-to-wasm)/.test(f.functionName)],
+      ['wasm-bindgen JS glue', (f) => f.url.includes('/dist/agent-track.js')],
+      ['garbage collector', (f) => f.functionName === '(garbage collector)'],
+      ['benchmark harness (payload, loop, idle wait)', (f) => /sdk\.html|payload\.js/.test(f.url) || (['requestIdleCallback', 'postMessage', 'now'].includes(f.functionName) && !f.url)],
+      ['browser internals not attributed to a function ((program))', (f) => f.functionName === '(program)'],
+      ['fetch and timers (delivery)', (f) => ['fetch', 'setTimeout', 'clearTimeout', 'request'].includes(f.functionName) && !f.url],
+    ];
+    const totals = new Map(groups.map(([g]) => [g, 0]));
+    let other = 0, busy = 0;
+    const otherTop = new Map();
+    profile.samples.forEach((id, i) => {
+      const dt = profile.timeDeltas[i + 1] ?? 0;
+      const f = byId.get(id).callFrame;
+      if (f.functionName === '(idle)') return;
+      busy += dt;
+      const g = groups.find(([, test]) => test(f));
+      if (g) totals.set(g[0], totals.get(g[0]) + dt);
+      else { other += dt; const k = f.functionName || '(anonymous)'; otherTop.set(k, (otherTop.get(k) ?? 0) + dt); }
+    });
+    const share = [...totals].map(([group, t]) => ({ group, share: t / busy, usPerCall: t / 3_000 }));
+    share.push({ group: 'other (' + [...otherTop].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k]) => k).join(', ') + ')', share: other / busy, usPerCall: other / 3_000 });
+    return { calls: 3_000, busyUsPerCall: busy / 3_000, groups: share.sort((a, b) => b.share - a.share), blocked: p.blocked, errors: p.errors };
   } finally {
     await p.context.close().catch(() => {});
   }
@@ -243,7 +304,10 @@ try {
     const row = { name: sdk.name, label: sdk.label, pkg: sdk.pkg, api: sdk.api, reference: !!sdk.reference,
       version: sdk.reference ? null : await versionOf(sdk.pkg) };
     if (!sdk.reference) row.size = await sizes(sdk);
-    for (const [phase, fn] of [['cost', phaseCost], ['queued', phaseQueued], ...(sdk.reference ? [] : [['delivery', phaseDelivery]])]) {
+    const phases = [['cost', phaseCost], ['queued', phaseQueued], ...(sdk.reference ? [] : [['delivery', phaseDelivery]]),
+      ...(sdk.name === 'agent-track' ? [['profile', phaseProfile]] : [])]
+      .filter(([name]) => !process.env.BENCH_PHASES || process.env.BENCH_PHASES.split(',').includes(name));
+    for (const [phase, fn] of phases) {
       const p0 = Date.now();
       try {
         row[phase] = await fn(browser, server, sdk);

@@ -2,11 +2,9 @@
 import init, { configure, trackAgent, flush, stats } from '../../pkg/agent_track.js';
 
 export default {
-  async init({ server, wasmUrl, hold }) {
+  async init({ server, wasmUrl }) {
     await init({ module_or_path: wasmUrl });
-    // hold: no endpoint, events stay queued (the module's documented default without one).
-    configure({ ...(hold ? {} : { endpoint: `${server}/ingest/agent-track/v1/events` }),
-      visitorId: 'visitor-8f3a2c', accountId: 'acme-corp' });
+    configure({ endpoint: `${server}/ingest/agent-track/v1/events`, visitorId: 'visitor-8f3a2c', accountId: 'acme-corp' });
   },
   track: (type, properties, custom) => trackAgent(type, properties, custom),
   flush: () => flush().catch(() => null),

@@ -15,5 +15,6 @@ export default {
     analytics = instance;
   },
   track: (type, properties, custom) => { analytics.track(type, { ...properties, ...custom }); },
-  queued: () => analytics.queue.queue.length,
+  // Events waiting in its priority queue, and those parked for a retry.
+  queued: () => analytics.queue.queue.queue.length + analytics.queue.queue.future.length,
 };

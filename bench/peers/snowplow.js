@@ -13,5 +13,8 @@ export default {
     context: [{ schema: 'iglu:com.example/agent_event/jsonschema/1-0-0', data: { ...properties, ...custom } }],
   }),
   flush: () => flushBuffer(),
-  queued: () => { const q = localStorage.getItem('snowplowOutQueue_sp_post2'); return q ? JSON.parse(q).length : 0; },
+  queued: () => {
+    const key = Object.keys(localStorage).find((k) => k.startsWith('snowplowOutQueue_'));
+    return key ? JSON.parse(localStorage.getItem(key)).length : 0;
+  },
 };
