@@ -149,7 +149,7 @@ async function phaseCost(browser, server, sdk) {
         if (drain.gaveUp === 'quiet' && await p.page.evaluate(() => typeof window.sdk.flush === 'function')) {
           flushed = true;
           await p.page.evaluate(() => window.flush());
-          const more = await waitDelivered(server, sdk.name, tag, r.calls, Math.max(3_000, BUDGET.drain - drain.ms));
+          const more = await waitDelivered(server, sdk.name, tag, r.calls, BUDGET.drain);
           drain = { ...more, ms: drain.ms + more.ms };
         }
         const m2 = await taskSeconds(p.cdp);

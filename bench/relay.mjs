@@ -21,7 +21,7 @@ const root = join(here, '..');
 const SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 2);
 const CONNS = Number(process.env.BENCH_RELAY_CONNS ?? 32);
-const INGEST_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 2000);
+const INGEST_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 5000);
 const INGEST_SENDERS = 4;
 const PORTS = { upstream: 9811, proxy: 9812, nginx: 9813 };
 const log = (...a) => console.error('[relay]', ...a);

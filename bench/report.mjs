@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wasmBreakdown } from './lib/wasm-size.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -195,20 +196,26 @@ w();
 const sizeRank = position(rows, (x) => x.size?.gzip, ours);
 const lighter = rank(rows, (x) => x.size?.gzip).filter((r) => r.size.gzip < ours.size.gzip);
 const wasm = ours.size;
+const unopt = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'agent_track.wasm');
+const wb = existsSync(unopt) ? await wasmBreakdown(unopt) : null;
+const share = (...crates) => (wb ? wb.crates.filter((c) => crates.includes(c.crate)).reduce((a, c) => a + c.share, 0) : 0);
+const pct = (x) => `${(x * 100).toFixed(0)} %`;
 w(`- **Size** (${sizeRank === 1 ? 'smallest' : `${sizeRank}${['th', 'st', 'nd', 'rd'][sizeRank] ?? 'th'} of ${rows.length}`}; ${kb(wasm.gzip)} KB gzip${lighter.length ? `, more than ${lighter.map((r) => `${r.label} ${kb(r.size.gzip)} KB`).join(', ')}` : ''}). ` +
-  'The `.wasm` is most of it: the schema crate\'s validation (every rule, with messages that name the field and the closest known property), serde_json, UUIDv7, the queue, batching, backoff and the wasm-bindgen/web-sys glue for fetch, storage, locks and timers are compiled in, and Rust\'s formatting machinery (`format!`, `Display`) is pulled in by error messages. ' +
-  'What would fix it: measure with `twiggy top`/`twiggy dominators` on the unstripped module; replace serde_json in the browser module with a small hand-written JSON writer (events are built, not parsed) or let the JS side `JSON.stringify` the event object it already has; keep the long messages in a table of codes expanded on the JS side; check that `wasm-opt -Oz` runs with all features enabled; gate rarely used paths (the Rust API\'s typed builders) behind a feature the npm build leaves out.');
+  'The `.wasm` is most of it. ' +
+  (wb ? `Its code by crate, measured on the module cargo builds before wasm-bindgen and wasm-opt, which keeps its function names (\`bench/lib/wasm-size.mjs\`; ${kb(wb.codeBytes)} KB of code without wasm-bindgen\'s build-time descriptors, ${kb(wb.dataBytes)} KB of data): ` +
+    `\`alloc\` ${pct(share('alloc'))} (Vec, String and the BTreeMaps behind \`serde_json::Value\` trees, instantiated for each use), agent-track\'s own code ${pct(share('agent_track'))} and its schema crate ${pct(share('agent_track_schema'))}, \`core\` ${pct(share('core'))} (formatting machinery, str and slice helpers), \`serde_json\` ${pct(share('serde_json', 'serde_core', 'serde'))}, the dlmalloc allocator ${pct(share('dlmalloc'))}, wasm-bindgen/js-sys/web-sys ${pct(share('wasm_bindgen', 'js_sys', 'web_sys'))}; the data segment holds the validation and error messages, panic messages (slice bounds, char boundaries) and lookup tables. ` : '') +
+  'What would fix it: work on typed structs with borrowed strings instead of `serde_json::Value` trees inside the module (the trees pull in the generic map, parse and serialise paths for every use); keep `core::fmt` out of the wasm path (no `format!`/`Display` for messages: return a code and the field, and let the JS side word the message); a smaller allocator than dlmalloc for a module that allocates little; then `twiggy dominators` on the unoptimised module for what remains.');
 w();
 const costRank = position(rows, (x) => x.cost?.idle?.median, ours);
 const cheaperCall = rank(rows, (x) => x.cost?.idle?.median).filter((r) => r.cost.idle.median < ours.cost.idle.median);
 const totalRank = position(rows, (x) => x.cost?.taskUsPerEventWithDelivery, ours);
 const prof = ours.profile?.groups ?? [];
 const pg = (re) => prof.filter((g) => re.test(g.group)).reduce((a, g) => ({ us: a.us + g.usPerCall, share: a.share + g.share }), { us: 0, share: 0 });
-const fmtg = (x) => `${us(x.us)} µs (${(x.share * 100).toFixed(0)} %)`;
+const fmtg = (x) => `${(x.share * 100).toFixed(0)} %`;
 w(`- **Per-call cost** (${costRank === 1 ? 'lowest' : `rank ${costRank} of ${rows.length}`} per call, ${us(ours.cost?.idle?.median)} µs median; ${totalRank === 1 ? 'lowest' : `rank ${totalRank}`} on main-thread time per event including delivery, ${us(ours.cost?.taskUsPerEventWithDelivery)} µs; the plain-JS floor is ${us(floor?.cost?.idle?.median)} µs per call in the same run). ` +
   (cheaperCall.length ? `${cheaperCall.map((r) => `${r.label} (${us(r.cost.idle.median)} µs)`).join(', ')} return${cheaperCall.length === 1 ? 's' : ''} sooner from the call because ${cheaperCall.length === 1 ? 'it defers' : 'they defer'} the work to later timers: ${cheaperCall.map((r) => `${r.label} spends ${us(r.cost.taskUsPerEventWithDelivery)} µs of main thread per event once its pipeline has run`).join('; ')}. ` : '') +
   'agent-track does its work inside the call, by design: the event is validated and durable in localStorage when `trackAgent` returns. ' +
-  (prof.length ? `Where the call goes (CDP sampling profile of ${int(ours.profile.calls)} calls in this run, ${us(ours.profile.busyUsPerCall)} µs of busy main thread per call): ` +
+  (prof.length ? `Where the call goes (CDP sampling profile of ${int(ours.profile.calls)} calls in this run; shares of the busy main-thread time, the profiler itself slows the calls down): ` +
     `\`localStorage.setItem\` ${fmtg(pg(/setItem/))}; wasm code (serde_json parsing the properties into a \`Value\` tree, validation, building and serialising the event, the queue index) ${fmtg(pg(/^wasm \(/))}; ` +
     `moving the JSON text across the boundary (wasm-bindgen glue, \`TextEncoder\`/\`TextDecoder\`, wasm↔JS transitions) ${fmtg(pg(/glue|TextEncoder|boundary/))}; ` +
     `\`removeItem\`/\`getItem\` (acknowledged events leave one key at a time; at the cap the oldest) ${fmtg(pg(/removeItem/))}; sending (fetch, timers) ${fmtg(pg(/^fetch/))}; browser internals not attributed to a function ${fmtg(pg(/\(program\)/))}. ` : '') +
@@ -287,13 +294,13 @@ await writeFile(join(root, 'BENCHMARKS.md'), md.join('\n'));
 function chart() {
   const list = rows;
   const panels = [
-    { title: 'shipped, KB gzip', value: (r) => (r.size?.gzip ?? NaN) / 1024, log: false, fmt: (v) => v.toFixed(0) },
-    { title: 'µs per call, median', value: (r) => r.cost?.idle?.median, log: true, fmt: us },
-    { title: 'main thread µs per event incl. delivery', value: (r) => r.cost?.taskUsPerEventWithDelivery, log: true, fmt: us },
-    { title: 'µs per call, 1,000 queued offline', value: (r) => r.queued?.idle?.median, log: true, fmt: us },
-    { title: 'wire bytes per event', value: (r) => r.delivery?.wirePerEvent, log: false, fmt: (v) => int(v) },
+    { title: ['shipped, KB gzip', ''], value: (r) => (r.size?.gzip ?? NaN) / 1024, log: false, fmt: (v) => v.toFixed(0) },
+    { title: ['µs per call, median', 'empty queue (log)'], value: (r) => r.cost?.idle?.median, log: true, fmt: us },
+    { title: ['main thread µs per event', 'incl. delivery (log)'], value: (r) => r.cost?.taskUsPerEventWithDelivery, log: true, fmt: us },
+    { title: ['µs per call, median', '1,000 queued, offline (log)'], value: (r) => r.queued?.idle?.median, log: true, fmt: us },
+    { title: ['wire bytes per event', 'defaults'], value: (r) => r.delivery?.wirePerEvent, log: false, fmt: (v) => int(v) },
   ];
-  const labelW = 120, panelW = 190, gap = 16, rowH = 26, top = 56, barH = 16;
+  const labelW = 120, panelW = 200, gap = 18, rowH = 26, top = 72, barH = 16;
   const width = labelW + panels.length * (panelW + gap) + 10, height = top + list.length * rowH + 30;
   const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
   const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
@@ -304,10 +311,10 @@ function chart() {
     const x0 = labelW + k * (panelW + gap);
     const vals = list.map(p.value).filter((v) => Number.isFinite(v) && v > 0);
     const max = Math.max(...vals), min = Math.min(...vals);
-    const lo = p.log ? Math.pow(10, Math.floor(Math.log10(min))) : 0;
+    const lo = p.log ? Math.pow(10, Math.floor(Math.log10(min / 3))) : 0;
     const hi = p.log ? Math.pow(10, Math.ceil(Math.log10(max))) : max;
     const scale = (v) => (p.log ? (Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo)) : v / hi) * (panelW - 50);
-    out.push(`<text x="${x0}" y="${top - 12}" font-weight="600">${esc(p.title)}${p.log ? ' (log)' : ''}</text>`);
+    out.push(`<text x="${x0}" y="${top - 28}" font-weight="600">${esc(p.title[0])}</text><text x="${x0}" y="${top - 13}" fill="#555">${esc(p.title[1])}</text>`);
     out.push(`<line x1="${x0}" y1="${top - 6}" x2="${x0}" y2="${top + list.length * rowH - 6}" stroke="#999"/>`);
     list.forEach((r, i) => {
       const v = p.value(r);
