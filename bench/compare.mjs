@@ -169,6 +169,7 @@ async function phaseCost(browser, server, sdk) {
     ]);
   } finally {
     await p.context.close().catch(() => {});
+    await new Promise((r) => setTimeout(r, 500)); // let the closed renderer go before the next phase
   }
 }
 
@@ -202,6 +203,7 @@ async function phaseQueued(browser, server, sdk) {
     ]);
   } finally {
     await p.context.close().catch(() => {});
+    await new Promise((r) => setTimeout(r, 500)); // let the closed renderer go before the next phase
   }
 }
 
@@ -229,6 +231,7 @@ async function phaseDelivery(browser, server, sdk) {
     ]);
   } finally {
     await p.context.close().catch(() => {});
+    await new Promise((r) => setTimeout(r, 500)); // let the closed renderer go before the next phase
   }
 }
 
@@ -278,6 +281,7 @@ async function phaseProfile(browser, server, sdk) {
     return { calls: 3_000, busyUsPerCall: busy / 3_000, groups: share.sort((a, b) => b.share - a.share), blocked: p.blocked, errors: p.errors };
   } finally {
     await p.context.close().catch(() => {});
+    await new Promise((r) => setTimeout(r, 500)); // let the closed renderer go before the next phase
   }
 }
 

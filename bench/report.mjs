@@ -119,6 +119,10 @@ for (const r of [...rows, ...(floor ? [floor] : [])]) {
   w(`| ${r.reference ? '*floor*' : name(r)} | ${m} | ${p} | ${t} | ${us(q.first10)} | ${us(q.last10)} | ${us(q.taskUsPerCall)} | ${qa(q.queuedBefore)} → ${qa(q.queuedAfter)} | ${q.storageBefore != null ? `${int(q.storageBefore / 1000)} → ${int(q.storageAfter / 1000)}` : '–'} |`);
 }
 w();
+if (ours?.queued?.queuedAfter != null && ours.queued.queuedAfter <= 1000 && ours.queued.calls > 0) {
+  w(`agent-track's queue stays at its default cap of 1,000 events in this run: from the first call on, each call also drops the oldest event (one \`removeItem\`, counted in \`stats().dropped\` and reported to \`onError\`). SDKs without a cap (or with a higher one) grow their queue instead; those that rewrite the whole queue on every event (Snowplow, Mixpanel) get slower as it grows.`);
+  w();
+}
 if (solo) {
   w('### agent-track alone, queue held constant (`bench/track-cost.mjs`)');
   w();
@@ -278,7 +282,7 @@ w('- agent-track: `configure({ endpoint, visitorId, accountId })`, defaults othe
 w('- Pendo (`@pendo/agent`, the self-hosted npm build of the Pendo agent): `initialize()` with the server configuration inline (no `config.json` fetch), `dataHost` and `assets.host` on the loopback server, guides, designer, feedback and text capture off; `pendo.trackAgent(type, props)`. It sends agent events as GET requests to `/data/agentic.gif` with the batch zlib-compressed in the URL, every 2 minutes or on `flushNow()`.');
 w('- Segment (`@segment/analytics-next`): `AnalyticsBrowser.load` with the CDN settings inline (no settings fetch), `Segment.io` integration at the loopback server over http, no initial page view; default delivery (one request per event).');
 w('- PostHog (`posthog-js`): autocapture, page views/leaves, session recording, surveys, product tours, web experiments, flags/decide, heatmaps, dead clicks, exception capture and external script loading off; `opt_out_useragent_filter: true` because Playwright sets `navigator.webdriver`, which PostHog takes for a bot and then drops every event; for the cost runs its client-side rate limit (10 events/s, bursts of 100 by default) is lifted, since it would otherwise drop most of a 10,000-event run; the delivery run keeps the default limit.');
-w('- Amplitude (`@amplitude/analytics-browser`): autocapture, remote config and diagnostics off, `serverUrl` on the loopback server. Its pipeline processes one event per timer turn, so a burst is delivered at a few hundred events per second; the cost run does not call `flush()` after the burst (in our runs that crashed the tab, renderer out of memory, with 10,000 events in its pipeline).');
+w('- Amplitude (`@amplitude/analytics-browser`): autocapture, remote config and diagnostics off, `serverUrl` on the loopback server. Its pipeline processes one event per timer turn, so a burst is delivered at a few hundred events per second; the cost run does not call `flush()` after the burst: with 10,000 events in its pipeline that call crashed the renderer (Playwright: `Target crashed`) in our trial runs.');
 w('- Snowplow (`@snowplow/browser-tracker`): `newTracker` with the collector on the loopback server, POST (default), the agent payload as a self-describing context entity on a structured event (`trackStructEvent`); its queue lives in localStorage and is rewritten on every event.');
 w('- Mixpanel (`mixpanel-browser`): autocapture, page views, session recording and flags off (their defaults), `api_host` on the loopback server; default batching (50 events or 5 s), its queue in localStorage behind a cross-tab lock.');
 w();

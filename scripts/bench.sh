@@ -5,7 +5,8 @@
 # `npm ci --prefix bench`, wrk and nginx with apt-get, the toolchain through scripts/build.sh),
 # builds, measures, writes BENCHMARKS.md and bench/chart.svg and prints the summary.
 # Not part of the CI test command. Everything listens on 127.0.0.1 and every load is bounded
-# in time. Takes about 6-8 minutes once the toolchain is installed.
+# in time. Takes about 5 minutes when everything is built, 7 from a fresh checkout, and some
+# 3.5 more on a fresh machine (the wasm-bindgen-cli and wasm-pack installs of scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$(date +%s)
