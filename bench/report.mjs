@@ -164,7 +164,7 @@ if (bigWire.length) {
   w();
   w('| SDK | delivered | requests per 1,000 events | wire bytes per event |');
   w('|---|---|---|---|');
-  for (const r of bigWire) w(`| ${name(r)} | ${int(r.cost.wire.delivered)} | ${r.cost.wire.requestsPer1000.toFixed(1)} | ${int(r.cost.wire.wirePerEvent)} |`);
+  for (const r of bigWire) w(`| ${name(r)}${r.name === 'posthog' ? ' (rate limit lifted)' : ''} | ${int(r.cost.wire.delivered)} | ${r.cost.wire.requestsPer1000 >= 100 ? int(r.cost.wire.requestsPer1000) : r.cost.wire.requestsPer1000.toFixed(1)} | ${int(r.cost.wire.wirePerEvent)} |`);
   w();
 }
 
