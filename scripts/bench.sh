@@ -1,7 +1,59 @@
 #!/usr/bin/env bash
-# Benchmarks: builds the package, then measures its size and the per-call cost of trackAgent
-# in headless Chromium. Results go to bench/results/.
+# The benchmark suite: agent-track beside the analytics SDKs a site would otherwise use (size,
+# main-thread cost per call, delivery) in headless Chromium, and its proxy beside nginx and its
+# collector's ingest rate. Installs what it needs (bench npm dependencies with
+# `npm ci --prefix bench`, wrk and nginx with apt-get, the toolchain through scripts/build.sh),
+# builds, measures, writes BENCHMARKS.md and bench/chart.svg and prints the summary.
+# Not part of the CI test command. Everything listens on 127.0.0.1 and every load is bounded
+# in time. Takes about 5 minutes when everything is built, 7 from a fresh checkout, and some
+# 3.5 more on a fresh machine (the wasm-bindgen-cli and wasm-pack installs of scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
+log() { printf '[bench] %s\n' "$*" >&2; }
+export PATH="$HOME/.cargo/bin:$PATH:/usr/sbin:/sbin"
+
+# System tools: wrk (load generator) and nginx (the plain relay the proxy is compared with).
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  # RUNLEVEL=1: the package must not start Debian's own nginx service; the bench runs its own.
+  $SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The wasm package (scripts/setup.sh installs the toolchain, Chromium and the root npm
+# dependencies first, idempotently).
+log "building the npm package into pkg/"
 bash scripts/build.sh
-node bench/track-cost.mjs
+
+# The peers, installed as the bench's own dev dependencies from bench/package-lock.json;
+# again only when the lockfile changed since the last install.
+stamp=bench/node_modules/.agent-track-bench-lock
+want=$(sha256sum bench/package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "installing the bench's npm dependencies (npm ci --prefix bench)"
+  npm ci --prefix bench --no-audit --no-fund
+  echo "$want" > "$stamp"
+fi
+
+log "building the proxy, the collector's ingest benchmark and the fast upstream (release)"
+cargo build --release -q -p agent-track-server --bin agent-track-server --example fast_upstream --example ingest_bench
+
+log "bundling every SDK with esbuild"
+node bench/build-peers.mjs >/dev/null
+
+log "agent-track alone: size and per-call cost with the queue held constant"
+node bench/track-cost.mjs >/dev/null
+
+log "agent-track and the peers in headless Chromium (about 4 minutes)"
+node bench/compare.mjs
+
+log "proxy vs nginx, collector ingest"
+node bench/relay.mjs
+
+node bench/report.mjs $(( $(date +%s) - started ))
+log "done in $(( $(date +%s) - started )) s: BENCHMARKS.md, bench/chart.svg, raw results in bench/results/"

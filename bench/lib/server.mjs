@@ -1,0 +1,139 @@
+// The loopback server of the SDK comparison: serves the repository's files (the page, the
+// bundles, pkg/) and receives every SDK's collection requests under /ingest/<sdk>/..., answering
+// each the way its own backend does (Amplitude wants {"code":200}, Mixpanel "1", ...), so
+// that every SDK believes its events were delivered and drops them from its queue.
+//
+// Every request is recorded: method, path, body bytes, the size of the request line and
+// headers, and the ids of the events it carried (decoded from each SDK's encoding: gzip,
+// base64, form fields, Pendo's zlib "jzb"), so that a benchmark can check that an SDK really
+// sent what it was given, and count bytes and requests per event.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { gunzipSync, inflateSync, inflateRawSync } from 'node:zlib';
+
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json', '.css': 'text/css' };
+
+// Cross-origin isolation gives performance.now() 5 µs resolution instead of 100 µs.
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-resource-policy': 'same-origin' };
+
+/** What each SDK's backend answers to an accepted request. */
+function answer(sdk, path, events) {
+  switch (sdk) {
+    case 'agent-track': return ['application/json', JSON.stringify({ requestId: 'bench', accepted: events, rejected: [] })];
+    case 'amplitude': return ['application/json', JSON.stringify({ code: 200, events_ingested: events, payload_size_bytes: 0, server_upload_time: Date.now() })];
+    case 'mixpanel': return path.includes('verbose=1') ? ['application/json', '{"status":1,"error":null}'] : ['text/plain', '1'];
+    case 'posthog': return ['application/json', '{"status":1}'];
+    case 'segment': return ['application/json', '{"success":true}'];
+    case 'pendo': return ['application/json', '{}'];
+    default: return ['text/plain', 'ok'];
+  }
+}
+
+function tryDecode(buf) {
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) { try { return gunzipSync(buf).toString(); } catch { /* not gzip */ } }
+  return buf.toString();
+}
+
+function b64(s) {
+  try { return Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64'); } catch { return Buffer.alloc(0); }
+}
+
+/** Pendo's "jzb": zlib-deflated JSON, base64 (URL-safe alphabet). */
+function jzb(s) {
+  const bytes = b64(s);
+  for (const f of [inflateSync, inflateRawSync]) { try { return f(bytes).toString(); } catch { /* next */ } }
+  return '';
+}
+
+/**
+ * Everything readable in a request, as text: the URL's query values and the body, with the
+ * SDK encodings undone (gzip, base64 JSON, form fields, jzb). Event ids are searched in it.
+ */
+export function readable(url, body) {
+  const parts = [];
+  const u = new URL(url, 'http://x');
+  const text = tryDecode(body);
+  parts.push(text);
+  const fields = [...u.searchParams.entries()];
+  if (/^[\w%.-]+=/.test(text) && !text.startsWith('{') && !text.startsWith('[')) {
+    for (const [k, v] of new URLSearchParams(text)) fields.push([k, v]);
+  }
+  for (const [k, v] of fields) {
+    parts.push(v);
+    if (k === 'jzb') parts.push(jzb(v));
+    else if (/^[A-Za-z0-9+/_=-]{16,}$/.test(v)) {
+      const d = b64(v);
+      const t = tryDecode(d);
+      if (/^[\s[{"]/.test(t)) parts.push(t);
+    }
+  }
+  // Snowplow carries entities base64-encoded inside its JSON ("cx"); PostHog may nest base64.
+  const inner = [];
+  for (const p of parts) {
+    for (const m of p.matchAll(/"(?:cx|ue_px|data)":"([A-Za-z0-9+/_=-]{16,})"/g)) inner.push(tryDecode(b64(m[1])));
+  }
+  return parts.concat(inner).join('\n');
+}
+
+/**
+ * Serves `root` on 127.0.0.1 at a free port. Resolves { url, requests, reset, setMode, close }.
+ * `setMode('fail')` makes every /ingest request answer 503 (the endpoint is down), 'ok' 200.
+ * `markerRe` finds event ids in the decoded requests (default /bench-(\d+)-(\d+)/g).
+ */
+export async function serveBench(root, { markerRe = /bench-\d+-\d+/g } = {}) {
+  const state = { requests: [], mode: 'ok' };
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/ingest/')) {
+      const chunks = [];
+      for await (const c of req) chunks.push(c);
+      const body = Buffer.concat(chunks);
+      const sdk = url.pathname.split('/')[2];
+      const text = readable(req.url, body);
+      const ids = [...new Set(text.match(markerRe) ?? [])];
+      // Request line + headers as sent (HTTP/1.1), the wire cost beside the body.
+      let head = `${req.method} ${req.url} HTTP/1.1\r\n`.length + 2;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) head += req.rawHeaders[i].length + 2 + req.rawHeaders[i + 1].length + 2;
+      state.requests.push({
+        sdk, method: req.method, path: req.url, bodyBytes: body.length, headBytes: head, ids,
+        contentType: req.headers['content-type'] ?? '', gzipBody: body.length > 2 && body[0] === 0x1f && body[1] === 0x8b, encoding: req.headers['content-encoding'] ?? '', at: Date.now(),
+        mode: state.mode,
+      });
+      const cors = { 'access-control-allow-origin': req.headers.origin ?? '*', 'access-control-allow-credentials': 'true',
+        'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*', 'access-control-allow-methods': 'GET, POST, OPTIONS' };
+      if (req.method === 'OPTIONS') return res.writeHead(204, cors).end();
+      if (state.mode === 'fail') {
+        res.writeHead(503, { ...cors, 'content-type': 'application/json' });
+        return res.end('{"error":"unavailable"}');
+      }
+      if (/\.gif/.test(url.pathname)) {
+        res.writeHead(200, { ...cors, 'content-type': 'image/gif' });
+        return res.end(Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64'));
+      }
+      const [type, out] = answer(sdk, req.url, ids.length);
+      res.writeHead(200, { ...cors, 'content-type': type });
+      return res.end(out);
+    }
+    if (req.method !== 'GET') return res.writeHead(405).end();
+    const path = normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, '');
+    try {
+      const body = await readFile(join(root, path));
+      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream', 'cache-control': 'no-store', ...ISOLATION });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const sockets = new Set();
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    get requests() { return state.requests; },
+    reset() { state.requests = []; },
+    setMode(mode) { state.mode = mode; },
+    close: () => new Promise((ok) => { for (const s of sockets) s.destroy(); server.close(ok); }),
+  };
+}

@@ -1,0 +1,159 @@
+// The server half of the benchmark suite, all on 127.0.0.1 and bounded in time:
+//   - relay throughput: wrk posts the same 20-event batch (bench/proxy/batch.mjs) to the
+//     agent-track proxy (validates, enriches, signs, relays) and to nginx (a plain relay: the
+//     floor), both in front of the same fast upstream (crates/server/examples/fast_upstream.rs);
+//     alternating, ROUNDS rounds of SECONDS each, the best round of each kept; and, for
+//     scale, wrk straight at the upstream (no relay at all);
+//   - collector ingest into SQLite (crates/server/examples/ingest_bench.rs).
+// Needs wrk and nginx on PATH and the release binaries built (scripts/bench.sh does both).
+// Writes bench/results/relay.json. Usage: node bench/relay.mjs
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { writeFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..');
+const SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 2);
+const CONNS = Number(process.env.BENCH_RELAY_CONNS ?? 32);
+const INGEST_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 5000);
+const INGEST_SENDERS = 4;
+const PORTS = { upstream: 9811, proxy: 9812, nginx: 9813 };
+const log = (...a) => console.error('[relay]', ...a);
+
+const children = [];
+function start(cmd, args, env = {}) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
+  child.lastError = () => err;
+  children.push(child);
+  return child;
+}
+function stopAll() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', stopAll);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { stopAll(); process.exit(130); });
+
+async function waitFor(url, what, child) {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${child.lastError()}`);
+    try { await fetch(url); return; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start: ${child.lastError()}`);
+}
+
+/** Parses wrk --latency output: requests/s, latency percentiles (ms), errors. */
+function parseWrk(out) {
+  const ms = (v) => { const m = /^([\d.]+)(us|ms|s)$/.exec(v); return m ? Number(m[1]) * { us: 1e-3, ms: 1, s: 1e3 }[m[2]] : NaN; };
+  const pct = (p) => { const m = new RegExp(`^\\s*${p}%\\s+(\\S+)`, 'm').exec(out); return m ? ms(m[1]) : NaN; };
+  const num = (re) => { const m = re.exec(out); return m ? Number(m[1]) : 0; };
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: num(/Requests\/sec:\s+([\d.]+)/), requests: num(/(\d+) requests in/),
+    p50: pct(50), p75: pct(75), p90: pct(90), p99: pct(99),
+    non2xx: num(/Non-2xx or 3xx responses: (\d+)/), socketErrors: errs ? errs.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+  };
+}
+
+async function wrk(url, batchFile) {
+  const { stdout } = await run('wrk', ['-t2', `-c${CONNS}`, `-d${SECONDS}s`, '--latency', '-s', join(here, 'proxy', 'post.lua'), url],
+    { env: { ...process.env, BATCH: batchFile }, timeout: (SECONDS + 30) * 1000 });
+  return parseWrk(stdout);
+}
+
+async function check(url, batchFile, expect) {
+  const { readFile } = await import('node:fs/promises');
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: await readFile(batchFile) });
+  const text = await res.text();
+  if (!res.ok || !text.includes(expect)) throw new Error(`${url} answered ${res.status} ${text.slice(0, 200)}`);
+}
+
+const tmp = await mkdtemp(join(tmpdir(), 'agent-track-bench-'));
+await (await import('node:fs/promises')).chmod(tmp, 0o755); // nginx workers run as nobody
+const result = { date: new Date().toISOString(), cores: cpus().length, seconds: SECONDS, rounds: ROUNDS, connections: CONNS, eventsPerRequest: 20 };
+try {
+  const bin = join(root, 'target', 'release');
+  const batchFile = join(tmp, 'batch.json');
+  await run(process.execPath, [join(here, 'proxy', 'batch.mjs'), batchFile]);
+  result.batchBytes = (await (await import('node:fs/promises')).stat(batchFile)).size;
+
+  const upstream = start(join(bin, 'examples', 'fast_upstream'), [`127.0.0.1:${PORTS.upstream}`]);
+  await waitFor(`http://127.0.0.1:${PORTS.upstream}/`, 'fast_upstream', upstream);
+  const proxy = start(join(bin, 'agent-track-server'), ['proxy', '--listen', `127.0.0.1:${PORTS.proxy}`,
+    '--upstream', `http://127.0.0.1:${PORTS.upstream}/v1/ingest`, '--rate-per-minute', '100000000', '--rate-burst', '100000000'],
+  { AGENT_TRACK_SECRET: 'whsec_' + randomBytes(32).toString('base64'), AGENT_TRACK_LOG: 'warn' });
+  await waitFor(`http://127.0.0.1:${PORTS.proxy}/healthz`, 'agent-track proxy', proxy);
+
+  // nginx from Debian, in the foreground with its own config and prefix under /tmp: a plain
+  // relay with upstream keep-alive, as one would put in front of any collector.
+  const conf = `worker_processes auto;
+daemon off;
+pid ${tmp}/nginx.pid;
+error_log ${tmp}/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}/body; proxy_temp_path ${tmp}/proxy; fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi; scgi_temp_path ${tmp}/scgi;
+  client_max_body_size 1m; client_body_buffer_size 128k;
+  upstream collector { server 127.0.0.1:${PORTS.upstream}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${PORTS.nginx};
+    location = /v1/events {
+      proxy_pass http://collector/v1/ingest;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  await writeFile(join(tmp, 'nginx.conf'), conf);
+  const nginx = start('nginx', ['-p', tmp, '-c', join(tmp, 'nginx.conf')]);
+  await waitFor(`http://127.0.0.1:${PORTS.nginx}/`, 'nginx', nginx);
+  result.nginxVersion = (await run('nginx', ['-v'])).stderr.trim().replace('nginx version: ', '');
+  result.wrkVersion = (await run('wrk', ['-v']).catch((e) => e)).stdout?.split('\n')[0]?.trim() ?? 'wrk';
+
+  const targets = { proxy: `http://127.0.0.1:${PORTS.proxy}/v1/events`, nginx: `http://127.0.0.1:${PORTS.nginx}/v1/events`,
+    upstream: `http://127.0.0.1:${PORTS.upstream}/v1/ingest` };
+  await check(targets.proxy, batchFile, '"accepted":20');
+  await check(targets.nginx, batchFile, '{}');
+  result.runs = { proxy: [], nginx: [], upstream: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const name of ['proxy', 'nginx', 'upstream']) {
+      const w = await wrk(targets[name], batchFile);
+      w.eventsPerSec = w.rps * 20;
+      result.runs[name].push(w);
+      log(`${name} round ${r + 1}: ${w.eventsPerSec.toFixed(0)} events/s, p50 ${w.p50} ms, p99 ${w.p99} ms, non-2xx ${w.non2xx}`);
+    }
+  }
+  for (const name of ['proxy', 'nginx', 'upstream']) result[name] = result.runs[name].reduce((a, b) => (b.rps > a.rps ? b : a));
+  result.proxyRss = await rssKb(proxy.pid);
+  result.nginxRss = await rssKb(nginx.pid);
+  stopAll();
+
+  // The collector: signed batches of 20 events into SQLite, 4 concurrent senders.
+  const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 120_000 });
+  const m = /ingested (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
+  result.ingest = m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
+    : { error: stdout.trim() };
+  log(stdout.trim());
+} finally {
+  stopAll();
+  await rm(tmp, { recursive: true, force: true }).catch(() => {});
+}
+
+async function rssKb(pid) {
+  try { return Number(/VmHWM:\s+(\d+)/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return null; }
+}
+
+await mkdir(join(here, 'results'), { recursive: true });
+await writeFile(join(here, 'results', 'relay.json'), JSON.stringify(result, null, 2) + '\n');
+log('-> bench/results/relay.json');
