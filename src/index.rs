@@ -62,6 +62,12 @@ impl Index {
         self.entries.pop_front()
     }
 
+    /// Removes and returns the smallest key for which `keep` is false.
+    pub fn pop_first_except(&mut self, keep: impl Fn(&str) -> bool) -> Option<(String, usize)> {
+        let i = self.entries.iter().position(|(k, _)| !keep(k))?;
+        self.entries.remove(i)
+    }
+
     /// Keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.entries.iter().map(|(k, _)| k)
@@ -99,7 +105,8 @@ mod tests {
         assert_eq!(i.total(), 1 + 3 + 6 + 4);
         assert_eq!(i.remove("b"), Some(3));
         assert_eq!(i.remove("zz"), None);
+        assert_eq!(i.pop_first_except(|k| k == "a"), Some(("c".into(), 6)));
         assert_eq!(i.pop_first(), Some(("a".into(), 1)));
-        assert_eq!(i.len(), 2);
+        assert_eq!(i.len(), 1);
     }
 }

@@ -55,13 +55,17 @@ pub struct Queue<S> {
     caps: Caps,
     index: Index,
     bytes: usize,
+    /// Events of the batch this page is sending: the caps neither evict nor count them, so an
+    /// event is never both dropped at a cap and acknowledged as sent. The queue may hold one
+    /// batch more than its caps meanwhile.
+    in_flight: Vec<String>,
 }
 
 impl<S: Storage> Queue<S> {
     /// Opens the queue that `storage` holds (events left by earlier page loads and other tabs
     /// included).
     pub fn open(storage: S, caps: Caps) -> Self {
-        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0 };
+        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0, in_flight: Vec::new() };
         q.resync();
         q
     }
@@ -96,9 +100,12 @@ impl<S: Storage> Queue<S> {
         }
         self.storage.set(&key(event_id), json)?;
         let mut evicted = Vec::new();
-        while self.index.len() + 1 > self.caps.max_events || self.bytes + json.len() > self.caps.max_bytes {
-            let reason = if self.index.len() + 1 > self.caps.max_events { Eviction::MaxEvents } else { Eviction::MaxBytes };
-            let Some((oldest, size)) = self.index.pop_first() else { break };
+        // The caps count the events that are not being sent.
+        let (flying, flying_bytes) = self.in_flight_load();
+        while self.index.len() - flying + 1 > self.caps.max_events || self.bytes - flying_bytes + json.len() > self.caps.max_bytes {
+            let reason = if self.index.len() - flying + 1 > self.caps.max_events { Eviction::MaxEvents } else { Eviction::MaxBytes };
+            let in_flight = &self.in_flight;
+            let Some((oldest, size)) = self.index.pop_first_except(|id| in_flight.iter().any(|f| f == id)) else { break };
             let _ = self.storage.remove(&key(&oldest));
             self.bytes -= size;
             evicted.push(Evicted { event_id: oldest, reason });
@@ -139,6 +146,23 @@ impl<S: Storage> Queue<S> {
             self.forget(&id);
         }
         out
+    }
+
+    /// Marks the events of the batch being sent (replacing the previous mark): caps do not
+    /// evict them until [`Queue::clear_in_flight`].
+    pub fn set_in_flight(&mut self, ids: &[String]) {
+        self.in_flight = ids.to_vec();
+    }
+
+    /// How many in-flight events are still queued, and their bytes.
+    fn in_flight_load(&self) -> (usize, usize) {
+        let sizes = self.in_flight.iter().filter_map(|id| self.index.get(id));
+        sizes.fold((0, 0), |(n, b), size| (n + 1, b + size))
+    }
+
+    /// The batch was answered (or abandoned).
+    pub fn clear_in_flight(&mut self) {
+        self.in_flight.clear();
     }
 
     /// Every queued event id, in queue order.
@@ -253,6 +277,23 @@ mod tests {
         assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert!(evicted.iter().all(|e| e.reason == Eviction::MaxBytes));
         assert_eq!((q.len(), q.bytes()), (1, 8));
+    }
+
+    #[test]
+    fn events_being_sent_are_not_evicted() {
+        let (mut q, _) = queue(Caps { max_events: 2, max_bytes: usize::MAX });
+        q.push("a", "{}").unwrap();
+        q.push("b", "{}").unwrap();
+        q.set_in_flight(&["a".to_string(), "b".to_string()]);
+        // Two in flight: the cap of two applies to the others.
+        assert!(q.push("c", "{}").unwrap().is_empty());
+        assert!(q.push("d", "{}").unwrap().is_empty());
+        let evicted = q.push("e", "{}").unwrap();
+        assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["c"], "the oldest not in flight");
+        assert_eq!(q.len(), 4);
+        q.clear_in_flight();
+        let evicted = q.push("f", "{}").unwrap();
+        assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["a", "b", "d"]);
     }
 
     #[test]

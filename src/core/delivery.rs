@@ -61,6 +61,7 @@ impl Core {
         let oldest = self.queue.peek(max_events.min(MAX_BATCH_EVENTS));
         let events = self.with_visitors(oldest);
         let out = cut(&events, self.platform.now_ms(), max_events, max_bytes);
+        self.queue.set_in_flight(&out.ids);
         (!out.ids.is_empty()).then_some(out)
     }
 
@@ -69,11 +70,14 @@ impl Core {
         // `ids` is a slice of an earlier batch, in queue order: at most 500 ids.
         let events: Vec<(String, String)> = self.queue.peek(usize::MAX).into_iter().filter(|(id, _)| ids.contains(id)).collect();
         let events = self.with_visitors(events);
-        (!events.is_empty()).then(|| body(&events, self.platform.now_ms()))
+        let out = (!events.is_empty()).then(|| body(&events, self.platform.now_ms()));
+        self.queue.set_in_flight(out.as_ref().map_or(&[][..], |o| &o.ids[..]));
+        out
     }
 
     /// Applies the outcome of a batch's response to its events, counting into `report`.
     pub fn settle(&mut self, batch: &Outgoing, outcome: Outcome, report: &mut PassReport) -> Step {
+        self.queue.clear_in_flight();
         match outcome {
             Outcome::Delivered { rejected } => {
                 let rejected: Vec<_> = rejected.into_iter().filter(|r| batch.ids.contains(&r.event_id)).collect();

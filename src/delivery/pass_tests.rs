@@ -245,3 +245,37 @@ fn events_tracked_before_configure_are_sent_with_the_visitor() {
     let body: serde_json::Value = serde_json::from_str(&transport.requests()[0].body).unwrap();
     assert_eq!(body["events"][0]["visitorId"], "late");
 }
+
+#[test]
+fn an_event_in_flight_is_never_both_dropped_and_sent() {
+    use crate::delivery::{Pending, Transport};
+    // A transport that tracks more events while the batch is "on the wire", past the cap.
+    struct Busy(Tracker, RecordingTransport);
+    impl Transport for Busy {
+        fn send(&self, endpoint: &str, body: String, keepalive: bool) -> Pending<Reply> {
+            if self.1.requests().is_empty() {
+                for i in 0..5 {
+                    self.0.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("late{i}"), "x"), Map::new()).unwrap();
+                }
+            }
+            self.1.send(endpoint, body, keepalive)
+        }
+    }
+    let platform = Rc::new(FixedPlatform::at(T0));
+    let tracker = Tracker::new(Some(Box::new(MemoryStorage::new())), platform);
+    let recording = RecordingTransport::new();
+    tracker.set_transport(Rc::new(Busy(tracker.clone(), recording.clone())));
+    let caps = crate::queue::Caps { max_events: 3, max_bytes: 1 << 20 };
+    tracker.configure(Config { endpoint: Some("/e".into()), visitor_id: Some("v".into()), caps, ..Config::default() }, Hooks::default());
+    for i in 0..3 {
+        tracker.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("m{i}"), "x"), Map::new()).unwrap();
+    }
+    let report = block_on(tracker.flush()).unwrap();
+    let stats = tracker.stats();
+    let delivered: usize = recording.batches().iter().map(Vec::len).sum();
+    // 3 tracked before the flush, 5 while the first batch was on the wire.
+    let tracked = 3 + 5;
+    assert_eq!(stats.sent as usize, delivered);
+    assert_eq!(stats.sent + stats.dropped + stats.queued as u64, tracked, "{stats:?} {report:?}");
+    assert_eq!(stats.dropped, 2, "the 2 oldest late events, not the 3 in flight");
+}
