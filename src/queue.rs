@@ -59,13 +59,15 @@ pub struct Queue<S> {
     /// event is never both dropped at a cap and acknowledged as sent. The queue may hold one
     /// batch more than its caps meanwhile.
     in_flight: Vec<String>,
+    /// How many of `in_flight` are queued, and their bytes (kept, not recomputed per push).
+    flying: (usize, usize),
 }
 
 impl<S: Storage> Queue<S> {
     /// Opens the queue that `storage` holds (events left by earlier page loads and other tabs
     /// included).
     pub fn open(storage: S, caps: Caps) -> Self {
-        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0, in_flight: Vec::new() };
+        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0, in_flight: Vec::new(), flying: (0, 0) };
         q.resync();
         q
     }
@@ -89,6 +91,7 @@ impl<S: Storage> Queue<S> {
         }
         self.index = Index::from_unsorted(entries);
         self.bytes = self.index.total();
+        self.recount_flying();
     }
 
     /// Stores one serialized event, first evicting the oldest events while a cap would be
@@ -101,11 +104,11 @@ impl<S: Storage> Queue<S> {
         self.storage.set(&key(event_id), json)?;
         let mut evicted = Vec::new();
         // The caps count the events that are not being sent.
-        let (flying, flying_bytes) = self.in_flight_load();
+        let (flying, flying_bytes) = self.flying;
         while self.index.len() - flying + 1 > self.caps.max_events || self.bytes - flying_bytes + json.len() > self.caps.max_bytes {
             let reason = if self.index.len() - flying + 1 > self.caps.max_events { Eviction::MaxEvents } else { Eviction::MaxBytes };
             let in_flight = &self.in_flight;
-            let Some((oldest, size)) = self.index.pop_first_except(|id| in_flight.iter().any(|f| f == id)) else { break };
+            let Some((oldest, size)) = self.index.pop_first_except(|id| in_flight.binary_search_by(|f| f.as_str().cmp(id)).is_ok()) else { break };
             let _ = self.storage.remove(&key(&oldest));
             self.bytes -= size;
             evicted.push(Evicted { event_id: oldest, reason });
@@ -150,19 +153,23 @@ impl<S: Storage> Queue<S> {
 
     /// Marks the events of the batch being sent (replacing the previous mark): caps do not
     /// evict them until [`Queue::clear_in_flight`].
+    /// `ids` are in queue order (batches are cut from the front of the queue), which is also
+    /// the order the lookups below rely on.
     pub fn set_in_flight(&mut self, ids: &[String]) {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "batch ids in queue order");
         self.in_flight = ids.to_vec();
+        self.recount_flying();
     }
 
-    /// How many in-flight events are still queued, and their bytes.
-    fn in_flight_load(&self) -> (usize, usize) {
+    fn recount_flying(&mut self) {
         let sizes = self.in_flight.iter().filter_map(|id| self.index.get(id));
-        sizes.fold((0, 0), |(n, b), size| (n + 1, b + size))
+        self.flying = sizes.fold((0, 0), |(n, b), size| (n + 1, b + size));
     }
 
     /// The batch was answered (or abandoned).
     pub fn clear_in_flight(&mut self) {
         self.in_flight.clear();
+        self.flying = (0, 0);
     }
 
     /// Every queued event id, in queue order.
@@ -181,6 +188,9 @@ impl<S: Storage> Queue<S> {
     fn forget(&mut self, id: &str) {
         if let Some(size) = self.index.remove(id) {
             self.bytes -= size;
+            if self.in_flight.binary_search_by(|f| f.as_str().cmp(id)).is_ok() {
+                self.flying = (self.flying.0 - 1, self.flying.1 - size);
+            }
         }
     }
 
