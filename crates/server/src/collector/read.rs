@@ -6,7 +6,7 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use super::cursor::{self, Kind};
 use super::merge;
 use super::query::{ConversationQuery, MessageQuery};
-use super::view::{self, ConversationDetail, ConversationPage, ConversationSummary, ExportedMessage, MessagePage, MessageView, ReactionView};
+use super::view::{self, ConversationDetail, ConversationHead, ConversationPage, ConversationSummary, ExportedMessage, MessagePage, MessageView, ReactionView};
 
 /// A WHERE clause built from optional filters, with its parameters in order.
 #[derive(Default)]
@@ -102,12 +102,7 @@ pub fn conversations(conn: &Connection, q: &ConversationQuery) -> rusqlite::Resu
     while let Some(row) = rows.next()? {
         seqs.push(row.get::<_, i64>(0)?);
         page.push(ConversationSummary {
-            id: row.get(1)?,
-            agent_id: row.get(2)?,
-            visitor_id: row.get(3)?,
-            account_id: row.get(4)?,
-            started_at: row.get(5)?,
-            last_message_at: row.get(6)?,
+            head: head(row, 1)?,
             message_count: row.get(7)?,
             prompt_count: row.get(8)?,
             response_count: row.get(9)?,
@@ -133,21 +128,24 @@ fn next<T>(page: &mut Vec<T>, seqs: &[i64], limit: i64, kind: Kind) -> Option<St
     Some(cursor::encode(kind, seqs[limit - 1]))
 }
 
+/// The head columns `id, agent_id, visitor_id, account_id, started_at, last_message_at`,
+/// starting at column `at`.
+fn head(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ConversationHead> {
+    Ok(ConversationHead {
+        id: r.get(at)?,
+        agent_id: r.get(at + 1)?,
+        visitor_id: r.get(at + 2)?,
+        account_id: r.get(at + 3)?,
+        started_at: r.get(at + 4)?,
+        last_message_at: r.get(at + 5)?,
+    })
+}
+
 /// One conversation with its ordered messages, or `None`.
 pub fn conversation(conn: &Connection, id: &str) -> rusqlite::Result<Option<ConversationDetail>> {
     let head = conn
         .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at FROM conversations WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(ConversationDetail {
-                id: r.get(0)?,
-                agent_id: r.get(1)?,
-                visitor_id: r.get(2)?,
-                account_id: r.get(3)?,
-                started_at: r.get(4)?,
-                last_message_at: r.get(5)?,
-                messages: Vec::new(),
-            })
-        })
+        .query_row([id], |r| Ok(ConversationDetail { head: head(r, 0)?, messages: Vec::new() }))
         .optional()?;
     let Some(mut detail) = head else { return Ok(None) };
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} WHERE m.conversation_id = ?1 ORDER BY m.timestamp, m.seq");

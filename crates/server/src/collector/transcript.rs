@@ -17,15 +17,15 @@ fn speaker(m: &MessageView) -> &'static str {
 
 /// The header fields, as (label, value).
 fn header(c: &ConversationDetail) -> Vec<(&'static str, String)> {
-    let mut h = vec![("Agent", c.agent_id.clone())];
-    if let Some(v) = &c.visitor_id {
+    let mut h = vec![("Agent", c.head.agent_id.clone())];
+    if let Some(v) = &c.head.visitor_id {
         h.push(("Visitor", v.clone()));
     }
-    if let Some(a) = &c.account_id {
+    if let Some(a) = &c.head.account_id {
         h.push(("Account", a.clone()));
     }
-    h.push(("Started", time::format(c.started_at)));
-    h.push(("Last message", time::format(c.last_message_at)));
+    h.push(("Started", time::format(c.head.started_at)));
+    h.push(("Last message", time::format(c.head.last_message_at)));
     h.push(("Messages", c.messages.len().to_string()));
     h
 }
@@ -64,7 +64,7 @@ fn reaction(m: &MessageView) -> Option<String> {
 
 /// The plain-text transcript.
 pub fn text(c: &ConversationDetail) -> String {
-    let mut out = format!("Conversation {}\n", c.id);
+    let mut out = format!("Conversation {}\n", c.head.id);
     for (label, value) in header(c) {
         let _ = writeln!(out, "{label}: {value}");
     }
@@ -95,7 +95,7 @@ fn fence(content: &str) -> String {
 /// The Markdown transcript. Prompts and responses are written as they are (agents answer in
 /// Markdown); traces go in a code block.
 pub fn markdown(c: &ConversationDetail) -> String {
-    let mut out = format!("# Conversation {}\n\n", c.id);
+    let mut out = format!("# Conversation {}\n\n", c.head.id);
     for (label, value) in header(c) {
         let _ = writeln!(out, "- **{label}:** {value}");
     }
@@ -120,7 +120,7 @@ pub fn markdown(c: &ConversationDetail) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::view::{FileView, ReactionView};
+    use super::super::view::{ConversationHead, FileView, ReactionView};
     use super::*;
 
     fn msg(message_type: &str, content: &str, timestamp: i64) -> MessageView {
@@ -154,12 +154,14 @@ mod tests {
         answer.reaction = Some(ReactionView { value: "negative", comments: vec!["too short".into()], at: 3000 });
         let trace = msg("agent_trace", "span ``` x", 2000);
         ConversationDetail {
-            id: "c1".into(),
-            agent_id: "a1".into(),
-            visitor_id: Some("v1".into()),
-            account_id: None,
-            started_at: 0,
-            last_message_at: 3000,
+            head: ConversationHead {
+                id: "c1".into(),
+                agent_id: "a1".into(),
+                visitor_id: Some("v1".into()),
+                account_id: None,
+                started_at: 0,
+                last_message_at: 3000,
+            },
             messages: vec![prompt, answer, trace],
         }
     }

@@ -3,10 +3,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// One row of `GET /api/v1/conversations`.
+/// What every view of a conversation starts with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConversationSummary {
+pub struct ConversationHead {
     /// The conversationId.
     pub id: String,
     /// The agent of its first event.
@@ -19,6 +19,15 @@ pub struct ConversationSummary {
     pub started_at: i64,
     /// Latest event timestamp (messages and reactions).
     pub last_message_at: i64,
+}
+
+/// One row of `GET /api/v1/conversations`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSummary {
+    /// id, agent, visitor, account, first and last times.
+    #[serde(flatten)]
+    pub head: ConversationHead,
     /// Prompts, responses and traces.
     pub message_count: i64,
     /// Prompts.
@@ -107,18 +116,9 @@ pub struct MessageView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationDetail {
-    /// The conversationId.
-    pub id: String,
-    /// The agent.
-    pub agent_id: String,
-    /// The visitor.
-    pub visitor_id: Option<String>,
-    /// The account.
-    pub account_id: Option<String>,
-    /// Earliest event timestamp.
-    pub started_at: i64,
-    /// Latest event timestamp.
-    pub last_message_at: i64,
+    /// id, agent, visitor, account, first and last times.
+    #[serde(flatten)]
+    pub head: ConversationHead,
     /// Ordered by timestamp, then insertion.
     pub messages: Vec<MessageView>,
 }
