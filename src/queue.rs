@@ -151,6 +151,24 @@ impl<S: Storage> Queue<S> {
         out
     }
 
+    /// The stored JSON of those `ids` that are still queued, in the order given; like
+    /// [`Queue::peek`], an entry that vanished from storage is forgotten.
+    pub fn read(&mut self, ids: &[String]) -> Vec<(String, String)> {
+        let queued: Vec<&String> = ids.iter().filter(|id| self.index.get(id).is_some()).collect();
+        let mut out = Vec::with_capacity(queued.len());
+        let mut gone = Vec::new();
+        for id in queued {
+            match self.storage.get(&key(id)) {
+                Ok(Some(json)) => out.push((id.clone(), json)),
+                _ => gone.push(id.clone()),
+            }
+        }
+        for id in gone {
+            self.forget(&id);
+        }
+        out
+    }
+
     /// Marks the events of the batch being sent (replacing the previous mark): caps do not
     /// evict them until [`Queue::clear_in_flight`].
     /// `ids` are in queue order (batches are cut from the front of the queue), which is also
@@ -347,6 +365,18 @@ mod tests {
         // Without resync, peek notices the vanished entry and forgets it.
         assert_eq!(tab1.peek(10).len(), 1);
         assert_eq!(tab1.len(), 1);
+    }
+
+    #[test]
+    fn read_returns_only_the_queued_ids_asked_for() {
+        let (mut q, s) = queue(Caps::default());
+        for id in ["a", "b", "c"] {
+            q.push(id, &format!("\"{id}\"")).unwrap();
+        }
+        s.remove(&key("b")).unwrap(); // sent by another tab
+        let got = q.read(&["a".into(), "b".into(), "x".into(), "c".into()]);
+        assert_eq!(got, [("a".to_string(), "\"a\"".to_string()), ("c".to_string(), "\"c\"".to_string())]);
+        assert_eq!(q.len(), 2, "the vanished entry is forgotten");
     }
 
     #[test]

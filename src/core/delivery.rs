@@ -4,7 +4,6 @@
 use agent_track_schema::limits::MAX_BATCH_EVENTS;
 
 use super::Core;
-use crate::storage::Storage;
 use crate::delivery::backoff::next_attempt_at;
 use crate::delivery::batch::{body, cut, is_expired, lacks_visitor, Outgoing};
 use crate::delivery::outcome::Outcome;
@@ -67,8 +66,8 @@ impl Core {
 
     /// A batch of exactly these events (those still queued), for the halves of a split.
     pub fn batch_of(&mut self, ids: &[String]) -> Option<Outgoing> {
-        // `ids` is a slice of an earlier batch, in queue order: at most 500 ids.
-        let events: Vec<(String, String)> = self.queue.peek(usize::MAX).into_iter().filter(|(id, _)| ids.contains(id)).collect();
+        // Only these events are read from storage, not the whole queue.
+        let events = self.queue.read(ids);
         let events = self.with_visitors(events);
         let out = (!events.is_empty()).then(|| body(&events, self.platform.now_ms()));
         self.queue.set_in_flight(out.as_ref().map_or(&[][..], |o| &o.ids[..]));
@@ -142,18 +141,13 @@ impl Core {
     }
 
     /// Events tracked before `configure` get the visitor and account ids now.
-    fn with_visitors(&mut self, mut events: Vec<(String, String)>) -> Vec<(String, String)> {
-        if events.iter().any(|(_, json)| lacks_visitor(json)) && self.configured {
-            let visitor = self.visitor_id();
-            self.adopt_pending(&visitor);
-            for (id, json) in &mut events {
-                if lacks_visitor(json) {
-                    if let Ok(Some(updated)) = self.storage.get(&crate::queue::key(id)) {
-                        *json = updated;
-                    }
-                }
-            }
+    fn with_visitors(&mut self, events: Vec<(String, String)>) -> Vec<(String, String)> {
+        if !(self.configured && events.iter().any(|(_, json)| lacks_visitor(json))) {
+            return events;
         }
-        events
+        let visitor = self.visitor_id();
+        self.adopt_pending(&visitor);
+        let ids: Vec<String> = events.into_iter().map(|(id, _)| id).collect();
+        self.queue.read(&ids)
     }
 }
