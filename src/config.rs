@@ -69,10 +69,16 @@ impl Config {
                 "visitorId" => c.visitor_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "accountId" => c.account_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "flushAt" => c.flush_at = whole(key, value, 1, MAX_BATCH_EVENTS as u64)? as usize,
-                "flushIntervalMs" => c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32,
+                "flushIntervalMs" => {
+                    c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32
+                }
                 "maxQueueEvents" => c.caps.max_events = whole(key, value, 1, 100_000)? as usize,
-                "maxQueueBytes" => c.caps.max_bytes = whole(key, value, 1024, 64 * 1024 * 1024)? as usize,
-                "onError" | "beforeSend" => return Err(invalid(key, format!("{key} must be a function"))),
+                "maxQueueBytes" => {
+                    c.caps.max_bytes = whole(key, value, 1024, 64 * 1024 * 1024)? as usize
+                }
+                "onError" | "beforeSend" => {
+                    return Err(invalid(key, format!("{key} must be a function")))
+                }
                 _ => return Err(unknown_option(key)),
             }
         }
@@ -82,25 +88,45 @@ impl Config {
 
 /// The error for an option name `configure` does not know, naming the closest known one.
 pub fn unknown_option(key: &str) -> Error {
-    let hint = closest(key, &KNOWN_OPTIONS).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
-    invalid(key, format!("`{key}` is not a configure option; {hint}options are {}", KNOWN_OPTIONS.join(", ")))
+    let hint = closest(key, &KNOWN_OPTIONS)
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    invalid(
+        key,
+        format!(
+            "`{key}` is not a configure option; {hint}options are {}",
+            KNOWN_OPTIONS.join(", ")
+        ),
+    )
 }
 
 fn invalid(field: &str, message: String) -> Error {
-    Error::Config { field: field.to_string(), message }
+    Error::Config {
+        field: field.to_string(),
+        message,
+    }
 }
 
 fn text(key: &str, value: &Value, max: usize) -> Result<String, Error> {
     match value.as_str() {
         Some(s) if !s.is_empty() && s.len() <= max => Ok(s.to_string()),
-        _ => Err(invalid(key, format!("{key} must be a non-empty string of at most {max} bytes"))),
+        _ => Err(invalid(
+            key,
+            format!("{key} must be a non-empty string of at most {max} bytes"),
+        )),
     }
 }
 
 fn whole(key: &str, value: &Value, min: u64, max: u64) -> Result<u64, Error> {
-    let n = value.as_f64().filter(|f| f.fract() == 0.0 && *f >= min as f64 && *f <= max as f64);
-    n.map(|f| f as u64)
-        .ok_or_else(|| invalid(key, format!("{key} must be a whole number from {min} to {max}, got {value}")))
+    let n = value
+        .as_f64()
+        .filter(|f| f.fract() == 0.0 && *f >= min as f64 && *f <= max as f64);
+    n.map(|f| f as u64).ok_or_else(|| {
+        invalid(
+            key,
+            format!("{key} must be a whole number from {min} to {max}, got {value}"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -116,32 +142,53 @@ mod tests {
     fn defaults_are_documented_values() {
         let c = parse(json!({})).unwrap();
         assert_eq!((c.flush_at, c.flush_interval_ms), (20, 5000));
-        assert_eq!((c.caps.max_events, c.caps.max_bytes), (1000, 2 * 1024 * 1024));
+        assert_eq!(
+            (c.caps.max_events, c.caps.max_bytes),
+            (1000, 2 * 1024 * 1024)
+        );
         assert_eq!(c.endpoint, None);
     }
 
     #[test]
     fn options_are_read() {
-        let c = parse(json!({"endpoint":"/v1/events","visitorId":"v","accountId":null,"flushAt":5,
-            "flushIntervalMs":1000,"maxQueueEvents":10,"maxQueueBytes":4096})).unwrap();
+        let c = parse(
+            json!({"endpoint":"/v1/events","visitorId":"v","accountId":null,"flushAt":5,
+            "flushIntervalMs":1000,"maxQueueEvents":10,"maxQueueBytes":4096}),
+        )
+        .unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("/v1/events"));
         assert_eq!(c.visitor_id.as_deref(), Some("v"));
         assert_eq!(c.account_id, None);
-        assert_eq!((c.flush_at, c.caps.max_events, c.caps.max_bytes), (5, 10, 4096));
+        assert_eq!(
+            (c.flush_at, c.caps.max_events, c.caps.max_bytes),
+            (5, 10, 4096)
+        );
     }
 
     #[test]
     fn unknown_options_name_the_closest() {
-        let Err(Error::Config { field, message }) = parse(json!({"visitorID":"v"})) else { panic!() };
+        let Err(Error::Config { field, message }) = parse(json!({"visitorID":"v"})) else {
+            panic!()
+        };
         assert_eq!(field, "visitorID");
         assert!(message.contains("did you mean `visitorId`?"), "{message}");
     }
 
     #[test]
     fn ranges_are_enforced_with_the_allowed_range_in_the_message() {
-        for bad in [json!({"flushAt":0}), json!({"flushAt":501}), json!({"flushAt":2.5}), json!({"flushAt":"5"})] {
-            let Err(Error::Config { message, .. }) = parse(bad) else { panic!() };
-            assert!(message.starts_with("flushAt must be a whole number from 1 to 500"), "{message}");
+        for bad in [
+            json!({"flushAt":0}),
+            json!({"flushAt":501}),
+            json!({"flushAt":2.5}),
+            json!({"flushAt":"5"}),
+        ] {
+            let Err(Error::Config { message, .. }) = parse(bad) else {
+                panic!()
+            };
+            assert!(
+                message.starts_with("flushAt must be a whole number from 1 to 500"),
+                "{message}"
+            );
         }
     }
 
@@ -153,7 +200,9 @@ mod tests {
 
     #[test]
     fn a_callback_that_is_not_a_function_is_refused() {
-        let Err(Error::Config { message, .. }) = parse(json!({"onError":"log"})) else { panic!() };
+        let Err(Error::Config { message, .. }) = parse(json!({"onError":"log"})) else {
+            panic!()
+        };
         assert_eq!(message, "onError must be a function");
     }
 }

@@ -71,7 +71,13 @@ impl std::fmt::Display for Error {
             Error::Validation(p) => match p.len() {
                 0 => f.write_str("invalid event"),
                 1 => f.write_str(&p[0].message),
-                n => write!(f, "{} (and {} more problem{})", p[0].message, n - 1, if n == 2 { "" } else { "s" }),
+                n => write!(
+                    f,
+                    "{} (and {} more problem{})",
+                    p[0].message,
+                    n - 1,
+                    if n == 2 { "" } else { "s" }
+                ),
             },
             Error::Config { message, .. } => f.write_str(message),
             Error::BeforeSend(m) | Error::Delivery { message: m, .. } => f.write_str(m),
@@ -88,11 +94,21 @@ mod tests {
     #[test]
     fn the_message_is_the_first_problem_and_counts_the_rest() {
         let e = Error::Validation(vec![
-            Problem::new(Code::MissingField, "properties.agentId", "properties.agentId is required"),
+            Problem::new(
+                Code::MissingField,
+                "properties.agentId",
+                "properties.agentId is required",
+            ),
             Problem::new(Code::EmptyString, "properties.content", "c"),
             Problem::new(Code::EmptyString, "properties.messageId", "m"),
         ]);
-        assert_eq!(e.to_string(), "properties.agentId is required (and 2 more problems)");
-        assert_eq!((e.code(), e.field()), ("missing_field", Some("properties.agentId")));
+        assert_eq!(
+            e.to_string(),
+            "properties.agentId is required (and 2 more problems)"
+        );
+        assert_eq!(
+            (e.code(), e.field()),
+            ("missing_field", Some("properties.agentId"))
+        );
     }
 }

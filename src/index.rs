@@ -24,7 +24,9 @@ impl Index {
                 false
             }
         });
-        Index { entries: entries.into() }
+        Index {
+            entries: entries.into(),
+        }
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
@@ -99,7 +101,11 @@ mod tests {
         assert_eq!(i.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(i.get("b"), Some(3));
         assert_eq!(i.insert("d".into(), 4), None);
-        assert_eq!(i.insert("c".into(), 5), None, "out of order goes in its place");
+        assert_eq!(
+            i.insert("c".into(), 5),
+            None,
+            "out of order goes in its place"
+        );
         assert_eq!(i.insert("c".into(), 6), Some(5));
         assert_eq!(i.keys().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
         assert_eq!(i.total(), 1 + 3 + 6 + 4);

@@ -45,4 +45,3 @@ pub use queue::Queue;
 pub use stats::Stats;
 pub use storage::{MemoryStorage, Storage};
 pub use tracker::{Hooks, Tracker};
-

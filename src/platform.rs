@@ -49,7 +49,10 @@ pub struct FixedPlatform {
 impl FixedPlatform {
     /// A platform whose clock reads `now_ms`.
     pub fn at(now_ms: u64) -> Self {
-        FixedPlatform { now: now_ms.into(), ..Default::default() }
+        FixedPlatform {
+            now: now_ms.into(),
+            ..Default::default()
+        }
     }
 }
 

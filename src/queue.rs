@@ -25,7 +25,10 @@ pub struct Caps {
 
 impl Default for Caps {
     fn default() -> Self {
-        Caps { max_events: 1000, max_bytes: 2 * 1024 * 1024 }
+        Caps {
+            max_events: 1000,
+            max_bytes: 2 * 1024 * 1024,
+        }
     }
 }
 
@@ -67,7 +70,14 @@ impl<S: Storage> Queue<S> {
     /// Opens the queue that `storage` holds (events left by earlier page loads and other tabs
     /// included).
     pub fn open(storage: S, caps: Caps) -> Self {
-        let mut q = Queue { storage, caps, index: Index::default(), bytes: 0, in_flight: Vec::new(), flying: (0, 0) };
+        let mut q = Queue {
+            storage,
+            caps,
+            index: Index::default(),
+            bytes: 0,
+            in_flight: Vec::new(),
+            flying: (0, 0),
+        };
         q.resync();
         q
     }
@@ -79,7 +89,9 @@ impl<S: Storage> Queue<S> {
         let mut entries = Vec::with_capacity(keys.len());
         for key in keys {
             // `strip_prefix`, not slicing: no char-boundary panic path in the module.
-            let Some(id) = key.strip_prefix(QUEUE_PREFIX).map(str::to_string) else { continue };
+            let Some(id) = key.strip_prefix(QUEUE_PREFIX).map(str::to_string) else {
+                continue;
+            };
             let size = match self.index.get(&id) {
                 Some(size) => size,
                 None => match self.storage.get(&key) {
@@ -99,19 +111,36 @@ impl<S: Storage> Queue<S> {
     /// the byte cap). Fails only if the storage write fails; nothing is evicted then.
     pub fn push(&mut self, event_id: &str, json: &str) -> Result<Vec<Evicted>, StorageError> {
         if json.len() > self.caps.max_bytes {
-            return Ok(vec![Evicted { event_id: event_id.to_string(), reason: Eviction::LargerThanQueue }]);
+            return Ok(vec![Evicted {
+                event_id: event_id.to_string(),
+                reason: Eviction::LargerThanQueue,
+            }]);
         }
         self.storage.set(&key(event_id), json)?;
         let mut evicted = Vec::new();
         // The caps count the events that are not being sent.
         let (flying, flying_bytes) = self.flying;
-        while self.index.len() - flying + 1 > self.caps.max_events || self.bytes - flying_bytes + json.len() > self.caps.max_bytes {
-            let reason = if self.index.len() - flying + 1 > self.caps.max_events { Eviction::MaxEvents } else { Eviction::MaxBytes };
+        while self.index.len() - flying + 1 > self.caps.max_events
+            || self.bytes - flying_bytes + json.len() > self.caps.max_bytes
+        {
+            let reason = if self.index.len() - flying + 1 > self.caps.max_events {
+                Eviction::MaxEvents
+            } else {
+                Eviction::MaxBytes
+            };
             let in_flight = &self.in_flight;
-            let Some((oldest, size)) = self.index.pop_first_except(|id| in_flight.binary_search_by(|f| f.as_str().cmp(id)).is_ok()) else { break };
+            let Some((oldest, size)) = self
+                .index
+                .pop_first_except(|id| in_flight.binary_search_by(|f| f.as_str().cmp(id)).is_ok())
+            else {
+                break;
+            };
             let _ = self.storage.remove(&key(&oldest));
             self.bytes -= size;
-            evicted.push(Evicted { event_id: oldest, reason });
+            evicted.push(Evicted {
+                event_id: oldest,
+                reason,
+            });
         }
         if let Some(old) = self.index.insert(event_id.to_string(), json.len()) {
             self.bytes -= old;
@@ -154,7 +183,10 @@ impl<S: Storage> Queue<S> {
     /// The stored JSON of those `ids` that are still queued, in the order given; like
     /// [`Queue::peek`], an entry that vanished from storage is forgotten.
     pub fn read(&mut self, ids: &[String]) -> Vec<(String, String)> {
-        let queued: Vec<&String> = ids.iter().filter(|id| self.index.get(id).is_some()).collect();
+        let queued: Vec<&String> = ids
+            .iter()
+            .filter(|id| self.index.get(id).is_some())
+            .collect();
         let mut out = Vec::with_capacity(queued.len());
         let mut gone = Vec::new();
         for id in queued {
@@ -174,7 +206,10 @@ impl<S: Storage> Queue<S> {
     /// `ids` are in queue order (batches are cut from the front of the queue), which is also
     /// the order the lookups below rely on.
     pub fn set_in_flight(&mut self, ids: &[String]) {
-        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "batch ids in queue order");
+        debug_assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "batch ids in queue order"
+        );
         self.in_flight = ids.to_vec();
         self.recount_flying();
     }
@@ -206,7 +241,11 @@ impl<S: Storage> Queue<S> {
     fn forget(&mut self, id: &str) {
         if let Some(size) = self.index.remove(id) {
             self.bytes -= size;
-            if self.in_flight.binary_search_by(|f| f.as_str().cmp(id)).is_ok() {
+            if self
+                .in_flight
+                .binary_search_by(|f| f.as_str().cmp(id))
+                .is_ok()
+            {
                 self.flying = (self.flying.0 - 1, self.flying.1 - size);
             }
         }
@@ -265,7 +304,10 @@ mod tests {
     fn one_key_per_event_and_fifo_order() {
         let (mut q, s) = queue(Caps::default());
         for id in ["01-b", "00-a", "02-c"] {
-            assert!(q.push(id, &format!("{{\"id\":\"{id}\"}}")).unwrap().is_empty());
+            assert!(q
+                .push(id, &format!("{{\"id\":\"{id}\"}}"))
+                .unwrap()
+                .is_empty());
         }
         assert_eq!(s.keys(QUEUE_PREFIX).unwrap().len(), 3);
         let ids: Vec<_> = q.peek(2).into_iter().map(|(id, _)| id).collect();
@@ -275,7 +317,10 @@ mod tests {
 
     #[test]
     fn enqueue_writes_one_key_whatever_the_length() {
-        let (mut q, s) = queue(Caps { max_events: 5000, max_bytes: usize::MAX });
+        let (mut q, s) = queue(Caps {
+            max_events: 5000,
+            max_bytes: usize::MAX,
+        });
         for i in 0..1000 {
             q.push(&format!("{i:05}"), "{}").unwrap();
         }
@@ -286,30 +331,51 @@ mod tests {
 
     #[test]
     fn the_event_cap_evicts_the_oldest() {
-        let (mut q, s) = queue(Caps { max_events: 3, max_bytes: usize::MAX });
+        let (mut q, s) = queue(Caps {
+            max_events: 3,
+            max_bytes: usize::MAX,
+        });
         for id in ["a", "b", "c"] {
             q.push(id, "{}").unwrap();
         }
         let evicted = q.push("d", "{}").unwrap();
-        assert_eq!(evicted, [Evicted { event_id: "a".into(), reason: Eviction::MaxEvents }]);
+        assert_eq!(
+            evicted,
+            [Evicted {
+                event_id: "a".into(),
+                reason: Eviction::MaxEvents
+            }]
+        );
         assert_eq!(q.ids().collect::<Vec<_>>(), ["b", "c", "d"]);
         assert_eq!(s.get(&key("a")).unwrap(), None);
     }
 
     #[test]
     fn the_byte_cap_evicts_as_many_as_needed() {
-        let (mut q, _) = queue(Caps { max_events: 100, max_bytes: 10 });
+        let (mut q, _) = queue(Caps {
+            max_events: 100,
+            max_bytes: 10,
+        });
         q.push("a", "1234").unwrap();
         q.push("b", "1234").unwrap();
         let evicted = q.push("c", "12345678").unwrap();
-        assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            evicted
+                .iter()
+                .map(|e| e.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert!(evicted.iter().all(|e| e.reason == Eviction::MaxBytes));
         assert_eq!((q.len(), q.bytes()), (1, 8));
     }
 
     #[test]
     fn events_being_sent_are_not_evicted() {
-        let (mut q, _) = queue(Caps { max_events: 2, max_bytes: usize::MAX });
+        let (mut q, _) = queue(Caps {
+            max_events: 2,
+            max_bytes: usize::MAX,
+        });
         q.push("a", "{}").unwrap();
         q.push("b", "{}").unwrap();
         q.set_in_flight(&["a".to_string(), "b".to_string()]);
@@ -317,26 +383,54 @@ mod tests {
         assert!(q.push("c", "{}").unwrap().is_empty());
         assert!(q.push("d", "{}").unwrap().is_empty());
         let evicted = q.push("e", "{}").unwrap();
-        assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["c"], "the oldest not in flight");
+        assert_eq!(
+            evicted
+                .iter()
+                .map(|e| e.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["c"],
+            "the oldest not in flight"
+        );
         assert_eq!(q.len(), 4);
         q.clear_in_flight();
         let evicted = q.push("f", "{}").unwrap();
-        assert_eq!(evicted.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["a", "b", "d"]);
+        assert_eq!(
+            evicted
+                .iter()
+                .map(|e| e.event_id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b", "d"]
+        );
     }
 
     #[test]
     fn an_event_larger_than_the_queue_is_refused_alone() {
-        let (mut q, _) = queue(Caps { max_events: 100, max_bytes: 4 });
+        let (mut q, _) = queue(Caps {
+            max_events: 100,
+            max_bytes: 4,
+        });
         q.push("a", "12").unwrap();
         let evicted = q.push("b", "12345").unwrap();
-        assert_eq!(evicted, [Evicted { event_id: "b".into(), reason: Eviction::LargerThanQueue }]);
+        assert_eq!(
+            evicted,
+            [Evicted {
+                event_id: "b".into(),
+                reason: Eviction::LargerThanQueue
+            }]
+        );
         assert_eq!(q.ids().collect::<Vec<_>>(), ["a"]);
     }
 
     #[test]
     fn a_failed_write_evicts_nothing() {
         let s = MemoryStorage::with_quota(40);
-        let mut q = Queue::open(s, Caps { max_events: 1, max_bytes: 1000 });
+        let mut q = Queue::open(
+            s,
+            Caps {
+                max_events: 1,
+                max_bytes: 1000,
+            },
+        );
         q.push("a", "x").unwrap();
         assert!(q.push("b", &"y".repeat(100)).is_err());
         assert_eq!(q.ids().collect::<Vec<_>>(), ["a"]);
@@ -375,7 +469,13 @@ mod tests {
         }
         s.remove(&key("b")).unwrap(); // sent by another tab
         let got = q.read(&["a".into(), "b".into(), "x".into(), "c".into()]);
-        assert_eq!(got, [("a".to_string(), "\"a\"".to_string()), ("c".to_string(), "\"c\"".to_string())]);
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), "\"a\"".to_string()),
+                ("c".to_string(), "\"c\"".to_string())
+            ]
+        );
         assert_eq!(q.len(), 2, "the vanished entry is forgotten");
     }
 

@@ -59,7 +59,11 @@ pub struct WeakTracker {
 impl WeakTracker {
     /// The tracker, if it is still alive.
     pub fn upgrade(&self) -> Option<Tracker> {
-        Some(Tracker { core: self.core.upgrade()?, hooks: self.hooks.upgrade()?, delivery: self.delivery.upgrade()? })
+        Some(Tracker {
+            core: self.core.upgrade()?,
+            hooks: self.hooks.upgrade()?,
+            delivery: self.delivery.upgrade()?,
+        })
     }
 }
 
@@ -81,13 +85,22 @@ impl Tracker {
         Tracker {
             core: Rc::new(RefCell::new(Core::new(storage, platform))),
             hooks: Rc::default(),
-            delivery: Rc::new(RefCell::new(Delivery { transport: None, lock: Rc::new(NoLock), on_due: None, sending: false })),
+            delivery: Rc::new(RefCell::new(Delivery {
+                transport: None,
+                lock: Rc::new(NoLock),
+                on_due: None,
+                sending: false,
+            })),
         }
     }
 
     /// A reference that does not keep the tracker alive.
     pub fn downgrade(&self) -> WeakTracker {
-        WeakTracker { core: Rc::downgrade(&self.core), hooks: Rc::downgrade(&self.hooks), delivery: Rc::downgrade(&self.delivery) }
+        WeakTracker {
+            core: Rc::downgrade(&self.core),
+            hooks: Rc::downgrade(&self.hooks),
+            delivery: Rc::downgrade(&self.delivery),
+        }
     }
 
     /// Sends batches through `transport`.
@@ -116,21 +129,37 @@ impl Tracker {
     /// Tracks one event with typed properties; returns its `eventId`, or `None` when capture
     /// is off ([`Tracker::opt_out`]) or `beforeSend` filtered the event. Nothing is queued
     /// when it fails.
-    pub fn track_agent(&self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Result<Option<String>, Error> {
+    pub fn track_agent(
+        &self,
+        event_type: EventType,
+        properties: AgentProperties,
+        event_properties: Map<String, Value>,
+    ) -> Result<Option<String>, Error> {
         if self.is_opted_out() {
             return Ok(None);
         }
-        let event = self.core.borrow_mut().prepare(event_type, properties, event_properties)?;
+        let event = self
+            .core
+            .borrow_mut()
+            .prepare(event_type, properties, event_properties)?;
         self.commit(event)
     }
 
     /// Tracks one event from untyped values (what the JS API receives), like
     /// [`Tracker::track_agent`]. All problems of the input are reported together.
-    pub fn track_json(&self, event_type: &str, properties: &Value, event_properties: Option<&Value>) -> Result<Option<String>, Error> {
+    pub fn track_json(
+        &self,
+        event_type: &str,
+        properties: &Value,
+        event_properties: Option<&Value>,
+    ) -> Result<Option<String>, Error> {
         if self.is_opted_out() {
             return Ok(None);
         }
-        let event = self.core.borrow_mut().prepare_json(event_type, properties, event_properties)?;
+        let event =
+            self.core
+                .borrow_mut()
+                .prepare_json(event_type, properties, event_properties)?;
         self.commit(event)
     }
 
@@ -145,7 +174,11 @@ impl Tracker {
                     changed
                 }
                 Ok(None) => return Ok(None),
-                Err(reason) => return Err(Error::BeforeSend(format!("beforeSend failed, so the event was not stored: {reason}"))),
+                Err(reason) => {
+                    return Err(Error::BeforeSend(format!(
+                        "beforeSend failed, so the event was not stored: {reason}"
+                    )))
+                }
             },
         };
         let result = self.core.borrow_mut().commit(event).map(Some);
@@ -163,7 +196,10 @@ impl Tracker {
     /// sends every queued event. Fails when it could not deliver; the events stay queued.
     pub async fn flush(&self) -> Result<PassReport, Error> {
         self.pass(Mode::Normal, true).await.unwrap_or_else(|| {
-            Err(Error::Delivery { code: "busy", message: "another sender holds the lock; the events stay queued".into() })
+            Err(Error::Delivery {
+                code: "busy",
+                message: "another sender holds the lock; the events stay queued".into(),
+            })
         })
     }
 
@@ -190,7 +226,10 @@ impl Tracker {
             (d.transport.clone(), d.lock.clone())
         };
         let Some(transport) = transport else {
-            return Some(Err(Error::Delivery { code: "no_transport", message: "this tracker has no transport; events stay queued".into() }));
+            return Some(Err(Error::Delivery {
+                code: "no_transport",
+                message: "this tracker has no transport; events stay queued".into(),
+            }));
         };
         let guard = lock.acquire(wait).await?;
         self.delivery.borrow_mut().sending = true;

@@ -6,7 +6,10 @@ use serde_json::json;
 use std::cell::RefCell;
 
 fn tracker() -> Tracker {
-    Tracker::new(Some(Box::new(MemoryStorage::new())), Rc::new(FixedPlatform::at(1_000)))
+    Tracker::new(
+        Some(Box::new(MemoryStorage::new())),
+        Rc::new(FixedPlatform::at(1_000)),
+    )
 }
 
 fn props() -> AgentProperties {
@@ -16,7 +19,10 @@ fn props() -> AgentProperties {
 #[test]
 fn the_typed_api_queues_events() {
     let t = tracker();
-    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap().unwrap();
+    let id = t
+        .track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap()
+        .unwrap();
     assert_eq!(t.queued_events()[0].event_id, id);
     assert_eq!(t.stats().queued, 1);
 }
@@ -24,25 +30,56 @@ fn the_typed_api_queues_events() {
 #[test]
 fn before_send_redacts_before_storage() {
     let storage = MemoryStorage::new();
-    let t = Tracker::new(Some(Box::new(storage.clone())), Rc::new(FixedPlatform::at(1_000)));
+    let t = Tracker::new(
+        Some(Box::new(storage.clone())),
+        Rc::new(FixedPlatform::at(1_000)),
+    );
     let hook: BeforeSend = Rc::new(|mut e: Event| {
         e.properties.content = e.properties.content.replace("jo@example.com", "[email]");
         e.event_id = "forged".into();
         Ok(Some(e))
     });
-    t.configure(Config::default(), Hooks { before_send: Some(hook), ..Hooks::default() });
-    let id = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap().unwrap();
-    let stored = storage.keys("").unwrap().into_iter().map(|k| storage.get(&k).unwrap().unwrap()).collect::<String>();
+    t.configure(
+        Config::default(),
+        Hooks {
+            before_send: Some(hook),
+            ..Hooks::default()
+        },
+    );
+    let id = t
+        .track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap()
+        .unwrap();
+    let stored = storage
+        .keys("")
+        .unwrap()
+        .into_iter()
+        .map(|k| storage.get(&k).unwrap().unwrap())
+        .collect::<String>();
     assert!(!stored.contains("jo@example.com"), "{stored}");
     assert!(stored.contains("[email]"));
-    assert_eq!(t.queued_events()[0].event_id, id, "the hook cannot change the id");
+    assert_eq!(
+        t.queued_events()[0].event_id,
+        id,
+        "the hook cannot change the id"
+    );
 }
 
 #[test]
 fn before_send_null_filters_without_counting() {
     let t = tracker();
-    t.configure(Config::default(), Hooks { before_send: Some(Rc::new(|_| Ok(None))), ..Hooks::default() });
-    assert_eq!(t.track_agent(EventType::Prompt, props(), Map::new()).unwrap(), None);
+    t.configure(
+        Config::default(),
+        Hooks {
+            before_send: Some(Rc::new(|_| Ok(None))),
+            ..Hooks::default()
+        },
+    );
+    assert_eq!(
+        t.track_agent(EventType::Prompt, props(), Map::new())
+            .unwrap(),
+        None
+    );
     let s = t.stats();
     assert_eq!((s.queued, s.dropped, s.rejected), (0, 0, 0));
 }
@@ -50,8 +87,16 @@ fn before_send_null_filters_without_counting() {
 #[test]
 fn a_failing_before_send_stores_nothing() {
     let t = tracker();
-    t.configure(Config::default(), Hooks { before_send: Some(Rc::new(|_| Err("boom".into()))), ..Hooks::default() });
-    let err = t.track_agent(EventType::Prompt, props(), Map::new()).unwrap_err();
+    t.configure(
+        Config::default(),
+        Hooks {
+            before_send: Some(Rc::new(|_| Err("boom".into()))),
+            ..Hooks::default()
+        },
+    );
+    let err = t
+        .track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap_err();
     assert_eq!(err.code(), "before_send_failed");
     assert!(err.to_string().contains("boom"));
     assert_eq!(t.stats().queued, 0);
@@ -64,9 +109,24 @@ fn before_send_output_is_validated_again() {
         e.properties.agent_id.clear();
         Ok(Some(e))
     });
-    t.configure(Config::default(), Hooks { before_send: Some(hook), ..Hooks::default() });
-    let err = t.track_json("prompt", &json!({"agentId":"a","conversationId":"c","messageId":"m","content":"x"}), None).unwrap_err();
-    assert_eq!((err.code(), err.field()), ("empty_string", Some("properties.agentId")));
+    t.configure(
+        Config::default(),
+        Hooks {
+            before_send: Some(hook),
+            ..Hooks::default()
+        },
+    );
+    let err = t
+        .track_json(
+            "prompt",
+            &json!({"agentId":"a","conversationId":"c","messageId":"m","content":"x"}),
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(
+        (err.code(), err.field()),
+        ("empty_string", Some("properties.agentId"))
+    );
 }
 
 #[test]
@@ -79,25 +139,53 @@ fn on_error_may_call_the_tracker_again() {
         // Re-entering must not panic.
         let _ = t2.stats();
     });
-    t.configure(Config { caps: Caps { max_events: 1, ..Caps::default() }, ..Config::default() }, Hooks { on_error: Some(on_error), ..Hooks::default() });
-    t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
-    t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    t.configure(
+        Config {
+            caps: Caps {
+                max_events: 1,
+                ..Caps::default()
+            },
+            ..Config::default()
+        },
+        Hooks {
+            on_error: Some(on_error),
+            ..Hooks::default()
+        },
+    );
+    t.track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap();
+    t.track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap();
     assert_eq!(*seen.borrow(), ["queue_full"]);
 }
 
 #[test]
 fn opting_out_stops_capture_clears_the_queue_and_persists() {
     let storage = MemoryStorage::new();
-    let t = Tracker::new(Some(Box::new(storage.clone())), Rc::new(FixedPlatform::at(1_000)));
-    t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+    let t = Tracker::new(
+        Some(Box::new(storage.clone())),
+        Rc::new(FixedPlatform::at(1_000)),
+    );
+    t.track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap();
     t.opt_out();
     assert_eq!(t.stats().queued, 0);
     assert_eq!(t.stats().dropped, 0, "withdrawn, not dropped");
-    assert_eq!(t.track_agent(EventType::Prompt, props(), Map::new()).unwrap(), None);
-    let reloaded = Tracker::new(Some(Box::new(storage.clone())), Rc::new(FixedPlatform::at(2_000)));
+    assert_eq!(
+        t.track_agent(EventType::Prompt, props(), Map::new())
+            .unwrap(),
+        None
+    );
+    let reloaded = Tracker::new(
+        Some(Box::new(storage.clone())),
+        Rc::new(FixedPlatform::at(2_000)),
+    );
     assert!(reloaded.is_opted_out());
     reloaded.opt_in();
-    assert!(reloaded.track_agent(EventType::Prompt, props(), Map::new()).unwrap().is_some());
+    assert!(reloaded
+        .track_agent(EventType::Prompt, props(), Map::new())
+        .unwrap()
+        .is_some());
 }
 
 #[test]
@@ -106,9 +194,16 @@ fn reaching_flush_at_calls_the_due_hook() {
     let due = Rc::new(std::cell::Cell::new(0));
     let d = due.clone();
     t.on_flush_due(Rc::new(move || d.set(d.get() + 1)));
-    t.configure(Config { flush_at: 3, ..Config::default() }, Hooks::default());
+    t.configure(
+        Config {
+            flush_at: 3,
+            ..Config::default()
+        },
+        Hooks::default(),
+    );
     for _ in 0..4 {
-        t.track_agent(EventType::Prompt, props(), Map::new()).unwrap();
+        t.track_agent(EventType::Prompt, props(), Map::new())
+            .unwrap();
     }
     assert_eq!(due.get(), 2, "at 3 and at 4 queued events");
 }

@@ -10,7 +10,11 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn configure_for(rec: &Recorder, extra: &str) {
-    configure(&format!("({{endpoint: '{}', visitorId: 'v1', {extra}}})", rec.endpoint())).unwrap();
+    configure(&format!(
+        "({{endpoint: '{}', visitorId: 'v1', {extra}}})",
+        rec.endpoint()
+    ))
+    .unwrap();
 }
 
 fn track_n(n: usize) -> Vec<String> {
@@ -52,7 +56,13 @@ async fn flush_resolves_what_it_did() {
     configure_for(&rec, "flushIntervalMs: 3600000");
     track_n(3);
     let result = flush().await.unwrap();
-    assert_eq!((get(&result, "sent").as_f64(), get(&result, "remaining").as_f64()), (Some(3.0), Some(0.0)));
+    assert_eq!(
+        (
+            get(&result, "sent").as_f64(),
+            get(&result, "remaining").as_f64()
+        ),
+        (Some(3.0), Some(0.0))
+    );
     assert_eq!(rec.delivered().await.len(), 3);
 }
 
@@ -66,7 +76,11 @@ async fn events_queued_before_a_reload_are_delivered_once() {
     flush().await.unwrap();
     flush().await.unwrap();
     assert_eq!(rec.delivered().await, ids);
-    assert_eq!(rec.batches().await.len(), 1, "the second flush had nothing to send");
+    assert_eq!(
+        rec.batches().await.len(),
+        1,
+        "the second flush had nothing to send"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -74,7 +88,8 @@ async fn an_outage_loses_nothing() {
     fresh();
     let rec = Recorder::new("outage");
     configure_for(&rec, "flushIntervalMs: 3600000");
-    rec.script("[{status: 503}, {status: 500}, {status: 502}]").await;
+    rec.script("[{status: 503}, {status: 500}, {status: 502}]")
+        .await;
     let ids = track_n(4);
     for _ in 0..3 {
         let err = flush().await.unwrap_err();
@@ -83,7 +98,10 @@ async fn an_outage_loses_nothing() {
     }
     assert!(get(&flush().await.unwrap(), "sent").as_f64() == Some(4.0));
     assert_eq!(rec.delivered().await, ids);
-    assert_eq!((stat("retries"), stat("dropped"), stat("sent")), (3.0, 0.0, 4.0));
+    assert_eq!(
+        (stat("retries"), stat("dropped"), stat("sent")),
+        (3.0, 0.0, 4.0)
+    );
 }
 
 #[wasm_bindgen_test]
@@ -93,7 +111,10 @@ async fn a_closed_port_keeps_the_events() {
     track_n(2);
     let err = flush().await.unwrap_err();
     assert_eq!(get(&err, "code").as_string().unwrap(), "delivery_failed");
-    assert!(get(&err, "message").as_string().unwrap().contains("network error"));
+    assert!(get(&err, "message")
+        .as_string()
+        .unwrap()
+        .contains("network error"));
     assert_eq!(stat("queued"), 2.0);
 }
 
@@ -134,7 +155,11 @@ async fn retry_after_is_respected() {
     let b = rec.wait_for(2, 5000).await;
     assert_eq!(b.len(), 2, "{b:?}");
     assert_eq!(b[0].status, 429);
-    assert!(b[1].start - b[0].end.unwrap() >= 1000.0, "retried {} ms after the 429", b[1].start - b[0].end.unwrap());
+    assert!(
+        b[1].start - b[0].end.unwrap() >= 1000.0,
+        "retried {} ms after the 429",
+        b[1].start - b[0].end.unwrap()
+    );
     assert_eq!(b[1].events, ids);
     assert_eq!(stat("retries"), 1.0);
 }
@@ -144,15 +169,28 @@ async fn a_rejected_event_is_dropped_counted_and_reported() {
     fresh();
     let rec = Recorder::new("rejected");
     js("window.__reports = []");
-    configure(&format!("({{endpoint: '{}', flushIntervalMs: 3600000, onError: (e) => window.__reports.push(e)}})", rec.endpoint())).unwrap();
+    configure(&format!(
+        "({{endpoint: '{}', flushIntervalMs: 3600000, onError: (e) => window.__reports.push(e)}})",
+        rec.endpoint()
+    ))
+    .unwrap();
     let ids = track_n(2);
     rec.script(&format!("[{{status: 200, body: {{requestId: 'r', accepted: 1, rejected: [{{index: 1, eventId: '{}', code: 'too_old', field: 'timestamp', message: 'older than 7 days'}}]}}}}]", ids[1])).await;
     let result = flush().await.unwrap();
-    assert_eq!((get(&result, "sent").as_f64(), get(&result, "rejected").as_f64()), (Some(1.0), Some(1.0)));
+    assert_eq!(
+        (
+            get(&result, "sent").as_f64(),
+            get(&result, "rejected").as_f64()
+        ),
+        (Some(1.0), Some(1.0))
+    );
     assert_eq!((stat("queued"), stat("rejected")), (0.0, 1.0));
     let report = js("window.__reports[0]");
     assert_eq!(get(&report, "code").as_string().unwrap(), "too_old");
-    assert!(get(&report, "message").as_string().unwrap().contains("older than 7 days"));
+    assert!(get(&report, "message")
+        .as_string()
+        .unwrap()
+        .contains("older than 7 days"));
 }
 
 #[wasm_bindgen_test]
@@ -184,7 +222,11 @@ async fn a_page_hide_sends_one_keepalive_batch() {
     js("delete document.visibilityState");
     let b2 = rec.batches().await;
     assert_eq!(b2.len(), 1, "one send per hide: {b2:?}");
-    assert!(b[0].content_type.starts_with("text/plain"), "{}", b[0].content_type);
+    assert!(
+        b[0].content_type.starts_with("text/plain"),
+        "{}",
+        b[0].content_type
+    );
     assert_eq!(b[0].events, ids);
     assert_eq!(stat("queued"), 0.0, "acknowledged, so removed");
 }
@@ -195,9 +237,17 @@ async fn opting_out_stops_capture_and_clears_the_queue() {
     track_n(2);
     agent_track::browser::js::opt_out();
     assert_eq!(stat("queued"), 0.0);
-    assert_eq!(track("'prompt'", PROMPT).unwrap(), "", "trackAgent returns null");
+    assert_eq!(
+        track("'prompt'", PROMPT).unwrap(),
+        "",
+        "trackAgent returns null"
+    );
     agent_track::browser::shutdown();
-    assert_eq!(track("'prompt'", PROMPT).unwrap(), "", "persisted across reloads");
+    assert_eq!(
+        track("'prompt'", PROMPT).unwrap(),
+        "",
+        "persisted across reloads"
+    );
     agent_track::browser::js::opt_in();
     assert_eq!(track("'prompt'", PROMPT).unwrap().len(), 36);
 }

@@ -21,7 +21,11 @@ pub struct FetchTransport;
 impl Transport for FetchTransport {
     fn send(&self, endpoint: &str, body: String, keepalive: bool) -> Pending<Reply> {
         let endpoint = endpoint.to_string();
-        Box::pin(async move { post(&endpoint, &body, keepalive).await.unwrap_or_else(|e| Reply::Network(describe(&e))) })
+        Box::pin(async move {
+            post(&endpoint, &body, keepalive)
+                .await
+                .unwrap_or_else(|e| Reply::Network(describe(&e)))
+        })
     }
 }
 
@@ -31,7 +35,11 @@ async fn post(endpoint: &str, body: &str, keepalive: bool) -> Result<Reply, JsVa
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let headers = js_sys::Object::new();
-    let content_type = if keepalive { "text/plain;charset=UTF-8" } else { "application/json" };
+    let content_type = if keepalive {
+        "text/plain;charset=UTF-8"
+    } else {
+        "application/json"
+    };
     Reflect::set(&headers, &"content-type".into(), &content_type.into())?;
     init.set_headers(&headers);
     if keepalive {
@@ -42,14 +50,24 @@ async fn post(endpoint: &str, body: &str, keepalive: bool) -> Result<Reply, JsVa
     // Dropping the timeout (when the response came first) cancels it.
     let _timeout = Timeout::new(TIMEOUT_MS, move || controller.abort());
 
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(endpoint, &init)).await?.dyn_into()?;
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(endpoint, &init))
+        .await?
+        .dyn_into()?;
     let status = response.status();
     let retry_after = response.headers().get("retry-after").ok().flatten();
     let body = match response.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    Ok(Reply::Http { status, body, retry_after })
+    Ok(Reply::Http {
+        status,
+        body,
+        retry_after,
+    })
 }
 
 fn describe(e: &JsValue) -> String {

@@ -133,7 +133,10 @@ extern "C" {
 pub fn configure(config: JsConfig) -> Result<(), JsValue> {
     let config: JsValue = config.into();
     if !config.is_object() {
-        return Err(js_error(&Error::Config { field: "config".into(), message: "configure() takes an options object".into() }));
+        return Err(js_error(&Error::Config {
+            field: "config".into(),
+            message: "configure() takes an options object".into(),
+        }));
     }
     let mut options = Map::new();
     let mut hooks = Hooks::default();
@@ -144,10 +147,22 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
         match (name.as_str(), value.dyn_into::<Function>()) {
             ("onError", Ok(f)) => hooks.on_error = Some(on_error(f)),
             ("beforeSend", Ok(f)) => hooks.before_send = Some(before_send(f)),
-            (_, Ok(_)) if !KNOWN_OPTIONS.contains(&name.as_str()) => return Err(js_error(&unknown_option(&name))),
-            (_, Ok(_)) => return Err(js_error(&Error::Config { message: format!("{name} must not be a function"), field: name })),
+            (_, Ok(_)) if !KNOWN_OPTIONS.contains(&name.as_str()) => {
+                return Err(js_error(&unknown_option(&name)))
+            }
+            (_, Ok(_)) => {
+                return Err(js_error(&Error::Config {
+                    message: format!("{name} must not be a function"),
+                    field: name,
+                }))
+            }
             (_, Err(value)) => {
-                let json = from_js(&value).map_err(|m| js_error(&Error::Config { message: format!("{name}: {m}"), field: name.clone() }))?;
+                let json = from_js(&value).map_err(|m| {
+                    js_error(&Error::Config {
+                        message: format!("{name}: {m}"),
+                        field: name.clone(),
+                    })
+                })?;
                 options.insert(name, json);
             }
         }
@@ -161,9 +176,15 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
 /// (`optOut()`) or `beforeSend` returned null. Throws an `AgentTrackError` naming the field
 /// and rule of the first problem (all problems in `errors`); nothing is queued then.
 #[wasm_bindgen(js_name = trackAgent)]
-pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_properties: Option<JsEventProperties>) -> Result<Option<String>, JsValue> {
+pub fn track_agent(
+    event_type: JsEventType,
+    properties: JsProperties,
+    event_properties: Option<JsEventProperties>,
+) -> Result<Option<String>, JsValue> {
     let event_type: JsValue = event_type.into();
-    let event_type = event_type.as_string().unwrap_or_else(|| describe_js(&event_type));
+    let event_type = event_type
+        .as_string()
+        .unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
     check_token_counts(&properties)?;
     let properties = from_js(&properties).map_err(|m| invalid("properties", m))?;
@@ -171,7 +192,9 @@ pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_prop
         Some(v) => Some(from_js(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,
     };
-    super::tracker().track_json(&event_type, &properties, event_properties.as_ref()).map_err(|e| js_error(&e))
+    super::tracker()
+        .track_json(&event_type, &properties, event_properties.as_ref())
+        .map_err(|e| js_error(&e))
 }
 
 /// One delivery pass now: resolves `{ sent, rejected, dropped, remaining }`; rejects with an
@@ -181,7 +204,11 @@ pub fn track_agent(event_type: JsEventType, properties: JsProperties, event_prop
 pub fn flush() -> JsFlushResult {
     let tracker = super::tracker();
     wasm_bindgen_futures::future_to_promise(async move {
-        tracker.flush().await.map(|report| to_js(&report)).map_err(|e| js_error(&e))
+        tracker
+            .flush()
+            .await
+            .map(|report| to_js(&report))
+            .map_err(|e| js_error(&e))
     })
     .unchecked_into()
 }
@@ -227,7 +254,10 @@ fn from_js(value: &JsValue) -> Result<Value, String> {
 
 /// Rust value -> JS value through `JSON.parse`.
 fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value).ok().and_then(|s| js_sys::JSON::parse(&s).ok()).unwrap_or(JsValue::NULL)
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|s| js_sys::JSON::parse(&s).ok())
+        .unwrap_or(JsValue::NULL)
 }
 
 /// A short rendering of a JS value for messages (`NaN`, `-Infinity`, `42`, `{"a":1}`, `a
@@ -244,11 +274,18 @@ fn describe_js(value: &JsValue) -> String {
 }
 
 fn error_message(e: JsValue) -> String {
-    Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_else(|| "it threw".into())
+    Reflect::get(&e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .unwrap_or_else(|| "it threw".into())
 }
 
 fn invalid(field: &str, message: String) -> JsValue {
-    js_error(&Error::Validation(vec![Problem::new(Code::WrongType, field, format!("{field} {message}"))]))
+    js_error(&Error::Validation(vec![Problem::new(
+        Code::WrongType,
+        field,
+        format!("{field} {message}"),
+    )]))
 }
 
 /// `JSON.stringify` turns `NaN` and `Infinity` into `null`, which would read as "absent";
@@ -262,8 +299,15 @@ fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
         if let Some(n) = v.as_f64() {
             if !n.is_finite() {
                 let field = format!("properties.{name}");
-                let message = format!("{field} must be a whole number >= 0, got {}", describe_js(&v));
-                return Err(js_error(&Error::Validation(vec![Problem::new(Code::InvalidTokenCount, field, message)])));
+                let message = format!(
+                    "{field} must be a whole number >= 0, got {}",
+                    describe_js(&v)
+                );
+                return Err(js_error(&Error::Validation(vec![Problem::new(
+                    Code::InvalidTokenCount,
+                    field,
+                    message,
+                )])));
             }
         }
     }
@@ -272,10 +316,22 @@ fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
 
 /// The `AgentTrackError` for `e`: a JS `Error` with `name`, `code`, `field`, `errors`, `eventIds`.
 fn js_error(e: &Error) -> JsValue {
-    error_object(&e.to_string(), e.code(), e.field(), &to_js(&e.problems()), &Array::new())
+    error_object(
+        &e.to_string(),
+        e.code(),
+        e.field(),
+        &to_js(&e.problems()),
+        &Array::new(),
+    )
 }
 
-fn error_object(message: &str, code: &str, field: Option<&str>, errors: &JsValue, event_ids: &Array) -> JsValue {
+fn error_object(
+    message: &str,
+    code: &str,
+    field: Option<&str>,
+    errors: &JsValue,
+    event_ids: &Array,
+) -> JsValue {
     let err = js_sys::Error::new(message);
     err.set_name("AgentTrackError");
     let set = |k: &str, v: &JsValue| {
@@ -299,13 +355,18 @@ fn on_error(f: Function) -> crate::tracker::OnError {
 
 fn before_send(f: Function) -> crate::tracker::BeforeSend {
     Rc::new(move |event: Event| {
-        let out = f.call1(&JsValue::NULL, &to_js(&event)).map_err(error_message)?;
+        let out = f
+            .call1(&JsValue::NULL, &to_js(&event))
+            .map_err(error_message)?;
         if out.is_null() || out.is_undefined() {
             return Ok(None);
         }
         let value = from_js(&out).map_err(|m| format!("its result {m}"))?;
         parse_event(&value).map(Some).map_err(|problems| {
-            format!("it must return the event or null; {}", problems.first().map_or("", |p| p.message.as_str()))
+            format!(
+                "it must return the event or null; {}",
+                problems.first().map_or("", |p| p.message.as_str())
+            )
         })
     })
 }

@@ -23,7 +23,12 @@ extern "C" {
     /// `navigator.locks`.
     type LockManager;
     #[wasm_bindgen(method, catch)]
-    fn request(this: &LockManager, name: &str, options: &JsValue, callback: &Function) -> Result<Promise, JsValue>;
+    fn request(
+        this: &LockManager,
+        name: &str,
+        options: &JsValue,
+        callback: &Function,
+    ) -> Result<Promise, JsValue>;
 }
 
 /// The browser's best lock: Web Locks when `navigator.locks` exists (secure contexts of
@@ -44,7 +49,9 @@ impl WebLock {
     /// `None` when the browser has no `navigator.locks`.
     pub fn new() -> Option<WebLock> {
         let navigator = web_sys::window()?.navigator();
-        let locks = Reflect::get(&navigator, &"locks".into()).ok().filter(|l| l.is_object())?;
+        let locks = Reflect::get(&navigator, &"locks".into())
+            .ok()
+            .filter(|l| l.is_object())?;
         Some(WebLock(locks.unchecked_into()))
     }
 }
@@ -71,11 +78,17 @@ impl Lock for WebLock {
         let (granted, grant) = deferred();
         let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
             let _ = grant.call1(&JsValue::NULL, &JsValue::from_bool(!lock.is_null()));
-            if lock.is_null() { Promise::resolve(&JsValue::NULL).into() } else { held.into() }
+            if lock.is_null() {
+                Promise::resolve(&JsValue::NULL).into()
+            } else {
+                held.into()
+            }
         });
         let options = Object::new();
         let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-        let requested = self.0.request(LOCK_NAME, &options, callback.unchecked_ref());
+        let requested = self
+            .0
+            .request(LOCK_NAME, &options, callback.unchecked_ref());
         Box::pin(async move {
             if requested.is_err() {
                 return None;
@@ -104,14 +117,20 @@ impl Lease {
     /// A lease owned by a new random owner id.
     pub fn new(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Lease {
         let owner = crate::id::format_v7(platform.now_ms(), 0, platform.random());
-        Lease { storage, platform, owner }
+        Lease {
+            storage,
+            platform,
+            owner,
+        }
     }
 
     fn try_take(&self) -> bool {
         let now = self.platform.now_ms();
         let current = self.storage.get(LOCK_NAME).ok().flatten();
         let free = match current.as_deref().and_then(|v| v.split_once(' ')) {
-            Some((owner, expires)) => owner == self.owner || expires.parse::<u64>().map_or(true, |e| e <= now),
+            Some((owner, expires)) => {
+                owner == self.owner || expires.parse::<u64>().map_or(true, |e| e <= now)
+            }
             None => true,
         };
         if !free {
@@ -119,7 +138,8 @@ impl Lease {
         }
         let mine = format!("{} {}", self.owner, now + LEASE_MS);
         // Write, then read back: another tab's write in between wins.
-        self.storage.set(LOCK_NAME, &mine).is_ok() && self.storage.get(LOCK_NAME).ok().flatten().as_deref() == Some(mine.as_str())
+        self.storage.set(LOCK_NAME, &mine).is_ok()
+            && self.storage.get(LOCK_NAME).ok().flatten().as_deref() == Some(mine.as_str())
     }
 }
 
@@ -138,13 +158,24 @@ impl Drop for LeaseRelease {
 
 impl Lock for Lease {
     fn acquire(&self, wait: bool) -> Pending<Option<Guard>> {
-        let (storage, platform, owner) = (self.storage.clone(), self.platform.clone(), self.owner.clone());
-        let lease = Lease { storage, platform, owner };
+        let (storage, platform, owner) = (
+            self.storage.clone(),
+            self.platform.clone(),
+            self.owner.clone(),
+        );
+        let lease = Lease {
+            storage,
+            platform,
+            owner,
+        };
         Box::pin(async move {
             let start = lease.platform.now_ms();
             loop {
                 if lease.try_take() {
-                    return Some(Guard::new(LeaseRelease(lease.storage.clone(), lease.owner.clone())));
+                    return Some(Guard::new(LeaseRelease(
+                        lease.storage.clone(),
+                        lease.owner.clone(),
+                    )));
                 }
                 if !wait || lease.platform.now_ms() - start > LEASE_WAIT_MS {
                     return None;

@@ -40,7 +40,10 @@ pub fn new_tracker() -> Tracker {
         Some(s) => Rc::new(s),
         None => Rc::new(MemoryStorage::new()),
     };
-    let tracker = Tracker::new(local.map(|s| Box::new(s) as Box<dyn Storage>), platform.clone());
+    let tracker = Tracker::new(
+        local.map(|s| Box::new(s) as Box<dyn Storage>),
+        platform.clone(),
+    );
     tracker.set_transport(Rc::new(FetchTransport));
     tracker.set_lock(default_lock(lock_storage, platform));
     tracker
@@ -49,7 +52,15 @@ pub fn new_tracker() -> Tracker {
 /// The page's default tracker (the one the JS API uses), created on first use. It holds
 /// whatever events earlier page loads and other tabs left queued.
 pub fn tracker() -> Tracker {
-    DEFAULT.with(|d| d.borrow_mut().get_or_insert_with(|| PageTracker { tracker: new_tracker(), scheduler: None }).tracker.clone())
+    DEFAULT.with(|d| {
+        d.borrow_mut()
+            .get_or_insert_with(|| PageTracker {
+                tracker: new_tracker(),
+                scheduler: None,
+            })
+            .tracker
+            .clone()
+    })
 }
 
 /// Configures the default tracker and (re)starts its scheduler when an endpoint is set.

@@ -44,7 +44,10 @@ impl Platform for BrowserPlatform {
         let mut pool = self.pool.borrow_mut();
         let (bytes, used) = &mut *pool;
         if *used + 8 > bytes.len() {
-            let filled = self.crypto.as_ref().is_some_and(|c| c.get_random_values_with_u8_array(bytes).is_ok());
+            let filled = self
+                .crypto
+                .as_ref()
+                .is_some_and(|c| c.get_random_values_with_u8_array(bytes).is_ok());
             if !filled {
                 for b in bytes.iter_mut() {
                     *b = (js_sys::Math::random() * 256.0) as u8;
@@ -60,7 +63,11 @@ impl Platform for BrowserPlatform {
 
     fn page(&self) -> Page {
         let Some(w) = &self.window else {
-            return Page { user_agent: self.user_agent.clone(), language: self.language.clone(), ..Page::default() };
+            return Page {
+                user_agent: self.user_agent.clone(),
+                language: self.language.clone(),
+                ..Page::default()
+            };
         };
         Page {
             url: w.location().href().ok(),

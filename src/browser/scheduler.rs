@@ -33,7 +33,11 @@ impl Scheduler {
     /// when the browser comes back online, and once on each page hide (keepalive). Also runs
     /// a pass at once if events are queued now: earlier pages or closed tabs left them.
     pub fn start(tracker: &Tracker, interval_ms: u32) -> Scheduler {
-        let state = Rc::new(State { tracker: tracker.downgrade(), retry: RefCell::new(None), hide_sent: Cell::new(false) });
+        let state = Rc::new(State {
+            tracker: tracker.downgrade(),
+            retry: RefCell::new(None),
+            hide_sent: Cell::new(false),
+        });
         let due = Rc::downgrade(&state);
         tracker.on_flush_due(Rc::new(move || automatic(due.clone())));
         let tick = Rc::downgrade(&state);
@@ -41,9 +45,13 @@ impl Scheduler {
         let mut listeners = Vec::new();
         if let Some(window) = web_sys::window() {
             let online = Rc::downgrade(&state);
-            listeners.push(Listener::new(&window, "online", move || automatic(online.clone())));
+            listeners.push(Listener::new(&window, "online", move || {
+                automatic(online.clone())
+            }));
             let hide = Rc::downgrade(&state);
-            listeners.push(Listener::new(&window, "pagehide", move || page_hidden(&hide)));
+            listeners.push(Listener::new(&window, "pagehide", move || {
+                page_hidden(&hide)
+            }));
             if let Some(document) = window.document() {
                 let vis = Rc::downgrade(&state);
                 let doc = document.clone();
@@ -59,7 +67,11 @@ impl Scheduler {
         if tracker.stats().queued > 0 {
             automatic(Rc::downgrade(&state));
         }
-        Scheduler { state, _interval: interval, _listeners: listeners }
+        Scheduler {
+            state,
+            _interval: interval,
+            _listeners: listeners,
+        }
     }
 
     /// Whether a backoff timer is pending.
@@ -70,11 +82,15 @@ impl Scheduler {
 
 /// An automatic pass, if one is due; after a failure, a timer for the end of the backoff.
 fn automatic(state: Weak<State>) {
-    let Some(tracker) = state.upgrade().and_then(|s| s.tracker.upgrade()) else { return };
+    let Some(tracker) = state.upgrade().and_then(|s| s.tracker.upgrade()) else {
+        return;
+    };
     spawn_local(async move {
         if let Some(Err(_)) = tracker.flush_if_due().await {
             if let (Some(s), Some(at)) = (state.upgrade(), tracker.retry_at()) {
-                let wait = at.saturating_sub(js_sys::Date::now() as u64).min(u64::from(u32::MAX)) as u32;
+                let wait = at
+                    .saturating_sub(js_sys::Date::now() as u64)
+                    .min(u64::from(u32::MAX)) as u32;
                 let again = state.clone();
                 *s.retry.borrow_mut() = Some(Timeout::new(wait, move || automatic(again)));
             }
@@ -87,7 +103,9 @@ fn page_hidden(state: &Weak<State>) {
     if s.hide_sent.replace(true) {
         return;
     }
-    let Some(tracker) = s.tracker.upgrade() else { return };
+    let Some(tracker) = s.tracker.upgrade() else {
+        return;
+    };
     spawn_local(async move {
         let _ = tracker.flush_on_hide().await;
     });
@@ -104,12 +122,18 @@ impl Listener {
     fn new(target: &EventTarget, kind: &'static str, f: impl FnMut() + 'static) -> Listener {
         let callback = Closure::<dyn FnMut()>::new(f);
         let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
-        Listener { target: target.clone(), kind, callback }
+        Listener {
+            target: target.clone(),
+            kind,
+            callback,
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.target.remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
     }
 }

@@ -70,7 +70,8 @@ impl Core {
         let events = self.queue.read(ids);
         let events = self.with_visitors(events);
         let out = (!events.is_empty()).then(|| body(&events, self.platform.now_ms()));
-        self.queue.set_in_flight(out.as_ref().map_or(&[][..], |o| &o.ids[..]));
+        self.queue
+            .set_in_flight(out.as_ref().map_or(&[][..], |o| &o.ids[..]));
         out
     }
 
@@ -79,7 +80,10 @@ impl Core {
         self.queue.clear_in_flight();
         match outcome {
             Outcome::Delivered { rejected } => {
-                let rejected: Vec<_> = rejected.into_iter().filter(|r| batch.ids.contains(&r.event_id)).collect();
+                let rejected: Vec<_> = rejected
+                    .into_iter()
+                    .filter(|r| batch.ids.contains(&r.event_id))
+                    .collect();
                 let acknowledged = (batch.ids.len() - rejected.len()) as u64;
                 self.queue.remove(batch.ids.iter().map(String::as_str));
                 self.stats.sent += acknowledged;
@@ -88,14 +92,22 @@ impl Core {
                 report.rejected += rejected.len() as u64;
                 for r in rejected {
                     let message = format!("the proxy rejected event {}: {}", r.event_id, r.message);
-                    self.report(crate::report::Report { code: r.code, message, event_ids: vec![r.event_id] });
+                    self.report(crate::report::Report {
+                        code: r.code,
+                        message,
+                        event_ids: vec![r.event_id],
+                    });
                 }
                 self.retry = super::Retry::default();
                 Step::Continue
             }
             Outcome::Split { code, message } if batch.ids.len() == 1 => {
                 report.dropped += 1;
-                self.drop_events(batch.ids.clone(), code, format!("the proxy refused the event alone ({message}); dropped it"));
+                self.drop_events(
+                    batch.ids.clone(),
+                    code,
+                    format!("the proxy refused the event alone ({message}); dropped it"),
+                );
                 Step::Continue
             }
             Outcome::Split { .. } => {
@@ -105,13 +117,23 @@ impl Core {
             Outcome::Drop { code, message } => {
                 report.dropped += batch.ids.len() as u64;
                 let n = batch.ids.len();
-                self.drop_events(batch.ids.clone(), &code, format!("{message}; retrying cannot help, so {n} events were dropped"));
+                self.drop_events(
+                    batch.ids.clone(),
+                    &code,
+                    format!("{message}; retrying cannot help, so {n} events were dropped"),
+                );
                 Step::Continue
             }
-            Outcome::Retry { retry_after_ms, message } => {
+            Outcome::Retry {
+                retry_after_ms,
+                message,
+            } => {
                 let now = self.platform.now_ms();
-                let random = f64::from(u32::from_be_bytes(self.platform.random()[..4].try_into().unwrap_or_default())) / 4_294_967_296.0;
-                self.retry.next_at = next_attempt_at(now, self.retry.attempt, random, retry_after_ms);
+                let random = f64::from(u32::from_be_bytes(
+                    self.platform.random()[..4].try_into().unwrap_or_default(),
+                )) / 4_294_967_296.0;
+                self.retry.next_at =
+                    next_attempt_at(now, self.retry.attempt, random, retry_after_ms);
                 self.retry.attempt += 1;
                 self.stats.retries += 1;
                 let message = format!(
@@ -120,7 +142,10 @@ impl Core {
                     (self.retry.next_at - now).div_ceil(1000)
                 );
                 self.note_error("delivery_failed", &message);
-                Step::Stop(Error::Delivery { code: "delivery_failed", message })
+                Step::Stop(Error::Delivery {
+                    code: "delivery_failed",
+                    message,
+                })
             }
         }
     }
@@ -133,10 +158,21 @@ impl Core {
 
     fn drop_expired(&mut self) {
         let now = self.platform.now_ms();
-        let expired: Vec<String> = self.queue.ids().filter(|id| is_expired(id, now)).map(str::to_string).collect();
+        let expired: Vec<String> = self
+            .queue
+            .ids()
+            .filter(|id| is_expired(id, now))
+            .map(str::to_string)
+            .collect();
         if !expired.is_empty() {
             let n = expired.len();
-            self.drop_events(expired, "expired", format!("{n} events were older than 7 days, which the server refuses; dropped them"));
+            self.drop_events(
+                expired,
+                "expired",
+                format!(
+                    "{n} events were older than 7 days, which the server refuses; dropped them"
+                ),
+            );
         }
     }
 

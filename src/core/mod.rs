@@ -7,7 +7,10 @@ use std::rc::Rc;
 use serde_json::{Map, Value};
 
 use agent_track_schema::limits::MAX_EVENT_BYTES;
-use agent_track_schema::{parse_event, parse_event_properties, parse_properties, AgentProperties, Context, Event, EventType};
+use agent_track_schema::{
+    parse_event, parse_event_properties, parse_properties, AgentProperties, Context, Event,
+    EventType,
+};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -110,12 +113,20 @@ impl Core {
 
     /// Validates untyped input (from JS) and builds the event, reporting every problem of the
     /// event type, the properties and the custom properties together.
-    pub fn prepare_json(&mut self, event_type: &str, properties: &Value, event_properties: Option<&Value>) -> Result<Event, Error> {
+    pub fn prepare_json(
+        &mut self,
+        event_type: &str,
+        properties: &Value,
+        event_properties: Option<&Value>,
+    ) -> Result<Event, Error> {
         let event_type = EventType::parse(event_type);
         let mut problems = Vec::new();
         // Properties are checked against the type's rules when the type is known, else as a
         // prompt, so that their problems are reported too.
-        let props = parse_properties(*event_type.as_ref().unwrap_or(&EventType::Prompt), properties);
+        let props = parse_properties(
+            *event_type.as_ref().unwrap_or(&EventType::Prompt),
+            properties,
+        );
         let custom = parse_event_properties(event_properties);
         if let Err(p) = &event_type {
             problems.push(p.clone());
@@ -133,13 +144,24 @@ impl Core {
     }
 
     /// Validates typed input and builds the event.
-    pub fn prepare(&mut self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Result<Event, Error> {
+    pub fn prepare(
+        &mut self,
+        event_type: EventType,
+        properties: AgentProperties,
+        event_properties: Map<String, Value>,
+    ) -> Result<Event, Error> {
         properties.validate(event_type).map_err(Error::Validation)?;
-        let custom = parse_event_properties(Some(&Value::Object(event_properties))).map_err(Error::one)?;
+        let custom =
+            parse_event_properties(Some(&Value::Object(event_properties))).map_err(Error::one)?;
         Ok(self.build(event_type, properties, custom))
     }
 
-    fn build(&mut self, event_type: EventType, properties: AgentProperties, event_properties: Map<String, Value>) -> Event {
+    fn build(
+        &mut self,
+        event_type: EventType,
+        properties: AgentProperties,
+        event_properties: Map<String, Value>,
+    ) -> Event {
         let now = self.platform.now_ms();
         let page = self.platform.page();
         self.seq += 1;
@@ -148,7 +170,11 @@ impl Core {
             event_type,
             timestamp: now,
             visitor_id: self.configured.then(|| self.visitor_id()),
-            account_id: if self.configured { self.config.account_id.clone() } else { None },
+            account_id: if self.configured {
+                self.config.account_id.clone()
+            } else {
+                None
+            },
             properties,
             event_properties,
             context: Context {
@@ -165,7 +191,10 @@ impl Core {
     /// Queues a prepared event (after `beforeSend`, which may have changed it: the properties
     /// are checked again). Returns its id.
     pub fn commit(&mut self, event: Event) -> Result<String, Error> {
-        event.properties.validate(event.event_type).map_err(Error::Validation)?;
+        event
+            .properties
+            .validate(event.event_type)
+            .map_err(Error::Validation)?;
         let json = serde_json::to_string(&event).expect("an Event always serializes");
         if json.len() > MAX_EVENT_BYTES {
             return Err(Error::too_large(
@@ -176,7 +205,11 @@ impl Core {
         match self.queue.push(&event.event_id, &json) {
             Ok(evicted) => self.report_evictions(evicted),
             // Unreachable with the memory fallback underneath, but never silent.
-            Err(e) => self.drop_events(vec![event.event_id.clone()], "storage_failed", format!("could not store the event: {e}")),
+            Err(e) => self.drop_events(
+                vec![event.event_id.clone()],
+                "storage_failed",
+                format!("could not store the event: {e}"),
+            ),
         }
         self.warn_if_degraded();
         Ok(event.event_id)
@@ -185,13 +218,20 @@ impl Core {
     /// The counters, with `queued` read from the shared queue now.
     pub fn stats(&mut self) -> Stats {
         self.queue.resync();
-        Stats { queued: self.queue.len(), ..self.stats.clone() }
+        Stats {
+            queued: self.queue.len(),
+            ..self.stats.clone()
+        }
     }
 
     /// The queued events, oldest first, at most `max` (for tests and inspection).
     pub fn queued_events(&mut self, max: usize) -> Vec<Event> {
         self.queue.resync();
-        self.queue.peek(max).into_iter().filter_map(|(_, json)| decode(&json)).collect()
+        self.queue
+            .peek(max)
+            .into_iter()
+            .filter_map(|(_, json)| decode(&json))
+            .collect()
     }
 
     /// Reports produced since the last call, for the `onError` hook.
@@ -221,7 +261,11 @@ impl Core {
     fn drop_events(&mut self, event_ids: Vec<String>, code: &str, message: String) {
         self.queue.remove(event_ids.iter().map(String::as_str));
         self.stats.dropped += event_ids.len() as u64;
-        self.report(Report { code: code.to_string(), message, event_ids });
+        self.report(Report {
+            code: code.to_string(),
+            message,
+            event_ids,
+        });
     }
 
     fn report(&mut self, report: Report) {
@@ -231,7 +275,11 @@ impl Core {
 
     /// Records the most recent problem for `stats().lastError`.
     fn note_error(&mut self, code: &str, message: &str) {
-        self.stats.last_error = Some(LastError { code: code.to_string(), message: message.to_string(), at: self.platform.now_ms() });
+        self.stats.last_error = Some(LastError {
+            code: code.to_string(),
+            message: message.to_string(),
+            at: self.platform.now_ms(),
+        });
     }
 
     fn warn_if_degraded(&self) {
@@ -248,7 +296,10 @@ impl Core {
         if let Ok(Some(id)) = self.storage.get(ANONYMOUS_ID_KEY) {
             return id;
         }
-        let id = format!("anon-{}", crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random()));
+        let id = format!(
+            "anon-{}",
+            crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())
+        );
         let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
         id
     }
@@ -257,7 +308,9 @@ impl Core {
     fn adopt_pending(&mut self, visitor: &str) {
         let ids: Vec<String> = self.queue.ids().map(str::to_string).collect();
         for (id, json) in self.queue.peek(ids.len()) {
-            let Some(mut event) = decode(&json) else { continue };
+            let Some(mut event) = decode(&json) else {
+                continue;
+            };
             if event.visitor_id.is_some() {
                 continue;
             }
@@ -273,7 +326,9 @@ impl Core {
 /// JSON may come from another tab's, or another version's, module). Not `serde` derive: that
 /// path would add a second JSON reader to the wasm module.
 fn decode(json: &str) -> Option<Event> {
-    serde_json::from_str::<Value>(json).ok().and_then(|v| parse_event(&v).ok())
+    serde_json::from_str::<Value>(json)
+        .ok()
+        .and_then(|v| parse_event(&v).ok())
 }
 
 mod delivery;

@@ -8,9 +8,17 @@ const T0: u64 = 1_763_712_000_000;
 
 fn core_on(storage: &MemoryStorage) -> (Core, Rc<FixedPlatform>) {
     let mut platform = FixedPlatform::at(T0);
-    platform.page = Page { url: Some("https://app.example/chat".into()), title: Some("Chat".into()), user_agent: Some("UA".into()), language: Some("en-US".into()) };
+    platform.page = Page {
+        url: Some("https://app.example/chat".into()),
+        title: Some("Chat".into()),
+        user_agent: Some("UA".into()),
+        language: Some("en-US".into()),
+    };
     let platform = Rc::new(platform);
-    (Core::new(Some(Box::new(storage.clone())), platform.clone()), platform)
+    (
+        Core::new(Some(Box::new(storage.clone())), platform.clone()),
+        platform,
+    )
 }
 
 fn props(content: &str) -> Value {
@@ -23,7 +31,12 @@ fn track(core: &mut Core, t: &str, p: Value) -> Result<String, Error> {
 }
 
 fn configured(visitor: Option<&str>) -> Config {
-    Config { endpoint: Some("/v1/events".into()), visitor_id: visitor.map(Into::into), account_id: Some("acme".into()), ..Config::default() }
+    Config {
+        endpoint: Some("/v1/events".into()),
+        visitor_id: visitor.map(Into::into),
+        account_id: Some("acme".into()),
+        ..Config::default()
+    }
 }
 
 #[test]
@@ -36,10 +49,23 @@ fn an_event_is_stamped_and_queued() {
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e.event_id, id);
-    assert_eq!((e.timestamp, e.visitor_id.as_deref(), e.account_id.as_deref()), (T0, Some("v1"), Some("acme")));
+    assert_eq!(
+        (
+            e.timestamp,
+            e.visitor_id.as_deref(),
+            e.account_id.as_deref()
+        ),
+        (T0, Some("v1"), Some("acme"))
+    );
     assert_eq!(e.context.url.as_deref(), Some("https://app.example/chat"));
     assert_eq!((e.context.seq, e.context.sdk.as_str()), (1, SDK));
-    assert_eq!(storage.get(&format!("{}{id}", crate::queue::QUEUE_PREFIX)).unwrap().map(|s| s.contains("\"content\":\"hi\"")), Some(true));
+    assert_eq!(
+        storage
+            .get(&format!("{}{id}", crate::queue::QUEUE_PREFIX))
+            .unwrap()
+            .map(|s| s.contains("\"content\":\"hi\"")),
+        Some(true)
+    );
 }
 
 #[test]
@@ -48,7 +74,11 @@ fn seq_and_ids_increase() {
     let a = track(&mut core, "prompt", props("1")).unwrap();
     let b = track(&mut core, "agent_response", props("2")).unwrap();
     assert!(a < b);
-    let seqs: Vec<u64> = core.queued_events(10).iter().map(|e| e.context.seq).collect();
+    let seqs: Vec<u64> = core
+        .queued_events(10)
+        .iter()
+        .map(|e| e.context.seq)
+        .collect();
     assert_eq!(seqs, [1, 2]);
 }
 
@@ -56,12 +86,28 @@ fn seq_and_ids_increase() {
 fn invalid_input_queues_nothing_and_reports_every_problem() {
     let storage = MemoryStorage::new();
     let (mut core, _) = core_on(&storage);
-    let err = core.prepare_json("promt", &json!({"agentId": 1, "conversationID": "c"}), Some(&json!([1]))).unwrap_err();
-    let Error::Validation(problems) = &err else { panic!("{err:?}") };
+    let err = core
+        .prepare_json(
+            "promt",
+            &json!({"agentId": 1, "conversationID": "c"}),
+            Some(&json!([1])),
+        )
+        .unwrap_err();
+    let Error::Validation(problems) = &err else {
+        panic!("{err:?}")
+    };
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(
         fields,
-        ["eventType", "properties.conversationID", "properties.conversationId", "properties.messageId", "properties.content", "properties.agentId", "eventProperties"]
+        [
+            "eventType",
+            "properties.conversationID",
+            "properties.conversationId",
+            "properties.messageId",
+            "properties.content",
+            "properties.agentId",
+            "eventProperties"
+        ]
     );
     assert!(storage.is_empty());
     assert_eq!(core.stats().queued, 0);
@@ -75,7 +121,9 @@ fn events_before_configure_get_the_configured_ids() {
     core.configure(configured(Some("v9")));
     track(&mut core, "prompt", props("later")).unwrap();
     let events = core.queued_events(10);
-    assert!(events.iter().all(|e| e.visitor_id.as_deref() == Some("v9") && e.account_id.as_deref() == Some("acme")));
+    assert!(events
+        .iter()
+        .all(|e| e.visitor_id.as_deref() == Some("v9") && e.account_id.as_deref() == Some("acme")));
 }
 
 #[test]
@@ -90,7 +138,10 @@ fn without_a_visitor_id_an_anonymous_one_is_kept() {
     let (mut again, _) = core_on(&storage);
     again.configure(configured(None));
     track(&mut again, "prompt", props("y")).unwrap();
-    assert!(again.queued_events(10).iter().all(|e| e.visitor_id.as_deref() == Some(anon.as_str())));
+    assert!(again
+        .queued_events(10)
+        .iter()
+        .all(|e| e.visitor_id.as_deref() == Some(anon.as_str())));
 }
 
 #[test]
@@ -102,7 +153,11 @@ fn events_survive_a_reload() {
     }
     drop(core);
     let (mut reloaded, _) = core_on(&storage);
-    let contents: Vec<String> = reloaded.queued_events(10).into_iter().map(|e| e.properties.content).collect();
+    let contents: Vec<String> = reloaded
+        .queued_events(10)
+        .into_iter()
+        .map(|e| e.properties.content)
+        .collect();
     assert_eq!(contents, ["0", "1", "2"]);
     assert_eq!(reloaded.stats().queued, 3);
 }
@@ -110,7 +165,13 @@ fn events_survive_a_reload() {
 #[test]
 fn the_cap_drops_the_oldest_counts_and_reports() {
     let (mut core, _) = core_on(&MemoryStorage::new());
-    core.configure(Config { caps: Caps { max_events: 2, ..Caps::default() }, ..configured(Some("v")) });
+    core.configure(Config {
+        caps: Caps {
+            max_events: 2,
+            ..Caps::default()
+        },
+        ..configured(Some("v"))
+    });
     let first = track(&mut core, "prompt", props("1")).unwrap();
     track(&mut core, "prompt", props("2")).unwrap();
     track(&mut core, "prompt", props("3")).unwrap();
@@ -118,8 +179,15 @@ fn the_cap_drops_the_oldest_counts_and_reports() {
     assert_eq!((stats.queued, stats.dropped), (2, 1));
     let reports = core.take_reports();
     assert_eq!(reports.len(), 1);
-    assert_eq!((reports[0].code.as_str(), reports[0].event_ids.clone()), ("queue_full", vec![first]));
-    assert!(reports[0].message.contains("maxQueueEvents"), "{}", reports[0].message);
+    assert_eq!(
+        (reports[0].code.as_str(), reports[0].event_ids.clone()),
+        ("queue_full", vec![first])
+    );
+    assert!(
+        reports[0].message.contains("maxQueueEvents"),
+        "{}",
+        reports[0].message
+    );
     assert_eq!(stats.last_error.unwrap().code, "queue_full");
 }
 
@@ -134,7 +202,11 @@ fn a_full_storage_keeps_events_in_memory_with_one_warning() {
     assert_eq!((core.stats().dropped, storage.len()), (0, 1));
     let warnings = platform.warnings.borrow();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(warnings[0].contains("QuotaExceededError"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("QuotaExceededError"),
+        "{}",
+        warnings[0]
+    );
 }
 
 #[test]
@@ -159,6 +231,12 @@ fn an_event_over_128_kb_is_refused() {
 #[test]
 fn typed_input_is_validated_too() {
     let (mut core, _) = core_on(&MemoryStorage::new());
-    let err = core.prepare(EventType::UserReaction, AgentProperties::new("a", "c", "m", "like"), Map::new()).unwrap_err();
+    let err = core
+        .prepare(
+            EventType::UserReaction,
+            AgentProperties::new("a", "c", "m", "like"),
+            Map::new(),
+        )
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_reaction");
 }

@@ -44,9 +44,11 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let _weekday = parts.next()?;
     let day: u64 = parts.next()?.parse().ok()?;
     let month_name = parts.next()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        .iter()
-        .position(|m| *m == month_name)? as u64
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == month_name)? as u64
         + 1;
     let year: i64 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
@@ -57,7 +59,6 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let days = u64::try_from(days_from_civil(year, month as i64, day as i64)).ok()?;
     Some((days * 86_400 + h * 3600 + m * 60 + sec) * 1000)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -76,7 +77,10 @@ mod tests {
     fn retry_after_wins_over_backoff_and_is_clamped() {
         assert_eq!(next_attempt_at(1_000, 0, 0.9, Some(30_000)), 31_000);
         assert_eq!(next_attempt_at(1_000, 0, 0.5, None), 1_500);
-        assert_eq!(next_attempt_at(0, 0, 0.0, Some(u64::MAX)), MAX_RETRY_AFTER_MS);
+        assert_eq!(
+            next_attempt_at(0, 0, 0.0, Some(u64::MAX)),
+            MAX_RETRY_AFTER_MS
+        );
     }
 
     #[test]
@@ -91,10 +95,19 @@ mod tests {
     fn retry_after_as_http_date() {
         // 1994-11-06T08:49:37Z = 784111777 s.
         let at = 784_111_777_000;
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 5_000), Some(5_000));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5_000), Some(0));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at - 5_000),
+            Some(5_000)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at + 5_000),
+            Some(0)
+        );
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date("Sat, 21 Nov 2026 10:00:00 GMT"), Some(1_795_255_200_000));
+        assert_eq!(
+            parse_http_date("Sat, 21 Nov 2026 10:00:00 GMT"),
+            Some(1_795_255_200_000)
+        );
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 PST"), None);
         assert_eq!(parse_http_date("Sun, 32 Nov 1994 08:49:37 GMT"), None);
     }

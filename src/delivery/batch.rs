@@ -19,7 +19,12 @@ fn overhead(sent_at: u64, events: usize) -> usize {
 
 /// The longest prefix of `queued` (id, stored JSON) whose body stays within `max_events` and
 /// `max_bytes`. Empty when even the first event does not fit.
-pub fn cut(queued: &[(String, String)], sent_at: u64, max_events: usize, max_bytes: usize) -> Outgoing {
+pub fn cut(
+    queued: &[(String, String)],
+    sent_at: u64,
+    max_events: usize,
+    max_bytes: usize,
+) -> Outgoing {
     let mut size = overhead(sent_at, 1);
     let mut n = 0;
     for (i, (_, json)) in queued.iter().enumerate().take(max_events) {
@@ -35,7 +40,8 @@ pub fn cut(queued: &[(String, String)], sent_at: u64, max_events: usize, max_byt
 
 /// The batch of exactly these events.
 pub fn body(events: &[(String, String)], sent_at: u64) -> Outgoing {
-    let len: usize = events.iter().map(|(_, j)| j.len()).sum::<usize>() + overhead(sent_at, events.len());
+    let len: usize =
+        events.iter().map(|(_, j)| j.len()).sum::<usize>() + overhead(sent_at, events.len());
     let mut body = String::with_capacity(len);
     body.push_str("{\"sentAt\":");
     body.push_str(&sent_at.to_string());
@@ -47,7 +53,10 @@ pub fn body(events: &[(String, String)], sent_at: u64) -> Outgoing {
         body.push_str(json);
     }
     body.push_str("]}");
-    Outgoing { ids: events.iter().map(|(id, _)| id.clone()).collect(), body }
+    Outgoing {
+        ids: events.iter().map(|(id, _)| id.clone()).collect(),
+        body,
+    }
 }
 
 /// When an event was tracked, read from its UUIDv7 id (the first 48 bits are unix ms).
@@ -69,7 +78,9 @@ pub fn is_expired(event_id: &str, now_ms: u64) -> bool {
 /// serialized field order of `Event` (`eventId`, `type`, `timestamp`, then `visitorId` when
 /// present), so that custom properties named `visitorId` cannot fool it.
 pub fn lacks_visitor(json: &str) -> bool {
-    let Some((_, rest)) = json.split_once("\"timestamp\":") else { return true };
+    let Some((_, rest)) = json.split_once("\"timestamp\":") else {
+        return true;
+    };
     let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
     !rest.starts_with(",\"visitorId\":")
 }
@@ -80,13 +91,20 @@ mod tests {
     use crate::id::format_v7;
 
     fn q(jsons: &[&str]) -> Vec<(String, String)> {
-        jsons.iter().enumerate().map(|(i, j)| (format!("id{i}"), j.to_string())).collect()
+        jsons
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (format!("id{i}"), j.to_string()))
+            .collect()
     }
 
     #[test]
     fn body_is_the_contract_envelope_and_valid_json() {
         let b = body(&q(&[r#"{"a":1}"#, r#"{"b":2}"#]), 1763712000123);
-        assert_eq!(b.body, r#"{"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#);
+        assert_eq!(
+            b.body,
+            r#"{"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#
+        );
         assert_eq!(b.ids, ["id0", "id1"]);
         let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
         assert_eq!(v["events"].as_array().unwrap().len(), 2);
@@ -104,7 +122,11 @@ mod tests {
         for n in 1..=5 {
             let b = cut(&events, 7, 10, body(&events[..n], 7).body.len());
             assert_eq!(b.ids.len(), n);
-            assert_eq!(b.body, body(&events[..n], 7).body, "cut and body agree on size");
+            assert_eq!(
+                b.body,
+                body(&events[..n], 7).body,
+                "cut and body agree on size"
+            );
         }
     }
 
@@ -122,12 +144,20 @@ mod tests {
         assert!(!is_expired(&id, now));
         assert!(is_expired(&id, now + 1));
         assert!(!is_expired("not-a-uuid", u64::MAX));
-        assert_eq!(tracked_at("0189d3c1-2b1a-4c00-8000-000000000000"), None, "v4 layout");
+        assert_eq!(
+            tracked_at("0189d3c1-2b1a-4c00-8000-000000000000"),
+            None,
+            "v4 layout"
+        );
     }
 
     #[test]
     fn visitor_presence_is_read_from_the_envelope_only() {
-        assert!(!lacks_visitor(r#"{"eventId":"e","type":"prompt","timestamp":5,"visitorId":"v","properties":{}}"#));
-        assert!(lacks_visitor(r#"{"eventId":"e","type":"prompt","timestamp":5,"properties":{},"eventProperties":{"visitorId":"x"}}"#));
+        assert!(!lacks_visitor(
+            r#"{"eventId":"e","type":"prompt","timestamp":5,"visitorId":"v","properties":{}}"#
+        ));
+        assert!(lacks_visitor(
+            r#"{"eventId":"e","type":"prompt","timestamp":5,"properties":{},"eventProperties":{"visitorId":"x"}}"#
+        ));
     }
 }

@@ -59,8 +59,17 @@ pub enum Outcome {
 /// Classifies `reply` for a batch.
 pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
     let (status, body, retry_after) = match reply {
-        Reply::Network(e) => return Outcome::Retry { retry_after_ms: None, message: format!("network error: {e}") },
-        Reply::Http { status, body, retry_after } => (*status, body, retry_after),
+        Reply::Network(e) => {
+            return Outcome::Retry {
+                retry_after_ms: None,
+                message: format!("network error: {e}"),
+            }
+        }
+        Reply::Http {
+            status,
+            body,
+            retry_after,
+        } => (*status, body, retry_after),
     };
     let said = || proxy_message(body);
     match status {
@@ -68,16 +77,29 @@ pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
             Some(rejected) => Outcome::Delivered { rejected },
             None => Outcome::Retry {
                 retry_after_ms: None,
-                message: format!("HTTP {status} without a readable acknowledgement; the events stay queued"),
+                message: format!(
+                    "HTTP {status} without a readable acknowledgement; the events stay queued"
+                ),
             },
         },
-        413 => Outcome::Split { code: "too_large", message: format!("HTTP 413: {}", said()) },
-        400 => Outcome::Split { code: "unreadable", message: format!("HTTP 400: {}", said()) },
+        413 => Outcome::Split {
+            code: "too_large",
+            message: format!("HTTP 413: {}", said()),
+        },
+        400 => Outcome::Split {
+            code: "unreadable",
+            message: format!("HTTP 400: {}", said()),
+        },
         408 | 425 | 429 | 500..=599 => Outcome::Retry {
-            retry_after_ms: retry_after.as_deref().and_then(|v| parse_retry_after(v, now_ms)),
+            retry_after_ms: retry_after
+                .as_deref()
+                .and_then(|v| parse_retry_after(v, now_ms)),
             message: format!("HTTP {status}: {}", said()),
         },
-        _ => Outcome::Drop { code: format!("http_{status}"), message: format!("HTTP {status}: {}", said()) },
+        _ => Outcome::Drop {
+            code: format!("http_{status}"),
+            message: format!("HTTP {status}: {}", said()),
+        },
     }
 }
 
@@ -87,7 +109,8 @@ pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
 fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
     let v: serde_json::Value = serde_json::from_str(body).ok()?;
     v.get("accepted")?.as_u64()?;
-    let text = |r: &serde_json::Value, k: &str| r.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let text =
+        |r: &serde_json::Value, k: &str| r.get(k).and_then(|x| x.as_str()).map(str::to_string);
     let rejected = match v.get("rejected") {
         None | Some(serde_json::Value::Null) => Vec::new(),
         Some(list) => list
@@ -111,7 +134,11 @@ fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
 fn proxy_message(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 
@@ -120,45 +147,109 @@ mod tests {
     use super::*;
 
     fn http(status: u16, body: &str, retry_after: Option<&str>) -> Reply {
-        Reply::Http { status, body: body.into(), retry_after: retry_after.map(Into::into) }
+        Reply::Http {
+            status,
+            body: body.into(),
+            retry_after: retry_after.map(Into::into),
+        }
     }
 
     #[test]
     fn ok_with_rejections() {
         let body = r#"{"requestId":"r","accepted":1,"rejected":[{"index":1,"eventId":"e2","code":"too_old","field":"timestamp","message":"older than 7 days"}]}"#;
-        let Outcome::Delivered { rejected } = classify(&http(200, body, None), 0) else { panic!() };
+        let Outcome::Delivered { rejected } = classify(&http(200, body, None), 0) else {
+            panic!()
+        };
         assert_eq!(rejected[0].event_id, "e2");
-        assert_eq!(classify(&http(200, r#"{"requestId":"r","accepted":2}"#, None), 0), Outcome::Delivered { rejected: vec![] });
+        assert_eq!(
+            classify(&http(200, r#"{"requestId":"r","accepted":2}"#, None), 0),
+            Outcome::Delivered { rejected: vec![] }
+        );
     }
 
     #[test]
     fn ok_without_an_acknowledgement_is_retried() {
         // A captive portal or a misrouted request answers 200 with HTML: nothing was delivered.
-        assert!(matches!(classify(&http(200, "<html>", None), 0), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(&http(200, "<html>", None), 0),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]
     fn too_large_and_unreadable_split() {
-        let o = classify(&http(413, r#"{"requestId":"r","code":"body_too_large","message":"at most 524288 bytes"}"#, None), 0);
-        assert_eq!(o, Outcome::Split { code: "too_large", message: "HTTP 413: at most 524288 bytes".into() });
-        assert!(matches!(classify(&http(400, "{}", None), 0), Outcome::Split { code: "unreadable", .. }));
+        let o = classify(
+            &http(
+                413,
+                r#"{"requestId":"r","code":"body_too_large","message":"at most 524288 bytes"}"#,
+                None,
+            ),
+            0,
+        );
+        assert_eq!(
+            o,
+            Outcome::Split {
+                code: "too_large",
+                message: "HTTP 413: at most 524288 bytes".into()
+            }
+        );
+        assert!(matches!(
+            classify(&http(400, "{}", None), 0),
+            Outcome::Split {
+                code: "unreadable",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn transient_failures_retry_and_honour_retry_after() {
         for status in [408, 425, 429, 500, 502, 503, 504] {
-            assert!(matches!(classify(&http(status, "", None), 0), Outcome::Retry { retry_after_ms: None, .. }), "{status}");
+            assert!(
+                matches!(
+                    classify(&http(status, "", None), 0),
+                    Outcome::Retry {
+                        retry_after_ms: None,
+                        ..
+                    }
+                ),
+                "{status}"
+            );
         }
-        let Outcome::Retry { retry_after_ms, .. } = classify(&http(429, "", Some("3")), 0) else { panic!() };
+        let Outcome::Retry { retry_after_ms, .. } = classify(&http(429, "", Some("3")), 0) else {
+            panic!()
+        };
         assert_eq!(retry_after_ms, Some(3_000));
-        assert!(matches!(classify(&Reply::Network("refused".into()), 0), Outcome::Retry { .. }));
+        assert!(matches!(
+            classify(&Reply::Network("refused".into()), 0),
+            Outcome::Retry { .. }
+        ));
     }
 
     #[test]
     fn other_client_errors_drop_with_the_reason() {
-        let o = classify(&http(403, r#"{"requestId":"r","code":"origin_not_allowed","message":"origin https://evil.example is not allowed"}"#, None), 0);
-        assert_eq!(o, Outcome::Drop { code: "http_403".into(), message: "HTTP 403: origin https://evil.example is not allowed".into() });
-        assert!(matches!(classify(&http(415, "", None), 0), Outcome::Drop { .. }));
-        assert!(matches!(classify(&http(404, "", None), 0), Outcome::Drop { .. }));
+        let o = classify(
+            &http(
+                403,
+                r#"{"requestId":"r","code":"origin_not_allowed","message":"origin https://evil.example is not allowed"}"#,
+                None,
+            ),
+            0,
+        );
+        assert_eq!(
+            o,
+            Outcome::Drop {
+                code: "http_403".into(),
+                message: "HTTP 403: origin https://evil.example is not allowed".into()
+            }
+        );
+        assert!(matches!(
+            classify(&http(415, "", None), 0),
+            Outcome::Drop { .. }
+        ));
+        assert!(matches!(
+            classify(&http(404, "", None), 0),
+            Outcome::Drop { .. }
+        ));
     }
 }

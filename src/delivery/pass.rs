@@ -38,7 +38,11 @@ pub struct PassReport {
 /// Runs one pass. Fails with [`Error::Delivery`] when there is no endpoint, the browser is
 /// offline, or a response says to retry (the backoff is then set on the core); events stay
 /// queued in every failure.
-pub async fn run(core: &RefCell<Core>, transport: &dyn Transport, mode: Mode) -> Result<PassReport, Error> {
+pub async fn run(
+    core: &RefCell<Core>,
+    transport: &dyn Transport,
+    mode: Mode,
+) -> Result<PassReport, Error> {
     let endpoint = core.borrow().endpoint()?;
     let (max_events, max_bytes) = match mode {
         Mode::Normal => (MAX_BATCH_EVENTS, MAX_BATCH_BYTES),
@@ -63,7 +67,9 @@ pub async fn run(core: &RefCell<Core>, transport: &dyn Transport, mode: Mode) ->
         };
         let Some(batch) = batch else { break };
         // No borrow is held across the await: hooks and other calls may use the tracker.
-        let reply = transport.send(&endpoint, batch.body.clone(), mode == Mode::Keepalive).await;
+        let reply = transport
+            .send(&endpoint, batch.body.clone(), mode == Mode::Keepalive)
+            .await;
         let mut c = core.borrow_mut();
         let now = c.now_ms();
         match c.settle(&batch, classify(&reply, now), &mut report) {

@@ -36,19 +36,51 @@ fn setup() -> Setup {
     tracker.set_transport(Rc::new(transport.clone()));
     let reports = Rc::new(std::cell::RefCell::new(Vec::new()));
     let r = reports.clone();
-    let config = Config { endpoint: Some("/v1/events".into()), visitor_id: Some("v".into()), caps: crate::queue::Caps { max_events: 5000, max_bytes: 64 << 20 }, ..Config::default() };
-    tracker.configure(config, Hooks { on_error: Some(Rc::new(move |rep| r.borrow_mut().push(rep.clone()))), ..Hooks::default() });
-    Setup { tracker, transport, platform, reports }
+    let config = Config {
+        endpoint: Some("/v1/events".into()),
+        visitor_id: Some("v".into()),
+        caps: crate::queue::Caps {
+            max_events: 5000,
+            max_bytes: 64 << 20,
+        },
+        ..Config::default()
+    };
+    tracker.configure(
+        config,
+        Hooks {
+            on_error: Some(Rc::new(move |rep| r.borrow_mut().push(rep.clone()))),
+            ..Hooks::default()
+        },
+    );
+    Setup {
+        tracker,
+        transport,
+        platform,
+        reports,
+    }
 }
 
 fn track(s: &Setup, n: usize) -> Vec<String> {
     (0..n)
-        .map(|i| s.tracker.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("m{i}"), "hello"), Map::new()).unwrap().unwrap())
+        .map(|i| {
+            s.tracker
+                .track_agent(
+                    EventType::Prompt,
+                    AgentProperties::new("a", "c", format!("m{i}"), "hello"),
+                    Map::new(),
+                )
+                .unwrap()
+                .unwrap()
+        })
         .collect()
 }
 
 fn http(status: u16, body: &str, retry_after: Option<&str>) -> Reply {
-    Reply::Http { status, body: body.into(), retry_after: retry_after.map(Into::into) }
+    Reply::Http {
+        status,
+        body: body.into(),
+        retry_after: retry_after.map(Into::into),
+    }
 }
 
 #[test]
@@ -56,7 +88,15 @@ fn a_flush_sends_everything_in_order_and_empties_the_queue() {
     let s = setup();
     let ids = track(&s, 3);
     let report = block_on(s.tracker.flush()).unwrap();
-    assert_eq!((report.sent, report.rejected, report.dropped, report.remaining), (3, 0, 0, 0));
+    assert_eq!(
+        (
+            report.sent,
+            report.rejected,
+            report.dropped,
+            report.remaining
+        ),
+        (3, 0, 0, 0)
+    );
     assert_eq!(s.transport.batches(), [ids]);
     let stats = s.tracker.stats();
     assert_eq!((stats.queued, stats.sent), (0, 3));
@@ -79,24 +119,48 @@ fn batches_hold_at_most_500_events() {
 fn a_413_splits_the_batch_until_it_fits() {
     let s = setup();
     let ids = track(&s, 4);
-    s.transport.reply_with(http(413, r#"{"requestId":"r","code":"body_too_large","message":"too big"}"#, None));
+    s.transport.reply_with(http(
+        413,
+        r#"{"requestId":"r","code":"body_too_large","message":"too big"}"#,
+        None,
+    ));
     s.transport.reply_with(http(413, "", None)); // first half still too large
     let report = block_on(s.tracker.flush()).unwrap();
     assert_eq!(report.sent, 4);
     let batches = s.transport.batches();
-    assert_eq!(batches, [ids.clone(), ids[..2].to_vec(), ids[..1].to_vec(), ids[1..2].to_vec(), ids[2..].to_vec()]);
+    assert_eq!(
+        batches,
+        [
+            ids.clone(),
+            ids[..2].to_vec(),
+            ids[..1].to_vec(),
+            ids[1..2].to_vec(),
+            ids[2..].to_vec()
+        ]
+    );
 }
 
 #[test]
 fn a_single_event_refused_as_too_large_is_dropped_and_reported() {
     let s = setup();
     let ids = track(&s, 1);
-    s.transport.reply_with(http(413, r#"{"requestId":"r","code":"body_too_large","message":"at most 1 byte"}"#, None));
+    s.transport.reply_with(http(
+        413,
+        r#"{"requestId":"r","code":"body_too_large","message":"at most 1 byte"}"#,
+        None,
+    ));
     let report = block_on(s.tracker.flush()).unwrap();
     assert_eq!((report.sent, report.dropped, report.remaining), (0, 1, 0));
     let reports = s.reports.borrow();
-    assert_eq!((reports[0].code.as_str(), reports[0].event_ids.clone()), ("too_large", ids));
-    assert!(reports[0].message.contains("at most 1 byte"), "{}", reports[0].message);
+    assert_eq!(
+        (reports[0].code.as_str(), reports[0].event_ids.clone()),
+        ("too_large", ids)
+    );
+    assert!(
+        reports[0].message.contains("at most 1 byte"),
+        "{}",
+        reports[0].message
+    );
     assert_eq!(s.tracker.stats().dropped, 1);
 }
 
@@ -104,8 +168,17 @@ fn a_single_event_refused_as_too_large_is_dropped_and_reported() {
 fn a_400_is_bisected_to_isolate_the_unreadable_event() {
     let s = setup();
     let ids = track(&s, 4);
-    for r in [http(400, "", None), http(200, r#"{"requestId":"r","accepted":2}"#, None), http(400, "", None),
-              http(200, r#"{"requestId":"r","accepted":1}"#, None), http(400, r#"{"requestId":"r","code":"bad_json","message":"invalid JSON"}"#, None)] {
+    for r in [
+        http(400, "", None),
+        http(200, r#"{"requestId":"r","accepted":2}"#, None),
+        http(400, "", None),
+        http(200, r#"{"requestId":"r","accepted":1}"#, None),
+        http(
+            400,
+            r#"{"requestId":"r","code":"bad_json","message":"invalid JSON"}"#,
+            None,
+        ),
+    ] {
         s.transport.reply_with(r);
     }
     let report = block_on(s.tracker.flush()).unwrap();
@@ -118,30 +191,51 @@ fn a_400_is_bisected_to_isolate_the_unreadable_event() {
 fn rejected_events_are_final_counted_and_reported_with_the_proxy_code() {
     let s = setup();
     let ids = track(&s, 3);
-    let body = format!(r#"{{"requestId":"r","accepted":2,"rejected":[{{"index":1,"eventId":"{}","code":"invalid_reaction","field":"properties.content","message":"must be positive, negative or unreact"}}]}}"#, ids[1]);
+    let body = format!(
+        r#"{{"requestId":"r","accepted":2,"rejected":[{{"index":1,"eventId":"{}","code":"invalid_reaction","field":"properties.content","message":"must be positive, negative or unreact"}}]}}"#,
+        ids[1]
+    );
     s.transport.reply_with(http(200, &body, None));
     let report = block_on(s.tracker.flush()).unwrap();
     assert_eq!((report.sent, report.rejected, report.remaining), (2, 1, 0));
     let stats = s.tracker.stats();
     assert_eq!((stats.sent, stats.rejected, stats.dropped), (2, 1, 0));
     let r = &s.reports.borrow()[0];
-    assert_eq!((r.code.as_str(), r.event_ids.clone()), ("invalid_reaction", vec![ids[1].clone()]));
+    assert_eq!(
+        (r.code.as_str(), r.event_ids.clone()),
+        ("invalid_reaction", vec![ids[1].clone()])
+    );
 }
 
 #[test]
 fn a_server_error_keeps_everything_and_backs_off() {
     let s = setup();
     track(&s, 2);
-    s.transport.reply_with(http(503, r#"{"requestId":"r","code":"upstream_unavailable","message":"upstream down"}"#, None));
+    s.transport.reply_with(http(
+        503,
+        r#"{"requestId":"r","code":"upstream_unavailable","message":"upstream down"}"#,
+        None,
+    ));
     let err = block_on(s.tracker.flush()).unwrap_err();
     assert_eq!(err.code(), "delivery_failed");
-    assert!(err.to_string().contains("HTTP 503: upstream down; 2 events stay queued"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("HTTP 503: upstream down; 2 events stay queued"),
+        "{err}"
+    );
     let stats = s.tracker.stats();
     assert_eq!((stats.queued, stats.retries), (2, 1));
     assert_eq!(stats.last_error.unwrap().code, "delivery_failed");
-    assert!(s.reports.borrow().is_empty(), "nothing left the queue, nothing to report");
+    assert!(
+        s.reports.borrow().is_empty(),
+        "nothing left the queue, nothing to report"
+    );
     let at = s.tracker.retry_at().unwrap();
-    assert!((T0..=T0 + 1000).contains(&at), "first retry within BASE_MS: {}", at - T0);
+    assert!(
+        (T0..=T0 + 1000).contains(&at),
+        "first retry within BASE_MS: {}",
+        at - T0
+    );
     // Automatic passes wait for the backoff; an explicit flush does not.
     s.platform.now.set(at.saturating_sub(1).max(T0));
     if at > T0 {
@@ -157,7 +251,11 @@ fn a_server_error_keeps_everything_and_backs_off() {
 fn retry_after_is_honoured() {
     let s = setup();
     track(&s, 1);
-    s.transport.reply_with(http(429, r#"{"requestId":"r","code":"rate_limited","message":"slow down"}"#, Some("30")));
+    s.transport.reply_with(http(
+        429,
+        r#"{"requestId":"r","code":"rate_limited","message":"slow down"}"#,
+        Some("30"),
+    ));
     block_on(s.tracker.flush()).unwrap_err();
     assert_eq!(s.tracker.retry_at(), Some(T0 + 30_000));
     s.platform.now.set(T0 + 29_999);
@@ -170,9 +268,12 @@ fn retry_after_is_honoured() {
 fn network_errors_keep_the_events() {
     let s = setup();
     track(&s, 2);
-    s.transport.reply_with(Reply::Network("connection refused".into()));
+    s.transport
+        .reply_with(Reply::Network("connection refused".into()));
     let err = block_on(s.tracker.flush()).unwrap_err();
-    assert!(err.to_string().contains("network error: connection refused"));
+    assert!(err
+        .to_string()
+        .contains("network error: connection refused"));
     assert_eq!(s.tracker.stats().queued, 2);
 }
 
@@ -185,20 +286,34 @@ fn a_403_drops_the_batch_and_says_why() {
     assert_eq!((report.dropped, report.remaining), (2, 0));
     let r = &s.reports.borrow()[0];
     assert_eq!((r.code.as_str(), r.event_ids.clone()), ("http_403", ids));
-    assert!(r.message.contains("origin https://a.example is not allowed"));
+    assert!(r
+        .message
+        .contains("origin https://a.example is not allowed"));
 }
 
 #[test]
 fn events_older_than_7_days_are_dropped_before_sending() {
     let s = setup();
     let old = track(&s, 1);
-    s.platform.now.set(T0 + agent_track_schema::limits::MAX_EVENT_AGE_MS + 1);
+    s.platform
+        .now
+        .set(T0 + agent_track_schema::limits::MAX_EVENT_AGE_MS + 1);
     let fresh = track(&s, 1);
     let report = block_on(s.tracker.flush()).unwrap();
-    assert_eq!((report.sent, report.dropped), (1, 0), "expiry is counted in stats, reported");
+    assert_eq!(
+        (report.sent, report.dropped),
+        (1, 0),
+        "expiry is counted in stats, reported"
+    );
     assert_eq!(s.transport.batches(), [fresh]);
     assert_eq!(s.tracker.stats().dropped, 1);
-    assert_eq!((s.reports.borrow()[0].code.as_str(), s.reports.borrow()[0].event_ids.clone()), ("expired", old));
+    assert_eq!(
+        (
+            s.reports.borrow()[0].code.as_str(),
+            s.reports.borrow()[0].event_ids.clone()
+        ),
+        ("expired", old)
+    );
 }
 
 #[test]
@@ -210,9 +325,17 @@ fn nothing_is_sent_offline_or_without_an_endpoint() {
     assert!(block_on(s.tracker.flush_if_due()).is_none());
     assert!(s.transport.requests().is_empty());
 
-    let t = Tracker::new(Some(Box::new(MemoryStorage::new())), Rc::new(FixedPlatform::at(T0)));
+    let t = Tracker::new(
+        Some(Box::new(MemoryStorage::new())),
+        Rc::new(FixedPlatform::at(T0)),
+    );
     t.set_transport(Rc::new(RecordingTransport::new()));
-    t.track_agent(EventType::Prompt, AgentProperties::new("a", "c", "m", "x"), Map::new()).unwrap();
+    t.track_agent(
+        EventType::Prompt,
+        AgentProperties::new("a", "c", "m", "x"),
+        Map::new(),
+    )
+    .unwrap();
     assert_eq!(block_on(t.flush()).unwrap_err().code(), "no_endpoint");
     assert_eq!(t.stats().queued, 1);
 }
@@ -223,14 +346,27 @@ fn the_page_hide_send_is_one_keepalive_batch_within_64_kb() {
     // ~1 KB events: 64 KB holds about 60 of them.
     let big = "x".repeat(1000);
     for i in 0..100 {
-        s.tracker.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("m{i}"), big.clone()), Map::new()).unwrap();
+        s.tracker
+            .track_agent(
+                EventType::Prompt,
+                AgentProperties::new("a", "c", format!("m{i}"), big.clone()),
+                Map::new(),
+            )
+            .unwrap();
     }
     let report = block_on(s.tracker.flush_on_hide()).unwrap().unwrap();
     let requests = s.transport.requests();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].keepalive);
-    assert!(requests[0].body.len() <= 64 * 1024, "{}", requests[0].body.len());
-    assert!(report.sent > 50 && report.remaining == 100 - report.sent as usize, "{report:?}");
+    assert!(
+        requests[0].body.len() <= 64 * 1024,
+        "{}",
+        requests[0].body.len()
+    );
+    assert!(
+        report.sent > 50 && report.remaining == 100 - report.sent as usize,
+        "{report:?}"
+    );
 }
 
 #[test]
@@ -239,8 +375,20 @@ fn events_tracked_before_configure_are_sent_with_the_visitor() {
     let t = Tracker::new(Some(Box::new(MemoryStorage::new())), platform);
     let transport = RecordingTransport::new();
     t.set_transport(Rc::new(transport.clone()));
-    t.track_agent(EventType::Prompt, AgentProperties::new("a", "c", "m", "early"), Map::new()).unwrap();
-    t.configure(Config { endpoint: Some("/e".into()), visitor_id: Some("late".into()), ..Config::default() }, Hooks::default());
+    t.track_agent(
+        EventType::Prompt,
+        AgentProperties::new("a", "c", "m", "early"),
+        Map::new(),
+    )
+    .unwrap();
+    t.configure(
+        Config {
+            endpoint: Some("/e".into()),
+            visitor_id: Some("late".into()),
+            ..Config::default()
+        },
+        Hooks::default(),
+    );
     block_on(t.flush()).unwrap();
     let body: serde_json::Value = serde_json::from_str(&transport.requests()[0].body).unwrap();
     assert_eq!(body["events"][0]["visitorId"], "late");
@@ -255,7 +403,13 @@ fn an_event_in_flight_is_never_both_dropped_and_sent() {
         fn send(&self, endpoint: &str, body: String, keepalive: bool) -> Pending<Reply> {
             if self.1.requests().is_empty() {
                 for i in 0..5 {
-                    self.0.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("late{i}"), "x"), Map::new()).unwrap();
+                    self.0
+                        .track_agent(
+                            EventType::Prompt,
+                            AgentProperties::new("a", "c", format!("late{i}"), "x"),
+                            Map::new(),
+                        )
+                        .unwrap();
                 }
             }
             self.1.send(endpoint, body, keepalive)
@@ -265,10 +419,27 @@ fn an_event_in_flight_is_never_both_dropped_and_sent() {
     let tracker = Tracker::new(Some(Box::new(MemoryStorage::new())), platform);
     let recording = RecordingTransport::new();
     tracker.set_transport(Rc::new(Busy(tracker.clone(), recording.clone())));
-    let caps = crate::queue::Caps { max_events: 3, max_bytes: 1 << 20 };
-    tracker.configure(Config { endpoint: Some("/e".into()), visitor_id: Some("v".into()), caps, ..Config::default() }, Hooks::default());
+    let caps = crate::queue::Caps {
+        max_events: 3,
+        max_bytes: 1 << 20,
+    };
+    tracker.configure(
+        Config {
+            endpoint: Some("/e".into()),
+            visitor_id: Some("v".into()),
+            caps,
+            ..Config::default()
+        },
+        Hooks::default(),
+    );
     for i in 0..3 {
-        tracker.track_agent(EventType::Prompt, AgentProperties::new("a", "c", format!("m{i}"), "x"), Map::new()).unwrap();
+        tracker
+            .track_agent(
+                EventType::Prompt,
+                AgentProperties::new("a", "c", format!("m{i}"), "x"),
+                Map::new(),
+            )
+            .unwrap();
     }
     let report = block_on(tracker.flush()).unwrap();
     let stats = tracker.stats();
@@ -276,6 +447,13 @@ fn an_event_in_flight_is_never_both_dropped_and_sent() {
     // 3 tracked before the flush, 5 while the first batch was on the wire.
     let tracked = 3 + 5;
     assert_eq!(stats.sent as usize, delivered);
-    assert_eq!(stats.sent + stats.dropped + stats.queued as u64, tracked, "{stats:?} {report:?}");
-    assert_eq!(stats.dropped, 2, "the 2 oldest late events, not the 3 in flight");
+    assert_eq!(
+        stats.sent + stats.dropped + stats.queued as u64,
+        tracked,
+        "{stats:?} {report:?}"
+    );
+    assert_eq!(
+        stats.dropped, 2,
+        "the 2 oldest late events, not the 3 in flight"
+    );
 }

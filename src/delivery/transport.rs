@@ -65,7 +65,12 @@ pub fn event_ids(body: &str) -> Vec<String> {
     let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     v["events"]
         .as_array()
-        .map(|events| events.iter().filter_map(|e| e["eventId"].as_str().map(str::to_string)).collect())
+        .map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e["eventId"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -74,10 +79,17 @@ impl Transport for RecordingTransport {
         let mut inner = self.inner.borrow_mut();
         let reply = inner.1.pop_front().unwrap_or_else(|| Reply::Http {
             status: 200,
-            body: format!(r#"{{"requestId":"recorded","accepted":{}}}"#, event_ids(&body).len()),
+            body: format!(
+                r#"{{"requestId":"recorded","accepted":{}}}"#,
+                event_ids(&body).len()
+            ),
             retry_after: None,
         });
-        inner.0.push(Recorded { endpoint: endpoint.to_string(), body, keepalive });
+        inner.0.push(Recorded {
+            endpoint: endpoint.to_string(),
+            body,
+            keepalive,
+        });
         Box::pin(std::future::ready(reply))
     }
 }

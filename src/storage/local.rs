@@ -17,7 +17,12 @@ impl LocalStorage {
 }
 
 fn error(e: wasm_bindgen::JsValue) -> StorageError {
-    let get = |k: &str| js_sys::Reflect::get(&e, &k.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let get = |k: &str| {
+        js_sys::Reflect::get(&e, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
     StorageError(format!("{}: {}", get("name"), get("message")))
 }
 

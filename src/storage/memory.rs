@@ -73,7 +73,9 @@ impl Storage for MemoryStorage {
                 .map(|(k, v)| k.len() + v.len())
                 .sum();
             if used + key.len() + value.len() > quota {
-                return Err(StorageError(format!("QuotaExceededError: the quota of {quota} bytes is used up")));
+                return Err(StorageError(format!(
+                    "QuotaExceededError: the quota of {quota} bytes is used up"
+                )));
             }
         }
         match inner.find(key) {
@@ -95,7 +97,11 @@ impl Storage for MemoryStorage {
     fn keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let inner = self.inner.borrow();
         let start = inner.find(prefix).unwrap_or_else(|i| i);
-        Ok(inner.map[start..].iter().take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect())
+        Ok(inner.map[start..]
+            .iter()
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .map(|(k, _)| k.clone())
+            .collect())
     }
 }
 

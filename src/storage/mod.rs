@@ -3,9 +3,9 @@
 //! back to memory when `localStorage` throws.
 
 mod fallback;
-mod memory;
 #[cfg(target_arch = "wasm32")]
 mod local;
+mod memory;
 
 pub use fallback::FallbackStorage;
 #[cfg(target_arch = "wasm32")]

@@ -27,8 +27,12 @@ pub fn get(v: &JsValue, key: &str) -> JsValue {
 
 /// Calls `trackAgent` of the JS API with values written as JS; `""` when it returned null.
 pub fn track(event_type: &str, properties: &str) -> Result<String, JsValue> {
-    agent_track::browser::js::track_agent(js(event_type).unchecked_into(), js(properties).unchecked_into(), None)
-        .map(Option::unwrap_or_default)
+    agent_track::browser::js::track_agent(
+        js(event_type).unchecked_into(),
+        js(properties).unchecked_into(),
+        None,
+    )
+    .map(Option::unwrap_or_default)
 }
 
 /// Where the recorder (tests/support/recorder.mjs, started by scripts/test.sh) listens.
@@ -68,7 +72,9 @@ impl Recorder {
     /// A fresh recorder named after the test (names must be unique per run).
     pub fn new(test: &str) -> Recorder {
         let run = js_sys::Date::now() as u64;
-        Recorder { base: format!("{RECORDER}/t/{test}-{run}") }
+        Recorder {
+            base: format!("{RECORDER}/t/{test}-{run}"),
+        }
     }
 
     /// The endpoint to configure.
@@ -78,12 +84,22 @@ impl Recorder {
 
     /// Scripts the next replies, e.g. `[{status: 503}, {status: 429, retryAfter: 1}]`.
     pub async fn script(&self, replies: &str) {
-        await_js(&format!("fetch('{}/script', {{method: 'POST', body: JSON.stringify({replies})}})", self.base)).await.unwrap();
+        await_js(&format!(
+            "fetch('{}/script', {{method: 'POST', body: JSON.stringify({replies})}})",
+            self.base
+        ))
+        .await
+        .unwrap();
     }
 
     /// Every request received so far.
     pub async fn batches(&self) -> Vec<Recorded> {
-        let text = await_js(&format!("fetch('{}/batches').then(r => r.text())", self.base)).await.unwrap();
+        let text = await_js(&format!(
+            "fetch('{}/batches').then(r => r.text())",
+            self.base
+        ))
+        .await
+        .unwrap();
         serde_json::from_str(&text.as_string().unwrap()).unwrap()
     }
 
@@ -102,13 +118,21 @@ impl Recorder {
 
     /// Every event id delivered with a 200, in order.
     pub async fn delivered(&self) -> Vec<String> {
-        self.batches().await.into_iter().filter(|b| b.status == 200).flat_map(|b| b.events).collect()
+        self.batches()
+            .await
+            .into_iter()
+            .filter(|b| b.status == 200)
+            .flat_map(|b| b.events)
+            .collect()
     }
 }
 
 /// Awaits `flush()` of the JS API: the resolved object, or the rejection.
 pub async fn flush() -> Result<JsValue, JsValue> {
-    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(JsValue::from(agent_track::browser::js::flush()))).await
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(JsValue::from(
+        agent_track::browser::js::flush(),
+    )))
+    .await
 }
 
 /// Calls `configure` of the JS API with an options object written as JS.
@@ -118,7 +142,9 @@ pub fn configure(options: &str) -> Result<(), JsValue> {
 
 /// `stats()[key]` as a number.
 pub fn stat(key: &str) -> f64 {
-    get(&agent_track::browser::js::stats().into(), key).as_f64().unwrap()
+    get(&agent_track::browser::js::stats().into(), key)
+        .as_f64()
+        .unwrap()
 }
 
 /// The keys of queued events in `localStorage`.

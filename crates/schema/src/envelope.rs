@@ -13,8 +13,16 @@ use crate::suggest::closest;
 /// Longest accepted `context` string (`url`, `title`, `userAgent`, `language`, `sdk`), in bytes.
 pub const MAX_CONTEXT_STRING_BYTES: usize = 8 * 1024;
 
-const EVENT_FIELDS: [&str; 8] =
-    ["eventId", "type", "timestamp", "visitorId", "accountId", "properties", "eventProperties", "context"];
+const EVENT_FIELDS: [&str; 8] = [
+    "eventId",
+    "type",
+    "timestamp",
+    "visitorId",
+    "accountId",
+    "properties",
+    "eventProperties",
+    "context",
+];
 const CONTEXT_FIELDS: [&str; 6] = ["url", "title", "userAgent", "language", "seq", "sdk"];
 
 /// Parses and validates one wire event from untrusted JSON, reporting every problem. Field
@@ -22,19 +30,29 @@ const CONTEXT_FIELDS: [&str; 6] = ["url", "title", "userAgent", "language", "seq
 /// absent here (an event queued before `configure`); the proxy requires it separately.
 pub fn parse_event(value: &Value) -> Result<Event, Problems> {
     let Some(map) = value.as_object() else {
-        return Err(vec![Problem::new(Code::NotAnObject, "event", format!("an event must be an object, got {}", describe(value)))]);
+        return Err(vec![Problem::new(
+            Code::NotAnObject,
+            "event",
+            format!("an event must be an object, got {}", describe(value)),
+        )]);
     };
     let mut problems = Vec::new();
     unknown_keys(&mut problems, map, &EVENT_FIELDS, "");
     let event_id = id(&mut problems, map, "eventId", true).unwrap_or_default();
     let event_type = match map.get("type") {
-        Some(Value::String(s)) => EventType::parse(s).map_err(|mut p| {
-            p.field = "type".into();
-            p.message = p.message.replacen("eventType", "type", 1);
-            problems.push(p)
-        }).ok(),
+        Some(Value::String(s)) => EventType::parse(s)
+            .map_err(|mut p| {
+                p.field = "type".into();
+                p.message = p.message.replacen("eventType", "type", 1);
+                problems.push(p)
+            })
+            .ok(),
         other => {
-            problems.push(wrong(other, "type", "one of prompt, agent_response, user_reaction, agent_trace"));
+            problems.push(wrong(
+                other,
+                "type",
+                "one of prompt, agent_response, user_reaction, agent_trace",
+            ));
             None
         }
     };
@@ -42,32 +60,48 @@ pub fn parse_event(value: &Value) -> Result<Event, Problems> {
     let visitor_id = id(&mut problems, map, "visitorId", false);
     let account_id = id(&mut problems, map, "accountId", false);
     let properties = match map.get("properties") {
-        Some(p) => parse_properties(event_type.unwrap_or(EventType::Prompt), p).map_err(|p| problems.extend(p)).ok(),
+        Some(p) => parse_properties(event_type.unwrap_or(EventType::Prompt), p)
+            .map_err(|p| problems.extend(p))
+            .ok(),
         None => {
-            problems.push(Problem::new(Code::MissingField, "properties", "properties is required (an object)"));
+            problems.push(Problem::new(
+                Code::MissingField,
+                "properties",
+                "properties is required (an object)",
+            ));
             None
         }
     };
-    let event_properties = parse_event_properties(map.get("eventProperties")).map_err(|p| problems.push(p)).ok();
+    let event_properties = parse_event_properties(map.get("eventProperties"))
+        .map_err(|p| problems.push(p))
+        .ok();
     let context = parse_context(&mut problems, map.get("context"));
     match (event_type, properties, event_properties, context) {
-        (Some(event_type), Some(properties), Some(event_properties), Some(context)) if problems.is_empty() => Ok(Event {
-            event_id,
-            event_type,
-            timestamp,
-            visitor_id,
-            account_id,
-            properties,
-            event_properties,
-            context,
-        }),
+        (Some(event_type), Some(properties), Some(event_properties), Some(context))
+            if problems.is_empty() =>
+        {
+            Ok(Event {
+                event_id,
+                event_type,
+                timestamp,
+                visitor_id,
+                account_id,
+                properties,
+                event_properties,
+                context,
+            })
+        }
         _ => Err(problems),
     }
 }
 
 fn parse_context(problems: &mut Problems, value: Option<&Value>) -> Option<Context> {
     let Some(Value::Object(map)) = value else {
-        problems.push(wrong(value, "context", "an object {url, title, userAgent, language, seq, sdk}"));
+        problems.push(wrong(
+            value,
+            "context",
+            "an object {url, title, userAgent, language, seq, sdk}",
+        ));
         return None;
     };
     unknown_keys(problems, map, &CONTEXT_FIELDS, "context.");
@@ -77,7 +111,14 @@ fn parse_context(problems: &mut Problems, value: Option<&Value>) -> Option<Conte
             None | Some(Value::Null) if !required => None,
             Some(Value::String(s)) if s.len() <= MAX_CONTEXT_STRING_BYTES => Some(s.clone()),
             Some(Value::String(s)) => {
-                problems.push(Problem::new(Code::TooLarge, &field, format!("{field} is {} bytes; at most {MAX_CONTEXT_STRING_BYTES} are allowed", s.len())));
+                problems.push(Problem::new(
+                    Code::TooLarge,
+                    &field,
+                    format!(
+                        "{field} is {} bytes; at most {MAX_CONTEXT_STRING_BYTES} are allowed",
+                        s.len()
+                    ),
+                ));
                 None
             }
             other => {
@@ -92,37 +133,73 @@ fn parse_context(problems: &mut Problems, value: Option<&Value>) -> Option<Conte
     let language = text("language", false);
     let sdk = text("sdk", true).unwrap_or_default();
     let seq = whole(problems, map.get("seq"), "context.seq").unwrap_or_default();
-    Some(Context { url, title, user_agent, language, seq, sdk })
+    Some(Context {
+        url,
+        title,
+        user_agent,
+        language,
+        seq,
+        sdk,
+    })
 }
 
 fn unknown_keys(problems: &mut Problems, map: &Map<String, Value>, known: &[&str], prefix: &str) {
     for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
-        let hint = closest(key, known).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+        let hint = closest(key, known)
+            .map(|s| format!("did you mean `{s}`? "))
+            .unwrap_or_default();
         problems.push(Problem::new(
             Code::UnknownProperty,
             format!("{prefix}{key}"),
-            format!("{prefix}{key} is not part of an event; {hint}allowed: {}", known.join(", ")),
+            format!(
+                "{prefix}{key} is not part of an event; {hint}allowed: {}",
+                known.join(", ")
+            ),
         ));
     }
 }
 
 fn wrong(value: Option<&Value>, field: &str, wanted: &str) -> Problem {
     match value {
-        None | Some(Value::Null) => Problem::new(Code::MissingField, field, format!("{field} is required ({wanted})")),
-        Some(v) => Problem::new(Code::WrongType, field, format!("{field} must be {wanted}, got {}", describe(v))),
+        None | Some(Value::Null) => Problem::new(
+            Code::MissingField,
+            field,
+            format!("{field} is required ({wanted})"),
+        ),
+        Some(v) => Problem::new(
+            Code::WrongType,
+            field,
+            format!("{field} must be {wanted}, got {}", describe(v)),
+        ),
     }
 }
 
-fn id(problems: &mut Problems, map: &Map<String, Value>, name: &str, required: bool) -> Option<String> {
+fn id(
+    problems: &mut Problems,
+    map: &Map<String, Value>,
+    name: &str,
+    required: bool,
+) -> Option<String> {
     match map.get(name) {
         None | Some(Value::Null) if !required => None,
         Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Some(s.clone()),
         Some(Value::String(s)) if s.is_empty() => {
-            problems.push(Problem::new(Code::EmptyString, name, format!("{name} must be a non-empty string")));
+            problems.push(Problem::new(
+                Code::EmptyString,
+                name,
+                format!("{name} must be a non-empty string"),
+            ));
             None
         }
         Some(Value::String(s)) => {
-            problems.push(Problem::new(Code::TooLarge, name, format!("{name} is {} bytes; at most {MAX_ID_BYTES} are allowed", s.len())));
+            problems.push(Problem::new(
+                Code::TooLarge,
+                name,
+                format!(
+                    "{name} is {} bytes; at most {MAX_ID_BYTES} are allowed",
+                    s.len()
+                ),
+            ));
             None
         }
         other => {
@@ -285,17 +362,29 @@ mod tests {
         o.insert("context".into(), json!({"seq": "1", "sdk": 3, "page": "x"}));
         let p = parse_event(&v).unwrap_err();
         let fields: Vec<_> = p.iter().map(|p| (p.code, p.field.as_str())).collect();
-        assert_eq!(fields, [
-            (Code::UnknownProperty, "visitorID"),
-            (Code::EmptyString, "eventId"),
-            (Code::InvalidEventType, "type"),
-            (Code::WrongType, "timestamp"),
-            (Code::UnknownProperty, "context.page"),
-            (Code::WrongType, "context.sdk"),
-            (Code::WrongType, "context.seq"),
-        ]);
-        assert!(p[0].message.contains("did you mean `visitorId`?"), "{}", p[0].message);
-        assert!(p[2].message.starts_with("type \"reaction\" is not supported"), "{}", p[2].message);
+        assert_eq!(
+            fields,
+            [
+                (Code::UnknownProperty, "visitorID"),
+                (Code::EmptyString, "eventId"),
+                (Code::InvalidEventType, "type"),
+                (Code::WrongType, "timestamp"),
+                (Code::UnknownProperty, "context.page"),
+                (Code::WrongType, "context.sdk"),
+                (Code::WrongType, "context.seq"),
+            ]
+        );
+        assert!(
+            p[0].message.contains("did you mean `visitorId`?"),
+            "{}",
+            p[0].message
+        );
+        assert!(
+            p[2].message
+                .starts_with("type \"reaction\" is not supported"),
+            "{}",
+            p[2].message
+        );
     }
 
     #[test]
@@ -303,16 +392,27 @@ mod tests {
         let mut v = valid();
         v["properties"]["content"] = json!("liked");
         let p = parse_event(&v).unwrap_err();
-        assert_eq!((p[0].code, p[0].field.as_str()), (Code::InvalidReaction, "properties.content"));
-        assert_eq!(parse_event(&json!([])).unwrap_err()[0].code, Code::NotAnObject);
+        assert_eq!(
+            (p[0].code, p[0].field.as_str()),
+            (Code::InvalidReaction, "properties.content")
+        );
+        assert_eq!(
+            parse_event(&json!([])).unwrap_err()[0].code,
+            Code::NotAnObject
+        );
         let p = parse_event(&json!({})).unwrap_err();
-        assert!(p.iter().any(|p| p.field == "properties" && p.code == Code::MissingField));
-        assert!(p.iter().any(|p| p.field == "context" && p.code == Code::MissingField));
+        assert!(p
+            .iter()
+            .any(|p| p.field == "properties" && p.code == Code::MissingField));
+        assert!(p
+            .iter()
+            .any(|p| p.field == "context" && p.code == Code::MissingField));
     }
 
     #[test]
     fn a_response_without_rejections_parses() {
-        let r: BatchResponse = serde_json::from_value(json!({"requestId":"r","accepted":3})).unwrap();
+        let r: BatchResponse =
+            serde_json::from_value(json!({"requestId":"r","accepted":3})).unwrap();
         assert_eq!((r.accepted, r.rejected.len()), (3, 0));
     }
 }

@@ -84,8 +84,14 @@ mod tests {
         let p = EventType::parse("promt").unwrap_err();
         assert_eq!(p.code, Code::InvalidEventType);
         assert_eq!(p.field, "eventType");
-        assert!(p.message.contains("did you mean \"prompt\"?"), "{}", p.message);
-        assert!(p.message.contains("agent_response, user_reaction, agent_trace"));
+        assert!(
+            p.message.contains("did you mean \"prompt\"?"),
+            "{}",
+            p.message
+        );
+        assert!(p
+            .message
+            .contains("agent_response, user_reaction, agent_trace"));
     }
 
     #[test]

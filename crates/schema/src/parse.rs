@@ -27,10 +27,15 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
             format!("properties must be an object with agentId, conversationId, messageId and content, got {}", describe(value)),
         )]);
     };
-    let mut p = Parser { problems: Vec::new() };
+    let mut p = Parser {
+        problems: Vec::new(),
+    };
     // Problems come in a fixed order, whatever the map's key order: unknown names, missing
     // required properties, then each known property in documentation order.
-    for key in map.keys().filter(|k| !KNOWN_PROPERTIES.contains(&k.as_str())) {
+    for key in map
+        .keys()
+        .filter(|k| !KNOWN_PROPERTIES.contains(&k.as_str()))
+    {
         p.unknown(key);
     }
     for required in ["agentId", "conversationId", "messageId", "content"] {
@@ -44,7 +49,9 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
     }
     let mut props = AgentProperties::default();
     for key in KNOWN_PROPERTIES {
-        let Some(value) = map.get(key).filter(|v| !v.is_null()) else { continue };
+        let Some(value) = map.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
         match key {
             "agentId" => props.agent_id = p.string(key, value),
             "conversationId" => props.conversation_id = p.string(key, value),
@@ -54,7 +61,9 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
             "toolsUsed" => props.tools_used = p.strings(key, value),
             "agentModelsUsed" => props.agent_models_used = p.strings(key, value),
             "agentFilesUploaded" => props.agent_files_uploaded = p.files(key, value),
-            "agentUserReactionComments" => props.agent_user_reaction_comments = p.strings(key, value),
+            "agentUserReactionComments" => {
+                props.agent_user_reaction_comments = p.strings(key, value)
+            }
             "agentSubagentsUsed" => props.agent_subagents_used = p.strings(key, value),
             "agentInputTokenCount" => props.agent_input_token_count = p.token_count(key, value),
             "agentOutputTokenCount" => props.agent_output_token_count = p.token_count(key, value),
@@ -66,9 +75,17 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
     // Rule problems for fields that already have a type problem would repeat it.
     if let Err(rule_problems) = props.validate(event_type) {
         let reported: Vec<String> = p.problems.iter().map(|q| q.field.clone()).collect();
-        p.problems.extend(rule_problems.into_iter().filter(|q| !reported.iter().any(|f| is_within(&q.field, f))));
+        p.problems.extend(
+            rule_problems
+                .into_iter()
+                .filter(|q| !reported.iter().any(|f| is_within(&q.field, f))),
+        );
     }
-    if p.problems.is_empty() { Ok(props) } else { Err(p.problems) }
+    if p.problems.is_empty() {
+        Ok(props)
+    } else {
+        Err(p.problems)
+    }
 }
 
 /// Parses and validates `eventProperties`: absent or `null` is an empty object; otherwise an
@@ -83,7 +100,10 @@ pub fn parse_event_properties(value: Option<&Value>) -> Result<Map<String, Value
             return Err(Problem::new(
                 Code::NotAnObject,
                 field,
-                format!("eventProperties must be an object of custom properties, got {}", describe(other)),
+                format!(
+                    "eventProperties must be an object of custom properties, got {}",
+                    describe(other)
+                ),
             ))
         }
     };
@@ -95,7 +115,9 @@ pub fn parse_event_properties(value: Option<&Value>) -> Result<Map<String, Value
             format!("eventProperties nests {depth} levels deep; at most {MAX_EVENT_PROPERTIES_DEPTH} are allowed"),
         ));
     }
-    let len = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+    let len = serde_json::to_vec(map)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if len > MAX_EVENT_PROPERTIES_BYTES {
         return Err(too_large(field, len, MAX_EVENT_PROPERTIES_BYTES));
     }
@@ -104,7 +126,9 @@ pub fn parse_event_properties(value: Option<&Value>) -> Result<Map<String, Value
 
 /// Whether `field` is `parent` or a path below it (`parent.x`, `parent[3]`).
 fn is_within(field: &str, parent: &str) -> bool {
-    field.strip_prefix(parent).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    field
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Nesting depth of a JSON value: scalars 0, an object or array one more than its deepest
@@ -131,7 +155,8 @@ struct Parser {
 impl Parser {
     fn wrong_type(&mut self, field: String, wanted: &str, got: &Value) {
         let message = format!("{field} must be {wanted}, got {}", describe(got));
-        self.problems.push(Problem::new(Code::WrongType, field, message));
+        self.problems
+            .push(Problem::new(Code::WrongType, field, message));
     }
 
     fn string(&mut self, key: &str, value: &Value) -> String {
@@ -148,7 +173,11 @@ impl Parser {
         match value {
             Value::Bool(b) => Some(*b),
             other => {
-                self.wrong_type(format!("properties.{key}"), "a boolean (true or false)", other);
+                self.wrong_type(
+                    format!("properties.{key}"),
+                    "a boolean (true or false)",
+                    other,
+                );
                 None
             }
         }
@@ -171,7 +200,11 @@ impl Parser {
 
     fn files(&mut self, key: &str, value: &Value) -> Option<Vec<FileUpload>> {
         let Value::Array(items) = value else {
-            self.wrong_type(format!("properties.{key}"), "an array of {type, name} objects", value);
+            self.wrong_type(
+                format!("properties.{key}"),
+                "an array of {type, name} objects",
+                value,
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
@@ -220,8 +253,12 @@ impl Parser {
                 return Some(f as u64);
             }
         }
-        let message = format!("{field} must be a whole number >= 0, got {}", describe(value));
-        self.problems.push(Problem::new(Code::InvalidTokenCount, field, message));
+        let message = format!(
+            "{field} must be a whole number >= 0, got {}",
+            describe(value)
+        );
+        self.problems
+            .push(Problem::new(Code::InvalidTokenCount, field, message));
         None
     }
 
@@ -234,7 +271,8 @@ impl Parser {
                 KNOWN_PROPERTIES.join(", ")
             ),
         };
-        self.problems.push(Problem::new(Code::UnknownProperty, field, message));
+        self.problems
+            .push(Problem::new(Code::UnknownProperty, field, message));
     }
 }
 
@@ -249,7 +287,9 @@ mod tests {
 
     fn with(extra: Value) -> Value {
         let mut v = base();
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         v
     }
 
@@ -259,21 +299,33 @@ mod tests {
 
     #[test]
     fn a_full_valid_response_parses() {
-        let v = with(json!({"suggestedPrompt":true,"toolsUsed":["search"],"agentModelsUsed":["m1"],
+        let v = with(
+            json!({"suggestedPrompt":true,"toolsUsed":["search"],"agentModelsUsed":["m1"],
             "agentFilesUploaded":[{"type":"pdf","name":"x.pdf"}],"agentSubagentsUsed":["planner"],
-            "agentInputTokenCount":12,"agentOutputTokenCount":0,"modelUsed":"m0","fileUploaded":true}));
+            "agentInputTokenCount":12,"agentOutputTokenCount":0,"modelUsed":"m0","fileUploaded":true}),
+        );
         let p = parse_properties(EventType::AgentResponse, &v).unwrap();
         assert_eq!(p.agent_input_token_count, Some(12));
         assert_eq!(p.agent_files_uploaded.unwrap()[0].name, "x.pdf");
         assert_eq!(p.model_used.as_deref(), Some("m0"));
-        assert_eq!(serde_json::to_value(parse_properties(EventType::Prompt, &base()).unwrap()).unwrap(), base());
+        assert_eq!(
+            serde_json::to_value(parse_properties(EventType::Prompt, &base()).unwrap()).unwrap(),
+            base()
+        );
     }
 
     #[test]
     fn properties_must_be_an_object() {
         let p = problems(EventType::Prompt, json!("hi"));
-        assert_eq!((p[0].code, p[0].field.as_str()), (Code::NotAnObject, "properties"));
-        assert!(p[0].message.ends_with("got the string \"hi\""), "{}", p[0].message);
+        assert_eq!(
+            (p[0].code, p[0].field.as_str()),
+            (Code::NotAnObject, "properties")
+        );
+        assert!(
+            p[0].message.ends_with("got the string \"hi\""),
+            "{}",
+            p[0].message
+        );
     }
 
     #[test]
@@ -289,7 +341,10 @@ mod tests {
                 (Code::MissingField, "properties.content"),
             ]
         );
-        assert_eq!(p[0].message, "properties.agentId is required (a non-empty string)");
+        assert_eq!(
+            p[0].message,
+            "properties.agentId is required (a non-empty string)"
+        );
     }
 
     #[test]
@@ -297,7 +352,10 @@ mod tests {
         let p = problems(EventType::Prompt, with(json!({"agentId": 7})));
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].code, Code::WrongType);
-        assert_eq!(p[0].message, "properties.agentId must be a string, got the number 7");
+        assert_eq!(
+            p[0].message,
+            "properties.agentId must be a string, got the number 7"
+        );
     }
 
     #[test]
@@ -309,7 +367,11 @@ mod tests {
         let p = problems(EventType::Prompt, v);
         assert_eq!(p[0].code, Code::UnknownProperty);
         assert_eq!(p[0].field, "properties.conversationID");
-        assert!(p[0].message.contains("did you mean `conversationId`?"), "{}", p[0].message);
+        assert!(
+            p[0].message.contains("did you mean `conversationId`?"),
+            "{}",
+            p[0].message
+        );
         assert_eq!(p[1].field, "properties.conversationId");
         assert_eq!(p[1].code, Code::MissingField);
     }
@@ -317,7 +379,12 @@ mod tests {
     #[test]
     fn unknown_property_without_a_close_name_lists_the_known_ones() {
         let p = problems(EventType::Prompt, with(json!({"price": 3})));
-        assert!(p[0].message.contains("known properties are agentId, conversationId"), "{}", p[0].message);
+        assert!(
+            p[0].message
+                .contains("known properties are agentId, conversationId"),
+            "{}",
+            p[0].message
+        );
         assert!(p[0].message.contains("eventProperties"));
     }
 
@@ -325,27 +392,54 @@ mod tests {
     fn token_counts_are_whole_non_negative_numbers() {
         for ok in [json!(0), json!(12), json!(12.0), json!(9007199254740991u64)] {
             let v = with(json!({"agentInputTokenCount": ok}));
-            assert!(parse_properties(EventType::AgentResponse, &v).is_ok(), "{v}");
+            assert!(
+                parse_properties(EventType::AgentResponse, &v).is_ok(),
+                "{v}"
+            );
         }
-        for bad in [json!(1.5), json!(-1), json!("12"), json!(true), json!(9007199254740992u64), json!(1e300)] {
-            let p = problems(EventType::AgentResponse, with(json!({"agentOutputTokenCount": bad})));
+        for bad in [
+            json!(1.5),
+            json!(-1),
+            json!("12"),
+            json!(true),
+            json!(9007199254740992u64),
+            json!(1e300),
+        ] {
+            let p = problems(
+                EventType::AgentResponse,
+                with(json!({"agentOutputTokenCount": bad})),
+            );
             assert_eq!(p[0].code, Code::InvalidTokenCount, "{bad}");
             assert_eq!(p[0].field, "properties.agentOutputTokenCount");
-            assert!(p[0].message.starts_with("properties.agentOutputTokenCount must be a whole number >= 0, got"));
+            assert!(p[0]
+                .message
+                .starts_with("properties.agentOutputTokenCount must be a whole number >= 0, got"));
         }
     }
 
     #[test]
     fn lists_need_strings_and_name_the_bad_index() {
-        let p = problems(EventType::AgentResponse, with(json!({"toolsUsed": ["a", 2, "b"]})));
+        let p = problems(
+            EventType::AgentResponse,
+            with(json!({"toolsUsed": ["a", 2, "b"]})),
+        );
         assert_eq!(p[0].field, "properties.toolsUsed[1]");
-        let p = problems(EventType::AgentResponse, with(json!({"toolsUsed": "search"})));
-        assert_eq!(p[0].message, "properties.toolsUsed must be an array of strings, got the string \"search\"");
+        let p = problems(
+            EventType::AgentResponse,
+            with(json!({"toolsUsed": "search"})),
+        );
+        assert_eq!(
+            p[0].message,
+            "properties.toolsUsed must be an array of strings, got the string \"search\""
+        );
     }
 
     #[test]
     fn file_entries_are_checked_key_by_key() {
-        let p = problems(EventType::Prompt, with(json!({"agentFilesUploaded": [{"type":"pdf","nme":"x"}, 3]})));
+        let p = problems(
+            EventType::Prompt,
+            with(json!({"agentFilesUploaded": [{"type":"pdf","nme":"x"}, 3]})),
+        );
         assert_eq!(p[0].field, "properties.agentFilesUploaded[0].nme");
         assert!(p[0].message.contains("did you mean `name`?"));
         assert_eq!(p[1].field, "properties.agentFilesUploaded[1]");
@@ -371,21 +465,30 @@ mod tests {
     #[test]
     fn deprecated_booleans_are_typed() {
         let p = problems(EventType::Prompt, with(json!({"fileUploaded": "yes"})));
-        assert_eq!(p[0].message, "properties.fileUploaded must be a boolean (true or false), got the string \"yes\"");
+        assert_eq!(
+            p[0].message,
+            "properties.fileUploaded must be a boolean (true or false), got the string \"yes\""
+        );
     }
 
     #[test]
     fn event_properties_default_to_empty() {
         assert!(parse_event_properties(None).unwrap().is_empty());
-        assert!(parse_event_properties(Some(&Value::Null)).unwrap().is_empty());
-        let m = parse_event_properties(Some(&json!({"experiment":"a","n":[1,{"x":true}]}))).unwrap();
+        assert!(parse_event_properties(Some(&Value::Null))
+            .unwrap()
+            .is_empty());
+        let m =
+            parse_event_properties(Some(&json!({"experiment":"a","n":[1,{"x":true}]}))).unwrap();
         assert_eq!(m["experiment"], "a");
     }
 
     #[test]
     fn event_properties_must_be_an_object() {
         let p = parse_event_properties(Some(&json!([1]))).unwrap_err();
-        assert_eq!((p.code, p.field.as_str()), (Code::NotAnObject, "eventProperties"));
+        assert_eq!(
+            (p.code, p.field.as_str()),
+            (Code::NotAnObject, "eventProperties")
+        );
     }
 
     #[test]
@@ -396,7 +499,11 @@ mod tests {
         let over = json!({"k": "x".repeat(MAX_EVENT_PROPERTIES_BYTES - 7)});
         let p = parse_event_properties(Some(&over)).unwrap_err();
         assert_eq!(p.code, Code::TooLarge);
-        assert!(p.message.contains("at most 16384 bytes (16 KB)"), "{}", p.message);
+        assert!(
+            p.message.contains("at most 16384 bytes (16 KB)"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]
@@ -407,6 +514,9 @@ mod tests {
         }
         assert!(parse_event_properties(Some(&v)).is_ok());
         let v = json!({ "k": v });
-        assert_eq!(parse_event_properties(Some(&v)).unwrap_err().code, Code::TooDeep);
+        assert_eq!(
+            parse_event_properties(Some(&v)).unwrap_err().code,
+            Code::TooDeep
+        );
     }
 }

@@ -65,7 +65,11 @@ pub struct Problem {
 impl Problem {
     /// A problem at `field`.
     pub fn new(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { code, field: field.into(), message: message.into() }
+        Problem {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -112,7 +116,12 @@ mod tests {
 
     #[test]
     fn codes_serialize_as_their_wire_strings() {
-        for code in [Code::InvalidEventType, Code::UnknownProperty, Code::InvalidTokenCount, Code::TooDeep] {
+        for code in [
+            Code::InvalidEventType,
+            Code::UnknownProperty,
+            Code::InvalidTokenCount,
+            Code::TooDeep,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

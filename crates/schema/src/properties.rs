@@ -140,7 +140,10 @@ impl AgentProperties {
         for (name, list) in [
             ("toolsUsed", &self.tools_used),
             ("agentModelsUsed", &self.agent_models_used),
-            ("agentUserReactionComments", &self.agent_user_reaction_comments),
+            (
+                "agentUserReactionComments",
+                &self.agent_user_reaction_comments,
+            ),
             ("agentSubagentsUsed", &self.agent_subagents_used),
         ] {
             if let Some(items) = list {
@@ -151,7 +154,11 @@ impl AgentProperties {
             check_list_len(&mut problems, "agentFilesUploaded", files.len());
             for (i, f) in files.iter().enumerate() {
                 for (key, value) in [("type", &f.file_type), ("name", &f.name)] {
-                    check_item(&mut problems, &format!("properties.agentFilesUploaded[{i}].{key}"), value);
+                    check_item(
+                        &mut problems,
+                        &format!("properties.agentFilesUploaded[{i}].{key}"),
+                        value,
+                    );
                 }
             }
         }
@@ -167,7 +174,11 @@ impl AgentProperties {
                 ),
             ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     fn check_content(&self, problems: &mut Problems, event_type: EventType) {
@@ -219,7 +230,11 @@ fn check_id(problems: &mut Problems, field: &str, value: &str) {
     }
 }
 
-fn check_list<'a>(problems: &mut Problems, name: &str, items: impl ExactSizeIterator<Item = &'a str>) {
+fn check_list<'a>(
+    problems: &mut Problems,
+    name: &str,
+    items: impl ExactSizeIterator<Item = &'a str>,
+) {
     check_list_len(problems, name, items.len());
     for (i, item) in items.enumerate() {
         check_item(problems, &format!("properties.{name}[{i}]"), item);
@@ -245,7 +260,11 @@ fn check_item(problems: &mut Problems, field: &str, value: &str) {
 }
 
 fn empty(field: &str) -> Problem {
-    Problem::new(Code::EmptyString, field, format!("{field} must be a non-empty string"))
+    Problem::new(
+        Code::EmptyString,
+        field,
+        format!("{field} must be a non-empty string"),
+    )
 }
 
 /// A `too_large` problem for a value of `len` bytes over `max`.
@@ -253,7 +272,10 @@ pub(crate) fn too_large(field: &str, len: usize, max: usize) -> Problem {
     Problem::new(
         Code::TooLarge,
         field,
-        format!("{field} is {len} bytes; at most {max} bytes ({} KB) are allowed", max / 1024),
+        format!(
+            "{field} is {len} bytes; at most {max} bytes ({} KB) are allowed",
+            max / 1024
+        ),
     )
 }
 
@@ -276,7 +298,11 @@ mod tests {
 
     #[test]
     fn minimal_properties_are_valid_for_every_content_type() {
-        for t in [EventType::Prompt, EventType::AgentResponse, EventType::AgentTrace] {
+        for t in [
+            EventType::Prompt,
+            EventType::AgentResponse,
+            EventType::AgentTrace,
+        ] {
             assert_eq!(props().validate(t), Ok(()));
         }
     }
@@ -288,10 +314,18 @@ mod tests {
         let fields: Vec<_> = problems.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["properties.agentId", "properties.conversationId", "properties.messageId", "properties.content"]
+            [
+                "properties.agentId",
+                "properties.conversationId",
+                "properties.messageId",
+                "properties.content"
+            ]
         );
         assert!(problems.iter().all(|p| p.code == Code::EmptyString));
-        assert_eq!(problems[0].message, "properties.agentId must be a non-empty string");
+        assert_eq!(
+            problems[0].message,
+            "properties.agentId must be a non-empty string"
+        );
     }
 
     #[test]
@@ -319,14 +353,23 @@ mod tests {
         p.content.push('x');
         let problems = p.validate(EventType::AgentResponse).unwrap_err();
         assert_eq!(problems[0].code, Code::TooLarge);
-        assert!(problems[0].message.contains("at most 102400 bytes (100 KB)"), "{}", problems[0].message);
+        assert!(
+            problems[0]
+                .message
+                .contains("at most 102400 bytes (100 KB)"),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[test]
     fn content_limit_counts_utf8_bytes_not_chars() {
         let mut p = props();
         p.content = "é".repeat(MAX_CONTENT_BYTES / 2 + 1); // 2 bytes each
-        assert_eq!(p.validate(EventType::Prompt).unwrap_err()[0].code, Code::TooLarge);
+        assert_eq!(
+            p.validate(EventType::Prompt).unwrap_err()[0].code,
+            Code::TooLarge
+        );
     }
 
     #[test]
@@ -334,7 +377,10 @@ mod tests {
         let mut p = props();
         p.conversation_id = "c".repeat(MAX_ID_BYTES + 1);
         let problems = p.validate(EventType::Prompt).unwrap_err();
-        assert_eq!((problems[0].code, problems[0].field.as_str()), (Code::TooLarge, "properties.conversationId"));
+        assert_eq!(
+            (problems[0].code, problems[0].field.as_str()),
+            (Code::TooLarge, "properties.conversationId")
+        );
     }
 
     #[test]
@@ -351,7 +397,10 @@ mod tests {
     #[test]
     fn file_entries_need_type_and_name() {
         let mut p = props();
-        p.agent_files_uploaded = Some(vec![FileUpload { file_type: "pdf".into(), name: String::new() }]);
+        p.agent_files_uploaded = Some(vec![FileUpload {
+            file_type: "pdf".into(),
+            name: String::new(),
+        }]);
         let problems = p.validate(EventType::Prompt).unwrap_err();
         assert_eq!(problems[0].field, "properties.agentFilesUploaded[0].name");
     }
@@ -373,7 +422,10 @@ mod tests {
         p.agent_models_used = Some(vec!["small".into()]);
         let n = p.normalized();
         assert_eq!(n.model_used, None);
-        assert_eq!(n.agent_models_used, Some(vec!["gpt-x".into(), "small".into()]));
+        assert_eq!(
+            n.agent_models_used,
+            Some(vec!["gpt-x".into(), "small".into()])
+        );
         assert_eq!(n.suggested_prompt, Some(false));
         assert_eq!(n.clone().normalized(), n, "idempotent");
 
@@ -387,7 +439,10 @@ mod tests {
     fn serializes_camel_case_and_omits_absent() {
         let mut p = props();
         p.agent_input_token_count = Some(12);
-        p.agent_files_uploaded = Some(vec![FileUpload { file_type: "pdf".into(), name: "a.pdf".into() }]);
+        p.agent_files_uploaded = Some(vec![FileUpload {
+            file_type: "pdf".into(),
+            name: "a.pdf".into(),
+        }]);
         let json = serde_json::to_value(&p).unwrap();
         assert_eq!(
             json,
@@ -413,7 +468,12 @@ mod tests {
             ..props()
         };
         let json = serde_json::to_value(&full).unwrap();
-        let mut names: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut known = KNOWN_PROPERTIES.to_vec();
         names.sort();
         known.sort();

@@ -41,7 +41,14 @@ mod tests {
             "properties": {"agentId": "a", "conversationId": "c", "messageId": "m", "content": "x", "suggestedPrompt": false},
             "context": {"seq": 1, "sdk": "agent-track/0.1.0"}, "receivedAt": 12, "clientTimestamp": 9}]});
         let b: RelayBatch = serde_json::from_value(v.clone()).unwrap();
-        assert_eq!((b.events[0].received_at, b.events[0].client_timestamp, b.events[0].event.timestamp), (12, 9, 10));
+        assert_eq!(
+            (
+                b.events[0].received_at,
+                b.events[0].client_timestamp,
+                b.events[0].event.timestamp
+            ),
+            (12, 9, 10)
+        );
         assert_eq!(serde_json::to_value(&b).unwrap(), v);
     }
 }

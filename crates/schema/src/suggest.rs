@@ -32,7 +32,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut diag = row[0];
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
-            let next = (diag + usize::from(ca != *cb)).min(row[j] + 1).min(row[j + 1] + 1);
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
             diag = row[j + 1];
             row[j + 1] = next;
         }
@@ -44,7 +46,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
-    const KNOWN: &[&str] = &["agentId", "conversationId", "messageId", "content", "toolsUsed"];
+    const KNOWN: &[&str] = &[
+        "agentId",
+        "conversationId",
+        "messageId",
+        "content",
+        "toolsUsed",
+    ];
 
     #[test]
     fn case_and_separators_are_folded() {

@@ -11,25 +11,46 @@ use serde_json::{json, Map, Value};
 /// as often as random ones.
 fn any_json() -> impl Strategy<Value = Value> {
     let names = prop_oneof![
-        Just("agentId".to_string()), Just("conversationId".to_string()), Just("messageId".to_string()),
-        Just("content".to_string()), Just("toolsUsed".to_string()), Just("agentInputTokenCount".to_string()),
-        Just("agentFilesUploaded".to_string()), Just("type".to_string()), Just("name".to_string()),
-        Just("eventId".to_string()), Just("timestamp".to_string()), Just("context".to_string()),
-        Just("properties".to_string()), Just("seq".to_string()), Just("sdk".to_string()),
-        "[a-zA-Z_]{0,12}", ".{0,8}",
+        Just("agentId".to_string()),
+        Just("conversationId".to_string()),
+        Just("messageId".to_string()),
+        Just("content".to_string()),
+        Just("toolsUsed".to_string()),
+        Just("agentInputTokenCount".to_string()),
+        Just("agentFilesUploaded".to_string()),
+        Just("type".to_string()),
+        Just("name".to_string()),
+        Just("eventId".to_string()),
+        Just("timestamp".to_string()),
+        Just("context".to_string()),
+        Just("properties".to_string()),
+        Just("seq".to_string()),
+        Just("sdk".to_string()),
+        "[a-zA-Z_]{0,12}",
+        ".{0,8}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         any::<u64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
-        prop_oneof![Just("prompt".to_string()), Just("user_reaction".to_string()), Just("positive".to_string()), Just("unreact".to_string()), ".{0,20}"].prop_map(Value::String),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        prop_oneof![
+            Just("prompt".to_string()),
+            Just("user_reaction".to_string()),
+            Just("positive".to_string()),
+            Just("unreact".to_string()),
+            ".{0,20}"
+        ]
+        .prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((names.clone(), inner), 0..8).prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            prop::collection::vec((names.clone(), inner), 0..8)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
@@ -89,7 +110,10 @@ fn hostile_shapes_are_refused_not_crashed() {
     let mut props = Map::new();
     props.insert("k".into(), deep);
     let props = Value::Object(props);
-    assert_eq!(parse_event_properties(Some(&props)).unwrap_err().code, agent_track_schema::Code::TooDeep);
+    assert_eq!(
+        parse_event_properties(Some(&props)).unwrap_err().code,
+        agent_track_schema::Code::TooDeep
+    );
     // Value's own Drop of a deep tree recurses; leak it rather than overflow the test's stack.
     // (Input from JSON text cannot get this deep: serde_json stops at 128 levels.)
     std::mem::forget(props);

@@ -6,7 +6,9 @@ use axum::Router;
 
 #[tokio::main]
 async fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9801".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9801".into());
     let app = Router::new().fallback(|_body: Bytes| async { "{}" });
     let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
     println!("fast upstream listening on {addr}");

@@ -47,7 +47,9 @@ fn batch(b: usize) -> Vec<u8> {
 }
 
 fn now_s() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[tokio::main]
@@ -57,11 +59,24 @@ async fn main() {
     let senders: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4).max(1);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let secrets = Secrets::parse(&Secrets::generate()).expect("a generated secret parses");
-    let collector = Collector::open(CollectorConfig { data_dir: dir.path().to_path_buf(), secrets: secrets.clone(), api_key: "bench".into() })
-        .expect("the collector opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
-    let url = format!("http://{}/v1/ingest", listener.local_addr().expect("an address"));
-    tokio::spawn(serve::run(listener, app(Arc::new(collector)), std::future::pending()));
+    let collector = Collector::open(CollectorConfig {
+        data_dir: dir.path().to_path_buf(),
+        secrets: secrets.clone(),
+        api_key: "bench".into(),
+    })
+    .expect("the collector opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!(
+        "http://{}/v1/ingest",
+        listener.local_addr().expect("an address")
+    );
+    tokio::spawn(serve::run(
+        listener,
+        app(Arc::new(collector)),
+        std::future::pending(),
+    ));
 
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..batches).map(batch).collect());
     let bytes: usize = bodies.iter().map(Vec::len).sum();
@@ -70,7 +85,13 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..senders {
-        let (client, url, secrets, bodies, next) = (client.clone(), url.clone(), secrets.clone(), Arc::clone(&bodies), Arc::clone(&next));
+        let (client, url, secrets, bodies, next) = (
+            client.clone(),
+            url.clone(),
+            secrets.clone(),
+            Arc::clone(&bodies),
+            Arc::clone(&next),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
@@ -84,14 +105,21 @@ async fn main() {
                     .header("content-type", "application/json")
                     .header(signature::ID, &id)
                     .header(signature::TIMESTAMP, ts.to_string())
-                    .header(signature::SIGNATURE, signature::sign(&secrets, &id, ts, body))
+                    .header(
+                        signature::SIGNATURE,
+                        signature::sign(&secrets, &id, ts, body),
+                    )
                     .body(body.clone())
                     .send()
                     .await
                     .expect("the collector answers");
                 let status = res.status();
                 let text = res.text().await.unwrap_or_default();
-                assert!(status.is_success() && text.contains(&format!("\"accepted\":{EVENTS_PER_BATCH}")), "{status}: {text}");
+                assert!(
+                    status.is_success()
+                        && text.contains(&format!("\"accepted\":{EVENTS_PER_BATCH}")),
+                    "{status}: {text}"
+                );
                 latencies.push(t.elapsed());
             }
             latencies
@@ -103,7 +131,12 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     latencies.sort();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     let events = batches * EVENTS_PER_BATCH;
     println!(
         "ingested {events} events in {batches} batches of {EVENTS_PER_BATCH} ({:.1} MB) with {senders} senders in {:.2} s: {:.0} events/s, {:.0} batches/s; batch latency p50 {:.1} ms, p99 {:.1} ms",

@@ -30,7 +30,13 @@ pub struct Cli {
     #[arg(long, env = "AGENT_TRACK_LOG", default_value = "info", global = true)]
     pub log: String,
     /// Log format.
-    #[arg(long, env = "AGENT_TRACK_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "AGENT_TRACK_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
     pub log_format: LogFormat,
 }
 
@@ -80,7 +86,11 @@ pub struct ProxyArgs {
     pub secret_file: Option<PathBuf>,
     /// Origins allowed to post (comma-separated, exact scheme://host[:port]; `*` for any).
     /// Default: none (only requests without an Origin header).
-    #[arg(long = "allow-origin", env = "AGENT_TRACK_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-origin",
+        env = "AGENT_TRACK_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
     /// Largest request body in bytes (compressed or not).
     #[arg(long, default_value_t = agent_track_schema::limits::MAX_BATCH_BYTES)]
@@ -157,8 +167,16 @@ impl std::error::Error for StartError {}
 /// The secret text from `--secret-file` or `AGENT_TRACK_SECRET`.
 pub fn secret_text(file: Option<&Path>) -> Result<String, StartError> {
     match file {
-        Some(path) => std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|e| StartError(format!("cannot read the secret file {}: {e}", path.display()))),
-        None => std::env::var("AGENT_TRACK_SECRET").map_err(|_| StartError(SecretError::Missing.to_string())),
+        Some(path) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| {
+                StartError(format!(
+                    "cannot read the secret file {}: {e}",
+                    path.display()
+                ))
+            }),
+        None => std::env::var("AGENT_TRACK_SECRET")
+            .map_err(|_| StartError(SecretError::Missing.to_string())),
     }
 }
 
@@ -172,16 +190,36 @@ impl ProxyArgs {
     pub fn config(&self) -> Result<ProxyConfig, StartError> {
         let secret = secret_text(self.secret_file.as_deref())?;
         let upstream = match self.mode {
-            Mode::Webhook => Upstream::Webhook { url: self.upstream.clone().unwrap_or_else(|| DEFAULT_COLLECTOR_URL.into()), secrets: secrets(&secret)? },
+            Mode::Webhook => Upstream::Webhook {
+                url: self
+                    .upstream
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_COLLECTOR_URL.into()),
+                secrets: secrets(&secret)?,
+            },
             Mode::Pendo => {
                 if secret.trim().is_empty() {
-                    return Err(StartError("AGENT_TRACK_SECRET: set it to Pendo's Track Event shared secret".into()));
+                    return Err(StartError(
+                        "AGENT_TRACK_SECRET: set it to Pendo's Track Event shared secret".into(),
+                    ));
                 }
-                Upstream::Pendo { url: self.upstream.clone().unwrap_or_else(|| DEFAULT_PENDO_URL.into()), key: PendoKey(secret.trim().to_string()), concurrency: self.pendo_concurrency }
+                Upstream::Pendo {
+                    url: self
+                        .upstream
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_PENDO_URL.into()),
+                    key: PendoKey(secret.trim().to_string()),
+                    concurrency: self.pendo_concurrency,
+                }
             }
         };
         let mut c = ProxyConfig::new(upstream);
-        c.allowed_origins = self.allowed_origins.iter().map(|o| o.trim().trim_end_matches('/').to_string()).filter(|o| !o.is_empty()).collect();
+        c.allowed_origins = self
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_string())
+            .filter(|o| !o.is_empty())
+            .collect();
         c.max_body_bytes = self.max_body_bytes;
         c.rate_per_minute = self.rate_per_minute;
         c.rate_burst = self.rate_burst;

@@ -40,8 +40,12 @@ pub struct DevCredentials {
 pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
     std::fs::create_dir_all(data_dir)?;
     let secret = read_or_create(&data_dir.join("secret"), Secrets::generate)?;
-    let api_key = read_or_create(&data_dir.join("api-key"), || format!("atk_{:032x}", rand::random::<u128>()))?;
-    let secrets = Secrets::parse(&secret).map_err(|e| std::io::Error::other(format!("{}: {e}", data_dir.join("secret").display())))?;
+    let api_key = read_or_create(&data_dir.join("api-key"), || {
+        format!("atk_{:032x}", rand::random::<u128>())
+    })?;
+    let secrets = Secrets::parse(&secret).map_err(|e| {
+        std::io::Error::other(format!("{}: {e}", data_dir.join("secret").display()))
+    })?;
     Ok(DevCredentials { secrets, api_key })
 }
 
@@ -60,25 +64,43 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> std::io::Result
 }
 
 /// The dev router for a server listening on `addr`.
-pub fn app(config: &DevConfig, addr: SocketAddr, creds: &DevCredentials) -> Result<Router, collector::CollectorError> {
-    let collector = Arc::new(Collector::open(CollectorConfig { data_dir: config.data_dir.clone(), secrets: creds.secrets.clone(), api_key: creds.api_key.clone() })?);
-    let mut proxy_config = ProxyConfig::new(Upstream::Webhook { url: format!("http://{addr}/v1/ingest"), secrets: creds.secrets.clone() });
+pub fn app(
+    config: &DevConfig,
+    addr: SocketAddr,
+    creds: &DevCredentials,
+) -> Result<Router, collector::CollectorError> {
+    let collector = Arc::new(Collector::open(CollectorConfig {
+        data_dir: config.data_dir.clone(),
+        secrets: creds.secrets.clone(),
+        api_key: creds.api_key.clone(),
+    })?);
+    let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
+        url: format!("http://{addr}/v1/ingest"),
+        secrets: creds.secrets.clone(),
+    });
     let port = addr.port();
-    proxy_config.allowed_origins = vec![format!("http://{addr}"), format!("http://localhost:{port}"), format!("http://127.0.0.1:{port}")];
+    proxy_config.allowed_origins = vec![
+        format!("http://{addr}"),
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ];
     let www = config.www.clone();
     let pkg = config.pkg.clone();
     Ok(Router::new()
         .merge(proxy::app(proxy::ProxyState::new(proxy_config)))
         .merge(collector::app(collector))
         .merge(serve::health())
-        .route("/pkg/{*path}", get(move |req: Request| {
-            let pkg = pkg.clone();
-            async move {
-                let path = req.uri().path().trim_start_matches("/pkg");
-                let uri: axum::http::Uri = path.parse().unwrap_or_default();
-                files::serve(&pkg, &uri).await
-            }
-        }))
+        .route(
+            "/pkg/{*path}",
+            get(move |req: Request| {
+                let pkg = pkg.clone();
+                async move {
+                    let path = req.uri().path().trim_start_matches("/pkg");
+                    let uri: axum::http::Uri = path.parse().unwrap_or_default();
+                    files::serve(&pkg, &uri).await
+                }
+            }),
+        )
         .fallback(get(move |req: Request| {
             let www = www.clone();
             async move { files::serve(&www, req.uri()).await }

@@ -21,7 +21,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `status`, `code` and `message`.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after_s: None }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 
     /// 400 with `code`.
@@ -32,7 +37,11 @@ impl ApiError {
     /// An internal failure: logged with its cause, answered without it.
     pub fn internal(request_id: &str, cause: impl std::fmt::Display) -> Self {
         tracing::error!(request_id, %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log for this requestId")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see the server log for this requestId",
+        )
     }
 
     /// The response for request `request_id`.
@@ -40,7 +49,9 @@ impl ApiError {
         let body = serde_json::json!({ "requestId": request_id, "code": self.code, "message": self.message });
         let mut response = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after_s {
-            response.headers_mut().insert("retry-after", HeaderValue::from(s));
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(s));
         }
         response
     }
@@ -53,5 +64,7 @@ pub fn request_id() -> String {
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

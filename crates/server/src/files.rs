@@ -41,7 +41,14 @@ pub async fn serve(root: &Path, uri: &Uri) -> Response {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
     match tokio::fs::read(&path).await {
-        Ok(bytes) => ([(header::CONTENT_TYPE, content_type(&path)), (header::CACHE_CONTROL, "no-cache")], Body::from(bytes)).into_response(),
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&path)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            Body::from(bytes),
+        )
+            .into_response(),
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }
@@ -53,8 +60,14 @@ mod tests {
     #[test]
     fn paths_stay_under_the_root() {
         let root = Path::new("/srv/www");
-        assert_eq!(resolve(root, "/"), Some(PathBuf::from("/srv/www/index.html")));
-        assert_eq!(resolve(root, "/dashboard.html"), Some(PathBuf::from("/srv/www/dashboard.html")));
+        assert_eq!(
+            resolve(root, "/"),
+            Some(PathBuf::from("/srv/www/index.html"))
+        );
+        assert_eq!(
+            resolve(root, "/dashboard.html"),
+            Some(PathBuf::from("/srv/www/dashboard.html"))
+        );
         assert_eq!(resolve(root, "/../etc/passwd"), None);
         assert_eq!(resolve(root, "/a/../../b"), None);
         assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");

@@ -12,8 +12,11 @@ use agent_track_server::{dev, proxy, serve};
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -28,37 +31,67 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     match command {
         Command::Proxy(args) => {
             let config = args.config()?;
-            let listener = TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             tracing::info!(listen = %listener.local_addr()?, upstream = ?upstream_url(&config), "proxy listening");
             let app = proxy::app(proxy::ProxyState::new(config)).merge(serve::health());
             serve::run(listener, app, serve::signal()).await?;
         }
         Command::Collector(args) => {
             let secrets = cli::secrets(&cli::secret_text(args.secret_file.as_deref())?)?;
-            let api_key = std::env::var("AGENT_TRACK_API_KEY").ok().filter(|k| !k.trim().is_empty())
+            let api_key = std::env::var("AGENT_TRACK_API_KEY")
+                .ok()
+                .filter(|k| !k.trim().is_empty())
                 .ok_or("AGENT_TRACK_API_KEY is not set: the read API needs a bearer key")?;
-            let config = CollectorConfig { data_dir: args.data_dir.clone(), secrets, api_key: api_key.trim().to_string() };
-            let collector = Collector::open(config).map_err(|e| format!("cannot open the store in {}: {e}", args.data_dir.display()))?;
-            let listener = TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            let config = CollectorConfig {
+                data_dir: args.data_dir.clone(),
+                secrets,
+                api_key: api_key.trim().to_string(),
+            };
+            let collector = Collector::open(config).map_err(|e| {
+                format!("cannot open the store in {}: {e}", args.data_dir.display())
+            })?;
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), "collector listening");
             let app = collector::app(Arc::new(collector)).merge(serve::health());
             serve::run(listener, app, serve::signal()).await?;
         }
         Command::Dev(args) => {
-            let listener = TcpListener::bind(args.listen).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+            let listener = TcpListener::bind(args.listen)
+                .await
+                .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             let addr = listener.local_addr()?;
-            let creds = dev::credentials(&args.data_dir).map_err(|e| format!("cannot prepare {}: {e}", args.data_dir.display()))?;
-            let config = dev::DevConfig { data_dir: args.data_dir.clone(), www: args.www.clone(), pkg: args.pkg.clone() };
-            let app = dev::app(&config, addr, &creds).map_err(|e| format!("cannot open the store in {}: {e}", args.data_dir.display()))?;
+            let creds = dev::credentials(&args.data_dir)
+                .map_err(|e| format!("cannot prepare {}: {e}", args.data_dir.display()))?;
+            let config = dev::DevConfig {
+                data_dir: args.data_dir.clone(),
+                www: args.www.clone(),
+                pkg: args.pkg.clone(),
+            };
+            let app = dev::app(&config, addr, &creds).map_err(|e| {
+                format!("cannot open the store in {}: {e}", args.data_dir.display())
+            })?;
             if !args.pkg.join("agent_track.js").exists() {
                 tracing::warn!(pkg = %args.pkg.display(), "the npm package is not built; run `npm run build` (npm start does)");
             }
             println!("agent-track dev stack");
             println!("  demo chat:   http://{addr}/");
-            println!("  dashboard:   http://{addr}/dashboard.html#key={}", creds.api_key);
-            println!("  read API:    http://{addr}/api/v1/conversations  (Authorization: Bearer {})", creds.api_key);
+            println!(
+                "  dashboard:   http://{addr}/dashboard.html#key={}",
+                creds.api_key
+            );
+            println!(
+                "  read API:    http://{addr}/api/v1/conversations  (Authorization: Bearer {})",
+                creds.api_key
+            );
             println!("  events:      http://{addr}/v1/events  (proxy -> collector, signed)");
-            println!("  data:        {} (SQLite, secret, api-key)", args.data_dir.display());
+            println!(
+                "  data:        {} (SQLite, secret, api-key)",
+                args.data_dir.display()
+            );
             serve::run(listener, app, serve::signal()).await?;
         }
     }

@@ -59,7 +59,11 @@ impl Secret {
 impl Secrets {
     /// Parses a space-separated list of `whsec_` secrets.
     pub fn parse(text: &str) -> Result<Secrets, SecretError> {
-        let list = text.split_whitespace().enumerate().map(|(i, s)| Secret::parse(s, i + 1)).collect::<Result<Vec<_>, _>>()?;
+        let list = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, s)| Secret::parse(s, i + 1))
+            .collect::<Result<Vec<_>, _>>()?;
         if list.is_empty() {
             return Err(SecretError::Missing);
         }
@@ -114,8 +118,14 @@ mod tests {
     #[test]
     fn errors_name_the_secret_by_number_never_by_value() {
         assert_eq!(Secrets::parse(""), Err(SecretError::Missing));
-        assert_eq!(Secrets::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Err(SecretError::Prefix(1)));
-        assert_eq!(Secrets::parse(&format!("{KNOWN} whsec_!!")), Err(SecretError::Base64(2)));
+        assert_eq!(
+            Secrets::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Err(SecretError::Prefix(1))
+        );
+        assert_eq!(
+            Secrets::parse(&format!("{KNOWN} whsec_!!")),
+            Err(SecretError::Base64(2))
+        );
         let short = format!("whsec_{}", STANDARD.encode([1u8; 8]));
         let err = Secrets::parse(&short).unwrap_err();
         assert_eq!(err, SecretError::Length(1, 8));

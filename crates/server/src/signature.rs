@@ -21,7 +21,8 @@ pub const SIGNATURE: &str = "webhook-signature";
 pub const TOLERANCE_S: i64 = 300;
 
 fn mac(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
-    let mut m = Hmac::<Sha256>::new_from_slice(secret.key()).expect("HMAC takes keys of any length");
+    let mut m =
+        Hmac::<Sha256>::new_from_slice(secret.key()).expect("HMAC takes keys of any length");
     m.update(id.as_bytes());
     m.update(b".");
     m.update(timestamp.to_string().as_bytes());
@@ -33,7 +34,12 @@ fn mac(secret: &Secret, id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
 /// The `webhook-signature` value for `body`: one `v1,` entry per secret (the first is the
 /// signing secret), space-separated.
 pub fn sign(secrets: &Secrets, id: &str, timestamp: i64, body: &[u8]) -> String {
-    secrets.all().iter().map(|s| format!("v1,{}", STANDARD.encode(mac(s, id, timestamp, body)))).collect::<Vec<_>>().join(" ")
+    secrets
+        .all()
+        .iter()
+        .map(|s| format!("v1,{}", STANDARD.encode(mac(s, id, timestamp, body))))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Why a delivery was refused. Messages say what was wrong, never what was expected.
@@ -58,30 +64,52 @@ impl std::fmt::Display for VerifyError {
         match self {
             VerifyError::MissingHeader(h) => write!(f, "the {h} header is required"),
             VerifyError::BadTimestamp => write!(f, "{TIMESTAMP} must be unix seconds"),
-            VerifyError::Stale { skew_s } => write!(f, "{TIMESTAMP} is {skew_s} s from now; at most {TOLERANCE_S} s are allowed"),
+            VerifyError::Stale { skew_s } => write!(
+                f,
+                "{TIMESTAMP} is {skew_s} s from now; at most {TOLERANCE_S} s are allowed"
+            ),
             VerifyError::NoMatch => write!(f, "no valid v1 signature in {SIGNATURE}"),
         }
     }
 }
 
 /// Verifies a delivery's headers against the raw body bytes.
-pub fn verify(secrets: &Secrets, id: Option<&str>, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now_s: i64) -> Result<(), VerifyError> {
+pub fn verify(
+    secrets: &Secrets,
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now_s: i64,
+) -> Result<(), VerifyError> {
     fn non_empty<'a>(v: Option<&'a str>, h: &'static str) -> Result<&'a str, VerifyError> {
-        v.filter(|s| !s.trim().is_empty()).ok_or(VerifyError::MissingHeader(h))
+        v.filter(|s| !s.trim().is_empty())
+            .ok_or(VerifyError::MissingHeader(h))
     }
     let id = non_empty(id, ID)?;
     let timestamp_text = non_empty(timestamp, TIMESTAMP)?;
     let signature = non_empty(signature, SIGNATURE)?;
-    let timestamp: i64 = timestamp_text.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    let timestamp: i64 = timestamp_text
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadTimestamp)?;
     let skew_s = now_s.saturating_sub(timestamp);
     if skew_s.abs() > TOLERANCE_S {
         return Err(VerifyError::Stale { skew_s });
     }
-    let expected: Vec<[u8; 32]> = secrets.all().iter().map(|s| mac(s, id, timestamp, body)).collect();
+    let expected: Vec<[u8; 32]> = secrets
+        .all()
+        .iter()
+        .map(|s| mac(s, id, timestamp, body))
+        .collect();
     let mut matched = subtle::Choice::from(0);
     for entry in signature.split_whitespace() {
-        let Some(b64) = entry.strip_prefix("v1,") else { continue };
-        let Ok(candidate) = STANDARD.decode(b64) else { continue };
+        let Some(b64) = entry.strip_prefix("v1,") else {
+            continue;
+        };
+        let Ok(candidate) = STANDARD.decode(b64) else {
+            continue;
+        };
         if candidate.len() != 32 {
             continue;
         }
@@ -89,7 +117,11 @@ pub fn verify(secrets: &Secrets, id: Option<&str>, timestamp: Option<&str>, sign
             matched |= e.as_slice().ct_eq(&candidate);
         }
     }
-    if bool::from(matched) { Ok(()) } else { Err(VerifyError::NoMatch) }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatch)
+    }
 }
 
 #[cfg(test)]
@@ -107,7 +139,10 @@ mod tests {
 
     #[test]
     fn the_known_answer_vector() {
-        assert_eq!(sign(&secrets(), ID_, TS, BODY), "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            sign(&secrets(), ID_, TS, BODY),
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+        );
     }
 
     #[test]
@@ -120,13 +155,30 @@ mod tests {
         headers.insert(TIMESTAMP, TS.to_string().parse().unwrap());
         headers.insert(SIGNATURE, sig.parse().unwrap());
         // The library checks the timestamp against its own clock, so sign with now.
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
         headers.insert(TIMESTAMP, now.to_string().parse().unwrap());
-        headers.insert(SIGNATURE, sign(&secrets(), "batch_1", now, body).parse().unwrap());
-        wh.verify(body, &headers).expect("standardwebhooks accepts our signature");
+        headers.insert(
+            SIGNATURE,
+            sign(&secrets(), "batch_1", now, body).parse().unwrap(),
+        );
+        wh.verify(body, &headers)
+            .expect("standardwebhooks accepts our signature");
         // And ours accepts theirs.
         let theirs = wh.sign("batch_2", now, body).unwrap();
-        assert_eq!(verify(&secrets(), Some("batch_2"), Some(&now.to_string()), Some(&theirs), body, now), Ok(()));
+        assert_eq!(
+            verify(
+                &secrets(),
+                Some("batch_2"),
+                Some(&now.to_string()),
+                Some(&theirs),
+                body,
+                now
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -136,26 +188,79 @@ mod tests {
         let header = sign(&both, ID_, TS, BODY);
         assert_eq!(header.split(' ').count(), 2);
         // A receiver that only knows the old secret accepts it.
-        assert_eq!(verify(&secrets(), Some(ID_), Some(&TS.to_string()), Some(&header), BODY, TS), Ok(()));
+        assert_eq!(
+            verify(
+                &secrets(),
+                Some(ID_),
+                Some(&TS.to_string()),
+                Some(&header),
+                BODY,
+                TS
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn forged_stripped_empty_and_stale_are_refused() {
         let ts = TS.to_string();
         let good = sign(&secrets(), ID_, TS, BODY);
-        let v = |id, t: Option<&str>, s: Option<&str>, body: &[u8], now| verify(&secrets(), id, t, s, body, now);
+        let v = |id, t: Option<&str>, s: Option<&str>, body: &[u8], now| {
+            verify(&secrets(), id, t, s, body, now)
+        };
         assert_eq!(v(Some(ID_), Some(&ts), Some(&good), BODY, TS), Ok(()));
-        assert_eq!(v(Some(ID_), Some(&ts), Some(&good), br#"{"test": 2432232315}"#, TS), Err(VerifyError::NoMatch), "body changed");
-        assert_eq!(v(Some("msg_other"), Some(&ts), Some(&good), BODY, TS), Err(VerifyError::NoMatch), "id changed");
-        assert_eq!(v(Some(ID_), Some(&ts), None, BODY, TS), Err(VerifyError::MissingHeader(SIGNATURE)), "stripped");
-        assert_eq!(v(Some(ID_), Some(&ts), Some("v1,"), BODY, TS), Err(VerifyError::NoMatch), "empty v1,");
-        assert_eq!(v(Some(ID_), Some(&ts), Some("v2,abc v1,@@@"), BODY, TS), Err(VerifyError::NoMatch));
-        assert_eq!(v(Some(ID_), Some(&ts), Some(&good), BODY, TS + 301), Err(VerifyError::Stale { skew_s: 301 }));
-        assert_eq!(v(Some(ID_), Some(&ts), Some(&good), BODY, TS - 301), Err(VerifyError::Stale { skew_s: -301 }));
+        assert_eq!(
+            v(
+                Some(ID_),
+                Some(&ts),
+                Some(&good),
+                br#"{"test": 2432232315}"#,
+                TS
+            ),
+            Err(VerifyError::NoMatch),
+            "body changed"
+        );
+        assert_eq!(
+            v(Some("msg_other"), Some(&ts), Some(&good), BODY, TS),
+            Err(VerifyError::NoMatch),
+            "id changed"
+        );
+        assert_eq!(
+            v(Some(ID_), Some(&ts), None, BODY, TS),
+            Err(VerifyError::MissingHeader(SIGNATURE)),
+            "stripped"
+        );
+        assert_eq!(
+            v(Some(ID_), Some(&ts), Some("v1,"), BODY, TS),
+            Err(VerifyError::NoMatch),
+            "empty v1,"
+        );
+        assert_eq!(
+            v(Some(ID_), Some(&ts), Some("v2,abc v1,@@@"), BODY, TS),
+            Err(VerifyError::NoMatch)
+        );
+        assert_eq!(
+            v(Some(ID_), Some(&ts), Some(&good), BODY, TS + 301),
+            Err(VerifyError::Stale { skew_s: 301 })
+        );
+        assert_eq!(
+            v(Some(ID_), Some(&ts), Some(&good), BODY, TS - 301),
+            Err(VerifyError::Stale { skew_s: -301 })
+        );
         assert_eq!(v(Some(ID_), Some(&ts), Some(&good), BODY, TS + 300), Ok(()));
-        assert_eq!(v(Some(ID_), Some("soon"), Some(&good), BODY, TS), Err(VerifyError::BadTimestamp));
-        assert_eq!(v(None, Some(&ts), Some(&good), BODY, TS), Err(VerifyError::MissingHeader(ID)));
+        assert_eq!(
+            v(Some(ID_), Some("soon"), Some(&good), BODY, TS),
+            Err(VerifyError::BadTimestamp)
+        );
+        assert_eq!(
+            v(None, Some(&ts), Some(&good), BODY, TS),
+            Err(VerifyError::MissingHeader(ID))
+        );
         let other = Secrets::parse(&Secrets::generate()).unwrap();
-        assert_eq!(verify(&other, Some(ID_), Some(&ts), Some(&good), BODY, TS), Err(VerifyError::NoMatch), "unknown secret");
+        assert_eq!(
+            verify(&other, Some(ID_), Some(&ts), Some(&good), BODY, TS),
+            Err(VerifyError::NoMatch),
+            "unknown secret"
+        );
     }
 }

@@ -17,19 +17,40 @@ async fn a_valid_delivery_is_stored() {
     let s = Server::start().await;
     let events = vec![
         event("e1", "prompt", "c1", "m1", "hello", T0),
-        with(event("e2", "agent_response", "c1", "m2", "hi!", T0 + 1000), json!({"toolsUsed": ["search"], "agentModelsUsed": ["gpt-x"], "agentInputTokenCount": 12, "agentOutputTokenCount": 30})),
+        with(
+            event("e2", "agent_response", "c1", "m2", "hi!", T0 + 1000),
+            json!({"toolsUsed": ["search"], "agentModelsUsed": ["gpt-x"], "agentInputTokenCount": 12, "agentOutputTokenCount": 30}),
+        ),
         event("e3", "user_reaction", "c1", "m2", "positive", T0 + 2000),
         event("e4", "agent_trace", "c1", "m3", "{\"span\":1}", T0 + 1500),
     ];
     s.deliver_ok("msg_1", events, 4, 0).await;
-    assert_eq!((s.count("messages"), s.count("reactions"), s.count("conversations")), (3, 1, 1));
+    assert_eq!(
+        (
+            s.count("messages"),
+            s.count("reactions"),
+            s.count("conversations")
+        ),
+        (3, 1, 1)
+    );
     assert_eq!((s.count("deliveries"), s.count("seen_events")), (1, 4));
     let c = s.get_ok("/api/v1/conversations/c1").await;
-    assert_eq!((c["startedAt"].as_u64(), c["lastMessageAt"].as_u64()), (Some(T0), Some(T0 + 2000)));
-    let types: Vec<&str> = c["messages"].as_array().unwrap().iter().map(|m| m["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        (c["startedAt"].as_u64(), c["lastMessageAt"].as_u64()),
+        (Some(T0), Some(T0 + 2000))
+    );
+    let types: Vec<&str> = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["type"].as_str().unwrap())
+        .collect();
     assert_eq!(types, ["prompt", "agent_response", "agent_trace"]);
     // The file is in WAL mode.
-    let mode: String = s.db().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = s
+        .db()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -42,25 +63,75 @@ async fn forged_stripped_empty_stale_and_foreign_signatures_are_refused_and_noth
     let forged_body = body(vec![event("e1", "prompt", "c1", "m1", "HELLO", T0)]);
     let other = Secrets::parse(&Secrets::generate()).unwrap();
     let replace = |name: &str, value: String| -> Vec<(&'static str, String)> {
-        headers.iter().map(|(k, v)| (*k, if *k == name { value.clone() } else { v.clone() })).collect()
+        headers
+            .iter()
+            .map(|(k, v)| (*k, if *k == name { value.clone() } else { v.clone() }))
+            .collect()
     };
-    let strip = |name: &str| -> Vec<(&'static str, String)> { headers.iter().filter(|(k, _)| *k != name).cloned().collect() };
+    let strip = |name: &str| -> Vec<(&'static str, String)> {
+        headers
+            .iter()
+            .filter(|(k, _)| *k != name)
+            .cloned()
+            .collect()
+    };
     let stale = now - 301;
     type Headers = Vec<(&'static str, String)>;
     let cases: Vec<(&str, Headers, Vec<u8>, &str)> = vec![
-        ("forged body", headers.clone(), forged_body, "no valid v1 signature"),
-        ("wrong secret", replace(signature::SIGNATURE, signature::sign(&other, "msg_1", now, &good)), good.clone(), "no valid v1 signature"),
-        ("stripped signature", strip(signature::SIGNATURE), good.clone(), "the webhook-signature header is required"),
-        ("stripped id", strip(signature::ID), good.clone(), "the webhook-id header is required"),
-        ("stripped timestamp", strip(signature::TIMESTAMP), good.clone(), "the webhook-timestamp header is required"),
-        ("empty v1,", replace(signature::SIGNATURE, "v1,".into()), good.clone(), "no valid v1 signature"),
-        ("other id", replace(signature::ID, "msg_2".into()), good.clone(), "no valid v1 signature"),
+        (
+            "forged body",
+            headers.clone(),
+            forged_body,
+            "no valid v1 signature",
+        ),
+        (
+            "wrong secret",
+            replace(
+                signature::SIGNATURE,
+                signature::sign(&other, "msg_1", now, &good),
+            ),
+            good.clone(),
+            "no valid v1 signature",
+        ),
+        (
+            "stripped signature",
+            strip(signature::SIGNATURE),
+            good.clone(),
+            "the webhook-signature header is required",
+        ),
+        (
+            "stripped id",
+            strip(signature::ID),
+            good.clone(),
+            "the webhook-id header is required",
+        ),
+        (
+            "stripped timestamp",
+            strip(signature::TIMESTAMP),
+            good.clone(),
+            "the webhook-timestamp header is required",
+        ),
+        (
+            "empty v1,",
+            replace(signature::SIGNATURE, "v1,".into()),
+            good.clone(),
+            "no valid v1 signature",
+        ),
+        (
+            "other id",
+            replace(signature::ID, "msg_2".into()),
+            good.clone(),
+            "no valid v1 signature",
+        ),
         (
             "stale",
             vec![
                 (signature::ID, "msg_1".into()),
                 (signature::TIMESTAMP, stale.to_string()),
-                (signature::SIGNATURE, signature::sign(&s.secrets, "msg_1", stale, &good)),
+                (
+                    signature::SIGNATURE,
+                    signature::sign(&s.secrets, "msg_1", stale, &good),
+                ),
             ],
             good.clone(),
             "is 301 s from now; at most 300 s are allowed",
@@ -68,17 +139,39 @@ async fn forged_stripped_empty_stale_and_foreign_signatures_are_refused_and_noth
     ];
     for (name, headers, payload, message) in cases {
         // What the collector computed for this delivery: it must never be echoed.
-        let header = |h: &str| headers.iter().find(|(k, _)| *k == h).map(|(_, v)| v.clone()).unwrap_or_default();
-        let expected = signature::sign(&s.secrets, &header(signature::ID), header(signature::TIMESTAMP).parse().unwrap_or(now), &payload);
+        let header = |h: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| *k == h)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let expected = signature::sign(
+            &s.secrets,
+            &header(signature::ID),
+            header(signature::TIMESTAMP).parse().unwrap_or(now),
+            &payload,
+        );
         let (status, answer) = s.post_raw(&headers, payload).await;
         assert_eq!(status, 401, "{name}: {answer}");
         assert_eq!(answer["code"], "invalid_signature", "{name}");
         let text = answer["message"].as_str().unwrap();
         assert!(text.contains(message), "{name}: {text}");
-        assert!(!text.contains(&expected[3..]), "{name}: never echo expected values");
+        assert!(
+            !text.contains(&expected[3..]),
+            "{name}: never echo expected values"
+        );
         assert!(answer["requestId"].as_str().unwrap().starts_with("req_"));
     }
-    assert_eq!((s.count("deliveries"), s.count("seen_events"), s.count("messages"), s.count("conversations")), (0, 0, 0, 0));
+    assert_eq!(
+        (
+            s.count("deliveries"),
+            s.count("seen_events"),
+            s.count("messages"),
+            s.count("conversations")
+        ),
+        (0, 0, 0, 0)
+    );
     // The same headers and body are still accepted: nothing was remembered of the refusals.
     let (status, _) = s.post_raw(&headers, good).await;
     assert_eq!(status, 200);
@@ -87,23 +180,52 @@ async fn forged_stripped_empty_stale_and_foreign_signatures_are_refused_and_noth
 #[tokio::test]
 async fn a_repeated_delivery_answers_200_and_writes_nothing() {
     let s = Server::start().await;
-    let events = vec![event("e1", "prompt", "c1", "m1", "hello", T0), event("e2", "agent_response", "c1", "m2", "hi", T0 + 1)];
+    let events = vec![
+        event("e1", "prompt", "c1", "m1", "hello", T0),
+        event("e2", "agent_response", "c1", "m2", "hi", T0 + 1),
+    ];
     s.deliver_ok("msg_1", events.clone(), 2, 0).await;
     // The proxy's retry after a timeout: same webhook-id, new timestamp.
     s.deliver_ok("msg_1", events.clone(), 0, 2).await;
     // Even a different body under a known webhook-id writes nothing.
-    s.deliver_ok("msg_1", vec![event("e9", "prompt", "c9", "m9", "other", T0)], 0, 1).await;
-    assert_eq!((s.count("deliveries"), s.count("seen_events"), s.count("messages"), s.count("conversations")), (1, 2, 2, 1));
+    s.deliver_ok(
+        "msg_1",
+        vec![event("e9", "prompt", "c9", "m9", "other", T0)],
+        0,
+        1,
+    )
+    .await;
+    assert_eq!(
+        (
+            s.count("deliveries"),
+            s.count("seen_events"),
+            s.count("messages"),
+            s.count("conversations")
+        ),
+        (1, 2, 2, 1)
+    );
 }
 
 #[tokio::test]
 async fn the_same_event_id_in_a_new_delivery_is_not_duplicated() {
     let s = Server::start().await;
-    s.deliver_ok("msg_1", vec![event("e1", "prompt", "c1", "m1", "hello", T0)], 1, 0).await;
-    let again = vec![event("e1", "prompt", "c1", "m1", "hello", T0), event("e2", "prompt", "c1", "m2", "more", T0 + 5)];
+    s.deliver_ok(
+        "msg_1",
+        vec![event("e1", "prompt", "c1", "m1", "hello", T0)],
+        1,
+        0,
+    )
+    .await;
+    let again = vec![
+        event("e1", "prompt", "c1", "m1", "hello", T0),
+        event("e2", "prompt", "c1", "m2", "more", T0 + 5),
+    ];
     s.deliver_ok("msg_2", again, 1, 1).await;
     // Twice in one batch: the second is a duplicate.
-    let twice = vec![event("e3", "prompt", "c1", "m3", "x", T0 + 6), event("e3", "prompt", "c1", "m3", "x", T0 + 6)];
+    let twice = vec![
+        event("e3", "prompt", "c1", "m3", "x", T0 + 6),
+        event("e3", "prompt", "c1", "m3", "x", T0 + 6),
+    ];
     s.deliver_ok("msg_3", twice, 1, 1).await;
     assert_eq!(s.count("messages"), 3);
     let c = s.get_ok("/api/v1/conversations/c1").await;
@@ -113,66 +235,175 @@ async fn the_same_event_id_in_a_new_delivery_is_not_duplicated() {
 #[tokio::test]
 async fn messages_keep_the_first_write() {
     let s = Server::start().await;
-    s.deliver_ok("msg_1", vec![event("e1", "prompt", "c1", "m1", "first", T0)], 1, 0).await;
+    s.deliver_ok(
+        "msg_1",
+        vec![event("e1", "prompt", "c1", "m1", "first", T0)],
+        1,
+        0,
+    )
+    .await;
     // The app tracked the same message again under a new eventId, with other content.
-    s.deliver_ok("msg_2", vec![event("e2", "prompt", "c1", "m1", "second", T0 - 500)], 1, 0).await;
+    s.deliver_ok(
+        "msg_2",
+        vec![event("e2", "prompt", "c1", "m1", "second", T0 - 500)],
+        1,
+        0,
+    )
+    .await;
     let c = s.get_ok("/api/v1/conversations/c1").await;
     let messages = c["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 1);
-    assert_eq!((messages[0]["content"].as_str(), messages[0]["eventId"].as_str()), (Some("first"), Some("e1")));
-    assert_eq!(c["startedAt"].as_u64(), Some(T0), "an ignored write does not move the conversation");
+    assert_eq!(
+        (
+            messages[0]["content"].as_str(),
+            messages[0]["eventId"].as_str()
+        ),
+        (Some("first"), Some("e1"))
+    );
+    assert_eq!(
+        c["startedAt"].as_u64(),
+        Some(T0),
+        "an ignored write does not move the conversation"
+    );
     // A response sharing the prompt's messageId is a different message: neither is lost.
-    s.deliver_ok("msg_3", vec![event("e3", "agent_response", "c1", "m1", "answer", T0 + 10)], 1, 0).await;
-    assert_eq!(s.get_ok("/api/v1/conversations/c1").await["messages"].as_array().unwrap().len(), 2);
+    s.deliver_ok(
+        "msg_3",
+        vec![event("e3", "agent_response", "c1", "m1", "answer", T0 + 10)],
+        1,
+        0,
+    )
+    .await;
+    assert_eq!(
+        s.get_ok("/api/v1/conversations/c1").await["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 fn reaction(id: &str, value: &str, ts: u64, comments: &[&str]) -> Value {
     let e = event(id, "user_reaction", "c1", "r1", value, ts);
-    if comments.is_empty() { e } else { with(e, json!({ "agentUserReactionComments": comments })) }
+    if comments.is_empty() {
+        e
+    } else {
+        with(e, json!({ "agentUserReactionComments": comments }))
+    }
 }
 
 async fn shown_reaction(s: &Server) -> Value {
     let c = s.get_ok("/api/v1/conversations/c1").await;
-    let response = c["messages"].as_array().unwrap().iter().find(|m| m["type"] == "agent_response").unwrap().clone();
+    let response = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["type"] == "agent_response")
+        .unwrap()
+        .clone();
     response["reaction"].clone()
 }
 
 #[tokio::test]
 async fn the_latest_reaction_wins_and_keeps_its_comments() {
     let s = Server::start().await;
-    s.deliver_ok("d0", vec![event("e0", "agent_response", "c1", "r1", "answer", T0)], 1, 0).await;
-    s.deliver_ok("d1", vec![reaction("e1", "negative", T0 + 2000, &["too short", "wrong link"])], 1, 0).await;
+    s.deliver_ok(
+        "d0",
+        vec![event("e0", "agent_response", "c1", "r1", "answer", T0)],
+        1,
+        0,
+    )
+    .await;
+    s.deliver_ok(
+        "d1",
+        vec![reaction(
+            "e1",
+            "negative",
+            T0 + 2000,
+            &["too short", "wrong link"],
+        )],
+        1,
+        0,
+    )
+    .await;
     // An older positive arriving later loses.
-    s.deliver_ok("d2", vec![reaction("e2", "positive", T0 + 1000, &[])], 1, 0).await;
-    assert_eq!(shown_reaction(&s).await, json!({"value": "negative", "comments": ["too short", "wrong link"], "at": T0 + 2000}));
+    s.deliver_ok("d2", vec![reaction("e2", "positive", T0 + 1000, &[])], 1, 0)
+        .await;
+    assert_eq!(
+        shown_reaction(&s).await,
+        json!({"value": "negative", "comments": ["too short", "wrong link"], "at": T0 + 2000})
+    );
     // A newer one wins.
-    s.deliver_ok("d3", vec![reaction("e3", "positive", T0 + 3000, &["ok now"])], 1, 0).await;
-    assert_eq!(shown_reaction(&s).await, json!({"value": "positive", "comments": ["ok now"], "at": T0 + 3000}));
+    s.deliver_ok(
+        "d3",
+        vec![reaction("e3", "positive", T0 + 3000, &["ok now"])],
+        1,
+        0,
+    )
+    .await;
+    assert_eq!(
+        shown_reaction(&s).await,
+        json!({"value": "positive", "comments": ["ok now"], "at": T0 + 3000})
+    );
     assert_eq!(s.count("reactions"), 1, "one per (conversation, message)");
 }
 
 #[tokio::test]
 async fn unreact_is_a_tombstone_that_an_older_late_positive_does_not_resurrect() {
     let s = Server::start().await;
-    s.deliver_ok("d0", vec![event("e0", "agent_response", "c1", "r1", "answer", T0)], 1, 0).await;
-    s.deliver_ok("d1", vec![reaction("e1", "positive", T0 + 1000, &[])], 1, 0).await;
-    s.deliver_ok("d2", vec![reaction("e2", "unreact", T0 + 2000, &[])], 1, 0).await;
+    s.deliver_ok(
+        "d0",
+        vec![event("e0", "agent_response", "c1", "r1", "answer", T0)],
+        1,
+        0,
+    )
+    .await;
+    s.deliver_ok("d1", vec![reaction("e1", "positive", T0 + 1000, &[])], 1, 0)
+        .await;
+    s.deliver_ok("d2", vec![reaction("e2", "unreact", T0 + 2000, &[])], 1, 0)
+        .await;
     assert_eq!(shown_reaction(&s).await, Value::Null);
     // A positive clicked before the unreact, delivered late (another tab's queue).
-    s.deliver_ok("d3", vec![reaction("e3", "positive", T0 + 1500, &[])], 1, 0).await;
+    s.deliver_ok("d3", vec![reaction("e3", "positive", T0 + 1500, &[])], 1, 0)
+        .await;
     assert_eq!(shown_reaction(&s).await, Value::Null);
-    let row: (String, i64) = s.db().query_row("SELECT value, timestamp FROM reactions", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!(row, ("unreact".to_string(), (T0 + 2000) as i64), "the tombstone is kept");
+    let row: (String, i64) = s
+        .db()
+        .query_row("SELECT value, timestamp FROM reactions", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(
+        row,
+        ("unreact".to_string(), (T0 + 2000) as i64),
+        "the tombstone is kept"
+    );
     let list = s.get_ok("/api/v1/conversations").await;
-    assert_eq!((list["conversations"][0]["positiveReactions"].as_u64(), list["conversations"][0]["negativeReactions"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(
+        (
+            list["conversations"][0]["positiveReactions"].as_u64(),
+            list["conversations"][0]["negativeReactions"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
 }
 
 #[tokio::test]
 async fn a_reaction_before_its_response_attaches_when_the_response_arrives() {
     let s = Server::start().await;
-    s.deliver_ok("d1", vec![reaction("e1", "positive", T0 + 1000, &[])], 1, 0).await;
-    assert_eq!(s.count("conversations"), 1, "the conversation exists from its first event");
-    s.deliver_ok("d2", vec![event("e0", "agent_response", "c1", "r1", "answer", T0)], 1, 0).await;
+    s.deliver_ok("d1", vec![reaction("e1", "positive", T0 + 1000, &[])], 1, 0)
+        .await;
+    assert_eq!(
+        s.count("conversations"),
+        1,
+        "the conversation exists from its first event"
+    );
+    s.deliver_ok(
+        "d2",
+        vec![event("e0", "agent_response", "c1", "r1", "answer", T0)],
+        1,
+        0,
+    )
+    .await;
     assert_eq!(shown_reaction(&s).await["value"], "positive");
 }
 
@@ -191,9 +422,19 @@ async fn malformed_or_invalid_bodies_after_a_valid_signature_are_400_and_store_n
         let (status, answer) = s.post_raw(&headers, payload).await;
         assert_eq!(status, 400, "{answer}");
         assert_eq!(answer["code"], code, "{answer}");
-        assert!(answer["message"].as_str().unwrap().contains(message), "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains(message),
+            "{answer}"
+        );
     }
-    assert_eq!((s.count("deliveries"), s.count("seen_events"), s.count("messages")), (0, 0, 0));
+    assert_eq!(
+        (
+            s.count("deliveries"),
+            s.count("seen_events"),
+            s.count("messages")
+        ),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -215,7 +456,13 @@ async fn an_empty_batch_is_acknowledged() {
 #[tokio::test]
 async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
     let s = Server::start().await;
-    s.deliver_ok("msg_1", vec![event("e1", "prompt", "c1", "m1", "hello", T0)], 1, 0).await;
+    s.deliver_ok(
+        "msg_1",
+        vec![event("e1", "prompt", "c1", "m1", "hello", T0)],
+        1,
+        0,
+    )
+    .await;
     let config = agent_track_server::collector::CollectorConfig {
         data_dir: s.dir.path().join("data"),
         secrets: s.secrets.clone(),
@@ -223,15 +470,39 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
-    s.deliver_ok("msg_1", vec![event("e1", "prompt", "c1", "m1", "hello", T0)], 0, 1).await;
-    let empty_key = agent_track_server::collector::CollectorConfig { data_dir: s.dir.path().join("x"), secrets: s.secrets.clone(), api_key: String::new() };
-    assert!(agent_track_server::collector::Collector::open(empty_key).unwrap_err().to_string().contains("API key is empty"));
+    s.deliver_ok(
+        "msg_1",
+        vec![event("e1", "prompt", "c1", "m1", "hello", T0)],
+        0,
+        1,
+    )
+    .await;
+    let empty_key = agent_track_server::collector::CollectorConfig {
+        data_dir: s.dir.path().join("x"),
+        secrets: s.secrets.clone(),
+        api_key: String::new(),
+    };
+    assert!(agent_track_server::collector::Collector::open(empty_key)
+        .unwrap_err()
+        .to_string()
+        .contains("API key is empty"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_of_one_batch_store_it_once() {
     let s = Server::start().await;
-    let events: Vec<Value> = (0..50).map(|i| event(&format!("e{i}"), "prompt", &format!("c{}", i % 5), &format!("m{i}"), "x", T0 + i)).collect();
+    let events: Vec<Value> = (0..50)
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                "prompt",
+                &format!("c{}", i % 5),
+                &format!("m{i}"),
+                "x",
+                T0 + i,
+            )
+        })
+        .collect();
     // The same events under four webhook-ids (a proxy retrying with new ids) and one repeated id, at once.
     let (a, b, c, d, e) = tokio::join!(
         s.deliver("w1", events.clone()),
@@ -243,9 +514,19 @@ async fn concurrent_retries_of_one_batch_store_it_once() {
     let mut accepted = 0;
     for (status, body) in [a, b, c, d, e] {
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(), 50);
+        assert_eq!(
+            body["accepted"].as_u64().unwrap() + body["duplicates"].as_u64().unwrap(),
+            50
+        );
         accepted += body["accepted"].as_u64().unwrap();
     }
     assert_eq!(accepted, 50);
-    assert_eq!((s.count("messages"), s.count("conversations"), s.count("deliveries")), (50, 5, 4));
+    assert_eq!(
+        (
+            s.count("messages"),
+            s.count("conversations"),
+            s.count("deliveries")
+        ),
+        (50, 5, 4)
+    );
 }

@@ -12,7 +12,15 @@ fn agent(e: Value, agent: &str) -> Value {
     with(e, json!({ "agentId": agent }))
 }
 
-fn response(id: &str, conversation: &str, message: &str, ts: u64, tools: &[&str], models: &[&str], tokens: (u64, u64)) -> Value {
+fn response(
+    id: &str,
+    conversation: &str,
+    message: &str,
+    ts: u64,
+    tools: &[&str],
+    models: &[&str],
+    tokens: (u64, u64),
+) -> Value {
     with(
         event(id, "agent_response", conversation, message, "answer", ts),
         json!({"toolsUsed": tools, "agentModelsUsed": models, "agentInputTokenCount": tokens.0, "agentOutputTokenCount": tokens.1}),
@@ -22,23 +30,71 @@ fn response(id: &str, conversation: &str, message: &str, ts: u64, tools: &[&str]
 async fn seed(s: &Server) {
     let day1 = vec![
         event("p1", "prompt", "c1", "p1", "q1", T0),
-        response("r1", "c1", "r1", T0 + 1000, &["search", "kb"], &["gpt-x"], (10, 100)),
+        response(
+            "r1",
+            "c1",
+            "r1",
+            T0 + 1000,
+            &["search", "kb"],
+            &["gpt-x"],
+            (10, 100),
+        ),
         event("x1", "user_reaction", "c1", "r1", "positive", T0 + 2000),
         event("p2", "prompt", "c1", "p2", "q2", T0 + 3000),
-        response("r2", "c1", "r2", T0 + 4000, &["search"], &["gpt-x", "small"], (20, 200)),
+        response(
+            "r2",
+            "c1",
+            "r2",
+            T0 + 4000,
+            &["search"],
+            &["gpt-x", "small"],
+            (20, 200),
+        ),
         event("x2", "user_reaction", "c1", "r2", "negative", T0 + 5000),
         event("x3", "user_reaction", "c1", "r2", "unreact", T0 + 6000),
-        agent(event("p3", "prompt", "c2", "p3", "q3", T0 + 10_000), "agent-2"),
-        agent(response("r3", "c2", "r3", T0 + 11_000, &["calc"], &["other"], (5, 50)), "agent-2"),
-        agent(event("x4", "user_reaction", "c2", "r3", "negative", T0 + 12_000), "agent-2"),
+        agent(
+            event("p3", "prompt", "c2", "p3", "q3", T0 + 10_000),
+            "agent-2",
+        ),
+        agent(
+            response(
+                "r3",
+                "c2",
+                "r3",
+                T0 + 11_000,
+                &["calc"],
+                &["other"],
+                (5, 50),
+            ),
+            "agent-2",
+        ),
+        agent(
+            event("x4", "user_reaction", "c2", "r3", "negative", T0 + 12_000),
+            "agent-2",
+        ),
     ];
     s.deliver_ok("day1", day1, 10, 0).await;
     let day2 = vec![
         event("p4", "prompt", "c1", "p4", "q4", T0 + DAY),
         event("p5", "prompt", "c3", "p5", "q5", T0 + DAY + 1000),
-        response("r5", "c3", "r5", T0 + DAY + 2000, &["search"], &["gpt-x"], (1, 2)),
+        response(
+            "r5",
+            "c3",
+            "r5",
+            T0 + DAY + 2000,
+            &["search"],
+            &["gpt-x"],
+            (1, 2),
+        ),
         event("t5", "agent_trace", "c3", "t5", "span", T0 + DAY + 2500),
-        event("x5", "user_reaction", "c3", "r5", "positive", T0 + DAY + 3000),
+        event(
+            "x5",
+            "user_reaction",
+            "c3",
+            "r5",
+            "positive",
+            T0 + DAY + 3000,
+        ),
     ];
     s.deliver_ok("day2", day2, 5, 0).await;
 }
@@ -69,14 +125,33 @@ async fn stats_filtered_by_agent_and_window() {
     let s = Server::start().await;
     seed(&s).await;
     let a1 = s.get_ok("/api/v1/stats?agentId=agent-1").await;
-    assert_eq!((a1["conversations"].as_i64(), a1["messages"].as_i64(), a1["prompts"].as_i64(), a1["responses"].as_i64()), (Some(2), Some(8), Some(4), Some(3)));
+    assert_eq!(
+        (
+            a1["conversations"].as_i64(),
+            a1["messages"].as_i64(),
+            a1["prompts"].as_i64(),
+            a1["responses"].as_i64()
+        ),
+        (Some(2), Some(8), Some(4), Some(3))
+    );
     assert_eq!(a1["reactions"], json!({"positive": 2, "negative": 0}));
-    assert_eq!((a1["reactionRate"].as_f64(), a1["positiveRate"].as_f64()), (Some(0.6667), Some(1.0)));
+    assert_eq!(
+        (a1["reactionRate"].as_f64(), a1["positiveRate"].as_f64()),
+        (Some(0.6667), Some(1.0))
+    );
     assert_eq!(a1["tokens"], json!({"input": 31, "output": 302}));
     assert_eq!(a1["topTools"][0], json!({"name": "search", "count": 3}));
 
     let day2 = s.get_ok("/api/v1/stats?since=2025-11-22T00:00:00Z").await;
-    assert_eq!((day2["conversations"].as_i64(), day2["messages"].as_i64(), day2["prompts"].as_i64(), day2["responses"].as_i64()), (Some(2), Some(4), Some(2), Some(1)));
+    assert_eq!(
+        (
+            day2["conversations"].as_i64(),
+            day2["messages"].as_i64(),
+            day2["prompts"].as_i64(),
+            day2["responses"].as_i64()
+        ),
+        (Some(2), Some(4), Some(2), Some(1))
+    );
     assert_eq!(day2["reactions"], json!({"positive": 1, "negative": 0}));
     assert_eq!(day2["perDay"].as_array().unwrap().len(), 1);
     assert_eq!(day2["topModels"], json!([{"name": "gpt-x", "count": 1}]));
@@ -95,5 +170,8 @@ async fn stats_of_nothing_are_zero() {
     });
     assert_eq!(s.get_ok("/api/v1/stats").await, empty);
     seed(&s).await;
-    assert_eq!(s.get_ok("/api/v1/stats?since=2030-01-01T00:00:00Z").await, empty);
+    assert_eq!(
+        s.get_ok("/api/v1/stats?since=2030-01-01T00:00:00Z").await,
+        empty
+    );
 }

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::Duration;
 
-use agent_track_server::proxy::{ProxyConfig, Upstream};
 use agent_track_server::proxy::config::PendoKey;
+use agent_track_server::proxy::{ProxyConfig, Upstream};
 use agent_track_server::signature;
 use common::*;
 use serde_json::{json, Value};
@@ -16,7 +16,14 @@ fn client() -> reqwest::Client {
 }
 
 async fn post(base: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("origin", "https://app.example").body(body.to_string()).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("origin", "https://app.example")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let body = r.json::<Value>().await.unwrap_or(Value::Null);
@@ -32,12 +39,18 @@ async fn a_valid_batch_is_signed_relayed_and_acknowledged() {
     assert_eq!(body["accepted"], 3);
     assert_eq!(body["rejected"], json!([]));
     assert!(body["requestId"].as_str().unwrap().starts_with("req_"));
-    assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
 
     let got = up.received();
     assert_eq!(got.len(), 1);
     // An independent Standard Webhooks implementation verifies the exact bytes received.
-    standardwebhooks::Webhook::new(SECRET).unwrap().verify(&got[0].body, &got[0].headers).expect("valid signature");
+    standardwebhooks::Webhook::new(SECRET)
+        .unwrap()
+        .verify(&got[0].body, &got[0].headers)
+        .expect("valid signature");
     let relayed: Value = serde_json::from_slice(&got[0].body).unwrap();
     let e = &relayed["events"][0];
     assert_eq!(e["properties"]["suggestedPrompt"], false, "defaults filled");
@@ -54,10 +67,16 @@ async fn retries_keep_the_same_webhook_id() {
     assert_eq!(status, 200, "{body}");
     let got = up.received();
     assert_eq!(got.len(), 3);
-    let ids: Vec<_> = got.iter().map(|r| r.headers[signature::ID].clone()).collect();
+    let ids: Vec<_> = got
+        .iter()
+        .map(|r| r.headers[signature::ID].clone())
+        .collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     for r in &got {
-        standardwebhooks::Webhook::new(SECRET).unwrap().verify(&r.body, &r.headers).unwrap();
+        standardwebhooks::Webhook::new(SECRET)
+            .unwrap()
+            .verify(&r.body, &r.headers)
+            .unwrap();
     }
 }
 
@@ -72,7 +91,10 @@ async fn upstream_down_is_503_and_nothing_is_acknowledged() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "upstream_unavailable");
     assert!(body.get("accepted").is_none());
-    assert_eq!(headers["access-control-allow-origin"], "https://app.example", "CORS on errors too");
+    assert_eq!(
+        headers["access-control-allow-origin"], "https://app.example",
+        "CORS on errors too"
+    );
 }
 
 #[tokio::test]
@@ -84,18 +106,29 @@ async fn upstream_errors_map_to_502_and_504() {
     assert_eq!(up.received().len(), 1, "500 is not retried by the proxy");
 
     let slow = FakeUpstream::start().await;
-    slow.script(&[Reply { status: 200, delay: Duration::from_secs(5), retry_after: None }]);
+    slow.script(&[Reply {
+        status: 200,
+        delay: Duration::from_secs(5),
+        retry_after: None,
+    }]);
     let mut config = webhook_config(&slow.url);
     config.upstream_deadline = Duration::from_millis(500);
     let (base, _) = start_proxy(config).await;
     let (status, _, body) = post(&base, &batch(1)).await;
-    assert_eq!((status, body["code"].as_str()), (504, Some("upstream_timeout")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (504, Some("upstream_timeout"))
+    );
 }
 
 #[tokio::test]
 async fn upstream_rate_limiting_becomes_503_with_retry_after() {
     let up = FakeUpstream::start().await;
-    up.script(&[Reply { status: 429, delay: Duration::ZERO, retry_after: Some(30) }]);
+    up.script(&[Reply {
+        status: 429,
+        delay: Duration::ZERO,
+        retry_after: Some(30),
+    }]);
     let (base, _) = start_proxy(webhook_config(&up.url)).await;
     let (status, headers, _) = post(&base, &batch(1)).await;
     assert_eq!(status, 503);
@@ -119,10 +152,20 @@ async fn a_body_one_byte_over_the_limit_is_413() {
     assert_eq!(post(&base, &b).await.0, 200);
     b["events"][0]["eventProperties"]["pad"] = json!("x".repeat(pad + 1));
     let (status, _, body) = post(&base, &b).await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("body_too_large")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
     // Without a content-length (chunked), the limit holds while reading.
-    let stream = futures_util::stream::iter(vec![Ok::<_, std::io::Error>(b.to_string().into_bytes())]);
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
+    let stream =
+        futures_util::stream::iter(vec![Ok::<_, std::io::Error>(b.to_string().into_bytes())]);
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
 }
 
@@ -131,13 +174,34 @@ async fn bad_bodies_are_400_and_the_server_keeps_serving() {
     let up = FakeUpstream::start().await;
     let (base, _) = start_proxy(webhook_config(&up.url)).await;
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    for body in ["{not json".as_bytes().to_vec(), vec![0xff, 0xfe, b'{'], deep.into_bytes(), b"[]".to_vec(), br#"{"sentAt":"x","events":[]}"#.to_vec(), br#"{"sentAt":1}"#.to_vec()] {
-        let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").body(body).send().await.unwrap();
+    for body in [
+        "{not json".as_bytes().to_vec(),
+        vec![0xff, 0xfe, b'{'],
+        deep.into_bytes(),
+        b"[]".to_vec(),
+        br#"{"sentAt":"x","events":[]}"#.to_vec(),
+        br#"{"sentAt":1}"#.to_vec(),
+    ] {
+        let r = client()
+            .post(format!("{base}/v1/events"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 400);
         let v: Value = r.json().await.unwrap();
         assert!(v["message"].as_str().unwrap().len() > 10, "{v}");
     }
-    assert_eq!(client().get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert!(up.received().is_empty());
 }
 
@@ -145,8 +209,19 @@ async fn bad_bodies_are_400_and_the_server_keeps_serving() {
 async fn content_types_are_compared_by_media_type() {
     let up = FakeUpstream::start().await;
     let (base, _) = start_proxy(webhook_config(&up.url)).await;
-    for (ct, want) in [("text/plain;charset=UTF-8", 200), ("application/json; charset=utf-8", 200), ("text/html", 415), ("", 415)] {
-        let r = client().post(format!("{base}/v1/events")).header("content-type", ct).body(batch(1).to_string()).send().await.unwrap();
+    for (ct, want) in [
+        ("text/plain;charset=UTF-8", 200),
+        ("application/json; charset=utf-8", 200),
+        ("text/html", 415),
+        ("", 415),
+    ] {
+        let r = client()
+            .post(format!("{base}/v1/events"))
+            .header("content-type", ct)
+            .body(batch(1).to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), want, "{ct}");
     }
 }
@@ -161,13 +236,34 @@ async fn gzip_bodies_are_accepted_and_bombs_refused() {
         e.write_all(data).unwrap();
         e.finish().unwrap()
     };
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("content-encoding", "gzip").body(gz(batch(2).to_string().as_bytes())).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz(batch(2).to_string().as_bytes()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let bomb = gz(&vec![b' '; 50 * 1024 * 1024]);
     assert!(bomb.len() < 100 * 1024);
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("content-encoding", "gzip").body(bomb).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("content-encoding", "br").body("x").send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
 }
 
@@ -175,21 +271,51 @@ async fn gzip_bodies_are_accepted_and_bombs_refused() {
 async fn origins_are_checked_and_preflights_answered() {
     let up = FakeUpstream::start().await;
     let (base, _) = start_proxy(webhook_config(&up.url)).await;
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("origin", "https://evil.example").body(batch(1).to_string()).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("origin", "https://evil.example")
+        .body(batch(1).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert!(r.headers().get("access-control-allow-origin").is_none());
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], "origin_not_allowed");
     assert!(up.received().is_empty());
 
-    let r = client().request(reqwest::Method::OPTIONS, format!("{base}/v1/events")).header("origin", "https://app.example").header("access-control-request-method", "POST").send().await.unwrap();
+    let r = client()
+        .request(reqwest::Method::OPTIONS, format!("{base}/v1/events"))
+        .header("origin", "https://app.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 204);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example");
-    assert!(r.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(r.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
 
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "text/html").header("origin", "https://app.example").body("x").send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "text/html")
+        .header("origin", "https://app.example")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example", "CORS headers on every status");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example",
+        "CORS headers on every status"
+    );
 }
 
 #[tokio::test]
@@ -201,13 +327,29 @@ async fn rate_limits_cannot_be_bypassed_with_x_forwarded_for() {
     let (base, _) = start_proxy(config).await;
     let send = |xff: &'static str| {
         let base = base.clone();
-        async move { client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("x-forwarded-for", xff).body(batch(1).to_string()).send().await.unwrap() }
+        async move {
+            client()
+                .post(format!("{base}/v1/events"))
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", xff)
+                .body(batch(1).to_string())
+                .send()
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(send("1.1.1.1").await.status(), 200);
     assert_eq!(send("2.2.2.2").await.status(), 200);
     let r = send("3.3.3.3").await;
     assert_eq!(r.status(), 429);
-    assert!(r.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], "rate_limited");
 }
@@ -228,8 +370,26 @@ async fn invalid_events_are_rejected_one_by_one() {
     let (status, _, body) = post(&base, &b).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["accepted"], 1, "the repeated event is relayed once");
-    let codes: Vec<(u64, &str, &str)> = body["rejected"].as_array().unwrap().iter().map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap(), r["field"].as_str().unwrap())).collect();
-    assert_eq!(codes, [(1, "invalid_reaction", "properties.content"), (2, "too_old", "timestamp"), (3, "missing_field", "visitorId")]);
+    let codes: Vec<(u64, &str, &str)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["code"].as_str().unwrap(),
+                r["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            (1, "invalid_reaction", "properties.content"),
+            (2, "too_old", "timestamp"),
+            (3, "missing_field", "visitorId")
+        ]
+    );
     let relayed: Value = serde_json::from_slice(&up.received()[0].body).unwrap();
     assert_eq!(relayed["events"].as_array().unwrap().len(), 1);
 }
@@ -241,7 +401,10 @@ async fn too_many_events_is_413() {
     config.max_body_bytes = 4 * 1024 * 1024;
     let (base, _) = start_proxy(config).await;
     let (status, _, body) = post(&base, &batch(501)).await;
-    assert_eq!((status, body["code"].as_str()), (413, Some("too_many_events")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("too_many_events"))
+    );
 }
 
 #[tokio::test]
@@ -251,7 +414,14 @@ async fn a_trusted_header_sets_the_visitor() {
     config.visitor_header = Some("x-app-user".into());
     config.forward_ip = true;
     let (base, _) = start_proxy(config).await;
-    let r = client().post(format!("{base}/v1/events")).header("content-type", "application/json").header("x-app-user", "auth-user-9").body(batch(1).to_string()).send().await.unwrap();
+    let r = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json")
+        .header("x-app-user", "auth-user-9")
+        .body(batch(1).to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let relayed: Value = serde_json::from_slice(&up.received()[0].body).unwrap();
     assert_eq!(relayed["events"][0]["visitorId"], "auth-user-9");
@@ -269,14 +439,25 @@ async fn clock_skew_is_corrected() {
     assert_eq!(post(&base, &b).await.0, 200);
     let relayed: Value = serde_json::from_slice(&up.received()[0].body).unwrap();
     let t = relayed["events"][0]["timestamp"].as_u64().unwrap();
-    assert!(t.abs_diff(now - 1000) < 5_000, "corrected to about now - 1 s: off by {}", t.abs_diff(now - 1000));
-    assert_eq!(relayed["events"][0]["clientTimestamp"].as_u64().unwrap(), now - 3 * hour - 1000);
+    assert!(
+        t.abs_diff(now - 1000) < 5_000,
+        "corrected to about now - 1 s: off by {}",
+        t.abs_diff(now - 1000)
+    );
+    assert_eq!(
+        relayed["events"][0]["clientTimestamp"].as_u64().unwrap(),
+        now - 3 * hour - 1000
+    );
 }
 
 #[tokio::test]
 async fn pendo_mode_sends_each_event_with_the_integration_key() {
     let up = FakeUpstream::start().await;
-    let mut config = ProxyConfig::new(Upstream::Pendo { url: up.url.clone(), key: PendoKey("pendo-track-secret".into()), concurrency: 2 });
+    let mut config = ProxyConfig::new(Upstream::Pendo {
+        url: up.url.clone(),
+        key: PendoKey("pendo-track-secret".into()),
+        concurrency: 2,
+    });
     config.upstream_deadline = Duration::from_secs(3);
     config.allowed_origins = vec!["https://app.example".into()];
     let (base, _) = start_proxy(config).await;
@@ -307,9 +488,25 @@ async fn metrics_count_and_never_show_the_secret() {
     let mut bad = batch(1);
     bad["events"][0]["type"] = json!("nope");
     post(&base, &bad).await;
-    let text = client().get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("agent_track_proxy_events_accepted_total 2"), "{text}");
-    assert!(text.contains("agent_track_proxy_events_rejected_total{code=\"invalid_event_type\"} 1"), "{text}");
-    assert!(text.contains("agent_track_proxy_upstream_requests_total{outcome=\"ok\"} 1"), "{text}");
+    let text = client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("agent_track_proxy_events_accepted_total 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("agent_track_proxy_events_rejected_total{code=\"invalid_event_type\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("agent_track_proxy_upstream_requests_total{outcome=\"ok\"} 1"),
+        "{text}"
+    );
     assert!(!text.contains(&SECRET[6..]));
 }

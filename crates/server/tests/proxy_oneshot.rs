@@ -10,16 +10,29 @@ use common::*;
 use serde_json::Value;
 use tower::ServiceExt;
 
-async fn call(config: agent_track_server::proxy::ProxyConfig, request: Request<Body>) -> (StatusCode, Value) {
-    let app = agent_track_server::proxy::app(agent_track_server::proxy::ProxyState::new(config)).layer(MockConnectInfo(peer()));
+async fn call(
+    config: agent_track_server::proxy::ProxyConfig,
+    request: Request<Body>,
+) -> (StatusCode, Value) {
+    let app = agent_track_server::proxy::app(agent_track_server::proxy::ProxyState::new(config))
+        .layer(MockConnectInfo(peer()));
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn events(body: impl Into<Body>, content_type: &str) -> Request<Body> {
-    Request::post("/v1/events").header("content-type", content_type).header("origin", "https://app.example").body(body.into()).unwrap()
+    Request::post("/v1/events")
+        .header("content-type", content_type)
+        .header("origin", "https://app.example")
+        .body(body.into())
+        .unwrap()
 }
 
 #[tokio::test]
@@ -37,18 +50,61 @@ async fn every_status_has_a_json_body_with_a_request_id() {
     };
     let down = webhook_config(&closed);
 
-    let cases: Vec<(agent_track_server::proxy::ProxyConfig, Request<Body>, StatusCode, &str)> = vec![
-        (ok.clone(), events(batch(1).to_string(), "application/json"), StatusCode::OK, ""),
-        (ok.clone(), events("{", "application/json"), StatusCode::BAD_REQUEST, "invalid_json"),
-        (ok.clone(), events(batch(1).to_string(), "application/xml"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-        (small, events(batch(1).to_string(), "application/json"), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-        (ok.clone(), Request::post("/v1/events").header("origin", "https://other.example").body(Body::empty()).unwrap(), StatusCode::FORBIDDEN, "origin_not_allowed"),
-        (down, events(batch(1).to_string(), "application/json"), StatusCode::SERVICE_UNAVAILABLE, "upstream_unavailable"),
+    let cases: Vec<(
+        agent_track_server::proxy::ProxyConfig,
+        Request<Body>,
+        StatusCode,
+        &str,
+    )> = vec![
+        (
+            ok.clone(),
+            events(batch(1).to_string(), "application/json"),
+            StatusCode::OK,
+            "",
+        ),
+        (
+            ok.clone(),
+            events("{", "application/json"),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            ok.clone(),
+            events(batch(1).to_string(), "application/xml"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            small,
+            events(batch(1).to_string(), "application/json"),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+        (
+            ok.clone(),
+            Request::post("/v1/events")
+                .header("origin", "https://other.example")
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+        ),
+        (
+            down,
+            events(batch(1).to_string(), "application/json"),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upstream_unavailable",
+        ),
     ];
     for (config, request, want, code) in cases {
         let (status, body) = call(config, request).await;
         assert_eq!(status, want, "{body}");
-        assert!(body["requestId"].as_str().is_some_and(|r| r.starts_with("req_")), "{body}");
+        assert!(
+            body["requestId"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req_")),
+            "{body}"
+        );
         if !code.is_empty() {
             assert_eq!(body["code"], code);
             assert!(body["message"].as_str().unwrap().len() > 15);
@@ -57,8 +113,18 @@ async fn every_status_has_a_json_body_with_a_request_id() {
     // 429: the second request of a client with a burst of one.
     let state = agent_track_server::proxy::ProxyState::new(limited);
     let app = agent_track_server::proxy::app(state).layer(MockConnectInfo(peer()));
-    assert_eq!(app.clone().oneshot(events(batch(1).to_string(), "application/json")).await.unwrap().status(), StatusCode::OK);
-    let r = app.oneshot(events(batch(1).to_string(), "application/json")).await.unwrap();
+    assert_eq!(
+        app.clone()
+            .oneshot(events(batch(1).to_string(), "application/json"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let r = app
+        .oneshot(events(batch(1).to_string(), "application/json"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
 }
@@ -66,18 +132,30 @@ async fn every_status_has_a_json_body_with_a_request_id() {
 #[test]
 fn the_secret_never_shows_in_help_and_a_bad_one_is_a_clear_error() {
     let bin = env!("CARGO_BIN_EXE_agent-track-server");
-    let out = std::process::Command::new(bin).args(["proxy", "--help"]).env("AGENT_TRACK_SECRET", SECRET).output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["proxy", "--help"])
+        .env("AGENT_TRACK_SECRET", SECRET)
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--allow-origin"));
     assert!(!help.contains(&SECRET[6..]), "{help}");
 
-    let out = std::process::Command::new(bin).args(["proxy", "--listen", "127.0.0.1:0"]).env("AGENT_TRACK_SECRET", "whsec_tooshort").output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["proxy", "--listen", "127.0.0.1:0"])
+        .env("AGENT_TRACK_SECRET", "whsec_tooshort")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("secret #1"), "{err}");
     assert!(!err.contains("tooshort"), "{err}");
 
-    let out = std::process::Command::new(bin).args(["proxy", "--listen", "127.0.0.1:0"]).env_remove("AGENT_TRACK_SECRET").output().unwrap();
+    let out = std::process::Command::new(bin)
+        .args(["proxy", "--listen", "127.0.0.1:0"])
+        .env_remove("AGENT_TRACK_SECRET")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AGENT_TRACK_SECRET"));
 }

@@ -41,17 +41,26 @@ pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
 /// Whether `given` is the API key. Both are hashed first, so the constant-time comparison
 /// does not reveal the key's length either.
 pub fn key_matches(expected: &str, given: &str) -> bool {
-    Sha256::digest(expected.as_bytes()).ct_eq(&Sha256::digest(given.as_bytes())).into()
+    Sha256::digest(expected.as_bytes())
+        .ct_eq(&Sha256::digest(given.as_bytes()))
+        .into()
 }
 
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) -> Response {
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
     if given.is_some_and(|k| key_matches(&c.api_key, k)) {
         return next.run(req).await;
     }
@@ -59,8 +68,11 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
         None => "this endpoint requires the header Authorization: Bearer <API key>",
         Some(_) => "the API key is not valid",
     };
-    let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).respond(&request_id());
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    let mut response =
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).respond(&request_id());
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
@@ -68,15 +80,29 @@ type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
 type Id = Result<Path<String>, PathRejection>;
 
 fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
-    q.map(|Query(p)| p).map_err(|e| ApiError::bad_request(INVALID, format!("the query string cannot be read: {}", e.body_text())))
+    q.map(|Query(p)| p).map_err(|e| {
+        ApiError::bad_request(
+            INVALID,
+            format!("the query string cannot be read: {}", e.body_text()),
+        )
+    })
 }
 
 fn id(p: Id) -> Result<String, ApiError> {
-    p.map(|Path(id)| id).map_err(|e| ApiError::bad_request(INVALID, format!("the conversation id cannot be read: {}", e.body_text())))
+    p.map(|Path(id)| id).map_err(|e| {
+        ApiError::bad_request(
+            INVALID,
+            format!("the conversation id cannot be read: {}", e.body_text()),
+        )
+    })
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no conversation with this id (it may have been deleted)")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no conversation with this id (it may have been deleted)",
+    )
 }
 
 /// Answers `result` for request `rid`.
@@ -88,7 +114,11 @@ async fn list(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
     let rid = request_id();
     let result = async {
         let q = ConversationQuery::parse(pairs(q)?)?;
-        Ok(Json(c.read(&rid, move |conn| read::conversations(conn, &q)).await?).into_response())
+        Ok(Json(
+            c.read(&rid, move |conn| read::conversations(conn, &q))
+                .await?,
+        )
+        .into_response())
     };
     finish(&rid, result.await)
 }
@@ -98,7 +128,10 @@ async fn one(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     let result = async {
         let id = id(p)?;
         super::query::Params::new(pairs(q)?, &[])?;
-        let detail = c.read(&rid, move |conn| read::conversation(conn, &id)).await?.ok_or_else(not_found)?;
+        let detail = c
+            .read(&rid, move |conn| read::conversation(conn, &id))
+            .await?
+            .ok_or_else(not_found)?;
         Ok(Json(detail).into_response())
     };
     finish(&rid, result.await)
@@ -109,11 +142,22 @@ async fn transcript_of(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Resp
     let result = async {
         let id = id(p)?;
         let format = Format::parse(pairs(q)?)?;
-        let detail = c.read(&rid, move |conn| read::conversation(conn, &id)).await?.ok_or_else(not_found)?;
+        let detail = c
+            .read(&rid, move |conn| read::conversation(conn, &id))
+            .await?
+            .ok_or_else(not_found)?;
         Ok(match format {
             Format::Json => Json(detail).into_response(),
-            Format::Txt => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], transcript::text(&detail)).into_response(),
-            Format::Md => ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], transcript::markdown(&detail)).into_response(),
+            Format::Txt => (
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                transcript::text(&detail),
+            )
+                .into_response(),
+            Format::Md => (
+                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+                transcript::markdown(&detail),
+            )
+                .into_response(),
         })
     };
     finish(&rid, result.await)

@@ -47,16 +47,33 @@ mod tests {
     fn round_trips_and_is_url_safe() {
         for seq in [0, 1, 42, i64::MAX] {
             let c = encode(Kind::Conversations, seq);
-            assert!(c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{c}");
+            assert!(
+                c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{c}"
+            );
             assert_eq!(decode(Kind::Conversations, &c), Some(seq));
-            assert_eq!(decode(Kind::Messages, &encode(Kind::Messages, seq)), Some(seq));
+            assert_eq!(
+                decode(Kind::Messages, &encode(Kind::Messages, seq)),
+                Some(seq)
+            );
         }
     }
 
     #[test]
     fn refuses_foreign_or_forged_cursors() {
-        assert_eq!(decode(Kind::Messages, &encode(Kind::Conversations, 5)), None);
-        for bad in ["", "abc", "!!", &URL_SAFE_NO_PAD.encode("c1:-1"), &URL_SAFE_NO_PAD.encode("c1:"), &URL_SAFE_NO_PAD.encode("c1:99999999999999999999")] {
+        assert_eq!(
+            decode(Kind::Messages, &encode(Kind::Conversations, 5)),
+            None
+        );
+        for bad in [
+            "",
+            "abc",
+            "!!",
+            &URL_SAFE_NO_PAD.encode("c1:-1"),
+            &URL_SAFE_NO_PAD.encode("c1:"),
+            &URL_SAFE_NO_PAD.encode("c1:99999999999999999999"),
+        ] {
             assert_eq!(decode(Kind::Conversations, bad), None, "{bad}");
         }
     }

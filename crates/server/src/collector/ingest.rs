@@ -35,23 +35,38 @@ pub const MAX_WEBHOOK_ID_BYTES: usize = 1024;
 
 /// The ingest route.
 pub fn routes() -> Router<Arc<Collector>> {
-    Router::new().route("/v1/ingest", post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)))
+    Router::new().route(
+        "/v1/ingest",
+        post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
+    )
 }
 
 /// Parses a verified body and checks every event; the error names the first bad event by
 /// index.
 pub fn parse(body: &[u8]) -> Result<Vec<Record>, ApiError> {
-    let batch: RelayBatch = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("the body is not a relay batch {{\"events\": [..]}}: {e}")))?;
+    let batch: RelayBatch = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body is not a relay batch {{\"events\": [..]}}: {e}"),
+        )
+    })?;
     batch
         .events
         .iter()
         .enumerate()
-        .map(|(i, e)| Record::from_event(e).map_err(|why| ApiError::bad_request("invalid_event", format!("events[{i}]: {why}"))))
+        .map(|(i, e)| {
+            Record::from_event(e).map_err(|why| {
+                ApiError::bad_request("invalid_event", format!("events[{i}]: {why}"))
+            })
+        })
         .collect()
 }
 
-async fn ingest(State(collector): State<Arc<Collector>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+async fn ingest(
+    State(collector): State<Arc<Collector>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let rid = request_id();
     match handle(&collector, &rid, &headers, body).await {
         Ok(r) => r,
@@ -59,7 +74,12 @@ async fn ingest(State(collector): State<Arc<Collector>>, headers: HeaderMap, bod
     }
 }
 
-async fn handle(collector: &Arc<Collector>, rid: &str, headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn handle(
+    collector: &Arc<Collector>,
+    rid: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let body = body.map_err(|r| match r.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -70,22 +90,38 @@ async fn handle(collector: &Arc<Collector>, rid: &str, headers: &HeaderMap, body
     })?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let now_s = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
-    signature::verify(&collector.secrets, header(signature::ID), header(signature::TIMESTAMP), header(signature::SIGNATURE), &body, now_s)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()))?;
+    signature::verify(
+        &collector.secrets,
+        header(signature::ID),
+        header(signature::TIMESTAMP),
+        header(signature::SIGNATURE),
+        &body,
+        now_s,
+    )
+    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()))?;
     // Verified, so present and non-empty.
     let webhook_id = header(signature::ID).unwrap_or_default().to_owned();
     if webhook_id.len() > MAX_WEBHOOK_ID_BYTES {
-        return Err(ApiError::bad_request("invalid_header", format!("{} is over {MAX_WEBHOOK_ID_BYTES} bytes", signature::ID)));
+        return Err(ApiError::bad_request(
+            "invalid_header",
+            format!("{} is over {MAX_WEBHOOK_ID_BYTES} bytes", signature::ID),
+        ));
     }
     // Parsing up to 8 MB takes long enough to stall other requests on this worker; a typical
     // batch parses faster than the hop to the blocking pool.
     let records = if body.len() <= INLINE_PARSE_BYTES {
         parse(&body)?
     } else {
-        tokio::task::spawn_blocking(move || parse(&body)).await.map_err(|e| ApiError::internal(rid, e))??
+        tokio::task::spawn_blocking(move || parse(&body))
+            .await
+            .map_err(|e| ApiError::internal(rid, e))??
     };
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
-    let outcome = collector.write(rid, move |conn| store::ingest(conn, &webhook_id, &records, now)).await?;
+    let outcome = collector
+        .write(rid, move |conn| {
+            store::ingest(conn, &webhook_id, &records, now)
+        })
+        .await?;
     let body = serde_json::json!({ "requestId": rid, "accepted": outcome.accepted, "duplicates": outcome.duplicates });
     Ok((StatusCode::OK, Json(body)).into_response())
 }

@@ -25,7 +25,9 @@ pub struct Stamp<'a> {
 
 /// Whether a new reaction replaces the stored one (`None`: nothing stored yet).
 pub fn supersedes(new: &Stamp<'_>, stored: Option<&Stamp<'_>>) -> bool {
-    stored.is_none_or(|old| (new.timestamp, new.seq, new.event_id) > (old.timestamp, old.seq, old.event_id))
+    stored.is_none_or(|old| {
+        (new.timestamp, new.seq, new.event_id) > (old.timestamp, old.seq, old.event_id)
+    })
 }
 
 /// The reaction a stored value shows: `None` for the `unreact` tombstone.
@@ -51,7 +53,11 @@ mod tests {
     use super::*;
 
     fn stamp(timestamp: i64, seq: i64, event_id: &str) -> Stamp<'_> {
-        Stamp { timestamp, seq, event_id }
+        Stamp {
+            timestamp,
+            seq,
+            event_id,
+        }
     }
 
     /// Applies reactions in arrival order; returns what is shown.
@@ -83,9 +89,17 @@ mod tests {
         let pos = ("positive", stamp(10, 1, "e1"));
         let unreact = ("unreact", stamp(20, 2, "e2"));
         assert_eq!(replay(&[pos, unreact]), None);
-        assert_eq!(replay(&[unreact, pos]), None, "late positive must not resurrect");
+        assert_eq!(
+            replay(&[unreact, pos]),
+            None,
+            "late positive must not resurrect"
+        );
         let again = ("positive", stamp(30, 3, "e3"));
-        assert_eq!(replay(&[pos, unreact, again]), Some("positive"), "a newer reaction does");
+        assert_eq!(
+            replay(&[pos, unreact, again]),
+            Some("positive"),
+            "a newer reaction does"
+        );
     }
 
     #[test]
@@ -93,7 +107,10 @@ mod tests {
         assert!(supersedes(&stamp(10, 2, "a"), Some(&stamp(10, 1, "z"))));
         assert!(!supersedes(&stamp(10, 1, "z"), Some(&stamp(10, 2, "a"))));
         assert!(supersedes(&stamp(10, 1, "b"), Some(&stamp(10, 1, "a"))));
-        assert!(!supersedes(&stamp(10, 1, "a"), Some(&stamp(10, 1, "a"))), "a replay changes nothing");
+        assert!(
+            !supersedes(&stamp(10, 1, "a"), Some(&stamp(10, 1, "a"))),
+            "a replay changes nothing"
+        );
     }
 
     #[test]

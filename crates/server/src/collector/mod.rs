@@ -112,7 +112,10 @@ pub struct Collector {
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("secrets", &self.secrets).field("api_key", &"redacted").finish_non_exhaustive()
+        f.debug_struct("Collector")
+            .field("secrets", &self.secrets)
+            .field("api_key", &"redacted")
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,18 +132,32 @@ impl Collector {
         if config.api_key.is_empty() {
             return Err(CollectorError::EmptyApiKey);
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| CollectorError::DataDir { path: config.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| CollectorError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         let path = config.data_dir.join(DB_FILE);
-        let db = |source| CollectorError::Database { path: path.clone(), source };
+        let db = |source| CollectorError::Database {
+            path: path.clone(),
+            source,
+        };
         let mut writer = Connection::open(&path).map_err(db)?;
         schema::configure_writer(&writer).map_err(db)?;
         schema::migrate(&mut writer).map_err(|e| match e {
             schema::SchemaError::Sqlite(source) => db(source),
-            schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew { path: path.clone(), found },
+            schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew {
+                path: path.clone(),
+                found,
+            },
         })?;
         let reader = Connection::open(&path).map_err(db)?;
         schema::configure_reader(&reader).map_err(db)?;
-        Ok(Collector { writer: Mutex::new(writer), reader: Mutex::new(reader), secrets: config.secrets, api_key: config.api_key })
+        Ok(Collector {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            secrets: config.secrets,
+            api_key: config.api_key,
+        })
     }
 
     /// The secrets that verify deliveries.
@@ -182,7 +199,11 @@ impl Collector {
     /// Deletes a conversation for good (see [`store::delete_conversation`]); `false` when
     /// there was none. Holds the reader too while truncating the WAL, so that no read of this
     /// process keeps the deleted pages' old copies alive.
-    pub(crate) async fn delete(self: &Arc<Self>, request_id: &str, id: String) -> Result<bool, ApiError> {
+    pub(crate) async fn delete(
+        self: &Arc<Self>,
+        request_id: &str,
+        id: String,
+    ) -> Result<bool, ApiError> {
         let rid = request_id.to_owned();
         let this = Arc::clone(self);
         self.write(request_id, move |conn| {
@@ -202,5 +223,7 @@ impl Collector {
 /// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 pub fn app(collector: Arc<Collector>) -> Router {
-    ingest::routes().merge(api::routes(Arc::clone(&collector))).with_state(collector)
+    ingest::routes()
+        .merge(api::routes(Arc::clone(&collector)))
+        .with_state(collector)
 }

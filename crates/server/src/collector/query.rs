@@ -37,37 +37,60 @@ impl Params {
     pub fn new(pairs: Vec<(String, String)>, allowed: &[&str]) -> Result<Params, ApiError> {
         for (i, (name, _)) in pairs.iter().enumerate() {
             if !allowed.contains(&name.as_str()) {
-                let hint = closest(name, allowed).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                let hint = closest(name, allowed)
+                    .map(|s| format!("did you mean `{s}`? "))
+                    .unwrap_or_default();
                 let name = name.chars().take(64).collect::<String>();
-                return Err(ApiError::bad_request(UNKNOWN, format!("unknown parameter `{name}`; {hint}allowed: {}", allowed.join(", "))));
+                return Err(ApiError::bad_request(
+                    UNKNOWN,
+                    format!(
+                        "unknown parameter `{name}`; {hint}allowed: {}",
+                        allowed.join(", ")
+                    ),
+                ));
             }
             if pairs[..i].iter().any(|(n, _)| n == name) {
-                return Err(invalid(format!("{name} is given more than once; give it at most once")));
+                return Err(invalid(format!(
+                    "{name} is given more than once; give it at most once"
+                )));
             }
         }
         Ok(Params(pairs))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, v)| n == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     /// An identifier filter: at most [`MAX_ID_BYTES`] bytes.
     pub fn id(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.get(name) {
-            Some(v) if v.len() > MAX_ID_BYTES => Err(invalid(format!("{name} is {} bytes; at most {MAX_ID_BYTES} are allowed", v.len()))),
+            Some(v) if v.len() > MAX_ID_BYTES => Err(invalid(format!(
+                "{name} is {} bytes; at most {MAX_ID_BYTES} are allowed",
+                v.len()
+            ))),
             v => Ok(v.map(str::to_owned)),
         }
     }
 
     /// A time: RFC 3339 or unix ms (see [`time::parse`]).
     pub fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        self.get(name).map(|v| time::parse(v).ok_or_else(|| invalid(format!("{name} must be {}", time::ALLOWED)))).transpose()
+        self.get(name)
+            .map(|v| {
+                time::parse(v).ok_or_else(|| invalid(format!("{name} must be {}", time::ALLOWED)))
+            })
+            .transpose()
     }
 
     /// `since` and `until`, with `since` before `until`.
     pub fn window(&self) -> Result<Window, ApiError> {
-        let w = Window { since: self.time("since")?, until: self.time("until")? };
+        let w = Window {
+            since: self.time("since")?,
+            until: self.time("until")?,
+        };
         match (w.since, w.until) {
             (Some(s), Some(u)) if s >= u => Err(invalid("since must be earlier than until".into())),
             _ => Ok(w),
@@ -82,14 +105,25 @@ impl Params {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| invalid(format!("limit must be a whole number from 1 to {max} (default {default})"))),
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "limit must be a whole number from 1 to {max} (default {default})"
+                    ))
+                }),
         }
     }
 
     /// `cursor`: a `nextCursor` of the same listing.
     pub fn cursor(&self, kind: Kind) -> Result<Option<i64>, ApiError> {
         self.get("cursor")
-            .map(|v| cursor::decode(kind, v).ok_or_else(|| invalid("cursor must be a nextCursor returned by this endpoint, passed unchanged".into())))
+            .map(|v| {
+                cursor::decode(kind, v).ok_or_else(|| {
+                    invalid(
+                        "cursor must be a nextCursor returned by this endpoint, passed unchanged"
+                            .into(),
+                    )
+                })
+            })
             .transpose()
     }
 }
@@ -111,7 +145,8 @@ pub struct ConversationQuery {
 
 impl ConversationQuery {
     /// Parameter names.
-    pub const ALLOWED: [&'static str; 6] = ["agentId", "visitorId", "since", "until", "limit", "cursor"];
+    pub const ALLOWED: [&'static str; 6] =
+        ["agentId", "visitorId", "since", "until", "limit", "cursor"];
 
     /// Checks the parameters.
     pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
@@ -143,7 +178,14 @@ pub struct MessageQuery {
 
 impl MessageQuery {
     /// Parameter names.
-    pub const ALLOWED: [&'static str; 6] = ["agentId", "conversationId", "since", "until", "limit", "cursor"];
+    pub const ALLOWED: [&'static str; 6] = [
+        "agentId",
+        "conversationId",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+    ];
 
     /// Checks the parameters.
     pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
@@ -174,7 +216,10 @@ impl StatsQuery {
     /// Checks the parameters.
     pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let p = Params::new(pairs, &Self::ALLOWED)?;
-        Ok(StatsQuery { agent_id: p.id("agentId")?, window: p.window()? })
+        Ok(StatsQuery {
+            agent_id: p.id("agentId")?,
+            window: p.window()?,
+        })
     }
 }
 
@@ -198,7 +243,9 @@ impl Format {
             None | Some("txt") => Ok(Format::Txt),
             Some("md") => Ok(Format::Md),
             Some("json") => Ok(Format::Json),
-            Some(_) => Err(invalid("format must be one of txt, md, json (default txt)".into())),
+            Some(_) => Err(invalid(
+                "format must be one of txt, md, json (default txt)".into(),
+            )),
         }
     }
 }
@@ -208,7 +255,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        q.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn message(e: ApiError) -> String {
@@ -219,20 +268,48 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         let q = ConversationQuery::parse(vec![]).unwrap();
-        assert_eq!((q.limit, q.before_seq, q.window), (50, None, Window::default()));
+        assert_eq!(
+            (q.limit, q.before_seq, q.window),
+            (50, None, Window::default())
+        );
         let c = cursor::encode(Kind::Conversations, 7);
-        let q = ConversationQuery::parse(pairs(&[("agentId", "a"), ("since", "1000"), ("until", "2025-11-21T10:00:00Z"), ("limit", "200"), ("cursor", &c)])).unwrap();
+        let q = ConversationQuery::parse(pairs(&[
+            ("agentId", "a"),
+            ("since", "1000"),
+            ("until", "2025-11-21T10:00:00Z"),
+            ("limit", "200"),
+            ("cursor", &c),
+        ]))
+        .unwrap();
         assert_eq!(q.agent_id.as_deref(), Some("a"));
-        assert_eq!(q.window, Window { since: Some(1000), until: Some(1_763_719_200_000) });
+        assert_eq!(
+            q.window,
+            Window {
+                since: Some(1000),
+                until: Some(1_763_719_200_000)
+            }
+        );
         assert_eq!((q.limit, q.before_seq), (200, Some(7)));
         assert_eq!(MessageQuery::parse(vec![]).unwrap().limit, 100);
-        assert_eq!(MessageQuery::parse(pairs(&[("limit", "1000")])).unwrap().limit, 1000);
+        assert_eq!(
+            MessageQuery::parse(pairs(&[("limit", "1000")]))
+                .unwrap()
+                .limit,
+            1000
+        );
     }
 
     #[test]
     fn empty_values_are_absent() {
-        let q = ConversationQuery::parse(pairs(&[("agentId", ""), ("limit", ""), ("cursor", "")])).unwrap();
-        assert_eq!(q, ConversationQuery { limit: 50, ..Default::default() });
+        let q = ConversationQuery::parse(pairs(&[("agentId", ""), ("limit", ""), ("cursor", "")]))
+            .unwrap();
+        assert_eq!(
+            q,
+            ConversationQuery {
+                limit: 50,
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
@@ -243,24 +320,49 @@ mod tests {
         assert!(m.contains("from 1 to 1000"), "{m}");
         let m = message(StatsQuery::parse(pairs(&[("since", "yesterday")])).unwrap_err());
         assert!(m.starts_with("since must be an RFC 3339 time"), "{m}");
-        let m = message(StatsQuery::parse(pairs(&[("since", "2000"), ("until", "1000")])).unwrap_err());
+        let m =
+            message(StatsQuery::parse(pairs(&[("since", "2000"), ("until", "1000")])).unwrap_err());
         assert_eq!(m, "since must be earlier than until");
-        let m = message(MessageQuery::parse(pairs(&[("cursor", &cursor::encode(Kind::Conversations, 1))])).unwrap_err());
+        let m = message(
+            MessageQuery::parse(pairs(&[(
+                "cursor",
+                &cursor::encode(Kind::Conversations, 1),
+            )]))
+            .unwrap_err(),
+        );
         assert!(m.starts_with("cursor must be"), "{m}");
         let e = ConversationQuery::parse(pairs(&[("agentID", "a")])).unwrap_err();
         assert_eq!(e.code, UNKNOWN);
-        assert!(e.message.contains("did you mean `agentId`?"), "{}", e.message);
-        let m = message(ConversationQuery::parse(pairs(&[("agentId", "a"), ("agentId", "b")])).unwrap_err());
+        assert!(
+            e.message.contains("did you mean `agentId`?"),
+            "{}",
+            e.message
+        );
+        let m = message(
+            ConversationQuery::parse(pairs(&[("agentId", "a"), ("agentId", "b")])).unwrap_err(),
+        );
         assert!(m.starts_with("agentId is given more than once"), "{m}");
-        let m = message(ConversationQuery::parse(pairs(&[("visitorId", &"v".repeat(MAX_ID_BYTES + 1))])).unwrap_err());
+        let m = message(
+            ConversationQuery::parse(pairs(&[("visitorId", &"v".repeat(MAX_ID_BYTES + 1))]))
+                .unwrap_err(),
+        );
         assert!(m.starts_with("visitorId is 1025 bytes"), "{m}");
     }
 
     #[test]
     fn transcript_formats() {
         assert_eq!(Format::parse(vec![]).unwrap(), Format::Txt);
-        assert_eq!(Format::parse(pairs(&[("format", "md")])).unwrap(), Format::Md);
-        assert_eq!(Format::parse(pairs(&[("format", "json")])).unwrap(), Format::Json);
-        assert_eq!(message(Format::parse(pairs(&[("format", "pdf")])).unwrap_err()), "format must be one of txt, md, json (default txt)");
+        assert_eq!(
+            Format::parse(pairs(&[("format", "md")])).unwrap(),
+            Format::Md
+        );
+        assert_eq!(
+            Format::parse(pairs(&[("format", "json")])).unwrap(),
+            Format::Json
+        );
+        assert_eq!(
+            message(Format::parse(pairs(&[("format", "pdf")])).unwrap_err()),
+            "format must be one of txt, md, json (default txt)"
+        );
     }
 }

@@ -6,7 +6,10 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use super::cursor::{self, Kind};
 use super::merge;
 use super::query::{ConversationQuery, MessageQuery};
-use super::view::{self, ConversationDetail, ConversationHead, ConversationPage, ConversationSummary, ExportedMessage, MessagePage, MessageView, ReactionView};
+use super::view::{
+    self, ConversationDetail, ConversationHead, ConversationPage, ConversationSummary,
+    ExportedMessage, MessagePage, MessageView, ReactionView,
+};
 
 /// A WHERE clause built from optional filters, with its parameters in order.
 #[derive(Default)]
@@ -26,12 +29,21 @@ impl Filter {
 
     /// `WHERE a AND b` or nothing.
     pub(super) fn sql(&self) -> String {
-        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.clauses.join(" AND "))
+        }
     }
 
     /// The parameters, plus `extra` at the end.
     pub(super) fn params(&self, extra: &[i64]) -> impl rusqlite::Params {
-        let values: Vec<Sql> = self.values.iter().cloned().chain(extra.iter().map(|n| Sql::Integer(*n))).collect();
+        let values: Vec<Sql> = self
+            .values
+            .iter()
+            .cloned()
+            .chain(extra.iter().map(|n| Sql::Integer(*n)))
+            .collect();
         params_from_iter(values)
     }
 }
@@ -52,7 +64,11 @@ const REACTION_JOIN: &str =
 fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
     let reaction_value: Option<String> = row.get(13)?;
     let reaction = match reaction_value.as_deref().and_then(merge::visible) {
-        Some(value) => Some(ReactionView { value, comments: json_list(row.get(14)?), at: row.get(15)? }),
+        Some(value) => Some(ReactionView {
+            value,
+            comments: json_list(row.get(14)?),
+            at: row.get(15)?,
+        }),
         None => None,
     };
     Ok(MessageView {
@@ -74,7 +90,10 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
 }
 
 /// One page of conversations, newest first.
-pub fn conversations(conn: &Connection, q: &ConversationQuery) -> rusqlite::Result<ConversationPage> {
+pub fn conversations(
+    conn: &Connection,
+    q: &ConversationQuery,
+) -> rusqlite::Result<ConversationPage> {
     let mut f = Filter::default();
     f.add("c.agent_id = ?", q.agent_id.clone());
     f.add("c.visitor_id = ?", q.visitor_id.clone());
@@ -114,7 +133,10 @@ pub fn conversations(conn: &Connection, q: &ConversationQuery) -> rusqlite::Resu
         });
     }
     let next_cursor = next(&mut page, &seqs, q.limit, Kind::Conversations);
-    Ok(ConversationPage { conversations: page, next_cursor })
+    Ok(ConversationPage {
+        conversations: page,
+        next_cursor,
+    })
 }
 
 /// Keeps `limit` rows of the `limit + 1` fetched; a cursor after the last kept one when
@@ -147,10 +169,14 @@ pub fn conversation(conn: &Connection, id: &str) -> rusqlite::Result<Option<Conv
         .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at FROM conversations WHERE id = ?1")?
         .query_row([id], |r| Ok(ConversationDetail { head: head(r, 0)?, messages: Vec::new() }))
         .optional()?;
-    let Some(mut detail) = head else { return Ok(None) };
+    let Some(mut detail) = head else {
+        return Ok(None);
+    };
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} WHERE m.conversation_id = ?1 ORDER BY m.timestamp, m.seq");
     let mut stmt = conn.prepare_cached(&sql)?;
-    detail.messages = stmt.query_map([id], message)?.collect::<rusqlite::Result<_>>()?;
+    detail.messages = stmt
+        .query_map([id], message)?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(Some(detail))
 }
 
@@ -162,14 +188,25 @@ pub fn messages(conn: &Connection, q: &MessageQuery) -> rusqlite::Result<Message
     f.add("m.timestamp >= ?", q.window.since);
     f.add("m.timestamp < ?", q.window.until);
     f.add("m.seq > ?", q.after_seq);
-    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} {} ORDER BY m.seq LIMIT ?", f.sql());
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} {} ORDER BY m.seq LIMIT ?",
+        f.sql()
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query(f.params(&[q.limit + 1]))?;
     let (mut page, mut seqs) = (Vec::new(), Vec::new());
     while let Some(row) = rows.next()? {
         seqs.push(row.get::<_, i64>(16)?);
-        page.push(ExportedMessage { message: message(row)?, conversation_id: row.get(17)?, agent_id: row.get(18)?, visitor_id: row.get(19)? });
+        page.push(ExportedMessage {
+            message: message(row)?,
+            conversation_id: row.get(17)?,
+            agent_id: row.get(18)?,
+            visitor_id: row.get(19)?,
+        });
     }
     let next_cursor = next(&mut page, &seqs, q.limit, Kind::Messages);
-    Ok(MessagePage { messages: page, next_cursor })
+    Ok(MessagePage {
+        messages: page,
+        next_cursor,
+    })
 }

@@ -69,11 +69,16 @@ pub struct Record {
 }
 
 fn time(value: u64, field: &str) -> Result<i64, String> {
-    i64::try_from(value).ok().filter(|t| *t <= MAX_MS).ok_or_else(|| format!("{field} must be unix milliseconds up to {MAX_MS} (year 9999)"))
+    i64::try_from(value)
+        .ok()
+        .filter(|t| *t <= MAX_MS)
+        .ok_or_else(|| format!("{field} must be unix milliseconds up to {MAX_MS} (year 9999)"))
 }
 
 fn count(value: Option<u64>, field: &str) -> Result<Option<i64>, String> {
-    value.map(|n| i64::try_from(n).map_err(|_| format!("{field} must be at most {}", i64::MAX))).transpose()
+    value
+        .map(|n| i64::try_from(n).map_err(|_| format!("{field} must be at most {}", i64::MAX)))
+        .transpose()
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -90,10 +95,16 @@ impl Record {
         }
         let p = e.properties.clone().normalized();
         if let Err(problems) = p.validate(e.event_type) {
-            return Err(problems.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("; "));
+            return Err(problems
+                .iter()
+                .map(|p| p.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; "));
         }
         let kind = match e.event_type {
-            EventType::UserReaction => Kind::Reaction(p.reaction().ok_or("properties.content of a user_reaction must be positive, negative or unreact")?),
+            EventType::UserReaction => Kind::Reaction(p.reaction().ok_or(
+                "properties.content of a user_reaction must be positive, negative or unreact",
+            )?),
             other => Kind::Message(other),
         };
         let mut context = serde_json::to_value(&e.context).unwrap_or(Value::Null);
@@ -117,7 +128,10 @@ impl Record {
             subagents_used: json(&p.agent_subagents_used.unwrap_or_default()),
             comments: json(&p.agent_user_reaction_comments.unwrap_or_default()),
             input_tokens: count(p.agent_input_token_count, "properties.agentInputTokenCount")?,
-            output_tokens: count(p.agent_output_token_count, "properties.agentOutputTokenCount")?,
+            output_tokens: count(
+                p.agent_output_token_count,
+                "properties.agentOutputTokenCount",
+            )?,
             event_properties: json(&e.event_properties),
             context: json(&context),
             agent_id: p.agent_id,
@@ -149,10 +163,16 @@ mod tests {
     fn flattens_and_normalizes() {
         let r = Record::from_event(&relayed(base("agent_response", "hi"))).unwrap();
         assert_eq!(r.kind, Kind::Message(EventType::AgentResponse));
-        assert_eq!((r.timestamp, r.client_timestamp, r.received_at, r.seq), (1000, 990, 1005, 3));
+        assert_eq!(
+            (r.timestamp, r.client_timestamp, r.received_at, r.seq),
+            (1000, 990, 1005, 3)
+        );
         assert_eq!(r.models_used, r#"["old","new"]"#);
         assert_eq!(r.tools_used, r#"["search"]"#);
-        assert_eq!((r.files_uploaded.as_str(), r.comments.as_str()), ("[]", "[]"));
+        assert_eq!(
+            (r.files_uploaded.as_str(), r.comments.as_str()),
+            ("[]", "[]")
+        );
         assert_eq!(r.event_properties, r#"{"k":1}"#);
         assert!(r.context.contains(r#""ip":"10.0.0.1""#), "{}", r.context);
         assert!(!r.suggested_prompt);
@@ -163,21 +183,29 @@ mod tests {
         let r = Record::from_event(&relayed(base("user_reaction", "unreact"))).unwrap();
         assert_eq!(r.kind, Kind::Reaction(Reaction::Unreact));
         let err = Record::from_event(&relayed(base("user_reaction", "meh"))).unwrap_err();
-        assert!(err.contains("must be one of positive, negative, unreact"), "{err}");
+        assert!(
+            err.contains("must be one of positive, negative, unreact"),
+            "{err}"
+        );
     }
 
     #[test]
     fn times_past_year_9999_are_refused() {
         let mut v = base("prompt", "x");
         v["timestamp"] = json!(u64::MAX);
-        assert_eq!(Record::from_event(&relayed(v)).unwrap_err(), format!("timestamp must be unix milliseconds up to {MAX_MS} (year 9999)"));
+        assert_eq!(
+            Record::from_event(&relayed(v)).unwrap_err(),
+            format!("timestamp must be unix milliseconds up to {MAX_MS} (year 9999)")
+        );
     }
 
     #[test]
     fn empty_ids_are_refused() {
         let mut v = base("prompt", "x");
         v["properties"]["conversationId"] = json!("");
-        assert!(Record::from_event(&relayed(v)).unwrap_err().contains("properties.conversationId must be a non-empty string"));
+        assert!(Record::from_event(&relayed(v))
+            .unwrap_err()
+            .contains("properties.conversationId must be a non-empty string"));
         let mut v = base("prompt", "x");
         v["eventId"] = json!("");
         assert!(Record::from_event(&relayed(v)).is_err());

@@ -132,7 +132,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     if found > VERSION {
         return Err(SchemaError::TooNew { found });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
@@ -150,9 +154,14 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn).unwrap();
         migrate(&mut conn).unwrap();
-        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
         assert_eq!(v, VERSION);
-        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
-        assert!(matches!(migrate(&mut conn), Err(SchemaError::TooNew { found }) if found == VERSION + 1));
+        conn.pragma_update(None, "user_version", VERSION + 1)
+            .unwrap();
+        assert!(
+            matches!(migrate(&mut conn), Err(SchemaError::TooNew { found }) if found == VERSION + 1)
+        );
     }
 }

@@ -112,7 +112,12 @@ fn top(conn: &Connection, q: &StatsQuery, column: &str) -> rusqlite::Result<Vec<
         f.sql()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(f.params(&[]), |r| Ok(NameCount { name: r.get(0)?, count: r.get(1)? }))?;
+    let rows = stmt.query_map(f.params(&[]), |r| {
+        Ok(NameCount {
+            name: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?;
     rows.collect()
 }
 
@@ -127,8 +132,12 @@ pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
         m.sql()
     );
     conn.prepare_cached(&sql)?.query_row(m.params(&[]), |r| {
-        (s.conversations, s.messages, s.prompts, s.responses) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        s.tokens = Tokens { input: r.get(4)?, output: r.get(5)? };
+        (s.conversations, s.messages, s.prompts, s.responses) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        s.tokens = Tokens {
+            input: r.get(4)?,
+            output: r.get(5)?,
+        };
         Ok(())
     })?;
     let mut days: BTreeMap<String, Day> = BTreeMap::new();
@@ -142,8 +151,12 @@ pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
     let mut rows = stmt.query(m.params(&[]))?;
     while let Some(r) = rows.next()? {
         let day: String = r.get(0)?;
-        let d = days.entry(day.clone()).or_insert_with(|| Day { day, ..Day::default() });
-        (d.conversations, d.messages, d.input_tokens, d.output_tokens) = (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let d = days.entry(day.clone()).or_insert_with(|| Day {
+            day,
+            ..Day::default()
+        });
+        (d.conversations, d.messages, d.input_tokens, d.output_tokens) =
+            (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
     }
     let f = filter(q, "r");
     let sql = format!(
@@ -158,13 +171,19 @@ pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
         s.reactions.positive += positive;
         s.reactions.negative += negative;
         if positive + negative > 0 {
-            let d = days.entry(day.clone()).or_insert_with(|| Day { day, ..Day::default() });
+            let d = days.entry(day.clone()).or_insert_with(|| Day {
+                day,
+                ..Day::default()
+            });
             (d.positive, d.negative) = (positive, negative);
         }
     }
     s.per_day = days.into_values().collect();
     s.reaction_rate = rate(s.reactions.positive + s.reactions.negative, s.responses);
-    s.positive_rate = rate(s.reactions.positive, s.reactions.positive + s.reactions.negative);
+    s.positive_rate = rate(
+        s.reactions.positive,
+        s.reactions.positive + s.reactions.negative,
+    );
     s.top_tools = top(conn, q, "tools_used")?;
     s.top_models = top(conn, q, "models_used")?;
     Ok(s)

@@ -17,7 +17,12 @@ pub struct Outcome {
 /// Stores one delivery in one transaction. A `webhook_id` seen before writes nothing and
 /// counts every event as a duplicate; otherwise each event whose `eventId` is new is merged
 /// by the rules of [`merge`].
-pub fn ingest(conn: &mut Connection, webhook_id: &str, records: &[Record], now_ms: i64) -> rusqlite::Result<Outcome> {
+pub fn ingest(
+    conn: &mut Connection,
+    webhook_id: &str,
+    records: &[Record],
+    now_ms: i64,
+) -> rusqlite::Result<Outcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fresh = tx
         .prepare_cached("INSERT OR IGNORE INTO deliveries (webhook_id, received_at, events) VALUES (?1, ?2, ?3)")?
@@ -25,11 +30,20 @@ pub fn ingest(conn: &mut Connection, webhook_id: &str, records: &[Record], now_m
         == 1;
     if !fresh {
         // Dropping the transaction rolls back; nothing was written.
-        return Ok(Outcome { accepted: 0, duplicates: records.len() });
+        return Ok(Outcome {
+            accepted: 0,
+            duplicates: records.len(),
+        });
     }
-    let mut outcome = Outcome { accepted: 0, duplicates: 0 };
+    let mut outcome = Outcome {
+        accepted: 0,
+        duplicates: 0,
+    };
     for r in records {
-        let new = tx.prepare_cached("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?1)")?.execute([&r.event_id])? == 1;
+        let new = tx
+            .prepare_cached("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?1)")?
+            .execute([&r.event_id])?
+            == 1;
         if !new {
             outcome.duplicates += 1;
             continue;
@@ -84,8 +98,16 @@ fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Re
         .prepare_cached("SELECT timestamp, seq, event_id FROM reactions WHERE conversation_id = ?1 AND message_id = ?2")?
         .query_row([&r.conversation_id, &r.message_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
-    let new = Stamp { timestamp: r.timestamp, seq: r.seq, event_id: &r.event_id };
-    let old = stored.as_ref().map(|(timestamp, seq, event_id)| Stamp { timestamp: *timestamp, seq: *seq, event_id });
+    let new = Stamp {
+        timestamp: r.timestamp,
+        seq: r.seq,
+        event_id: &r.event_id,
+    };
+    let old = stored.as_ref().map(|(timestamp, seq, event_id)| Stamp {
+        timestamp: *timestamp,
+        seq: *seq,
+        event_id,
+    });
     if !merge::supersedes(&new, old.as_ref()) {
         return Ok(false);
     }

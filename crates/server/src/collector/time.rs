@@ -9,7 +9,8 @@ use agent_track_schema::calendar::{civil_from_days, days_from_civil};
 pub const MAX_MS: i64 = 253_402_300_799_999;
 
 /// What a time parameter accepts, for error messages.
-pub const ALLOWED: &str = "an RFC 3339 time such as 2026-11-21T10:00:00Z or unix milliseconds such as 1763719200000";
+pub const ALLOWED: &str =
+    "an RFC 3339 time such as 2026-11-21T10:00:00Z or unix milliseconds such as 1763719200000";
 
 /// Parses `text` as unix milliseconds (digits only) or an RFC 3339 date-time, into unix ms
 /// in `0..=MAX_MS`. A space where the offset sign belongs is read as `+` (an unencoded `+`
@@ -37,8 +38,16 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt ") && at(13, b":") && at(16, b":")) {
         return None;
     }
-    let (year, month, day) = (number(b.get(0..4))?, number(b.get(5..7))?, number(b.get(8..10))?);
-    let (hour, minute, second) = (number(b.get(11..13))?, number(b.get(14..16))?, number(b.get(17..19))?);
+    let (year, month, day) = (
+        number(b.get(0..4))?,
+        number(b.get(5..7))?,
+        number(b.get(8..10))?,
+    );
+    let (hour, minute, second) = (
+        number(b.get(11..13))?,
+        number(b.get(14..16))?,
+        number(b.get(17..19))?,
+    );
     let mut i = 19;
     let mut millis = 0;
     if at(i, b".") {
@@ -68,7 +77,11 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
                 return None;
             }
             i += 6;
-            if sign == b'-' { -(h * 60 + m) } else { h * 60 + m }
+            if sign == b'-' {
+                -(h * 60 + m)
+            } else {
+                h * 60 + m
+            }
         }
         _ => return None,
     };
@@ -79,7 +92,8 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset_min * 60;
     Some(seconds * 1000 + millis)
 }
 
@@ -92,13 +106,17 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-
 /// Unix ms as RFC 3339 in UTC with milliseconds: `2026-11-21T10:00:00.000Z`.
 pub fn format(ms: i64) -> String {
     let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (year, month, day) = civil_from_days(days);
     let (s, millis) = (rest / 1000, rest % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z", s / 3600, s / 60 % 60, s % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
 }
 
 #[cfg(test)]
@@ -112,10 +130,17 @@ mod tests {
         assert_eq!(parse("2025-11-21t10:00:00z"), Some(1_763_719_200_000));
         assert_eq!(parse("2025-11-21 10:00:00Z"), Some(1_763_719_200_000));
         assert_eq!(parse("2025-11-21T11:00:00+01:00"), Some(1_763_719_200_000));
-        assert_eq!(parse("2025-11-21T11:00:00 01:00"), Some(1_763_719_200_000), "decoded +");
+        assert_eq!(
+            parse("2025-11-21T11:00:00 01:00"),
+            Some(1_763_719_200_000),
+            "decoded +"
+        );
         assert_eq!(parse("2025-11-21T09:30:00-00:30"), Some(1_763_719_200_000));
         assert_eq!(parse("2025-11-21T10:00:00.5Z"), Some(1_763_719_200_500));
-        assert_eq!(parse("2025-11-21T10:00:00.123456789Z"), Some(1_763_719_200_123));
+        assert_eq!(
+            parse("2025-11-21T10:00:00.123456789Z"),
+            Some(1_763_719_200_123)
+        );
         assert_eq!(parse("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse("2024-02-29T00:00:00Z"), Some(1_709_164_800_000));
         assert_eq!(parse("9999-12-31T23:59:59.999Z"), Some(MAX_MS));
@@ -124,10 +149,24 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_time() {
         for bad in [
-            "", "now", "-5", "2025-11-21", "2025-11-21T10:00:00", "2025-11-21T10:00Z", "2025-13-01T00:00:00Z",
-            "2025-02-29T00:00:00Z", "2025-04-31T00:00:00Z", "2025-11-21T24:00:00Z", "2025-11-21T10:60:00Z",
-            "2025-11-21T10:00:00.Z", "2025-11-21T10:00:00+1:00", "2025-11-21T10:00:00+01:00x", "1969-12-31T23:59:59Z",
-            "99999999999999999999", "2025-11-21T10:00:00é", "２０２５-11-21T10:00:00Z",
+            "",
+            "now",
+            "-5",
+            "2025-11-21",
+            "2025-11-21T10:00:00",
+            "2025-11-21T10:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-02-29T00:00:00Z",
+            "2025-04-31T00:00:00Z",
+            "2025-11-21T24:00:00Z",
+            "2025-11-21T10:60:00Z",
+            "2025-11-21T10:00:00.Z",
+            "2025-11-21T10:00:00+1:00",
+            "2025-11-21T10:00:00+01:00x",
+            "1969-12-31T23:59:59Z",
+            "99999999999999999999",
+            "2025-11-21T10:00:00é",
+            "２０２５-11-21T10:00:00Z",
         ] {
             assert_eq!(parse(bad), None, "{bad:?}");
         }

@@ -34,10 +34,18 @@ fn header(c: &ConversationDetail) -> Vec<(&'static str, String)> {
 fn details(m: &MessageView) -> Option<String> {
     let mut parts = Vec::new();
     if !m.agent_files_uploaded.is_empty() {
-        let files: Vec<String> = m.agent_files_uploaded.iter().map(|f| format!("{} ({})", f.name, f.file_type)).collect();
+        let files: Vec<String> = m
+            .agent_files_uploaded
+            .iter()
+            .map(|f| format!("{} ({})", f.name, f.file_type))
+            .collect();
         parts.push(format!("Files: {}", files.join(", ")));
     }
-    for (label, list) in [("Tools", &m.tools_used), ("Models", &m.agent_models_used), ("Sub-agents", &m.agent_subagents_used)] {
+    for (label, list) in [
+        ("Tools", &m.tools_used),
+        ("Models", &m.agent_models_used),
+        ("Sub-agents", &m.agent_subagents_used),
+    ] {
         if !list.is_empty() {
             parts.push(format!("{label}: {}", list.join(", ")));
         }
@@ -69,8 +77,18 @@ pub fn text(c: &ConversationDetail) -> String {
         let _ = writeln!(out, "{label}: {value}");
     }
     for m in &c.messages {
-        let suggested = if m.suggested_prompt { " (suggested prompt)" } else { "" };
-        let _ = write!(out, "\n[{}] {}{suggested}:\n{}\n", time::format(m.timestamp), speaker(m), m.content);
+        let suggested = if m.suggested_prompt {
+            " (suggested prompt)"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "\n[{}] {}{suggested}:\n{}\n",
+            time::format(m.timestamp),
+            speaker(m),
+            m.content
+        );
         if let Some(d) = details(m) {
             let _ = writeln!(out, "  {d}");
         }
@@ -100,8 +118,17 @@ pub fn markdown(c: &ConversationDetail) -> String {
         let _ = writeln!(out, "- **{label}:** {value}");
     }
     for m in &c.messages {
-        let suggested = if m.suggested_prompt { " (suggested prompt)" } else { "" };
-        let _ = write!(out, "\n---\n\n### {}{suggested} · {}\n\n", speaker(m), time::format(m.timestamp));
+        let suggested = if m.suggested_prompt {
+            " (suggested prompt)"
+        } else {
+            ""
+        };
+        let _ = write!(
+            out,
+            "\n---\n\n### {}{suggested} · {}\n\n",
+            speaker(m),
+            time::format(m.timestamp)
+        );
         if m.message_type == "agent_trace" {
             let f = fence(&m.content);
             let _ = writeln!(out, "{f}\n{}\n{f}", m.content);
@@ -145,13 +172,20 @@ mod tests {
     fn sample() -> ConversationDetail {
         let mut prompt = msg("prompt", "How do I reset my password?", 0);
         prompt.suggested_prompt = true;
-        prompt.agent_files_uploaded = vec![FileView { file_type: "pdf".into(), name: "a.pdf".into() }];
+        prompt.agent_files_uploaded = vec![FileView {
+            file_type: "pdf".into(),
+            name: "a.pdf".into(),
+        }];
         let mut answer = msg("agent_response", "Open **Settings**.", 1500);
         answer.tools_used = vec!["search".into(), "kb".into()];
         answer.agent_models_used = vec!["gpt-x".into()];
         answer.input_tokens = Some(12);
         answer.output_tokens = Some(40);
-        answer.reaction = Some(ReactionView { value: "negative", comments: vec!["too short".into()], at: 3000 });
+        answer.reaction = Some(ReactionView {
+            value: "negative",
+            comments: vec!["too short".into()],
+            at: 3000,
+        });
         let trace = msg("agent_trace", "span ``` x", 2000);
         ConversationDetail {
             head: ConversationHead {
@@ -181,10 +215,19 @@ mod tests {
     #[test]
     fn markdown_fences_traces_safely() {
         let md = markdown(&sample());
-        assert!(md.starts_with("# Conversation c1\n\n- **Agent:** a1\n"), "{md}");
+        assert!(
+            md.starts_with("# Conversation c1\n\n- **Agent:** a1\n"),
+            "{md}"
+        );
         assert!(md.contains("### Visitor (suggested prompt) · 1970-01-01T00:00:00.000Z\n\nHow do I reset my password?\n"), "{md}");
-        assert!(md.contains("*Tools: search, kb · Models: gpt-x · Tokens: 12 in, 40 out*"), "{md}");
-        assert!(md.contains("**Reaction:** negative at 1970-01-01T00:00:03.000Z: \"too short\""), "{md}");
+        assert!(
+            md.contains("*Tools: search, kb · Models: gpt-x · Tokens: 12 in, 40 out*"),
+            "{md}"
+        );
+        assert!(
+            md.contains("**Reaction:** negative at 1970-01-01T00:00:03.000Z: \"too short\""),
+            "{md}"
+        );
         assert!(md.contains("````\nspan ``` x\n````"), "{md}");
     }
 

@@ -170,7 +170,10 @@ mod tests {
 
     #[test]
     fn titles_are_one_line_of_at_most_80_characters() {
-        assert_eq!(title("  How do I\n\nreset   my password? "), "How do I reset my password?");
+        assert_eq!(
+            title("  How do I\n\nreset   my password? "),
+            "How do I reset my password?"
+        );
         let long = "é".repeat(200);
         assert_eq!(title(&long).chars().count(), 80);
         assert_eq!(title(""), "");

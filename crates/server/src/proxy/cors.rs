@@ -25,7 +25,13 @@ pub enum OriginCheck {
 pub fn check(origin: Option<&str>, allowlist: &[String]) -> OriginCheck {
     match origin {
         None => OriginCheck::None,
-        Some(o) if allowlist.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(o)) => OriginCheck::Allowed(o.to_string()),
+        Some(o)
+            if allowlist
+                .iter()
+                .any(|a| a == "*" || a.eq_ignore_ascii_case(o)) =>
+        {
+            OriginCheck::Allowed(o.to_string())
+        }
         Some(o) => OriginCheck::Denied(o.to_string()),
     }
 }
@@ -33,12 +39,19 @@ pub fn check(origin: Option<&str>, allowlist: &[String]) -> OriginCheck {
 /// Refuses denied origins with 403, answers preflights, and adds the CORS headers to every
 /// response for an allowed origin.
 pub async fn layer(State(state): State<Arc<ProxyState>>, request: Request, next: Next) -> Response {
-    let origin = request.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let allowed = match check(origin.as_deref(), &state.config.allowed_origins) {
         OriginCheck::Denied(o) => {
             state.metrics.count_status(403);
-            let message = format!("origin {o} is not allowed to post events; add it to the proxy's allowed origins");
-            return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", message).respond(&request_id());
+            let message = format!(
+                "origin {o} is not allowed to post events; add it to the proxy's allowed origins"
+            );
+            return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", message)
+                .respond(&request_id());
         }
         OriginCheck::Allowed(o) => Some(o),
         OriginCheck::None => None,
@@ -46,9 +59,18 @@ pub async fn layer(State(state): State<Arc<ProxyState>>, request: Request, next:
     let mut response = if request.method() == Method::OPTIONS {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type, content-encoding"));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("content-type, content-encoding"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         r
     } else {
         next.run(request).await
@@ -56,7 +78,10 @@ pub async fn layer(State(state): State<Arc<ProxyState>>, request: Request, next:
     if let Some(o) = allowed.and_then(|o| HeaderValue::from_str(&o).ok()) {
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
@@ -69,10 +94,22 @@ mod tests {
     #[test]
     fn exact_origins_or_star() {
         let list = vec!["https://app.example".to_string()];
-        assert_eq!(check(Some("https://app.example"), &list), OriginCheck::Allowed("https://app.example".into()));
-        assert_eq!(check(Some("https://app.example.evil"), &list), OriginCheck::Denied("https://app.example.evil".into()));
-        assert_eq!(check(Some("http://app.example"), &list), OriginCheck::Denied("http://app.example".into()));
+        assert_eq!(
+            check(Some("https://app.example"), &list),
+            OriginCheck::Allowed("https://app.example".into())
+        );
+        assert_eq!(
+            check(Some("https://app.example.evil"), &list),
+            OriginCheck::Denied("https://app.example.evil".into())
+        );
+        assert_eq!(
+            check(Some("http://app.example"), &list),
+            OriginCheck::Denied("http://app.example".into())
+        );
         assert_eq!(check(None, &list), OriginCheck::None);
-        assert!(matches!(check(Some("https://x"), &["*".to_string()]), OriginCheck::Allowed(_)));
+        assert!(matches!(
+            check(Some("https://x"), &["*".to_string()]),
+            OriginCheck::Allowed(_)
+        ));
     }
 }

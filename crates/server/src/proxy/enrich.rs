@@ -26,9 +26,19 @@ pub fn enrich(event: Event, facts: &RequestFacts) -> RelayedEvent {
     let skew = facts.received_at as i128 - facts.sent_at as i128;
     let timestamp = (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64;
     let visitor_id = facts.visitor_id.clone().or(event.visitor_id);
-    let account_id = if facts.account_id.is_some() { facts.account_id.clone() } else { event.account_id };
+    let account_id = if facts.account_id.is_some() {
+        facts.account_id.clone()
+    } else {
+        event.account_id
+    };
     RelayedEvent {
-        event: Event { timestamp, visitor_id, account_id, properties: event.properties.normalized(), ..event },
+        event: Event {
+            timestamp,
+            visitor_id,
+            account_id,
+            properties: event.properties.normalized(),
+            ..event
+        },
         received_at: facts.received_at,
         client_timestamp,
         ip: facts.ip.clone(),
@@ -51,18 +61,33 @@ mod tests {
             account_id: Some("browser-a".into()),
             properties,
             event_properties: Default::default(),
-            context: Context { seq: 1, sdk: "agent-track/0.1.0".into(), ..Default::default() },
+            context: Context {
+                seq: 1,
+                sdk: "agent-track/0.1.0".into(),
+                ..Default::default()
+            },
         }
     }
 
     #[test]
     fn clock_skew_is_corrected_and_the_original_kept() {
         // The browser's clock is 1 hour behind: it sent at 5_000 when the proxy saw 3_605_000.
-        let facts = RequestFacts { received_at: 3_605_000, sent_at: 5_000, ..Default::default() };
+        let facts = RequestFacts {
+            received_at: 3_605_000,
+            sent_at: 5_000,
+            ..Default::default()
+        };
         let r = enrich(event(), &facts);
-        assert_eq!((r.event.timestamp, r.client_timestamp, r.received_at), (3_601_000, 1_000, 3_605_000));
+        assert_eq!(
+            (r.event.timestamp, r.client_timestamp, r.received_at),
+            (3_601_000, 1_000, 3_605_000)
+        );
         // A clock ahead moves events back, never below zero.
-        let ahead = RequestFacts { received_at: 10, sent_at: 5_000_000, ..Default::default() };
+        let ahead = RequestFacts {
+            received_at: 10,
+            sent_at: 5_000_000,
+            ..Default::default()
+        };
         assert_eq!(enrich(event(), &ahead).event.timestamp, 0);
     }
 
@@ -70,16 +95,34 @@ mod tests {
     fn deprecated_fields_fold_and_defaults_fill() {
         let r = enrich(event(), &RequestFacts::default());
         assert_eq!(r.event.properties.model_used, None);
-        assert_eq!(r.event.properties.agent_models_used, Some(vec!["m1".into()]));
+        assert_eq!(
+            r.event.properties.agent_models_used,
+            Some(vec!["m1".into()])
+        );
         assert_eq!(r.event.properties.suggested_prompt, Some(false));
     }
 
     #[test]
     fn trusted_ids_replace_the_browsers() {
-        let facts = RequestFacts { visitor_id: Some("auth-v".into()), account_id: Some("auth-a".into()), ip: Some("203.0.113.9".into()), ..Default::default() };
+        let facts = RequestFacts {
+            visitor_id: Some("auth-v".into()),
+            account_id: Some("auth-a".into()),
+            ip: Some("203.0.113.9".into()),
+            ..Default::default()
+        };
         let r = enrich(event(), &facts);
-        assert_eq!((r.event.visitor_id.as_deref(), r.event.account_id.as_deref(), r.ip.as_deref()), (Some("auth-v"), Some("auth-a"), Some("203.0.113.9")));
+        assert_eq!(
+            (
+                r.event.visitor_id.as_deref(),
+                r.event.account_id.as_deref(),
+                r.ip.as_deref()
+            ),
+            (Some("auth-v"), Some("auth-a"), Some("203.0.113.9"))
+        );
         let untrusted = enrich(event(), &RequestFacts::default());
-        assert_eq!((untrusted.event.visitor_id.as_deref(), untrusted.ip), (Some("browser-v"), None));
+        assert_eq!(
+            (untrusted.event.visitor_id.as_deref(), untrusted.ip),
+            (Some("browser-v"), None)
+        );
     }
 }

@@ -24,7 +24,12 @@ use crate::error::{now_ms, request_id, ApiError};
 
 /// Handles one batch: limits, content type, decoding, per-event validation, enrichment,
 /// relay; answers 200 only after upstream accepted every valid event.
-pub async fn post_events(State(state): State<Arc<ProxyState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, body: Body) -> Response {
+pub async fn post_events(
+    State(state): State<Arc<ProxyState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let rid = request_id();
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
@@ -40,25 +45,55 @@ pub async fn post_events(State(state): State<Arc<ProxyState>>, ConnectInfo(peer)
     response
 }
 
-async fn handle(state: &ProxyState, rid: &str, client: std::net::IpAddr, headers: &HeaderMap, body: Body) -> Result<(Response, usize), ApiError> {
+async fn handle(
+    state: &ProxyState,
+    rid: &str,
+    client: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Response, usize), ApiError> {
     if let Err(retry_after_s) = state.limiter.check(client, now_ms()) {
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests from this client; retry in {retry_after_s} s"));
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many requests from this client; retry in {retry_after_s} s"),
+        );
         e.retry_after_s = Some(retry_after_s);
         return Err(e);
     }
     check_content_type(headers)?;
     let bytes = read_body(headers, body, state.config.max_body_bytes).await?;
     let received_at = now_ms();
-    let batch: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}")))?;
+    let batch: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
     let Some(obj) = batch.as_object() else {
-        return Err(ApiError::bad_request("invalid_batch", "the body must be an object {sentAt, events}"));
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "the body must be an object {sentAt, events}",
+        ));
     };
-    let sent_at = obj.get("sentAt").and_then(Value::as_u64).ok_or_else(|| ApiError::bad_request("invalid_batch", "sentAt must be unix milliseconds (a whole number)"))?;
+    let sent_at = obj.get("sentAt").and_then(Value::as_u64).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_batch",
+            "sentAt must be unix milliseconds (a whole number)",
+        )
+    })?;
     let Some(events) = obj.get("events").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request("invalid_batch", "events must be an array of events"));
+        return Err(ApiError::bad_request(
+            "invalid_batch",
+            "events must be an array of events",
+        ));
     };
     if events.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many_events", format!("the batch has {} events; at most {MAX_BATCH_EVENTS} are allowed per batch", events.len())));
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_events",
+            format!(
+                "the batch has {} events; at most {MAX_BATCH_EVENTS} are allowed per batch",
+                events.len()
+            ),
+        ));
     }
     let facts = RequestFacts {
         received_at,
@@ -72,11 +107,21 @@ async fn handle(state: &ProxyState, rid: &str, client: std::net::IpAddr, headers
         state.metrics.count_rejected(&r.code);
     }
     if !valid.is_empty() {
-        relay(state, &valid).await.map_err(|e| relay_error(rid, e))?;
+        relay(state, &valid)
+            .await
+            .map_err(|e| relay_error(rid, e))?;
     }
     state.metrics.count_accepted(valid.len() as u64);
     let n = events.len();
-    Ok((Json(BatchResponse { request_id: rid.to_string(), accepted: valid.len() as u64, rejected }).into_response(), n))
+    Ok((
+        Json(BatchResponse {
+            request_id: rid.to_string(),
+            accepted: valid.len() as u64,
+            rejected,
+        })
+        .into_response(),
+        n,
+    ))
 }
 
 /// Splits the batch into relayable events and final rejections. Repeated `eventId`s within
@@ -86,11 +131,25 @@ pub fn validate(events: &[Value], facts: &RequestFacts) -> (Vec<RelayedEvent>, V
     let mut rejected = Vec::new();
     let mut seen = HashSet::new();
     for (index, raw) in events.iter().enumerate() {
-        let event_id = raw.get("eventId").and_then(Value::as_str).unwrap_or_default().to_string();
-        let reject = |code: &str, field: &str, message: String| Rejection { index, event_id: event_id.clone(), code: code.into(), field: field.into(), message };
+        let event_id = raw
+            .get("eventId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let reject = |code: &str, field: &str, message: String| Rejection {
+            index,
+            event_id: event_id.clone(),
+            code: code.into(),
+            field: field.into(),
+            message,
+        };
         let size = serde_json::to_vec(raw).map_or(usize::MAX, |v| v.len());
         if size > MAX_EVENT_BYTES {
-            rejected.push(reject(Code::TooLarge.as_str(), "event", format!("the event is {size} bytes; at most {MAX_EVENT_BYTES} are allowed")));
+            rejected.push(reject(
+                Code::TooLarge.as_str(),
+                "event",
+                format!("the event is {size} bytes; at most {MAX_EVENT_BYTES} are allowed"),
+            ));
             continue;
         }
         let event = match parse_event(raw) {
@@ -102,12 +161,20 @@ pub fn validate(events: &[Value], facts: &RequestFacts) -> (Vec<RelayedEvent>, V
             }
         };
         if event.visitor_id.is_none() && facts.visitor_id.is_none() {
-            rejected.push(reject(Code::MissingField.as_str(), "visitorId", "visitorId is required (a non-empty string)".into()));
+            rejected.push(reject(
+                Code::MissingField.as_str(),
+                "visitorId",
+                "visitorId is required (a non-empty string)".into(),
+            ));
             continue;
         }
         let relayed = enrich(event, facts);
         if facts.received_at.saturating_sub(relayed.event.timestamp) > MAX_EVENT_AGE_MS {
-            rejected.push(reject("too_old", "timestamp", "the event is older than 7 days, which the server-side endpoint refuses".into()));
+            rejected.push(reject(
+                "too_old",
+                "timestamp",
+                "the event is older than 7 days, which the server-side endpoint refuses".into(),
+            ));
             continue;
         }
         if seen.insert(relayed.event.event_id.clone()) {
@@ -126,33 +193,74 @@ fn relay_error(rid: &str, e: RelayError) -> ApiError {
     tracing::warn!(request_id = %rid, error = ?e, "upstream relay failed");
     let status = e.status();
     let (code, message, retry_after_s) = match e {
-        RelayError::Unavailable { message, retry_after_s } => ("upstream_unavailable", format!("{message}; keep the events and retry later"), retry_after_s),
-        RelayError::Failed(message) => ("upstream_failed", format!("{message}; keep the events and retry later"), None),
-        RelayError::Timeout => ("upstream_timeout", "upstream did not answer in time; keep the events and retry later".into(), None),
+        RelayError::Unavailable {
+            message,
+            retry_after_s,
+        } => (
+            "upstream_unavailable",
+            format!("{message}; keep the events and retry later"),
+            retry_after_s,
+        ),
+        RelayError::Failed(message) => (
+            "upstream_failed",
+            format!("{message}; keep the events and retry later"),
+            None,
+        ),
+        RelayError::Timeout => (
+            "upstream_timeout",
+            "upstream did not answer in time; keep the events and retry later".into(),
+            None,
+        ),
     };
-    ApiError { status, code, message, retry_after_s }
+    ApiError {
+        status,
+        code,
+        message,
+        retry_after_s,
+    }
 }
 
 /// The media type must be JSON or plain text (beacons and keepalive sends use
 /// `text/plain;charset=UTF-8` to skip the CORS preflight); parameters are ignored.
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
-    let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let value = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     if media == "application/json" || media == "text/plain" {
         return Ok(());
     }
     Err(ApiError::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "unsupported_media_type",
-        format!("content-type {:?} is not accepted; send application/json or text/plain", value),
+        format!(
+            "content-type {:?} is not accepted; send application/json or text/plain",
+            value
+        ),
     ))
 }
 
 /// Reads at most `max` bytes (413 beyond, before buffering more), gunzipping
 /// `content-encoding: gzip` bodies with the same limit on the decompressed size.
 async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than {max} bytes; split the batch"));
-    if let Some(len) = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok()) {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {max} bytes; split the batch"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > max {
             return Err(too_large());
         }
@@ -160,21 +268,42 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
     let limited = http_body_util::Limited::new(body, max);
     let bytes = match limited.collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(too_large()),
-        Err(_) => return Err(ApiError::bad_request("unreadable_body", "the body could not be read")),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(too_large())
+        }
+        Err(_) => {
+            return Err(ApiError::bad_request(
+                "unreadable_body",
+                "the body could not be read",
+            ))
+        }
     };
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("identity").trim().to_ascii_lowercase();
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity")
+        .trim()
+        .to_ascii_lowercase();
     match encoding.as_str() {
         "identity" | "" => Ok(bytes.to_vec()),
         "gzip" => {
             let mut out = Vec::new();
             let mut decoder = flate2::read::GzDecoder::new(&bytes[..]).take(max as u64 + 1);
-            decoder.read_to_end(&mut out).map_err(|_| ApiError::bad_request("invalid_gzip", "the body is not valid gzip"))?;
+            decoder
+                .read_to_end(&mut out)
+                .map_err(|_| ApiError::bad_request("invalid_gzip", "the body is not valid gzip"))?;
             if out.len() > max {
                 return Err(too_large());
             }
             Ok(out)
         }
-        other => Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_encoding", format!("content-encoding {other:?} is not accepted; send gzip or none"))),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("content-encoding {other:?} is not accepted; send gzip or none"),
+        )),
     }
 }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-const BUCKETS_S: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS_S: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The proxy's counters.
 #[derive(Default)]
@@ -22,7 +24,10 @@ pub struct Metrics {
 }
 
 fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
-    *map.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default() += n;
+    *map.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(key)
+        .or_default() += n;
 }
 
 impl Metrics {
@@ -52,34 +57,70 @@ impl Metrics {
             }
         }
         self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_us.fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        self.latency_sum_us
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let lock = |m: &Mutex<BTreeMap<u16, u64>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let lock =
+            |m: &Mutex<BTreeMap<u16, u64>>| m.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let _ = writeln!(out, "# HELP agent_track_proxy_responses_total Responses to the browser, by status.\n# TYPE agent_track_proxy_responses_total counter");
         for (status, n) in lock(&self.responses) {
-            let _ = writeln!(out, "agent_track_proxy_responses_total{{status=\"{status}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_responses_total{{status=\"{status}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP agent_track_proxy_events_accepted_total Events delivered upstream.\n# TYPE agent_track_proxy_events_accepted_total counter");
-        let _ = writeln!(out, "agent_track_proxy_events_accepted_total {}", self.accepted.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "agent_track_proxy_events_accepted_total {}",
+            self.accepted.load(Ordering::Relaxed)
+        );
         let _ = writeln!(out, "# HELP agent_track_proxy_events_rejected_total Events refused, by code.\n# TYPE agent_track_proxy_events_rejected_total counter");
-        for (code, n) in self.rejected.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "agent_track_proxy_events_rejected_total{{code=\"{code}\"}} {n}");
+        for (code, n) in self
+            .rejected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_events_rejected_total{{code=\"{code}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP agent_track_proxy_upstream_requests_total Upstream requests, by outcome.\n# TYPE agent_track_proxy_upstream_requests_total counter");
-        for (outcome, n) in self.upstream.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(out, "agent_track_proxy_upstream_requests_total{{outcome=\"{outcome}\"}} {n}");
+        for (outcome, n) in self
+            .upstream
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_upstream_requests_total{{outcome=\"{outcome}\"}} {n}"
+            );
         }
         let _ = writeln!(out, "# HELP agent_track_proxy_upstream_seconds Upstream request latency.\n# TYPE agent_track_proxy_upstream_seconds histogram");
         for (i, b) in BUCKETS_S.iter().enumerate() {
-            let _ = writeln!(out, "agent_track_proxy_upstream_seconds_bucket{{le=\"{b}\"}} {}", self.latency_buckets[i].load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_upstream_seconds_bucket{{le=\"{b}\"}} {}",
+                self.latency_buckets[i].load(Ordering::Relaxed)
+            );
         }
         let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "agent_track_proxy_upstream_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "agent_track_proxy_upstream_seconds_sum {}", self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "agent_track_proxy_upstream_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "agent_track_proxy_upstream_seconds_sum {}",
+            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "agent_track_proxy_upstream_seconds_count {count}");
         out
     }

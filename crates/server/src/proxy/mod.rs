@@ -51,7 +51,12 @@ impl ProxyState {
             .build()
             .expect("the HTTP client builds with static settings");
         let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
-        Arc::new(ProxyState { config, client, limiter, metrics: Metrics::default() })
+        Arc::new(ProxyState {
+            config,
+            client,
+            limiter,
+            metrics: Metrics::default(),
+        })
     }
 }
 
@@ -60,7 +65,17 @@ impl ProxyState {
 pub fn app(state: Arc<ProxyState>) -> Router {
     Router::new()
         .route("/v1/events", post(events::post_events).options(|| async {}))
-        .route("/metrics", get(|axum::extract::State(s): axum::extract::State<Arc<ProxyState>>| async move { s.metrics.render() }))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::layer))
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(s): axum::extract::State<Arc<ProxyState>>| async move {
+                    s.metrics.render()
+                },
+            ),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::layer,
+        ))
         .with_state(state)
 }

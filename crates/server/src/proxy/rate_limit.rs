@@ -21,7 +21,11 @@ struct Bucket {
 impl RateLimiter {
     /// A limiter allowing `per_minute` requests per minute with bursts of `burst`.
     pub fn new(per_minute: u32, burst: u32) -> Self {
-        RateLimiter { per_minute, burst: burst.max(1), buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            per_minute,
+            burst: burst.max(1),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token for `client` at `now_ms`. `Err(seconds)` when none is left: how long
@@ -34,7 +38,10 @@ impl RateLimiter {
             let full_after = (f64::from(self.burst) / rate_per_ms.max(1e-9)) as u64;
             buckets.retain(|_, b| now_ms.saturating_sub(b.at_ms) < full_after);
         }
-        let b = buckets.entry(client).or_insert(Bucket { tokens: f64::from(self.burst), at_ms: now_ms });
+        let b = buckets.entry(client).or_insert(Bucket {
+            tokens: f64::from(self.burst),
+            at_ms: now_ms,
+        });
         let elapsed = now_ms.saturating_sub(b.at_ms) as f64;
         b.tokens = (b.tokens + elapsed * rate_per_ms).min(f64::from(self.burst));
         b.at_ms = now_ms;
@@ -68,7 +75,10 @@ mod tests {
     #[test]
     fn clients_have_their_own_buckets() {
         let l = RateLimiter::new(60, 1);
-        let (a, b): (IpAddr, IpAddr) = ("203.0.113.1".parse().unwrap(), "203.0.113.2".parse().unwrap());
+        let (a, b): (IpAddr, IpAddr) = (
+            "203.0.113.1".parse().unwrap(),
+            "203.0.113.2".parse().unwrap(),
+        );
         assert_eq!(l.check(a, 0), Ok(()));
         assert!(l.check(a, 0).is_err());
         assert_eq!(l.check(b, 0), Ok(()));

@@ -31,7 +31,10 @@ impl Drop for Server {
 }
 
 pub fn now_s() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 impl Server {
@@ -39,27 +42,48 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Secrets::parse(&Secrets::generate()).unwrap();
         // A nested, missing directory: open creates it.
-        let config = CollectorConfig { data_dir: dir.path().join("data"), secrets: secrets.clone(), api_key: API_KEY.into() };
+        let config = CollectorConfig {
+            data_dir: dir.path().join("data"),
+            secrets: secrets.clone(),
+            api_key: API_KEY.into(),
+        };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve::run(listener, app(collector).merge(serve::health()), async {
-            let _ = stopped.await;
-        }));
-        Server { base, client: reqwest::Client::new(), secrets, dir, stop: Some(stop) }
+        tokio::spawn(serve::run(
+            listener,
+            app(collector).merge(serve::health()),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Server {
+            base,
+            client: reqwest::Client::new(),
+            secrets,
+            dir,
+            stop: Some(stop),
+        }
     }
 
     /// Posts raw bytes to /v1/ingest with the given headers.
     pub async fn post_raw(&self, headers: &[(&str, String)], body: Vec<u8>) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}/v1/ingest", self.base)).header("content-type", "application/json").body(body);
+        let mut req = self
+            .client
+            .post(format!("{}/v1/ingest", self.base))
+            .header("content-type", "application/json")
+            .body(body);
         for (k, v) in headers {
             req = req.header(*k, v);
         }
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let bytes = res.bytes().await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// Signed headers for `body` under `id`, at `ts`, with the server's secrets.
@@ -67,7 +91,10 @@ impl Server {
         vec![
             (signature::ID, id.to_string()),
             (signature::TIMESTAMP, ts.to_string()),
-            (signature::SIGNATURE, signature::sign(&self.secrets, id, ts, body)),
+            (
+                signature::SIGNATURE,
+                signature::sign(&self.secrets, id, ts, body),
+            ),
         ]
     }
 
@@ -81,7 +108,11 @@ impl Server {
     pub async fn deliver_ok(&self, id: &str, events: Vec<Value>, accepted: u64, duplicates: u64) {
         let (status, body) = self.deliver(id, events).await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(accepted), Some(duplicates)), "{body}");
+        assert_eq!(
+            (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+            (Some(accepted), Some(duplicates)),
+            "{body}"
+        );
         assert!(body["requestId"].as_str().unwrap().starts_with("req_"));
     }
 
@@ -92,13 +123,19 @@ impl Server {
         }
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
-        let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let ct = res
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
         (status, ct, res.text().await.unwrap())
     }
 
     /// GET with the API key; the body as JSON (Null when it is not JSON).
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let (status, _, text) = self.get_with(path, Some(&format!("Bearer {API_KEY}"))).await;
+        let (status, _, text) = self
+            .get_with(path, Some(&format!("Bearer {API_KEY}")))
+            .await;
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
@@ -110,7 +147,13 @@ impl Server {
     }
 
     pub async fn delete(&self, path: &str) -> (u16, String) {
-        let res = self.client.delete(format!("{}{path}", self.base)).bearer_auth(API_KEY).send().await.unwrap();
+        let res = self
+            .client
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
         (res.status().as_u16(), res.text().await.unwrap())
     }
 
@@ -120,12 +163,21 @@ impl Server {
     }
 
     pub fn count(&self, table: &str) -> i64 {
-        self.db().query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap()
+        self.db()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
     }
 }
 
 /// A relayed event as the proxy sends it.
-pub fn event(event_id: &str, kind: &str, conversation: &str, message: &str, content: &str, timestamp: u64) -> Value {
+pub fn event(
+    event_id: &str,
+    kind: &str,
+    conversation: &str,
+    message: &str,
+    content: &str,
+    timestamp: u64,
+) -> Value {
     json!({
         "eventId": event_id, "type": kind, "timestamp": timestamp, "visitorId": "visitor-1", "accountId": "acme",
         "properties": { "agentId": "agent-1", "conversationId": conversation, "messageId": message, "content": content, "suggestedPrompt": false },

@@ -36,7 +36,11 @@ pub struct Reply {
 }
 
 pub fn reply(status: u16) -> Reply {
-    Reply { status, delay: Duration::ZERO, retry_after: None }
+    Reply {
+        status,
+        delay: Duration::ZERO,
+        retry_after: None,
+    }
 }
 
 #[derive(Default)]
@@ -55,7 +59,11 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     pub async fn start() -> FakeUpstream {
         let state = Arc::new(UpstreamState::default());
-        async fn handle(State(s): State<Arc<UpstreamState>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+        async fn handle(
+            State(s): State<Arc<UpstreamState>>,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> axum::response::Response {
             s.received.lock().unwrap().push(Received { headers, body });
             let r = s.script.lock().unwrap().pop_front().unwrap_or(reply(200));
             tokio::time::sleep(r.delay).await;
@@ -73,7 +81,11 @@ impl FakeUpstream {
     }
 
     pub fn script(&self, replies: &[Reply]) {
-        self.state.script.lock().unwrap().extend(replies.iter().cloned());
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(replies.iter().cloned());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -83,7 +95,10 @@ impl FakeUpstream {
 
 /// A proxy config relaying to `url` in webhook mode with the known-answer secret.
 pub fn webhook_config(url: &str) -> ProxyConfig {
-    let mut c = ProxyConfig::new(Upstream::Webhook { url: url.into(), secrets: Secrets::parse(SECRET).unwrap() });
+    let mut c = ProxyConfig::new(Upstream::Webhook {
+        url: url.into(),
+        secrets: Secrets::parse(SECRET).unwrap(),
+    });
     c.allowed_origins = vec!["https://app.example".into()];
     c.upstream_deadline = Duration::from_secs(3);
     c

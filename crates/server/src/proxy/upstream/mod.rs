@@ -46,8 +46,14 @@ impl RelayError {
 pub async fn relay(state: &ProxyState, events: &[RelayedEvent]) -> Result<(), RelayError> {
     let deadline = Instant::now() + state.config.upstream_deadline;
     match &state.config.upstream {
-        Upstream::Webhook { url, secrets } => webhook::send(state, url, secrets, events, deadline).await,
-        Upstream::Pendo { url, key, concurrency } => pendo::send(state, url, key, *concurrency, events, deadline).await,
+        Upstream::Webhook { url, secrets } => {
+            webhook::send(state, url, secrets, events, deadline).await
+        }
+        Upstream::Pendo {
+            url,
+            key,
+            concurrency,
+        } => pendo::send(state, url, key, *concurrency, events, deadline).await,
     }
 }
 
@@ -55,7 +61,11 @@ pub async fn relay(state: &ProxyState, events: &[RelayedEvent]) -> Result<(), Re
 pub(crate) enum Attempt {
     Ok,
     /// Worth another try: 429, 502, 503, 504, connection failure.
-    Retry { message: String, retry_after_s: Option<u64>, unavailable: bool },
+    Retry {
+        message: String,
+        retry_after_s: Option<u64>,
+        unavailable: bool,
+    },
     /// No answer in time: worth another try if time is left.
     TimedOut,
     /// Not worth another try.
@@ -65,14 +75,23 @@ pub(crate) enum Attempt {
 /// Runs `attempt` until it succeeds, fails for good, the attempts are used up or the
 /// deadline passes. Backoff between attempts: 100 ms, 200 ms, 400 ms..., or upstream's
 /// `Retry-After` when it fits before the deadline.
-pub(crate) async fn with_retries<F, Fut>(state: &ProxyState, deadline: Instant, mut attempt: F) -> Result<(), RelayError>
+pub(crate) async fn with_retries<F, Fut>(
+    state: &ProxyState,
+    deadline: Instant,
+    mut attempt: F,
+) -> Result<(), RelayError>
 where
     F: FnMut(Duration) -> Fut,
     Fut: std::future::Future<Output = Attempt>,
 {
     let mut last = RelayError::Timeout;
     for n in 0..state.config.upstream_attempts.max(1) {
-        let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) else { break };
+        let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        else {
+            break;
+        };
         let started = Instant::now();
         let result = tokio::time::timeout(left, attempt(left)).await;
         let took = started.elapsed();
@@ -93,10 +112,19 @@ where
                 state.metrics.observe_upstream("failed", took);
                 return Err(RelayError::Failed(message));
             }
-            Ok(Attempt::Retry { message, retry_after_s, unavailable }) => {
-                state.metrics.observe_upstream(if unavailable { "connect" } else { "retryable" }, took);
+            Ok(Attempt::Retry {
+                message,
+                retry_after_s,
+                unavailable,
+            }) => {
+                state
+                    .metrics
+                    .observe_upstream(if unavailable { "connect" } else { "retryable" }, took);
                 let e = if unavailable || retry_after_s.is_some() {
-                    RelayError::Unavailable { message, retry_after_s }
+                    RelayError::Unavailable {
+                        message,
+                        retry_after_s,
+                    }
                 } else {
                     RelayError::Failed(message)
                 };
@@ -104,7 +132,8 @@ where
             }
         };
         last = outcome;
-        let wait = retry_after_s.map_or(Duration::from_millis(100 << n.min(6)), Duration::from_secs);
+        let wait =
+            retry_after_s.map_or(Duration::from_millis(100 << n.min(6)), Duration::from_secs);
         if Instant::now() + wait >= deadline {
             break;
         }
@@ -121,8 +150,16 @@ pub(crate) fn classify(status: StatusCode, retry_after: Option<&str>, what: &str
     let retry_after_s = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
     let message = format!("{what} answered HTTP {}", status.as_u16());
     match status.as_u16() {
-        429 | 503 => Attempt::Retry { message, retry_after_s, unavailable: true },
-        502 | 504 => Attempt::Retry { message, retry_after_s, unavailable: false },
+        429 | 503 => Attempt::Retry {
+            message,
+            retry_after_s,
+            unavailable: true,
+        },
+        502 | 504 => Attempt::Retry {
+            message,
+            retry_after_s,
+            unavailable: false,
+        },
         _ => Attempt::Fail(message),
     }
 }
@@ -132,13 +169,25 @@ pub(crate) fn classify(status: StatusCode, retry_after: Option<&str>, what: &str
 pub(crate) async fn attempt(request: reqwest::RequestBuilder, what: &str) -> Attempt {
     match request.send().await {
         Ok(r) => {
-            let status = StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let status =
+                StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             classify(status, retry_after.as_deref(), what)
         }
         Err(e) if e.is_timeout() => Attempt::TimedOut,
         Err(e) => Attempt::Retry {
-            message: format!("{what} is unreachable ({})", if e.is_connect() { "connection refused" } else { "request failed" }),
+            message: format!(
+                "{what} is unreachable ({})",
+                if e.is_connect() {
+                    "connection refused"
+                } else {
+                    "request failed"
+                }
+            ),
             retry_after_s: None,
             unavailable: true,
         },

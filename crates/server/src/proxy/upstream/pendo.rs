@@ -33,7 +33,14 @@ pub fn body(e: &RelayedEvent) -> Value {
 
 /// Sends every event, at most `concurrency` at once, each with the retry policy of
 /// [`super::with_retries`]. Fails with the first failure.
-pub async fn send(state: &ProxyState, url: &str, key: &PendoKey, concurrency: usize, events: &[RelayedEvent], deadline: Instant) -> Result<(), RelayError> {
+pub async fn send(
+    state: &ProxyState,
+    url: &str,
+    key: &PendoKey,
+    concurrency: usize,
+    events: &[RelayedEvent],
+    deadline: Instant,
+) -> Result<(), RelayError> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let sends = events.iter().map(|e| {
         let permits = permits.clone();
@@ -41,7 +48,13 @@ pub async fn send(state: &ProxyState, url: &str, key: &PendoKey, concurrency: us
         async move {
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
             with_retries(state, deadline, |left| {
-                let request = state.client.post(url).timeout(left).header("x-pendo-integration-key", &key.0).header("content-type", "application/json").body(payload.to_string());
+                let request = state
+                    .client
+                    .post(url)
+                    .timeout(left)
+                    .header("x-pendo-integration-key", &key.0)
+                    .header("content-type", "application/json")
+                    .body(payload.to_string());
                 attempt(request, "Pendo")
             })
             .await

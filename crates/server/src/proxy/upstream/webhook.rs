@@ -20,12 +20,27 @@ pub fn webhook_id(events: &[RelayedEvent]) -> String {
         h.update(b"\n");
     }
     let digest = h.finalize();
-    format!("msg_{}", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "msg_{}",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// Posts the signed batch; see [`super::with_retries`] for the retry policy.
-pub async fn send(state: &ProxyState, url: &str, secrets: &Secrets, events: &[RelayedEvent], deadline: Instant) -> Result<(), RelayError> {
-    let body = serde_json::to_vec(&RelayBatch { events: events.to_vec() }).map_err(|e| RelayError::Failed(e.to_string()))?;
+pub async fn send(
+    state: &ProxyState,
+    url: &str,
+    secrets: &Secrets,
+    events: &[RelayedEvent],
+    deadline: Instant,
+) -> Result<(), RelayError> {
+    let body = serde_json::to_vec(&RelayBatch {
+        events: events.to_vec(),
+    })
+    .map_err(|e| RelayError::Failed(e.to_string()))?;
     let id = webhook_id(events);
     with_retries(state, deadline, |left| {
         // A fresh timestamp per attempt: the receiver refuses stale ones.
@@ -37,7 +52,10 @@ pub async fn send(state: &ProxyState, url: &str, secrets: &Secrets, events: &[Re
             .header("content-type", "application/json")
             .header(signature::ID, &id)
             .header(signature::TIMESTAMP, timestamp.to_string())
-            .header(signature::SIGNATURE, signature::sign(secrets, &id, timestamp, &body))
+            .header(
+                signature::SIGNATURE,
+                signature::sign(secrets, &id, timestamp, &body),
+            )
             .body(body.clone());
         attempt(request, "upstream")
     })
@@ -59,7 +77,11 @@ mod tests {
                 account_id: None,
                 properties: AgentProperties::new("a", "c", "m", "x"),
                 event_properties: Default::default(),
-                context: Context { seq: 1, sdk: "s".into(), ..Default::default() },
+                context: Context {
+                    seq: 1,
+                    sdk: "s".into(),
+                    ..Default::default()
+                },
             },
             received_at: 2,
             client_timestamp: 1,
