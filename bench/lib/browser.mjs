@@ -1,5 +1,5 @@
 // Shared by the benchmarks: a static file server on loopback and Debian's Chromium driven
-// by playwright-core (no browser download; see shared/TOOLCHAIN.md).
+// by playwright-core (no browser download; scripts/setup.sh installs it).
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
