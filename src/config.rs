@@ -1,9 +1,10 @@
 //! [`Config`]: the options of `configure`, their defaults and their checks.
 
-use serde_json::{Map, Value};
-
+use agent_track_schema::cat;
+use agent_track_schema::json::Json;
 use agent_track_schema::limits::{MAX_BATCH_EVENTS, MAX_ID_BYTES};
 use agent_track_schema::suggest::closest;
+use agent_track_schema::text::num;
 
 use crate::error::Error;
 use crate::queue::Caps;
@@ -54,31 +55,28 @@ pub const KNOWN_OPTIONS: [&str; 9] = [
 ];
 
 impl Config {
-    /// Reads options from a JSON object, starting from the defaults. `null` means "use the
-    /// default". Unknown names are an error naming the closest known one. Callbacks
-    /// (`onError`, `beforeSend`) are taken by the JS boundary before this runs; if one is
-    /// still here it was not a function.
-    pub fn from_json(options: &Map<String, Value>) -> Result<Config, Error> {
+    /// Reads options from a JSON object (the JS API reads it with `JSON.stringify`, which
+    /// leaves the callbacks out), starting from the defaults. `null` means "use the default".
+    /// Unknown names are an error naming the closest known one. Callbacks (`onError`,
+    /// `beforeSend`) are taken by the JS boundary; if one is here it was not a function.
+    pub fn from_json<'a, J: Json<'a>>(options: J) -> Result<Config, Error> {
         let mut c = Config::default();
-        for (key, value) in options {
+        for (key, value) in options.members() {
             if value.is_null() {
                 continue;
             }
-            match key.as_str() {
+            let key = key.as_ref();
+            match key {
                 "endpoint" => c.endpoint = Some(text(key, value, 2048)?),
                 "visitorId" => c.visitor_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "accountId" => c.account_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "flushAt" => c.flush_at = whole(key, value, 1, MAX_BATCH_EVENTS as u64)? as usize,
-                "flushIntervalMs" => {
-                    c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32
-                }
+                "flushIntervalMs" => c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32,
                 "maxQueueEvents" => c.caps.max_events = whole(key, value, 1, 100_000)? as usize,
                 "maxQueueBytes" => {
                     c.caps.max_bytes = whole(key, value, 1024, 64 * 1024 * 1024)? as usize
                 }
-                "onError" | "beforeSend" => {
-                    return Err(invalid(key, format!("{key} must be a function")))
-                }
+                "onError" | "beforeSend" => return Err(invalid(key, cat![key, " must be a function"])),
                 _ => return Err(unknown_option(key)),
             }
         }
@@ -88,43 +86,41 @@ impl Config {
 
 /// The error for an option name `configure` does not know, naming the closest known one.
 pub fn unknown_option(key: &str) -> Error {
-    let hint = closest(key, &KNOWN_OPTIONS)
-        .map(|s| format!("did you mean `{s}`? "))
-        .unwrap_or_default();
+    let hint =
+        closest(key, &KNOWN_OPTIONS).map(|s| cat!["did you mean `", s, "`? "]).unwrap_or_default();
     invalid(
         key,
-        format!(
-            "`{key}` is not a configure option; {hint}options are {}",
-            KNOWN_OPTIONS.join(", ")
-        ),
+        cat!["`", key, "` is not a configure option; ", hint, "options are ", KNOWN_OPTIONS.join(", ")],
     )
 }
 
 fn invalid(field: &str, message: String) -> Error {
-    Error::Config {
-        field: field.to_string(),
-        message,
-    }
+    Error::Config { field: field.to_string(), message }
 }
 
-fn text(key: &str, value: &Value, max: usize) -> Result<String, Error> {
+fn text<'a, J: Json<'a>>(key: &str, value: J, max: usize) -> Result<String, Error> {
     match value.as_str() {
-        Some(s) if !s.is_empty() && s.len() <= max => Ok(s.to_string()),
+        Some(s) if !s.is_empty() && s.len() <= max => Ok(s.into_owned()),
         _ => Err(invalid(
             key,
-            format!("{key} must be a non-empty string of at most {max} bytes"),
+            cat![key, " must be a non-empty string of at most ", num(max as u64), " bytes"],
         )),
     }
 }
 
-fn whole(key: &str, value: &Value, min: u64, max: u64) -> Result<u64, Error> {
-    let n = value
-        .as_f64()
-        .filter(|f| f.fract() == 0.0 && *f >= min as f64 && *f <= max as f64);
-    n.map(|f| f as u64).ok_or_else(|| {
+fn whole<'a, J: Json<'a>>(key: &str, value: J, min: u64, max: u64) -> Result<u64, Error> {
+    value.as_whole().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
         invalid(
             key,
-            format!("{key} must be a whole number from {min} to {max}, got {value}"),
+            cat![
+                key,
+                " must be a whole number from ",
+                num(min),
+                " to ",
+                num(max),
+                ", got ",
+                value.text()
+            ],
         )
     })
 }
@@ -132,10 +128,10 @@ fn whole(key: &str, value: &Value, min: u64, max: u64) -> Result<u64, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(v: Value) -> Result<Config, Error> {
-        Config::from_json(v.as_object().unwrap())
+        Config::from_json(&v)
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! [`Error`]: everything the tracker reports, thrown as an `AgentTrackError` in JS.
 
-use agent_track_schema::{Code, Problem, Problems};
+use agent_track_schema::cat;
+use agent_track_schema::text::num;
+use agent_track_schema::{Problem, Problems};
+
+use crate::codes;
 
 /// What went wrong. In JS each becomes an `AgentTrackError` with `code`, `field`, `message`
 /// and `errors` (see the JS boundary).
@@ -32,9 +36,9 @@ impl Error {
     /// The stable code of the (first) problem, e.g. `unknown_property`, `invalid_config`.
     pub fn code(&self) -> &str {
         match self {
-            Error::Validation(p) => p.first().map_or("invalid_event", |p| p.code.as_str()),
-            Error::Config { .. } => "invalid_config",
-            Error::BeforeSend(_) => "before_send_failed",
+            Error::Validation(p) => p.first().map_or(codes::INVALID_EVENT, |p| p.code.as_str()),
+            Error::Config { .. } => codes::INVALID_CONFIG,
+            Error::BeforeSend(_) => codes::BEFORE_SEND_FAILED,
             Error::Delivery { code, .. } => code,
         }
     }
@@ -59,29 +63,32 @@ impl Error {
     pub(crate) fn one(problem: Problem) -> Self {
         Error::Validation(vec![problem])
     }
+}
 
-    pub(crate) fn too_large(field: &str, message: String) -> Self {
-        Error::one(Problem::new(Code::TooLarge, field, message))
+impl Error {
+    /// What went wrong, for people: the first problem's message, and how many more there
+    /// are. Built without `core::fmt` (this is what the JS API throws).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Validation(p) => match p.len() {
+                0 => "invalid event".into(),
+                1 => p[0].message.clone(),
+                n => cat![
+                    p[0].message,
+                    " (and ",
+                    num(n as u64 - 1),
+                    if n == 2 { " more problem)" } else { " more problems)" }
+                ],
+            },
+            Error::Config { message, .. } => message.clone(),
+            Error::BeforeSend(m) | Error::Delivery { message: m, .. } => m.clone(),
+        }
     }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Validation(p) => match p.len() {
-                0 => f.write_str("invalid event"),
-                1 => f.write_str(&p[0].message),
-                n => write!(
-                    f,
-                    "{} (and {} more problem{})",
-                    p[0].message,
-                    n - 1,
-                    if n == 2 { "" } else { "s" }
-                ),
-            },
-            Error::Config { message, .. } => f.write_str(message),
-            Error::BeforeSend(m) | Error::Delivery { message: m, .. } => f.write_str(m),
-        }
+        f.write_str(&self.message())
     }
 }
 
@@ -90,6 +97,7 @@ impl std::error::Error for Error {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agent_track_schema::Code;
 
     #[test]
     fn the_message_is_the_first_problem_and_counts_the_rest() {

@@ -7,6 +7,7 @@
 //!   the user's hooks around the [`core`].
 //! - [`core`]: the tracker's state and decisions, free of callbacks and browser access.
 //! - [`delivery`]: batches, response outcomes, backoff, transport, cross-tab lock, the pass.
+//! - [`keys`], [`codes`]: every `localStorage` key and every error code, in one place.
 //! - [`config`]: [`Config`], the options of `configure`, with defaults and checks.
 //! - [`queue`]: [`Queue`], the ordered, capped event buffer, one storage key per event.
 //! - [`storage`]: the [`Storage`] trait, in memory, `localStorage`, and the fallback between them.
@@ -20,12 +21,14 @@
 //! the `agent-track-schema` crate, re-exported as [`schema`].
 #![deny(missing_docs)]
 
+pub mod codes;
 pub mod config;
 pub mod core;
 pub mod delivery;
 pub mod error;
 pub mod id;
 pub mod index;
+pub mod keys;
 pub mod platform;
 pub mod queue;
 pub mod report;

@@ -11,8 +11,7 @@
 use crate::index::Index;
 use crate::storage::{Storage, StorageError};
 
-/// The prefix of every queued event's key. The version changes if the stored format does.
-pub const QUEUE_PREFIX: &str = "agent-track:v1:q:";
+pub use crate::keys::QUEUE_PREFIX;
 
 /// The caps of a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

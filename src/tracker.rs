@@ -7,7 +7,11 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+use agent_track_schema::cat;
+use agent_track_schema::json::Json;
 use agent_track_schema::{AgentProperties, Event, EventType};
+
+use crate::codes;
 
 use crate::config::Config;
 use crate::core::Core;
@@ -147,11 +151,11 @@ impl Tracker {
 
     /// Tracks one event from untyped values (what the JS API receives), like
     /// [`Tracker::track_agent`]. All problems of the input are reported together.
-    pub fn track_json(
+    pub fn track_json<'a, J: Json<'a>>(
         &self,
         event_type: &str,
-        properties: &Value,
-        event_properties: Option<&Value>,
+        properties: J,
+        event_properties: Option<J>,
     ) -> Result<Option<String>, Error> {
         if self.is_opted_out() {
             return Ok(None);
@@ -175,9 +179,10 @@ impl Tracker {
                 }
                 Ok(None) => return Ok(None),
                 Err(reason) => {
-                    return Err(Error::BeforeSend(format!(
-                        "beforeSend failed, so the event was not stored: {reason}"
-                    )))
+                    return Err(Error::BeforeSend(cat![
+                        "beforeSend failed, so the event was not stored: ",
+                        reason
+                    ]))
                 }
             },
         };
@@ -197,7 +202,7 @@ impl Tracker {
     pub async fn flush(&self) -> Result<PassReport, Error> {
         self.pass(Mode::Normal, true).await.unwrap_or_else(|| {
             Err(Error::Delivery {
-                code: "busy",
+                code: codes::BUSY,
                 message: "another sender holds the lock; the events stay queued".into(),
             })
         })
@@ -227,7 +232,7 @@ impl Tracker {
         };
         let Some(transport) = transport else {
             return Some(Err(Error::Delivery {
-                code: "no_transport",
+                code: codes::NO_TRANSPORT,
                 message: "this tracker has no transport; events stay queued".into(),
             }));
         };

@@ -3,16 +3,20 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Object, Reflect};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use js_sys::{Array, Function, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
+use agent_track_schema::cat;
+use agent_track_schema::json::write::event_json;
+use agent_track_schema::json::Doc;
+use agent_track_schema::text::{push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
+use crate::delivery::PassReport;
 use crate::error::Error;
 use crate::report::Report;
+use crate::stats::Stats;
 use crate::tracker::Hooks;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -138,36 +142,34 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
             message: "configure() takes an options object".into(),
         }));
     }
-    let mut options = Map::new();
     let mut hooks = Hooks::default();
     let object: &Object = config.unchecked_ref();
     for key in Object::keys(object).iter() {
         let name = key.as_string().unwrap_or_default();
-        let value = Reflect::get(&config, &key)?;
-        match (name.as_str(), value.dyn_into::<Function>()) {
-            ("onError", Ok(f)) => hooks.on_error = Some(on_error(f)),
-            ("beforeSend", Ok(f)) => hooks.before_send = Some(before_send(f)),
-            (_, Ok(_)) if !KNOWN_OPTIONS.contains(&name.as_str()) => {
+        let Ok(f) = Reflect::get(&config, &key)?.dyn_into::<Function>() else { continue };
+        match name.as_str() {
+            "onError" => hooks.on_error = Some(on_error(f)),
+            "beforeSend" => hooks.before_send = Some(before_send(f)),
+            _ if !KNOWN_OPTIONS.contains(&name.as_str()) => {
                 return Err(js_error(&unknown_option(&name)))
             }
-            (_, Ok(_)) => {
+            _ => {
                 return Err(js_error(&Error::Config {
-                    message: format!("{name} must not be a function"),
+                    message: cat![name, " must not be a function"],
                     field: name,
                 }))
             }
-            (_, Err(value)) => {
-                let json = from_js(&value).map_err(|m| {
-                    js_error(&Error::Config {
-                        message: format!("{name}: {m}"),
-                        field: name.clone(),
-                    })
-                })?;
-                options.insert(name, json);
-            }
         }
     }
-    let config = Config::from_json(&options).map_err(|e| js_error(&e))?;
+    // The other options as JSON text (JSON.stringify leaves the functions out).
+    let text = stringify(&config).map_err(|m| {
+        js_error(&Error::Config { field: "config".into(), message: cat!["the options ", m] })
+    })?;
+    let doc = Doc::parse(&text).map_err(|_| js_error(&Error::Config {
+        field: "config".into(),
+        message: "the options must be JSON values".into(),
+    }))?;
+    let config = Config::from_json(doc.root()).map_err(|e| js_error(&e))?;
     super::configure(config, hooks);
     Ok(())
 }
@@ -182,18 +184,23 @@ pub fn track_agent(
     event_properties: Option<JsEventProperties>,
 ) -> Result<Option<String>, JsValue> {
     let event_type: JsValue = event_type.into();
-    let event_type = event_type
-        .as_string()
-        .unwrap_or_else(|| describe_js(&event_type));
+    let event_type = event_type.as_string().unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
     check_token_counts(&properties)?;
-    let properties = from_js(&properties).map_err(|m| invalid("properties", m))?;
+    // The objects cross the boundary as JSON text: one native call and one copy each,
+    // instead of a crossing per property.
+    let properties = stringify(&properties).map_err(|m| invalid("properties", m))?;
     let event_properties = match event_properties {
-        Some(v) => Some(from_js(&v.into()).map_err(|m| invalid("eventProperties", m))?),
+        Some(v) => Some(stringify(&v.into()).map_err(|m| invalid("eventProperties", m))?),
+        None => None,
+    };
+    let props_doc = Doc::parse(&properties).map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
+    let custom_doc = match &event_properties {
+        Some(t) => Some(Doc::parse(t).map_err(|_| invalid("eventProperties", cat!["must hold only JSON values"]))?),
         None => None,
     };
     super::tracker()
-        .track_json(&event_type, &properties, event_properties.as_ref())
+        .track_json(&event_type, props_doc.root(), custom_doc.as_ref().map(|d| d.root()))
         .map_err(|e| js_error(&e))
 }
 
@@ -204,11 +211,7 @@ pub fn track_agent(
 pub fn flush() -> JsFlushResult {
     let tracker = super::tracker();
     wasm_bindgen_futures::future_to_promise(async move {
-        tracker
-            .flush()
-            .await
-            .map(|report| to_js(&report))
-            .map_err(|e| js_error(&e))
+        tracker.flush().await.map(|report| parse(&report_json(&report))).map_err(|e| js_error(&e))
     })
     .unchecked_into()
 }
@@ -228,7 +231,7 @@ pub fn opt_in() {
 /// The per-page counters.
 #[wasm_bindgen]
 pub fn stats() -> JsStats {
-    to_js(&super::tracker().stats()).unchecked_into()
+    parse(&stats_json(&super::tracker().stats())).unchecked_into()
 }
 
 /// Stops this page's tracker. Queued events stay in `localStorage` for the next page load
@@ -238,26 +241,82 @@ pub fn shutdown() {
     super::shutdown();
 }
 
-/// JS value -> JSON value through `JSON.stringify`: one native call and one string copy,
-/// instead of a boundary crossing per property (and no second deserializer in the module).
-/// `undefined` maps to `null`.
-fn from_js(value: &JsValue) -> Result<Value, String> {
+/// JS value -> JSON text through `JSON.stringify`; `undefined` becomes `null`. The error
+/// names what JSON cannot hold (a BigInt, a cycle).
+fn stringify(value: &JsValue) -> Result<String, String> {
     if value.is_undefined() {
-        return Ok(Value::Null);
+        return Ok("null".into());
     }
-    let text = js_sys::JSON::stringify(value)
-        .map_err(|e| format!("must hold only JSON values ({})", error_message(e)))?
-        .as_string()
-        .unwrap_or_else(|| "null".into());
-    serde_json::from_str(&text).map_err(|e| format!("must hold only JSON values ({e})"))
+    JSON::stringify(value)
+        .map(|s| s.as_string().unwrap_or_else(|| "null".into()))
+        .map_err(|e| cat!["must hold only JSON values (", error_message(e), ")"])
 }
 
-/// Rust value -> JS value through `JSON.parse`.
-fn to_js<T: Serialize + ?Sized>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|s| js_sys::JSON::parse(&s).ok())
-        .unwrap_or(JsValue::NULL)
+/// JSON text -> JS value.
+fn parse(text: &str) -> JsValue {
+    JSON::parse(text).unwrap_or(JsValue::NULL)
+}
+
+fn field_u64(out: &mut String, key: &str, n: u64) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+    push_u64(out, n);
+    out.push(',');
+}
+
+fn report_json(r: &PassReport) -> String {
+    let mut out = String::from("{");
+    field_u64(&mut out, "sent", r.sent);
+    field_u64(&mut out, "rejected", r.rejected);
+    field_u64(&mut out, "dropped", r.dropped);
+    field_u64(&mut out, "remaining", r.remaining as u64);
+    out.pop();
+    out.push('}');
+    out
+}
+
+fn stats_json(s: &Stats) -> String {
+    let mut out = String::from("{");
+    field_u64(&mut out, "queued", s.queued as u64);
+    field_u64(&mut out, "sent", s.sent);
+    field_u64(&mut out, "rejected", s.rejected);
+    field_u64(&mut out, "dropped", s.dropped);
+    field_u64(&mut out, "retries", s.retries);
+    out.push_str("\"lastError\":");
+    match &s.last_error {
+        None => out.push_str("null"),
+        Some(e) => {
+            out.push_str("{\"code\":");
+            push_json_str(&mut out, &e.code);
+            out.push_str(",\"message\":");
+            push_json_str(&mut out, &e.message);
+            out.push(',');
+            field_u64(&mut out, "at", e.at);
+            out.pop();
+            out.push('}');
+        }
+    }
+    out.push('}');
+    out
+}
+
+fn problems_json(problems: &[Problem]) -> String {
+    let mut out = String::from("[");
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"code\":");
+        push_json_str(&mut out, p.code.as_str());
+        out.push_str(",\"field\":");
+        push_json_str(&mut out, &p.field);
+        out.push_str(",\"message\":");
+        push_json_str(&mut out, &p.message);
+        out.push('}');
+    }
+    out.push(']');
+    out
 }
 
 /// A short rendering of a JS value for messages (`NaN`, `-Infinity`, `42`, `{"a":1}`, `a
@@ -266,10 +325,10 @@ fn describe_js(value: &JsValue) -> String {
     match value.as_f64() {
         Some(n) if n.is_nan() => "NaN".into(),
         Some(n) if n.is_infinite() => (if n > 0.0 { "Infinity" } else { "-Infinity" }).into(),
-        _ => js_sys::JSON::stringify(value)
+        _ => JSON::stringify(value)
             .ok()
             .and_then(|s| s.as_string())
-            .unwrap_or_else(|| format!("a {}", value.js_typeof().as_string().unwrap_or_default())),
+            .unwrap_or_else(|| cat!["a ", value.js_typeof().as_string().unwrap_or_default()]),
     }
 }
 
@@ -284,7 +343,7 @@ fn invalid(field: &str, message: String) -> JsValue {
     js_error(&Error::Validation(vec![Problem::new(
         Code::WrongType,
         field,
-        format!("{field} {message}"),
+        cat![field, " ", message],
     )]))
 }
 
@@ -298,11 +357,8 @@ fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
         let v = Reflect::get(properties, &name.into()).unwrap_or(JsValue::UNDEFINED);
         if let Some(n) = v.as_f64() {
             if !n.is_finite() {
-                let field = format!("properties.{name}");
-                let message = format!(
-                    "{field} must be a whole number >= 0, got {}",
-                    describe_js(&v)
-                );
+                let field = cat!["properties.", name];
+                let message = cat![field, " must be a whole number >= 0, got ", describe_js(&v)];
                 return Err(js_error(&Error::Validation(vec![Problem::new(
                     Code::InvalidTokenCount,
                     field,
@@ -314,15 +370,14 @@ fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// The `AgentTrackError` for `e`: a JS `Error` with `name`, `code`, `field`, `errors`, `eventIds`.
+/// The `AgentTrackError` for `e`: a JS `Error` with `name`, `code`, `field`, `errors`,
+/// `eventIds`.
 fn js_error(e: &Error) -> JsValue {
-    error_object(
-        &e.to_string(),
-        e.code(),
-        e.field(),
-        &to_js(&e.problems()),
-        &Array::new(),
-    )
+    let errors = match e {
+        Error::Validation(p) => parse(&problems_json(p)),
+        _ => Array::new().into(),
+    };
+    error_object(&e.message(), e.code(), e.field(), &errors, &Array::new())
 }
 
 fn error_object(
@@ -355,18 +410,17 @@ fn on_error(f: Function) -> crate::tracker::OnError {
 
 fn before_send(f: Function) -> crate::tracker::BeforeSend {
     Rc::new(move |event: Event| {
-        let out = f
-            .call1(&JsValue::NULL, &to_js(&event))
-            .map_err(error_message)?;
+        let out = f.call1(&JsValue::NULL, &parse(&event_json(&event))).map_err(error_message)?;
         if out.is_null() || out.is_undefined() {
             return Ok(None);
         }
-        let value = from_js(&out).map_err(|m| format!("its result {m}"))?;
-        parse_event(&value).map(Some).map_err(|problems| {
-            format!(
-                "it must return the event or null; {}",
+        let text = stringify(&out).map_err(|m| cat!["its result ", m])?;
+        let doc = Doc::parse(&text).map_err(|_| String::from("its result must be JSON"))?;
+        parse_event(doc.root()).map(Some).map_err(|problems| {
+            cat![
+                "it must return the event or null; ",
                 problems.first().map_or("", |p| p.message.as_str())
-            )
+            ]
         })
     })
 }

@@ -8,7 +8,10 @@ use crate::delivery::backoff::next_attempt_at;
 use crate::delivery::batch::{body, cut, is_expired, lacks_visitor, Outgoing};
 use crate::delivery::outcome::Outcome;
 use crate::delivery::pass::PassReport;
+use crate::codes;
 use crate::error::Error;
+use agent_track_schema::cat;
+use agent_track_schema::text::num;
 
 /// What the pass does after a response.
 #[derive(Debug, PartialEq)]
@@ -25,7 +28,7 @@ impl Core {
     /// Where batches go, or the error a pass fails with when none is configured.
     pub fn endpoint(&self) -> Result<String, Error> {
         self.config.endpoint.clone().ok_or(Error::Delivery {
-            code: "no_endpoint",
+            code: codes::NO_ENDPOINT,
             message: "no endpoint is configured; call configure({ endpoint }) — events stay queued until then".into(),
         })
     }
@@ -91,7 +94,7 @@ impl Core {
                 report.sent += acknowledged;
                 report.rejected += rejected.len() as u64;
                 for r in rejected {
-                    let message = format!("the proxy rejected event {}: {}", r.event_id, r.message);
+                    let message = cat!["the proxy rejected event ", r.event_id, ": ", r.message];
                     self.report(crate::report::Report {
                         code: r.code,
                         message,
@@ -106,7 +109,7 @@ impl Core {
                 self.drop_events(
                     batch.ids.clone(),
                     code,
-                    format!("the proxy refused the event alone ({message}); dropped it"),
+                    cat!["the proxy refused the event alone (", message, "); dropped it"],
                 );
                 Step::Continue
             }
@@ -120,7 +123,7 @@ impl Core {
                 self.drop_events(
                     batch.ids.clone(),
                     &code,
-                    format!("{message}; retrying cannot help, so {n} events were dropped"),
+                    cat![message, "; retrying cannot help, so ", num(n as u64), " events were dropped"],
                 );
                 Step::Continue
             }
@@ -136,14 +139,17 @@ impl Core {
                     next_attempt_at(now, self.retry.attempt, random, retry_after_ms);
                 self.retry.attempt += 1;
                 self.stats.retries += 1;
-                let message = format!(
-                    "{message}; {} events stay queued, next attempt in {} s",
-                    self.queue.len(),
-                    (self.retry.next_at - now).div_ceil(1000)
-                );
-                self.note_error("delivery_failed", &message);
+                let message = cat![
+                    message,
+                    "; ",
+                    num(self.queue.len() as u64),
+                    " events stay queued, next attempt in ",
+                    num((self.retry.next_at - now).div_ceil(1000)),
+                    " s"
+                ];
+                self.note_error(codes::DELIVERY_FAILED, &message);
                 Step::Stop(Error::Delivery {
-                    code: "delivery_failed",
+                    code: codes::DELIVERY_FAILED,
                     message,
                 })
             }
@@ -168,10 +174,8 @@ impl Core {
             let n = expired.len();
             self.drop_events(
                 expired,
-                "expired",
-                format!(
-                    "{n} events were older than 7 days, which the server refuses; dropped them"
-                ),
+                codes::EXPIRED,
+                cat![num(n as u64), " events were older than 7 days, which the server refuses; dropped them"],
             );
         }
     }

@@ -6,13 +6,19 @@ use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
+use agent_track_schema::cat;
+use agent_track_schema::json::write::event_json;
+use agent_track_schema::json::{Doc, Json};
 use agent_track_schema::limits::MAX_EVENT_BYTES;
+use agent_track_schema::text::num;
 use agent_track_schema::{
-    parse_event, parse_event_properties, parse_properties, AgentProperties, Context, Event,
-    EventType,
+    parse_event, parse_event_properties, parse_properties, AgentProperties, Code, Context, Event,
+    EventProperties, EventType, Problem,
 };
 
+use crate::codes;
 use crate::config::Config;
+use crate::keys::ANONYMOUS_ID_KEY;
 use crate::error::Error;
 use crate::id::IdGen;
 use crate::platform::Platform;
@@ -23,9 +29,6 @@ use crate::storage::{FallbackStorage, Storage};
 
 /// The SDK name and version sent in every event's context.
 pub const SDK: &str = concat!("agent-track/", env!("CARGO_PKG_VERSION"));
-
-/// Where the anonymous visitor id is kept.
-pub const ANONYMOUS_ID_KEY: &str = "agent-track:v1:anon";
 
 /// The storage the core works on: the given one, falling back to memory when it fails.
 pub type SharedStorage = Rc<FallbackStorage<Box<dyn Storage>>>;
@@ -111,22 +114,20 @@ impl Core {
         self.configured
     }
 
-    /// Validates untyped input (from JS) and builds the event, reporting every problem of the
-    /// event type, the properties and the custom properties together.
-    pub fn prepare_json(
+    /// Validates untyped input (the JS API's, read from JSON text) and builds the event,
+    /// reporting every problem of the event type, the properties and the custom properties
+    /// together.
+    pub fn prepare_json<'a, J: Json<'a>>(
         &mut self,
         event_type: &str,
-        properties: &Value,
-        event_properties: Option<&Value>,
+        properties: J,
+        event_properties: Option<J>,
     ) -> Result<Event, Error> {
         let event_type = EventType::parse(event_type);
         let mut problems = Vec::new();
         // Properties are checked against the type's rules when the type is known, else as a
         // prompt, so that their problems are reported too.
-        let props = parse_properties(
-            *event_type.as_ref().unwrap_or(&EventType::Prompt),
-            properties,
-        );
+        let props = parse_properties(*event_type.as_ref().unwrap_or(&EventType::Prompt), properties);
         let custom = parse_event_properties(event_properties);
         if let Err(p) = &event_type {
             problems.push(p.clone());
@@ -160,7 +161,7 @@ impl Core {
         &mut self,
         event_type: EventType,
         properties: AgentProperties,
-        event_properties: Map<String, Value>,
+        event_properties: EventProperties,
     ) -> Event {
         let now = self.platform.now_ms();
         let page = self.platform.page();
@@ -195,20 +196,24 @@ impl Core {
             .properties
             .validate(event.event_type)
             .map_err(Error::Validation)?;
-        let json = serde_json::to_string(&event).expect("an Event always serializes");
+        let json = event_json(&event);
         if json.len() > MAX_EVENT_BYTES {
-            return Err(Error::too_large(
-                "event",
-                format!("the event is {} bytes as JSON; at most {MAX_EVENT_BYTES} bytes (128 KB) are allowed", json.len()),
-            ));
+            let message = cat![
+                "the event is ",
+                num(json.len() as u64),
+                " bytes as JSON; at most ",
+                num(MAX_EVENT_BYTES as u64),
+                " bytes (128 KB) are allowed"
+            ];
+            return Err(Error::one(Problem::new(Code::TooLarge, "event", message)));
         }
         match self.queue.push(&event.event_id, &json) {
             Ok(evicted) => self.report_evictions(evicted),
             // Unreachable with the memory fallback underneath, but never silent.
             Err(e) => self.drop_events(
                 vec![event.event_id.clone()],
-                "storage_failed",
-                format!("could not store the event: {e}"),
+                codes::STORAGE_FAILED,
+                cat!["could not store the event: ", e.0],
             ),
         }
         self.warn_if_degraded();
@@ -246,13 +251,31 @@ impl Core {
         let caps = self.queue.caps();
         let reason = evicted[0].reason;
         let ids: Vec<String> = evicted.into_iter().map(|e| e.event_id).collect();
+        let (max, option) = match reason {
+            Eviction::MaxEvents => (caps.max_events, " events (maxQueueEvents)"),
+            _ => (caps.max_bytes, " bytes (maxQueueBytes)"),
+        };
         let (code, message) = match reason {
-            Eviction::MaxEvents => ("queue_full", format!(
-                "the queue holds its maximum of {} events (maxQueueEvents); dropped the {} oldest", caps.max_events, ids.len())),
-            Eviction::MaxBytes => ("queue_full", format!(
-                "the queue holds its maximum of {} bytes (maxQueueBytes); dropped the {} oldest", caps.max_bytes, ids.len())),
-            Eviction::LargerThanQueue => ("too_large", format!(
-                "the event is larger than the whole queue may hold ({} bytes, maxQueueBytes); dropped it", caps.max_bytes)),
+            Eviction::LargerThanQueue => (
+                codes::TOO_LARGE,
+                cat![
+                    "the event is larger than the whole queue may hold (",
+                    num(max as u64),
+                    option,
+                    "); dropped it"
+                ],
+            ),
+            _ => (
+                codes::QUEUE_FULL,
+                cat![
+                    "the queue holds its maximum of ",
+                    num(max as u64),
+                    option,
+                    "; dropped the ",
+                    num(ids.len() as u64),
+                    " oldest"
+                ],
+            ),
         };
         self.drop_events(ids, code, message);
     }
@@ -296,10 +319,7 @@ impl Core {
         if let Ok(Some(id)) = self.storage.get(ANONYMOUS_ID_KEY) {
             return id;
         }
-        let id = format!(
-            "anon-{}",
-            crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())
-        );
+        let id = cat!["anon-", crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())];
         let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
         id
     }
@@ -308,6 +328,9 @@ impl Core {
     fn adopt_pending(&mut self, visitor: &str) {
         let ids: Vec<String> = self.queue.ids().map(str::to_string).collect();
         for (id, json) in self.queue.peek(ids.len()) {
+            if !crate::delivery::batch::lacks_visitor(&json) {
+                continue;
+            }
             let Some(mut event) = decode(&json) else {
                 continue;
             };
@@ -316,26 +339,22 @@ impl Core {
             }
             event.visitor_id = Some(visitor.to_string());
             event.account_id = event.account_id.or_else(|| self.config.account_id.clone());
-            let json = serde_json::to_string(&event).expect("an Event always serializes");
-            let _ = self.queue.replace(&id, &json);
+            let _ = self.queue.replace(&id, &event_json(&event));
         }
     }
 }
 
 /// A stored event, read back through the same validation as any untrusted input (the stored
-/// JSON may come from another tab's, or another version's, module). Not `serde` derive: that
-/// path would add a second JSON reader to the wasm module.
+/// JSON may come from another tab's, or another version's, module), with the module's own
+/// small reader rather than `serde_json`.
 fn decode(json: &str) -> Option<Event> {
-    serde_json::from_str::<Value>(json)
-        .ok()
-        .and_then(|v| parse_event(&v).ok())
+    parse_event(Doc::parse(json).ok()?.root()).ok()
 }
 
 mod delivery;
 mod opt_out;
 
 pub use delivery::Step;
-pub use opt_out::OPT_OUT_KEY;
 
 #[cfg(test)]
 mod tests;

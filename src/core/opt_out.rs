@@ -1,10 +1,9 @@
 //! Opting out: a persisted switch that stops capture and clears the queue.
 
 use super::Core;
+use crate::keys::OPT_OUT_KEY;
 use crate::storage::Storage;
 
-/// Where the opt-out switch is kept (`"1"` when opted out).
-pub const OPT_OUT_KEY: &str = "agent-track:v1:optout";
 
 impl Core {
     /// Stops capture on this origin (every tab, persisted) and clears the queue. Cleared

@@ -1,20 +1,95 @@
-//! Cutting batches from the queue and writing their bodies, as pure functions over the stored
-//! JSON strings (events are not parsed again to be sent).
+//! Cutting batches from the queue and writing their bodies (contract v2: the page context
+//! once per batch), as pure functions over the stored JSON strings.
+//!
+//! Body: `{"v":2,"sentAt":..,"context":{..},"events":[..]}`. The batch `context` is the first
+//! event's context without `seq`; every event whose context equals it apart from `seq` is
+//! sent with `"context":{"seq":N}` and inherits the rest, any other event keeps its complete
+//! context (`docs/PROTOCOL.md`). Members are copied as stored, never re-encoded.
 
+use agent_track_schema::json::{Doc, Node};
 use agent_track_schema::limits::MAX_EVENT_AGE_MS;
+use agent_track_schema::text::push_u64;
 
 /// An outgoing batch: the events' ids, in queue order, and the exact body sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
     /// The events in the body, in order.
     pub ids: Vec<String>,
-    /// `{"sentAt":..,"events":[..]}`.
+    /// `{"v":2,"sentAt":..,"context":{..},"events":[..]}`.
     pub body: String,
 }
 
-/// How many bytes the body of `events` takes besides the events themselves.
-fn overhead(sent_at: u64, events: usize) -> usize {
-    r#"{"sentAt":,"events":[]}"#.len() + sent_at.to_string().len() + events.saturating_sub(1)
+/// A stored event's context split into its `seq` text and the rest (`"url":..,"sdk":..`),
+/// or `None` when the stored text is not an event with a context holding `seq`.
+fn split_context<'d>(event: Node<'d, '_>) -> Option<(&'d str, String)> {
+    let context = event.raw_members().into_iter().find(|(k, _)| *k == "\"context\"")?.1;
+    let mut seq = None;
+    let mut rest = String::new();
+    for (key, value) in context.raw_members() {
+        if key == "\"seq\"" {
+            seq = Some(value.raw());
+            continue;
+        }
+        if !rest.is_empty() {
+            rest.push(',');
+        }
+        rest.push_str(key);
+        rest.push(':');
+        rest.push_str(value.raw());
+    }
+    Some((seq?, rest))
+}
+
+/// The batch context the first parsable event gives: its context without `seq`.
+fn shared_context(queued: &[(String, String)]) -> Option<String> {
+    queued.iter().find_map(|(_, json)| {
+        let doc = Doc::parse(json).ok()?;
+        split_context(doc.root()).map(|(_, rest)| rest)
+    })
+}
+
+/// One stored event as it goes into a body with the batch context `shared`: the context
+/// reduced to `{"seq":N}` when the rest equals `shared`, else the event unchanged.
+fn compact(json: &str, shared: Option<&str>) -> String {
+    let Some(shared) = shared else { return json.to_string() };
+    let Ok(doc) = Doc::parse(json) else { return json.to_string() };
+    let root = doc.root();
+    match split_context(root) {
+        Some((seq, rest)) if rest == shared => {
+            let mut out = String::with_capacity(json.len());
+            out.push('{');
+            for (key, value) in root.raw_members() {
+                if out.len() > 1 {
+                    out.push(',');
+                }
+                out.push_str(key);
+                out.push(':');
+                if key == "\"context\"" {
+                    out.push_str("{\"seq\":");
+                    out.push_str(seq);
+                    out.push('}');
+                } else {
+                    out.push_str(value.raw());
+                }
+            }
+            out.push('}');
+            out
+        }
+        _ => json.to_string(),
+    }
+}
+
+/// The body's start, up to the opening bracket of `events`.
+fn head(sent_at: u64, shared: Option<&str>) -> String {
+    let mut out = String::from("{\"v\":2,\"sentAt\":");
+    push_u64(&mut out, sent_at);
+    if let Some(shared) = shared {
+        out.push_str(",\"context\":{");
+        out.push_str(shared);
+        out.push('}');
+    }
+    out.push_str(",\"events\":[");
+    out
 }
 
 /// The longest prefix of `queued` (id, stored JSON) whose body stays within `max_events` and
@@ -25,38 +100,28 @@ pub fn cut(
     max_events: usize,
     max_bytes: usize,
 ) -> Outgoing {
-    let mut size = overhead(sent_at, 1);
-    let mut n = 0;
-    for (i, (_, json)) in queued.iter().enumerate().take(max_events) {
-        let add = json.len() + usize::from(i > 0);
-        if size + add > max_bytes {
+    let shared = shared_context(queued);
+    let mut body = head(sent_at, shared.as_deref());
+    let mut ids = Vec::new();
+    for (id, json) in queued.iter().take(max_events) {
+        let event = compact(json, shared.as_deref());
+        // This event, its comma, and the closing `]}`.
+        if body.len() + event.len() + usize::from(!ids.is_empty()) + 2 > max_bytes {
             break;
         }
-        size += add;
-        n = i + 1;
+        if !ids.is_empty() {
+            body.push(',');
+        }
+        body.push_str(&event);
+        ids.push(id.clone());
     }
-    body(&queued[..n], sent_at)
+    body.push_str("]}");
+    Outgoing { ids, body }
 }
 
 /// The batch of exactly these events.
 pub fn body(events: &[(String, String)], sent_at: u64) -> Outgoing {
-    let len: usize =
-        events.iter().map(|(_, j)| j.len()).sum::<usize>() + overhead(sent_at, events.len());
-    let mut body = String::with_capacity(len);
-    body.push_str("{\"sentAt\":");
-    body.push_str(&sent_at.to_string());
-    body.push_str(",\"events\":[");
-    for (i, (_, json)) in events.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(json);
-    }
-    body.push_str("]}");
-    Outgoing {
-        ids: events.iter().map(|(id, _)| id.clone()).collect(),
-        body,
-    }
+    cut(events, sent_at, usize::MAX, usize::MAX)
 }
 
 /// When an event was tracked, read from its UUIDv7 id (the first 48 bits are unix ms).
@@ -101,13 +166,33 @@ mod tests {
     #[test]
     fn body_is_the_contract_envelope_and_valid_json() {
         let b = body(&q(&[r#"{"a":1}"#, r#"{"b":2}"#]), 1763712000123);
-        assert_eq!(
-            b.body,
-            r#"{"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#
-        );
+        assert_eq!(b.body, r#"{"v":2,"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#);
         assert_eq!(b.ids, ["id0", "id1"]);
         let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
         assert_eq!(v["events"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_page_context_goes_once_per_batch() {
+        let page = r#""url":"https://a.example/x","userAgent":"UA","sdk":"agent-track/0.1.0""#;
+        let event = |id: &str, seq: u32, url: &str| {
+            format!(r#"{{"eventId":"{id}","type":"prompt","context":{{"url":"{url}","userAgent":"UA","seq":{seq},"sdk":"agent-track/0.1.0"}}}}"#)
+        };
+        let events = vec![
+            ("a".to_string(), event("a", 1, "https://a.example/x")),
+            ("b".to_string(), event("b", 2, "https://a.example/x")),
+            ("c".to_string(), event("c", 3, "https://a.example/other")),
+        ];
+        let b = body(&events, 5);
+        let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
+        assert_eq!(v["v"], 2);
+        assert_eq!(v["context"], serde_json::from_str::<serde_json::Value>(&format!("{{{page}}}")).unwrap());
+        assert_eq!(v["events"][0]["context"], serde_json::json!({"seq": 1}));
+        assert_eq!(v["events"][1]["context"], serde_json::json!({"seq": 2}));
+        assert_eq!(v["events"][2]["context"]["url"], "https://a.example/other", "complete context");
+        assert_eq!(v["events"][2]["context"]["seq"], 3);
+        assert_eq!(v["events"][0]["eventId"], "a", "other members copied");
+        assert!(b.body.len() < events.iter().map(|(_, j)| j.len()).sum::<usize>());
     }
 
     #[test]
@@ -122,11 +207,7 @@ mod tests {
         for n in 1..=5 {
             let b = cut(&events, 7, 10, body(&events[..n], 7).body.len());
             assert_eq!(b.ids.len(), n);
-            assert_eq!(
-                b.body,
-                body(&events[..n], 7).body,
-                "cut and body agree on size"
-            );
+            assert_eq!(b.body, body(&events[..n], 7).body, "cut and body agree on size");
         }
     }
 

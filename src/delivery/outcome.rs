@@ -1,6 +1,11 @@
 //! What a proxy response means for the events of a batch (contract v1), as a pure function.
 
+use agent_track_schema::cat;
+use agent_track_schema::json::{Doc, Json, Kind, Node};
+use agent_track_schema::text::num;
 use agent_track_schema::Rejection;
+
+use crate::codes;
 
 use super::backoff::parse_retry_after;
 
@@ -60,65 +65,49 @@ pub enum Outcome {
 pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
     let (status, body, retry_after) = match reply {
         Reply::Network(e) => {
-            return Outcome::Retry {
-                retry_after_ms: None,
-                message: format!("network error: {e}"),
-            }
+            return Outcome::Retry { retry_after_ms: None, message: cat!["network error: ", e] }
         }
-        Reply::Http {
-            status,
-            body,
-            retry_after,
-        } => (*status, body, retry_after),
+        Reply::Http { status, body, retry_after } => (*status, body, retry_after),
     };
-    let said = || proxy_message(body);
+    let said = || cat!["HTTP ", num(u64::from(status)), ": ", proxy_message(body)];
     match status {
         200..=299 => match read_acknowledgement(body) {
             Some(rejected) => Outcome::Delivered { rejected },
             None => Outcome::Retry {
                 retry_after_ms: None,
-                message: format!(
-                    "HTTP {status} without a readable acknowledgement; the events stay queued"
-                ),
+                message: cat![
+                    "HTTP ",
+                    num(u64::from(status)),
+                    " without a readable acknowledgement; the events stay queued"
+                ],
             },
         },
-        413 => Outcome::Split {
-            code: "too_large",
-            message: format!("HTTP 413: {}", said()),
-        },
-        400 => Outcome::Split {
-            code: "unreadable",
-            message: format!("HTTP 400: {}", said()),
-        },
+        413 => Outcome::Split { code: codes::TOO_LARGE, message: said() },
+        400 => Outcome::Split { code: codes::UNREADABLE, message: said() },
         408 | 425 | 429 | 500..=599 => Outcome::Retry {
-            retry_after_ms: retry_after
-                .as_deref()
-                .and_then(|v| parse_retry_after(v, now_ms)),
-            message: format!("HTTP {status}: {}", said()),
+            retry_after_ms: retry_after.as_deref().and_then(|v| parse_retry_after(v, now_ms)),
+            message: said(),
         },
-        _ => Outcome::Drop {
-            code: format!("http_{status}"),
-            message: format!("HTTP {status}: {}", said()),
-        },
+        _ => Outcome::Drop { code: cat![codes::HTTP_PREFIX, num(u64::from(status))], message: said() },
     }
 }
 
 /// The `rejected` list of a 200 body (`{"requestId", "accepted": n, "rejected": [..]}`), or
-/// `None` when the body is not an acknowledgement. Read from a `Value` rather than with
-/// `serde` derive, whose error paths would pull float formatting into the wasm module.
+/// `None` when the body is not an acknowledgement.
 fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v.get("accepted")?.as_u64()?;
-    let text =
-        |r: &serde_json::Value, k: &str| r.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    let doc = Doc::parse(body).ok()?;
+    let v = doc.root();
+    v.get("accepted")?.as_whole()?;
+    let text = |r: Node, k: &str| r.get(k).and_then(|x| x.as_str()).map(|s| s.into_owned());
     let rejected = match v.get("rejected") {
-        None | Some(serde_json::Value::Null) => Vec::new(),
-        Some(list) => list
-            .as_array()?
-            .iter()
+        None => Vec::new(),
+        Some(list) if list.is_null() => Vec::new(),
+        Some(list) if list.kind() == Kind::Array => list
+            .items()
+            .into_iter()
             .filter_map(|r| {
                 Some(Rejection {
-                    index: r.get("index").and_then(|i| i.as_u64()).unwrap_or_default() as usize,
+                    index: r.get("index").and_then(|i| i.as_whole()).unwrap_or_default() as usize,
                     event_id: text(r, "eventId")?,
                     code: text(r, "code").unwrap_or_else(|| "rejected".into()),
                     field: text(r, "field").unwrap_or_default(),
@@ -126,19 +115,16 @@ fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
                 })
             })
             .collect(),
+        Some(_) => return None,
     };
     Some(rejected)
 }
 
 /// The `message` of a proxy error body, else the body's start.
 fn proxy_message(body: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(body)
+    Doc::parse(body)
         .ok()
-        .and_then(|v| {
-            v.get("message")
-                .and_then(|m| m.as_str())
-                .map(str::to_string)
-        })
+        .and_then(|d| d.root().get("message").and_then(|m| m.as_str()).map(|m| m.into_owned()))
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 

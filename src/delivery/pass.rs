@@ -10,7 +10,10 @@ use agent_track_schema::limits::{KEEPALIVE_BUDGET_BYTES, MAX_BATCH_BYTES, MAX_BA
 use super::outcome::classify;
 use super::transport::Transport;
 use crate::core::{Core, Step};
+use crate::codes;
 use crate::error::Error;
+use agent_track_schema::cat;
+use agent_track_schema::text::num;
 
 /// How a pass sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +59,12 @@ pub async fn run(
             let mut c = core.borrow_mut();
             if !c.platform_online() {
                 return Err(Error::Delivery {
-                    code: "offline",
-                    message: format!("the browser is offline; {} events stay queued and are sent when it is back online", c.queued_len()),
+                    code: codes::OFFLINE,
+                    message: cat![
+                        "the browser is offline; ",
+                        num(c.queued_len() as u64),
+                        " events stay queued and are sent when it is back online"
+                    ],
                 });
             }
             match splits.pop() {

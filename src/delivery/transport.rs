@@ -7,6 +7,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
+use agent_track_schema::cat;
+use agent_track_schema::json::{Doc, Json};
+use agent_track_schema::text::num;
+
 use super::outcome::Reply;
 
 /// A boxed, single-threaded future.
@@ -62,16 +66,9 @@ impl RecordingTransport {
 
 /// The `eventId`s of a batch body (empty if it is not one).
 pub fn event_ids(body: &str) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    v["events"]
-        .as_array()
-        .map(|events| {
-            events
-                .iter()
-                .filter_map(|e| e["eventId"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+    let Ok(doc) = Doc::parse(body) else { return Vec::new() };
+    let events = doc.root().get("events").map(|e| e.items()).unwrap_or_default();
+    events.into_iter().filter_map(|e| Some(e.get("eventId")?.as_str()?.into_owned())).collect()
 }
 
 impl Transport for RecordingTransport {
@@ -79,10 +76,7 @@ impl Transport for RecordingTransport {
         let mut inner = self.inner.borrow_mut();
         let reply = inner.1.pop_front().unwrap_or_else(|| Reply::Http {
             status: 200,
-            body: format!(
-                r#"{{"requestId":"recorded","accepted":{}}}"#,
-                event_ids(&body).len()
-            ),
+            body: cat![r#"{"requestId":"recorded","accepted":"#, num(event_ids(&body).len() as u64), "}"],
             retry_after: None,
         });
         inner.0.push(Recorded {

@@ -41,9 +41,11 @@ impl<P: Storage> FallbackStorage<P> {
 
     fn degrade(&self, why: &str) {
         if !self.warned.replace(true) {
-            self.warning.set(Some(format!(
-                "agent-track: {why}; events are kept in memory until storage works again and are lost if the page closes first"
-            )));
+            self.warning.set(Some(agent_track_schema::cat![
+                "agent-track: ",
+                why,
+                "; events are kept in memory until storage works again and are lost if the page closes first"
+            ]));
         }
     }
 }
@@ -67,7 +69,7 @@ impl<P: Storage> Storage for FallbackStorage<P> {
                     self.memory.remove(key)?;
                     return Ok(());
                 }
-                Err(e) => self.degrade(&format!("localStorage refused a write ({e})")),
+                Err(e) => self.degrade(&agent_track_schema::cat!["localStorage refused a write (", e.0, ")"]),
             }
         }
         self.memory.set(key, value)

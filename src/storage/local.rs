@@ -23,7 +23,7 @@ fn error(e: wasm_bindgen::JsValue) -> StorageError {
             .and_then(|v| v.as_string())
             .unwrap_or_default()
     };
-    StorageError(format!("{}: {}", get("name"), get("message")))
+    StorageError(agent_track_schema::cat![get("name"), ": ", get("message")])
 }
 
 impl Storage for LocalStorage {

@@ -73,9 +73,11 @@ impl Storage for MemoryStorage {
                 .map(|(k, v)| k.len() + v.len())
                 .sum();
             if used + key.len() + value.len() > quota {
-                return Err(StorageError(format!(
-                    "QuotaExceededError: the quota of {quota} bytes is used up"
-                )));
+                return Err(StorageError(agent_track_schema::cat![
+                    "QuotaExceededError: the quota of ",
+                    agent_track_schema::text::num(quota as u64),
+                    " bytes is used up"
+                ]));
             }
         }
         match inner.find(key) {

@@ -3,12 +3,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::cat;
 use crate::event_type::EventType;
+use crate::json::{describe, Json, Kind};
 use crate::limits::MAX_ID_BYTES;
 use crate::parse::{parse_event_properties, parse_properties};
-use crate::problem::{describe, Code, Problem, Problems};
+use crate::problem::{Code, Problem, Problems};
 use crate::properties::AgentProperties;
 use crate::suggest::closest;
+use crate::text::num;
 
 /// Longest accepted `context` string (`url`, `title`, `userAgent`, `language`, `sdk`), in bytes.
 pub const MAX_CONTEXT_STRING_BYTES: usize = 8 * 1024;
@@ -28,19 +31,19 @@ const CONTEXT_FIELDS: [&str; 6] = ["url", "title", "userAgent", "language", "seq
 /// Parses and validates one wire event from untrusted JSON, reporting every problem. Field
 /// paths are relative to the event (`properties.agentId`, `context.seq`). `visitorId` may be
 /// absent here (an event queued before `configure`); the proxy requires it separately.
-pub fn parse_event(value: &Value) -> Result<Event, Problems> {
-    let Some(map) = value.as_object() else {
+pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
+    if value.kind() != Kind::Object {
         return Err(vec![Problem::new(
             Code::NotAnObject,
             "event",
-            format!("an event must be an object, got {}", describe(value)),
+            cat!["an event must be an object, got ", describe(value)],
         )]);
-    };
+    }
     let mut problems = Vec::new();
-    unknown_keys(&mut problems, map, &EVENT_FIELDS, "");
-    let event_id = id(&mut problems, map, "eventId", true).unwrap_or_default();
-    let event_type = match map.get("type") {
-        Some(Value::String(s)) => EventType::parse(s)
+    unknown_keys(&mut problems, value, &EVENT_FIELDS, "");
+    let event_id = id(&mut problems, value, "eventId", true).unwrap_or_default();
+    let event_type = match value.get("type").map(|t| (t, t.as_str())) {
+        Some((_, Some(s))) => EventType::parse(&s)
             .map_err(|mut p| {
                 p.field = "type".into();
                 p.message = p.message.replacen("eventType", "type", 1);
@@ -49,17 +52,17 @@ pub fn parse_event(value: &Value) -> Result<Event, Problems> {
             .ok(),
         other => {
             problems.push(wrong(
-                other,
+                other.map(|(t, _)| t),
                 "type",
                 "one of prompt, agent_response, user_reaction, agent_trace",
             ));
             None
         }
     };
-    let timestamp = whole(&mut problems, map.get("timestamp"), "timestamp").unwrap_or_default();
-    let visitor_id = id(&mut problems, map, "visitorId", false);
-    let account_id = id(&mut problems, map, "accountId", false);
-    let properties = match map.get("properties") {
+    let timestamp = whole(&mut problems, value.get("timestamp"), "timestamp").unwrap_or_default();
+    let visitor_id = id(&mut problems, value, "visitorId", false);
+    let account_id = id(&mut problems, value, "accountId", false);
+    let properties = match value.get("properties") {
         Some(p) => parse_properties(event_type.unwrap_or(EventType::Prompt), p)
             .map_err(|p| problems.extend(p))
             .ok(),
@@ -72,10 +75,10 @@ pub fn parse_event(value: &Value) -> Result<Event, Problems> {
             None
         }
     };
-    let event_properties = parse_event_properties(map.get("eventProperties"))
+    let event_properties = parse_event_properties(value.get("eventProperties"))
         .map_err(|p| problems.push(p))
         .ok();
-    let context = parse_context(&mut problems, map.get("context"));
+    let context = parse_context(&mut problems, value.get("context"));
     match (event_type, properties, event_properties, context) {
         (Some(event_type), Some(properties), Some(event_properties), Some(context))
             if problems.is_empty() =>
@@ -95,37 +98,52 @@ pub fn parse_event(value: &Value) -> Result<Event, Problems> {
     }
 }
 
-fn parse_context(problems: &mut Problems, value: Option<&Value>) -> Option<Context> {
-    let Some(Value::Object(map)) = value else {
-        problems.push(wrong(
-            value,
-            "context",
-            "an object {url, title, userAgent, language, seq, sdk}",
-        ));
-        return None;
+fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> Option<Context> {
+    let map = match value {
+        Some(v) if v.kind() == Kind::Object => v,
+        other => {
+            problems.push(wrong(
+                other,
+                "context",
+                "an object {url, title, userAgent, language, seq, sdk}",
+            ));
+            return None;
+        }
     };
     unknown_keys(problems, map, &CONTEXT_FIELDS, "context.");
     let mut text = |name: &str, required: bool| -> Option<String> {
-        let field = format!("context.{name}");
-        match map.get(name) {
-            None | Some(Value::Null) if !required => None,
-            Some(Value::String(s)) if s.len() <= MAX_CONTEXT_STRING_BYTES => Some(s.clone()),
-            Some(Value::String(s)) => {
+        let field = cat!["context.", name];
+        let value = map.get(name);
+        match value.map(|v| (v, v.as_str())) {
+            None => None,
+            Some((v, _)) if v.is_null() && !required => None,
+            Some((_, Some(s))) if s.len() <= MAX_CONTEXT_STRING_BYTES => Some(s.into_owned()),
+            Some((_, Some(s))) => {
                 problems.push(Problem::new(
                     Code::TooLarge,
                     &field,
-                    format!(
-                        "{field} is {} bytes; at most {MAX_CONTEXT_STRING_BYTES} are allowed",
-                        s.len()
-                    ),
+                    cat![
+                        field,
+                        " is ",
+                        num(s.len() as u64),
+                        " bytes; at most ",
+                        num(MAX_CONTEXT_STRING_BYTES as u64),
+                        " are allowed"
+                    ],
                 ));
                 None
             }
-            other => {
-                problems.push(wrong(other, &field, "a string"));
+            Some((v, None)) => {
+                problems.push(wrong(Some(v), &field, "a string"));
                 None
             }
         }
+        .or_else(|| {
+            if required && value.is_none() {
+                problems.push(wrong(value, &field, "a string"));
+            }
+            None
+        })
     };
     let url = text("url", false);
     let title = text("title", false);
@@ -143,79 +161,141 @@ fn parse_context(problems: &mut Problems, value: Option<&Value>) -> Option<Conte
     })
 }
 
-fn unknown_keys(problems: &mut Problems, map: &Map<String, Value>, known: &[&str], prefix: &str) {
-    for key in map.keys().filter(|k| !known.contains(&k.as_str())) {
-        let hint = closest(key, known)
-            .map(|s| format!("did you mean `{s}`? "))
+fn unknown_keys<'a, J: Json<'a>>(problems: &mut Problems, map: J, known: &[&str], prefix: &str) {
+    for (key, _) in map.members() {
+        if known.contains(&key.as_ref()) {
+            continue;
+        }
+        let hint = closest(&key, known)
+            .map(|s| cat!["did you mean `", s, "`? "])
             .unwrap_or_default();
         problems.push(Problem::new(
             Code::UnknownProperty,
-            format!("{prefix}{key}"),
-            format!(
-                "{prefix}{key} is not part of an event; {hint}allowed: {}",
+            cat![prefix, key],
+            cat![
+                prefix,
+                key,
+                " is not part of an event; ",
+                hint,
+                "allowed: ",
                 known.join(", ")
-            ),
+            ],
         ));
     }
 }
 
-fn wrong(value: Option<&Value>, field: &str, wanted: &str) -> Problem {
+fn wrong<'a, J: Json<'a>>(value: Option<J>, field: &str, wanted: &str) -> Problem {
     match value {
-        None | Some(Value::Null) => Problem::new(
-            Code::MissingField,
-            field,
-            format!("{field} is required ({wanted})"),
-        ),
-        Some(v) => Problem::new(
+        Some(v) if !v.is_null() => Problem::new(
             Code::WrongType,
             field,
-            format!("{field} must be {wanted}, got {}", describe(v)),
+            cat![field, " must be ", wanted, ", got ", describe(v)],
+        ),
+        _ => Problem::new(
+            Code::MissingField,
+            field,
+            cat![field, " is required (", wanted, ")"],
         ),
     }
 }
 
-fn id(
+fn id<'a, J: Json<'a>>(
     problems: &mut Problems,
-    map: &Map<String, Value>,
+    map: J,
     name: &str,
     required: bool,
 ) -> Option<String> {
-    match map.get(name) {
-        None | Some(Value::Null) if !required => None,
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Some(s.clone()),
-        Some(Value::String(s)) if s.is_empty() => {
+    let value = map.get(name);
+    match value.map(|v| (v, v.as_str())) {
+        None if !required => None,
+        Some((v, _)) if v.is_null() && !required => None,
+        Some((_, Some(s))) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Some(s.into_owned()),
+        Some((_, Some(s))) if s.is_empty() => {
             problems.push(Problem::new(
                 Code::EmptyString,
                 name,
-                format!("{name} must be a non-empty string"),
+                cat![name, " must be a non-empty string"],
             ));
             None
         }
-        Some(Value::String(s)) => {
+        Some((_, Some(s))) => {
             problems.push(Problem::new(
                 Code::TooLarge,
                 name,
-                format!(
-                    "{name} is {} bytes; at most {MAX_ID_BYTES} are allowed",
-                    s.len()
-                ),
+                cat![
+                    name,
+                    " is ",
+                    num(s.len() as u64),
+                    " bytes; at most ",
+                    num(MAX_ID_BYTES as u64),
+                    " are allowed"
+                ],
             ));
             None
         }
-        other => {
-            problems.push(wrong(other, name, "a non-empty string"));
+        _ => {
+            problems.push(wrong(value, name, "a non-empty string"));
             None
         }
     }
 }
 
-fn whole(problems: &mut Problems, value: Option<&Value>, field: &str) -> Option<u64> {
-    match value.and_then(Value::as_u64) {
-        Some(n) => Some(n),
-        None => {
-            problems.push(wrong(value, field, "a whole number >= 0"));
-            None
+fn whole<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>, field: &str) -> Option<u64> {
+    let n = value.and_then(|v| v.as_whole());
+    if n.is_none() {
+        problems.push(wrong(value, field, "a whole number >= 0"));
+    }
+    n
+}
+
+/// Custom properties of an event: the compact JSON text of an object, checked by
+/// [`parse_event_properties`]; empty when the event has none. Kept as text so the browser
+/// module stores and sends it without a JSON value tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventProperties(String);
+
+impl EventProperties {
+    /// Text already checked to be a JSON object (`{}` means none).
+    pub(crate) fn from_checked(text: String) -> Self {
+        if text == "{}" {
+            EventProperties::default()
+        } else {
+            EventProperties(text)
         }
+    }
+
+    /// From a map (the Rust API).
+    pub fn from_map(map: &Map<String, Value>) -> Self {
+        Self::from_checked(Value::Object(map.clone()).to_string())
+    }
+
+    /// The JSON text of the object; empty when there are none.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// As a map (empty when none).
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for EventProperties {
+    /// As a JSON object (`{}` when none).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_map().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventProperties {
+    /// From a JSON object.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(EventProperties::from_map(&Map::deserialize(d)?))
     }
 }
 
@@ -239,8 +319,8 @@ pub struct Event {
     /// The agent properties.
     pub properties: AgentProperties,
     /// Custom properties; omitted when empty.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub event_properties: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "EventProperties::is_empty")]
+    pub event_properties: EventProperties,
     /// Where it was tracked.
     pub context: Context,
 }
@@ -265,16 +345,6 @@ pub struct Context {
     pub seq: u64,
     /// SDK name and version, e.g. `agent-track/0.1.0`.
     pub sdk: String,
-}
-
-/// The body of `POST {endpoint}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Batch {
-    /// When the browser sent it, in unix milliseconds of its clock (for skew correction).
-    pub sent_at: u64,
-    /// The events, in queue order.
-    pub events: Vec<Event>,
 }
 
 /// The proxy's 200 answer.
@@ -331,10 +401,11 @@ mod tests {
                         "visitorId": "v1", "accountId": "acme",
                         "properties": { "agentId": "a", "conversationId": "c", "messageId": "m", "content": "x" },
                         "context": { "url": "u", "title": "t", "userAgent": "ua", "language": "en-US", "seq": 12, "sdk": "agent-track/0.1.0" } } ] });
-        let batch: Batch = serde_json::from_value(body.clone()).unwrap();
-        assert_eq!(batch.events[0].event_type, EventType::Prompt);
-        assert_eq!(batch.events[0].context.seq, 12);
-        assert_eq!(serde_json::to_value(&batch).unwrap(), body);
+        let event: Event = serde_json::from_value(body["events"][0].clone()).unwrap();
+        assert_eq!(event.event_type, EventType::Prompt);
+        assert_eq!(event.context.seq, 12);
+        assert_eq!(serde_json::to_value(&event).unwrap(), body["events"][0]);
+        assert_eq!(parse_event(&body["events"][0]).unwrap(), event);
     }
 
     fn valid() -> Value {

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::problem::{Code, Problem};
 use crate::suggest::closest;
+use crate::text::quote;
 
 /// What an event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,18 +45,22 @@ impl EventType {
         if let Some(t) = EventType::ALL.into_iter().find(|t| t.as_str() == name) {
             return Ok(t);
         }
-        let names: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        let names = EventType::ALL.map(EventType::as_str);
         let hint = match closest(name, &names) {
-            Some(s) => format!(" (did you mean \"{s}\"?)"),
+            Some(s) => crate::cat![" (did you mean \"", s, "\"?)"],
             None => String::new(),
         };
         Err(Problem::new(
             Code::InvalidEventType,
             "eventType",
-            format!(
-                "eventType \"{name}\" is not supported{hint}; use one of {}",
+            crate::cat![
+                "eventType ",
+                quote(name),
+                " is not supported",
+                hint,
+                "; use one of ",
                 names.join(", ")
-            ),
+            ],
         ))
     }
 }

@@ -1,16 +1,16 @@
-//! Untrusted JSON (a JS object converted by the browser module, or a batch read by the proxy)
-//! into typed values, reporting every problem at once.
+//! Untrusted JSON (a JS object read by the browser module, or a batch read by the proxy) into
+//! typed values, reporting every problem at once. Written once against [`Json`], so the same
+//! rules run on `serde_json::Value` in the servers and on [`crate::json::Doc`] in the browser.
 
-use serde_json::{Map, Value};
-
+use crate::cat;
+use crate::envelope::EventProperties;
 use crate::event_type::EventType;
+use crate::json::{depth, describe, Json, Kind};
 use crate::limits::{MAX_EVENT_PROPERTIES_BYTES, MAX_EVENT_PROPERTIES_DEPTH};
-use crate::problem::{describe, Code, Problem, Problems};
+use crate::problem::{Code, Problem, Problems};
 use crate::properties::{too_large, AgentProperties, FileUpload, KNOWN_PROPERTIES};
 use crate::suggest::closest;
-
-/// The largest integer a JS number holds exactly (2^53 - 1).
-const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+use crate::text::num;
 
 /// Parses and validates the `properties` of an event of `event_type`.
 ///
@@ -19,37 +19,50 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// `12` and `12.0` are the same); `1.5`, `-1` and `"12"` are refused. An unknown name is an
 /// error that suggests the closest known one. On error, returns every problem found, type
 /// problems first, then rule problems of fields that parsed.
-pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentProperties, Problems> {
-    let Some(map) = value.as_object() else {
+pub fn parse_properties<'a, J: Json<'a>>(
+    event_type: EventType,
+    value: J,
+) -> Result<AgentProperties, Problems> {
+    if value.kind() != Kind::Object {
         return Err(vec![Problem::new(
             Code::NotAnObject,
             "properties",
-            format!("properties must be an object with agentId, conversationId, messageId and content, got {}", describe(value)),
+            cat![
+                "properties must be an object with agentId, conversationId, messageId and content, got ",
+                describe(value)
+            ],
         )]);
+    }
+    let members = value.members();
+    let get = |key: &str| {
+        members
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
     };
     let mut p = Parser {
         problems: Vec::new(),
     };
     // Problems come in a fixed order, whatever the map's key order: unknown names, missing
     // required properties, then each known property in documentation order.
-    for key in map
-        .keys()
-        .filter(|k| !KNOWN_PROPERTIES.contains(&k.as_str()))
-    {
-        p.unknown(key);
+    for (key, _) in &members {
+        if !KNOWN_PROPERTIES.contains(&key.as_ref()) {
+            p.unknown(key);
+        }
     }
     for required in ["agentId", "conversationId", "messageId", "content"] {
-        if map.get(required).is_none_or(Value::is_null) {
+        if get(required).is_none_or(|v| v.is_null()) {
             p.problems.push(Problem::new(
                 Code::MissingField,
-                format!("properties.{required}"),
-                format!("properties.{required} is required (a non-empty string)"),
+                cat!["properties.", required],
+                cat!["properties.", required, " is required (a non-empty string)"],
             ));
         }
     }
     let mut props = AgentProperties::default();
     for key in KNOWN_PROPERTIES {
-        let Some(value) = map.get(key).filter(|v| !v.is_null()) else {
+        let Some(value) = get(key).filter(|v| !v.is_null()) else {
             continue;
         };
         match key {
@@ -68,8 +81,7 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
             "agentInputTokenCount" => props.agent_input_token_count = p.token_count(key, value),
             "agentOutputTokenCount" => props.agent_output_token_count = p.token_count(key, value),
             "modelUsed" => props.model_used = Some(p.string(key, value)),
-            "fileUploaded" => props.file_uploaded = p.boolean(key, value),
-            _ => unreachable!("every known property is parsed above"),
+            _ => props.file_uploaded = p.boolean(key, value),
         }
     }
     // Rule problems for fields that already have a type problem would repeat it.
@@ -88,40 +100,47 @@ pub fn parse_properties(event_type: EventType, value: &Value) -> Result<AgentPro
     }
 }
 
-/// Parses and validates `eventProperties`: absent or `null` is an empty object; otherwise an
-/// object of any JSON values, at most [`MAX_EVENT_PROPERTIES_BYTES`] serialized and
+/// Parses and validates `eventProperties`: absent or `null` is none; otherwise an object of
+/// any JSON values, at most [`MAX_EVENT_PROPERTIES_BYTES`] as compact JSON text and
 /// [`MAX_EVENT_PROPERTIES_DEPTH`] deep.
-pub fn parse_event_properties(value: Option<&Value>) -> Result<Map<String, Value>, Problem> {
+pub fn parse_event_properties<'a, J: Json<'a>>(
+    value: Option<J>,
+) -> Result<EventProperties, Problem> {
     let field = "eventProperties";
-    let map = match value {
-        None | Some(Value::Null) => return Ok(Map::new()),
-        Some(Value::Object(map)) => map,
+    let value = match value {
+        None => return Ok(EventProperties::default()),
+        Some(v) if v.is_null() => return Ok(EventProperties::default()),
+        Some(v) if v.kind() == Kind::Object => v,
         Some(other) => {
             return Err(Problem::new(
                 Code::NotAnObject,
                 field,
-                format!(
-                    "eventProperties must be an object of custom properties, got {}",
+                cat![
+                    "eventProperties must be an object of custom properties, got ",
                     describe(other)
-                ),
+                ],
             ))
         }
     };
-    let depth = depth(value.unwrap_or(&Value::Null));
+    let depth = depth(value);
     if depth > MAX_EVENT_PROPERTIES_DEPTH {
         return Err(Problem::new(
             Code::TooDeep,
             field,
-            format!("eventProperties nests {depth} levels deep; at most {MAX_EVENT_PROPERTIES_DEPTH} are allowed"),
+            cat![
+                "eventProperties nests ",
+                num(depth as u64),
+                " levels deep; at most ",
+                num(MAX_EVENT_PROPERTIES_DEPTH as u64),
+                " are allowed"
+            ],
         ));
     }
-    let len = serde_json::to_vec(map)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if len > MAX_EVENT_PROPERTIES_BYTES {
-        return Err(too_large(field, len, MAX_EVENT_PROPERTIES_BYTES));
+    let text = value.text();
+    if text.len() > MAX_EVENT_PROPERTIES_BYTES {
+        return Err(too_large(field, text.len(), MAX_EVENT_PROPERTIES_BYTES));
     }
-    Ok(map.clone())
+    Ok(EventProperties::from_checked(text.into_owned()))
 }
 
 /// Whether `field` is `parent` or a path below it (`parent.x`, `parent[3]`).
@@ -131,109 +150,97 @@ fn is_within(field: &str, parent: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
-/// Nesting depth of a JSON value: scalars 0, an object or array one more than its deepest
-/// child. Iterative, so a hostile value cannot overflow the stack.
-fn depth(value: &Value) -> usize {
-    let mut max = 0;
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, d)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Object(m) => Box::new(m.values()),
-            Value::Array(a) => Box::new(a.iter()),
-            _ => continue,
-        };
-        max = max.max(d + 1);
-        stack.extend(children.map(|c| (c, d + 1)));
-    }
-    max
-}
-
 struct Parser {
     problems: Problems,
 }
 
 impl Parser {
-    fn wrong_type(&mut self, field: String, wanted: &str, got: &Value) {
-        let message = format!("{field} must be {wanted}, got {}", describe(got));
+    fn wrong_type<'a, J: Json<'a>>(&mut self, field: String, wanted: &str, got: J) {
+        let message = cat![field, " must be ", wanted, ", got ", describe(got)];
         self.problems
             .push(Problem::new(Code::WrongType, field, message));
     }
 
-    fn string(&mut self, key: &str, value: &Value) -> String {
-        match value {
-            Value::String(s) => s.clone(),
-            other => {
-                self.wrong_type(format!("properties.{key}"), "a string", other);
+    fn string<'a, J: Json<'a>>(&mut self, key: &str, value: J) -> String {
+        match value.as_str() {
+            Some(s) => s.into_owned(),
+            None => {
+                self.wrong_type(cat!["properties.", key], "a string", value);
                 String::new()
             }
         }
     }
 
-    fn boolean(&mut self, key: &str, value: &Value) -> Option<bool> {
-        match value {
-            Value::Bool(b) => Some(*b),
-            other => {
-                self.wrong_type(
-                    format!("properties.{key}"),
-                    "a boolean (true or false)",
-                    other,
-                );
-                None
-            }
+    fn boolean<'a, J: Json<'a>>(&mut self, key: &str, value: J) -> Option<bool> {
+        let b = value.as_bool();
+        if b.is_none() {
+            self.wrong_type(cat!["properties.", key], "a boolean (true or false)", value);
         }
+        b
     }
 
-    fn strings(&mut self, key: &str, value: &Value) -> Option<Vec<String>> {
-        let Value::Array(items) = value else {
-            self.wrong_type(format!("properties.{key}"), "an array of strings", value);
+    fn strings<'a, J: Json<'a>>(&mut self, key: &str, value: J) -> Option<Vec<String>> {
+        if value.kind() != Kind::Array {
+            self.wrong_type(cat!["properties.", key], "an array of strings", value);
             return None;
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            match item {
-                Value::String(s) => out.push(s.clone()),
-                other => self.wrong_type(format!("properties.{key}[{i}]"), "a string", other),
+        }
+        let mut out = Vec::new();
+        for (i, item) in value.items().into_iter().enumerate() {
+            match item.as_str() {
+                Some(s) => out.push(s.into_owned()),
+                None => self.wrong_type(
+                    cat!["properties.", key, "[", num(i as u64), "]"],
+                    "a string",
+                    item,
+                ),
             }
         }
         Some(out)
     }
 
-    fn files(&mut self, key: &str, value: &Value) -> Option<Vec<FileUpload>> {
-        let Value::Array(items) = value else {
+    fn files<'a, J: Json<'a>>(&mut self, key: &str, value: J) -> Option<Vec<FileUpload>> {
+        if value.kind() != Kind::Array {
             self.wrong_type(
-                format!("properties.{key}"),
+                cat!["properties.", key],
                 "an array of {type, name} objects",
                 value,
             );
             return None;
-        };
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let field = format!("properties.{key}[{i}]");
-            let Value::Object(obj) = item else {
+        }
+        let mut out = Vec::new();
+        for (i, item) in value.items().into_iter().enumerate() {
+            let field = cat!["properties.", key, "[", num(i as u64), "]"];
+            if item.kind() != Kind::Object {
                 self.wrong_type(field, "an object {type, name}", item);
                 continue;
-            };
+            }
             let mut file = FileUpload::default();
-            for (k, v) in obj {
-                let target = match k.as_str() {
+            for (k, v) in item.members() {
+                let target = match k.as_ref() {
                     "type" => &mut file.file_type,
                     "name" => &mut file.name,
                     _ => {
-                        let hint = closest(k, &["type", "name"])
-                            .map(|s| format!("did you mean `{s}`? "))
+                        let hint = closest(&k, &["type", "name"])
+                            .map(|s| cat!["did you mean `", s, "`? "])
                             .unwrap_or_default();
                         self.problems.push(Problem::new(
                             Code::UnknownProperty,
-                            format!("{field}.{k}"),
-                            format!("{field}.{k} is not allowed; {hint}a file entry has only `type` and `name`"),
+                            cat![field, ".", k],
+                            cat![
+                                field,
+                                ".",
+                                k,
+                                " is not allowed; ",
+                                hint,
+                                "a file entry has only `type` and `name`"
+                            ],
                         ));
                         continue;
                     }
                 };
-                match v {
-                    Value::String(s) => *target = s.clone(),
-                    other => self.wrong_type(format!("{field}.{k}"), "a string", other),
+                match v.as_str() {
+                    Some(s) => *target = s.into_owned(),
+                    None => self.wrong_type(cat![field, ".", k], "a string", v),
                 }
             }
             out.push(file);
@@ -241,35 +248,32 @@ impl Parser {
         Some(out)
     }
 
-    fn token_count(&mut self, key: &str, value: &Value) -> Option<u64> {
-        let field = format!("properties.{key}");
-        if let Some(n) = value.as_u64() {
-            if n as f64 <= MAX_SAFE_INTEGER {
-                return Some(n);
-            }
+    fn token_count<'a, J: Json<'a>>(&mut self, key: &str, value: J) -> Option<u64> {
+        let n = value.as_whole();
+        if n.is_none() {
+            let field = cat!["properties.", key];
+            let message = cat![field, " must be a whole number >= 0, got ", describe(value)];
+            self.problems
+                .push(Problem::new(Code::InvalidTokenCount, field, message));
         }
-        if let Some(f) = value.as_f64() {
-            if f.fract() == 0.0 && (0.0..=MAX_SAFE_INTEGER).contains(&f) {
-                return Some(f as u64);
-            }
-        }
-        let message = format!(
-            "{field} must be a whole number >= 0, got {}",
-            describe(value)
-        );
-        self.problems
-            .push(Problem::new(Code::InvalidTokenCount, field, message));
-        None
+        n
     }
 
     fn unknown(&mut self, key: &str) {
-        let field = format!("properties.{key}");
+        let field = cat!["properties.", key];
         let message = match closest(key, &KNOWN_PROPERTIES) {
-            Some(s) => format!("{field} is not a known property; did you mean `{s}`? (custom data goes in eventProperties)"),
-            None => format!(
-                "{field} is not a known property; known properties are {} (custom data goes in eventProperties)",
-                KNOWN_PROPERTIES.join(", ")
-            ),
+            Some(s) => cat![
+                field,
+                " is not a known property; did you mean `",
+                s,
+                "`? (custom data goes in eventProperties)"
+            ],
+            None => cat![
+                field,
+                " is not a known property; known properties are ",
+                KNOWN_PROPERTIES.join(", "),
+                " (custom data goes in eventProperties)"
+            ],
         };
         self.problems
             .push(Problem::new(Code::UnknownProperty, field, message));
@@ -279,7 +283,7 @@ impl Parser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn base() -> Value {
         json!({"agentId":"a","conversationId":"c","messageId":"m","content":"hi"})
@@ -473,13 +477,13 @@ mod tests {
 
     #[test]
     fn event_properties_default_to_empty() {
-        assert!(parse_event_properties(None).unwrap().is_empty());
+        assert!(parse_event_properties(None::<&Value>).unwrap().is_empty());
         assert!(parse_event_properties(Some(&Value::Null))
             .unwrap()
             .is_empty());
         let m =
             parse_event_properties(Some(&json!({"experiment":"a","n":[1,{"x":true}]}))).unwrap();
-        assert_eq!(m["experiment"], "a");
+        assert_eq!(m.to_map()["experiment"], "a");
     }
 
     #[test]

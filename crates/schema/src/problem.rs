@@ -85,31 +85,6 @@ impl std::error::Error for Problem {}
 /// returned as an error.
 pub type Problems = Vec<Problem>;
 
-/// A short, readable rendering of a JSON value for messages: strings quoted, long values cut.
-pub(crate) fn describe(value: &serde_json::Value) -> String {
-    use serde_json::Value;
-    let s = match value {
-        Value::Null => return "null".into(),
-        Value::Bool(_) => return format!("the boolean {value}"),
-        Value::Number(_) => return format!("the number {value}"),
-        Value::String(s) => format!("the string {}", quote(s)),
-        Value::Array(_) => return "an array".into(),
-        Value::Object(_) => return "an object".into(),
-    };
-    if s.chars().count() > 60 {
-        let cut: String = s.chars().take(57).collect();
-        format!("{cut}...")
-    } else {
-        s
-    }
-}
-
-/// `s` as a JSON string literal (quotes and escapes), for messages. Not `{:?}`: Rust's Debug
-/// escaping is a different syntax and pulls Unicode tables into the wasm module.
-pub(crate) fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +103,7 @@ mod tests {
 
     #[test]
     fn describe_is_short_and_typed() {
+        use crate::json::describe;
         assert_eq!(describe(&serde_json::json!(12)), "the number 12");
         assert_eq!(describe(&serde_json::json!("12")), "the string \"12\"");
         assert!(describe(&serde_json::json!("x".repeat(500))).ends_with("..."));

@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cat;
 use crate::event_type::EventType;
 use crate::limits::{MAX_CONTENT_BYTES, MAX_ID_BYTES, MAX_LIST_ITEMS};
-use crate::problem::{quote, Code, Problem, Problems};
+use crate::problem::{Code, Problem, Problems};
+use crate::text::{num, quote, truncate};
 
 /// The properties of an agent event, in Pendo's Agent Analytics schema. Serialized in
 /// camelCase; absent optional properties are omitted.
@@ -134,7 +136,7 @@ impl AgentProperties {
             ("conversationId", &self.conversation_id),
             ("messageId", &self.message_id),
         ] {
-            check_id(&mut problems, &format!("properties.{name}"), value);
+            check_id(&mut problems, &cat!["properties.", name], value);
         }
         self.check_content(&mut problems, event_type);
         for (name, list) in [
@@ -156,7 +158,7 @@ impl AgentProperties {
                 for (key, value) in [("type", &f.file_type), ("name", &f.name)] {
                     check_item(
                         &mut problems,
-                        &format!("properties.agentFilesUploaded[{i}].{key}"),
+                        &cat!["properties.agentFilesUploaded[", num(i as u64), "].", key],
                         value,
                     );
                 }
@@ -169,9 +171,10 @@ impl AgentProperties {
             problems.push(Problem::new(
                 Code::NotForEventType,
                 "properties.agentUserReactionComments",
-                format!(
-                    "properties.agentUserReactionComments is only allowed on user_reaction events, not on {event_type}"
-                ),
+                cat![
+                    "properties.agentUserReactionComments is only allowed on user_reaction events, not on ",
+                    event_type.as_str()
+                ],
             ));
         }
         if problems.is_empty() {
@@ -190,11 +193,12 @@ impl AgentProperties {
                 problems.push(Problem::new(
                     Code::InvalidReaction,
                     field,
-                    format!(
-                        "properties.content of a user_reaction must be one of {}, got {}",
+                    cat![
+                        "properties.content of a user_reaction must be one of ",
                         Reaction::ALLOWED.join(", "),
+                        ", got ",
                         quote(&truncate(&self.content, 40))
-                    ),
+                    ],
                 ));
             }
         } else if self.content.len() > MAX_CONTENT_BYTES {
@@ -237,7 +241,11 @@ fn check_list<'a>(
 ) {
     check_list_len(problems, name, items.len());
     for (i, item) in items.enumerate() {
-        check_item(problems, &format!("properties.{name}[{i}]"), item);
+        check_item(
+            problems,
+            &cat!["properties.", name, "[", num(i as u64), "]"],
+            item,
+        );
     }
 }
 
@@ -245,8 +253,16 @@ fn check_list_len(problems: &mut Problems, name: &str, len: usize) {
     if len > MAX_LIST_ITEMS {
         problems.push(Problem::new(
             Code::TooLarge,
-            format!("properties.{name}"),
-            format!("properties.{name} has {len} entries; at most {MAX_LIST_ITEMS} are allowed"),
+            cat!["properties.", name],
+            cat![
+                "properties.",
+                name,
+                " has ",
+                num(len as u64),
+                " entries; at most ",
+                num(MAX_LIST_ITEMS as u64),
+                " are allowed"
+            ],
         ));
     }
 }
@@ -263,7 +279,7 @@ fn empty(field: &str) -> Problem {
     Problem::new(
         Code::EmptyString,
         field,
-        format!("{field} must be a non-empty string"),
+        cat![field, " must be a non-empty string"],
     )
 }
 
@@ -272,20 +288,17 @@ pub(crate) fn too_large(field: &str, len: usize, max: usize) -> Problem {
     Problem::new(
         Code::TooLarge,
         field,
-        format!(
-            "{field} is {len} bytes; at most {max} bytes ({} KB) are allowed",
-            max / 1024
-        ),
+        cat![
+            field,
+            " is ",
+            num(len as u64),
+            " bytes; at most ",
+            num(max as u64),
+            " bytes (",
+            num((max / 1024) as u64),
+            " KB) are allowed"
+        ],
     )
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(max_chars).collect();
-        format!("{cut}...")
-    }
 }
 
 #[cfg(test)]

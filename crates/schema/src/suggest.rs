@@ -17,10 +17,12 @@ pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
+/// Without `_` and `-`, ASCII letters lower-cased (names are ASCII; full Unicode case
+/// folding would add its tables to the wasm module for nothing).
 fn fold(s: &str) -> String {
     s.chars()
         .filter(|c| *c != '_' && *c != '-')
-        .flat_map(char::to_lowercase)
+        .map(|c| c.to_ascii_lowercase())
         .collect()
 }
 

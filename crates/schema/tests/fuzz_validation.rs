@@ -3,6 +3,7 @@
 //! pass; `PROPTEST_CASES=200000 cargo test -p agent-track-schema --test fuzz_validation
 //! --release` is the longer run).
 
+use agent_track_schema::json::{write::event_json, Doc};
 use agent_track_schema::{parse_event, parse_event_properties, parse_properties, EventType};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -81,6 +82,39 @@ proptest! {
         if let Ok(e) = parse_event(&v) {
             let again = parse_event(&serde_json::to_value(&e).unwrap()).unwrap();
             prop_assert_eq!(again, e);
+        }
+    }
+
+    /// The browser module reads JSON text with `Doc` and writes events with `event_json`:
+    /// both must agree with serde_json on every input, accepted or not.
+    #[test]
+    fn the_browser_reader_and_writer_agree_with_serde(v in any_json()) {
+        let text = v.to_string();
+        let doc = Doc::parse(&text).unwrap();
+        let by_doc = parse_event(doc.root());
+        let by_serde = parse_event(&v);
+        prop_assert_eq!(&by_doc, &by_serde);
+        if let Ok(e) = by_serde {
+            prop_assert_eq!(event_json(&e), serde_json::to_string(&e).unwrap());
+        }
+        for t in EventType::ALL {
+            prop_assert_eq!(parse_properties(t, doc.root()), parse_properties(t, &v));
+        }
+    }
+
+    #[test]
+    fn valid_events_are_written_as_serde_writes_them(content in ".{0,200}", title in proptest::option::of(".{0,30}"), tokens in proptest::option::of(0u64..1u64 << 53), tools in proptest::option::of(prop::collection::vec(".{0,12}", 0..4)), custom in any_json()) {
+        let mut v = json!({"eventId": "e", "type": "agent_response", "timestamp": 1763712000000u64, "visitorId": "v",
+            "properties": {"agentId": "a", "conversationId": "c", "messageId": "m", "content": content},
+            "context": {"seq": 1, "sdk": "agent-track/0.1.0"}});
+        if let Some(t) = title { v["context"]["title"] = json!(t); }
+        if let Some(n) = tokens { v["properties"]["agentOutputTokenCount"] = json!(n); }
+        if let Some(t) = tools { v["properties"]["toolsUsed"] = json!(t); }
+        if custom.is_object() { v["eventProperties"] = custom; }
+        if let Ok(e) = parse_event(&v) {
+            prop_assert_eq!(event_json(&e), serde_json::to_string(&e).unwrap());
+            let text = event_json(&e);
+            prop_assert_eq!(parse_event(Doc::parse(&text).unwrap().root()).unwrap(), e);
         }
     }
 

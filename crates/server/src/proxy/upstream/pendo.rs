@@ -18,7 +18,7 @@ use crate::proxy::ProxyState;
 pub fn body(e: &RelayedEvent) -> Value {
     let mut props = serde_json::to_value(&e.event.properties).unwrap_or_else(|_| json!({}));
     if !e.event.event_properties.is_empty() {
-        props["eventProperties"] = Value::Object(e.event.event_properties.clone());
+        props["eventProperties"] = Value::Object(e.event.event_properties.to_map());
     }
     let c = &e.event.context;
     json!({

@@ -1,0 +1,117 @@
+//! Building messages without `core::fmt`: the browser module ships every byte it links, and
+//! `format!` pulls the formatting machinery (and with `{:?}` Unicode tables) into the wasm
+//! module. These few functions concatenate strings and write numbers and JSON strings.
+
+/// Concatenates string pieces: `cat!["a", &b, num(3)]`.
+#[macro_export]
+macro_rules! cat {
+    ($($piece:expr),* $(,)?) => {{
+        let mut s = ::std::string::String::new();
+        $( s.push_str(::core::convert::AsRef::<str>::as_ref(&$piece)); )*
+        s
+    }};
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
+}
+
+/// The decimal digits of `n`.
+pub fn num(n: u64) -> String {
+    let mut s = String::new();
+    push_u64(&mut s, n);
+    s
+}
+
+/// Appends `s` as a JSON string literal, escaped as `serde_json` and `JSON.stringify` do:
+/// `"` `\` and the control characters below U+0020 (`\n`, `\t`, ... or `\u00XX`).
+pub fn push_json_str(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escape: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// `s` as a JSON string literal, for messages. Not `{:?}`: Rust's Debug escaping is another
+/// syntax and pulls Unicode tables into the wasm module.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_str(&mut out, s);
+    out
+}
+
+/// The first `max_chars` characters of `s`, with `...` when cut.
+pub fn truncate(s: &str, max_chars: usize) -> String {
+    match s.char_indices().nth(max_chars) {
+        None => s.to_string(),
+        Some((at, _)) => cat![&s[..at], "..."],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_decimal() {
+        for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
+            assert_eq!(num(n), n.to_string());
+        }
+    }
+
+    #[test]
+    fn strings_escape_like_serde_json() {
+        for s in [
+            "plain",
+            "a\"b\\c",
+            "line\nnext\ttab\r",
+            "\u{1}\u{1f}\u{8}\u{c}",
+            "é 日本 🙂 /",
+        ] {
+            assert_eq!(quote(s), serde_json::to_string(s).unwrap(), "{s}");
+        }
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate("héllo", 3), "hél...");
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(cat!["a", String::from("b"), num(3)], "ab3");
+    }
+}
