@@ -105,6 +105,7 @@ function wire(requests, tag) {
     requestsPer1000: (requests.length / Math.max(1, distinct)) * 1000,
     kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
     compressed: requests.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
+    versions: [...new Set(requests.map((q) => q.bodyVersion).filter((v) => v != null))], // agent-track's body v1/v2
   };
 }
 
