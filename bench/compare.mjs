@@ -103,8 +103,8 @@ function wire(requests, tag) {
     bodyPerEvent: body / Math.max(1, distinct), wirePerEvent: (body + head) / Math.max(1, distinct),
     plainPerEvent: plain / Math.max(1, distinct),
     requestsPer1000: (requests.length / Math.max(1, distinct)) * 1000,
-    kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
-    compressed: requests.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
+    kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${q.zlibBody ? ' (zlib in JSON body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
+    compressed: requests.some((q) => q.gzipBody || q.zlibBody || q.encoding || /[?&]jzb=/.test(q.path)),
     versions: [...new Set(requests.map((q) => q.bodyVersion).filter((v) => v != null))], // agent-track's body v1/v2
   };
 }

@@ -44,12 +44,14 @@ export function decodeBody(body, encoding = '') {
 
 /**
  * The payload's size with its compression undone: the decoded body (a gzip body without the
- * header too, as PostHog sends it) plus a zlib `jzb` query parameter inflated (Pendo's GET).
+ * header too, as PostHog sends it) plus a zlib `jzb` query parameter inflated (Pendo's GET),
+ * with the zlib fields of a JSON body inflated in place (Pendo's POST).
  * Other encodings (form fields, URL escaping, base64 without compression) count as sent.
  */
 export function plainBytes(url, decoded) {
   let n = decoded.length;
   if (n >= 2 && decoded[0] === 0x1f && decoded[1] === 0x8b) { try { n = gunzipSync(decoded).length; } catch { /* not gzip */ } }
+  if (decoded[0] === 0x7b) for (const z of zlibFields(decoded.toString())) n += Buffer.byteLength(z.inflated) - z.encoded;
   const z = new URL(url, 'http://x').searchParams.get('jzb');
   return z ? n + Buffer.byteLength(jzb(z)) : n;
 }
@@ -104,12 +106,24 @@ export function readable(url, body) {
       if (/^[\s[{"]/.test(t)) parts.push(t);
     }
   }
-  // Snowplow carries entities base64-encoded inside its JSON ("cx"); PostHog may nest base64.
+  // Snowplow carries entities base64-encoded inside its JSON ("cx"); PostHog may nest base64;
+  // Pendo POSTs its larger batches as {"events":"<jzb>"}.
   const inner = [];
   for (const p of parts) {
     for (const m of p.matchAll(/"(?:cx|ue_px|data)":"([A-Za-z0-9+/_=-]{16,})"/g)) inner.push(tryDecode(b64(m[1])));
+    for (const z of zlibFields(p)) inner.push(z.inflated);
   }
   return parts.concat(inner).join('\n');
+}
+
+/** JSON string fields holding base64 of zlib data (Pendo's POST body): their length and inflated text. */
+function zlibFields(text) {
+  const out = [];
+  for (const m of text.matchAll(/"(?:events|jzb)":"(eJ[A-Za-z0-9+/_=-]{14,})"/g)) {
+    const inflated = jzb(m[1]);
+    if (inflated) out.push({ encoded: m[1].length, inflated });
+  }
+  return out;
 }
 
 /**
@@ -138,7 +152,7 @@ export async function serveBench(root, { markerRe = /bench-\d+-\d+/g } = {}) {
       state.requests.push({
         sdk, method: req.method, path: req.url, bodyBytes: body.length, headBytes: head, plainBytes: plainBytes(req.url, decoded), ids,
         events: batch ? batch.events : ids.length, bodyVersion: batch?.version ?? null,
-        contentType: req.headers['content-type'] ?? '', gzipBody: body.length > 2 && body[0] === 0x1f && body[1] === 0x8b, encoding, at: Date.now(),
+        contentType: req.headers['content-type'] ?? '', gzipBody: body.length > 2 && body[0] === 0x1f && body[1] === 0x8b, zlibBody: decoded[0] === 0x7b && zlibFields(decoded.toString()).length > 0, encoding, at: Date.now(),
         mode: state.mode,
       });
       const cors = { 'access-control-allow-origin': req.headers.origin ?? '*', 'access-control-allow-credentials': 'true',
