@@ -1,6 +1,6 @@
 // Shared by the benchmarks: Debian's Chromium driven by playwright-core (no browser download;
-// tests/support/chromium.mjs) and the median/p99 of block timings. The loopback server is
-// bench/lib/server.mjs.
+// scripts/setup.sh installs it; tests/support/chromium.mjs launches it) and the median/p99 of
+// block timings. The loopback server is bench/lib/server.mjs.
 import { launchChromium } from '../../tests/support/chromium.mjs';
 
 export { launchChromium };

@@ -1,4 +1,4 @@
-//! The wire envelopes of contract v1, browser -> proxy (see DESIGN.md, "Wire contract v1").
+//! The wire envelopes of contract v1, browser -> proxy (see docs/PROTOCOL.md, section 1).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

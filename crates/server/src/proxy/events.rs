@@ -1,4 +1,4 @@
-//! `POST /v1/events`: the browser-facing endpoint of contract v1.
+//! `POST /v1/events`: the browser-facing endpoint of contracts v1 and v2 (see [`super::batch`]).
 
 use std::collections::HashSet;
 use std::io::Read;
@@ -73,18 +73,13 @@ async fn handle(
             "the body must be an object {sentAt, events}",
         ));
     };
+    let events = super::batch::events(obj)?;
     let sent_at = obj.get("sentAt").and_then(Value::as_u64).ok_or_else(|| {
         ApiError::bad_request(
             "invalid_batch",
             "sentAt must be unix milliseconds (a whole number)",
         )
     })?;
-    let Some(events) = obj.get("events").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request(
-            "invalid_batch",
-            "events must be an array of events",
-        ));
-    };
     if events.len() > MAX_BATCH_EVENTS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -102,7 +97,7 @@ async fn handle(
         account_id: trusted(headers, state.config.account_header.as_deref()),
         ip: state.config.forward_ip.then(|| client.to_string()),
     };
-    let (valid, rejected) = validate(events, &facts);
+    let (valid, rejected) = validate(events.iter(), &facts);
     for r in &rejected {
         state.metrics.count_rejected(&r.code);
     }
@@ -126,11 +121,15 @@ async fn handle(
 
 /// Splits the batch into relayable events and final rejections. Repeated `eventId`s within
 /// a batch are relayed once and acknowledged.
-pub fn validate(events: &[Value], facts: &RequestFacts) -> (Vec<RelayedEvent>, Vec<Rejection>) {
+pub fn validate<'a>(
+    events: impl IntoIterator<Item = std::borrow::Cow<'a, Value>>,
+    facts: &RequestFacts,
+) -> (Vec<RelayedEvent>, Vec<Rejection>) {
     let mut valid = Vec::new();
     let mut rejected = Vec::new();
     let mut seen = HashSet::new();
-    for (index, raw) in events.iter().enumerate() {
+    for (index, raw) in events.into_iter().enumerate() {
+        let raw: &Value = &raw;
         let event_id = raw
             .get("eventId")
             .and_then(Value::as_str)

@@ -4,6 +4,7 @@
 //!
 //! - [`config`]: [`ProxyConfig`], every option and its default.
 //! - [`events`]: `POST /v1/events`.
+//! - [`batch`]: the body's contract version; v2 events expanded to the v1 shape (pure).
 //! - [`enrich`]: normalization before relaying (pure).
 //! - [`client`]: the client's address behind trusted proxies (pure).
 //! - [`rate_limit`]: a token bucket per client.
@@ -11,6 +12,7 @@
 //! - [`upstream`]: Standard Webhooks and Pendo relays with bounded retries.
 //! - [`metrics`]: Prometheus counters at `/metrics`.
 
+pub mod batch;
 pub mod client;
 pub mod config;
 pub mod cors;
