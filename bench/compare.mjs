@@ -10,7 +10,9 @@
 //   queued   offline (the browser's offline mode), 1,000 events tracked first, then 10,000
 //            calls timed the same way: what each call costs while a backlog builds up.
 //   delivery SDK defaults, 1,000 calls, then its flush API (if any) and a wait for its flush
-//            interval: requests, body bytes and request bytes (line + headers + body) per event.
+//            interval: requests, body bytes and request bytes (line + headers + body) per event
+//            as received, and the payload's bytes per event with its compression undone.
+// Every SDK tracks the same sequence of distinct prompts and answers (bench/lib/payload.js).
 // Writes bench/results/compare.json. Usage: node bench/compare.mjs [sdk ...]
 import { writeFile, readFile, mkdir } from 'node:fs/promises';
 import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
@@ -93,13 +95,17 @@ function stats(r) {
 function wire(requests, tag) {
   const { distinct, total } = idsOf(requests, tag);
   const body = requests.reduce((a, q) => a + q.bodyBytes, 0), head = requests.reduce((a, q) => a + q.headBytes, 0);
+  // The payload with its compression undone (Content-Encoding, gzip body, Pendo's jzb).
+  const plain = requests.reduce((a, q) => a + q.plainBytes, 0);
   return {
     delivered: distinct, duplicates: total - distinct, requests: requests.length,
-    eventRequests: requests.filter((q) => q.ids.length > 0).length, bodyBytes: body, headBytes: head,
+    eventRequests: requests.filter((q) => q.ids.length > 0).length, bodyBytes: body, headBytes: head, plainBytes: plain,
     bodyPerEvent: body / Math.max(1, distinct), wirePerEvent: (body + head) / Math.max(1, distinct),
+    plainPerEvent: plain / Math.max(1, distinct),
     requestsPer1000: (requests.length / Math.max(1, distinct)) * 1000,
-    kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
-    compressed: requests.some((q) => q.gzipBody || q.encoding || /[?&]jzb=/.test(q.path)),
+    kinds: [...new Set(requests.map((q) => `${q.method} ${q.path.split('?')[0]} ${q.contentType.split(';')[0]}${q.encoding ? ' ' + q.encoding : ''}${q.gzipBody ? ' (gzip body)' : ''}${q.zlibBody ? ' (zlib in JSON body)' : ''}${/[?&]jzb=/.test(q.path) ? ' (zlib in URL)' : ''}`))],
+    compressed: requests.some((q) => q.gzipBody || q.zlibBody || q.encoding || /[?&]jzb=/.test(q.path)),
+    versions: [...new Set(requests.map((q) => q.bodyVersion).filter((v) => v != null))], // agent-track's body v1/v2
   };
 }
 

@@ -7,7 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wasmBreakdown } from './lib/wasm-size.mjs';
+import { wasmBreakdown, shippedFiles } from './lib/wasm-size.mjs';
+import { describe as describePayload } from './lib/payload.js';
+import { TARGETS } from './lib/targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -22,6 +24,7 @@ const rows = cmp.results.filter((r) => !r.reference);
 const floor = cmp.results.find((r) => r.reference);
 const us = (v) => (v == null || !Number.isFinite(v) ? '–' : v >= 1000 ? Math.round(v).toLocaleString('en-US') : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 const kb = (b) => (b == null ? '–' : (b / 1024).toFixed(1));
+const pct1 = (x) => `${(x * 100).toFixed(1)} %`;
 const int = (n) => (n == null || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US'));
 const name = (r) => (r.name === 'agent-track' ? '**agent-track**' : r.label);
 const ver = (r) => (r.pkg ? `${r.pkg}@${r.version}` : `agent-track ${r.version} (pkg/)`);
@@ -63,15 +66,15 @@ w();
 // ---------------------------------------------------------------------------------------------
 w('## Summary');
 w();
-w('| SDK | shipped, KB gzip (brotli) | µs per call, median / p99 | main thread per event incl. delivery, µs | µs per call with 1,000 queued (offline), median / p99 | wire bytes per event | requests per 1,000 events |');
-w('|---|---|---|---|---|---|---|');
+w('| SDK | shipped, KB gzip (brotli) | µs per call, median / p99 | main thread per event incl. delivery, µs | µs per call with 1,000 queued (offline), median / p99 | wire bytes per event, as sent | uncompressed body bytes per event | requests per 1,000 events |');
+w('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const c = r.cost ?? {}, q = r.queued ?? {}, d = r.delivery ?? {};
   const cut = (p) => (p?.calls < cmp.calls ? `<sup>${int(p.calls)} calls</sup>` : '');
   const partial = c.deliveryComplete === false ? `<sup>${int(c.delivered)} delivered</sup>` : '';
-  w(`| ${name(r)} | ${kb(r.size?.gzip)} (${kb(r.size?.brotli)}) | ${us(c.idle?.median)} / ${us(c.idle?.p99)}${cut(c)} | ${us(c.taskUsPerEventWithDelivery)}${partial} | ${us(q.idle?.median)} / ${us(q.idle?.p99)}${cut(q)} | ${int(d.wirePerEvent)}${d.delivered != null && d.delivered < d.tracked ? `<sup>${int(d.delivered)} of ${int(d.tracked)} sent</sup>` : ''} | ${d.requestsPer1000 != null ? int(d.requestsPer1000) : '–'} |`);
+  w(`| ${name(r)} | ${kb(r.size?.gzip)} (${kb(r.size?.brotli)}) | ${us(c.idle?.median)} / ${us(c.idle?.p99)}${cut(c)} | ${us(c.taskUsPerEventWithDelivery)}${partial} | ${us(q.idle?.median)} / ${us(q.idle?.p99)}${cut(q)} | ${int(d.wirePerEvent)}${d.delivered != null && d.delivered < d.tracked ? `<sup>${int(d.delivered)} of ${int(d.tracked)} sent</sup>` : ''} | ${int(d.plainPerEvent)} | ${d.requestsPer1000 != null ? int(d.requestsPer1000) : '–'} |`);
 }
-if (floor) w(`| *floor: plain JS, JSON.stringify + localStorage.setItem* | – | ${us(floor.cost?.idle?.median)} / ${us(floor.cost?.idle?.p99)} | ${us(floor.cost?.taskUsPerCall)} | ${us(floor.queued?.idle?.median)} / ${us(floor.queued?.idle?.p99)} | – | – |`);
+if (floor) w(`| *floor: plain JS, JSON.stringify + localStorage.setItem* | – | ${us(floor.cost?.idle?.median)} / ${us(floor.cost?.idle?.p99)} | ${us(floor.cost?.taskUsPerCall)} | ${us(floor.queued?.idle?.median)} / ${us(floor.queued?.idle?.p99)} | – | – | – |`);
 w();
 if (relay) {
   const x = relay.proxy.eventsPerSec / relay.nginx.eventsPerSec;
@@ -85,14 +88,43 @@ w('![per-SDK size, per-call cost, cost with a backlog and bytes per event](bench
 w();
 w('How to read it: *µs per call* is the time from the first of 100 calls until the main thread is idle again (the synchronous call plus the microtasks and zero-delay tasks it scheduled), divided by 100; median and p99 over the blocks of a run. ' +
   '*Main thread per event incl. delivery* is Chrome\'s own count of main-thread task time (CDP `Performance.getMetrics`, `TaskDuration`) from the first call until the loopback server had every event, divided by the events: it also counts work an SDK defers to later timers (batching, serialising, compressing, sending), which the per-call blocks do not see. ' +
+  '*Wire bytes per event, as sent* count the request line, the headers and the body as received (compressed when the SDK compresses); *uncompressed body bytes* are the same payload with its compression undone (`Content-Encoding`, a gzip body, Pendo\'s zlib URL parameter). ' +
   'Superscripts mark runs cut short by a time budget or deliveries that were incomplete when the wait ended (details below).');
 w();
+
+// ---------------------------------------------------------------------------------------------
+// agent-track against the targets of issue 10, from track-cost.json (agent-track alone) and
+// compare.json; the size is re-measured from pkg/ when track-cost.json is missing.
+const pkgDir = join(root, 'pkg');
+const shipped = solo?.shipped ?? (existsSync(join(pkgDir, 'agent_track.js')) ? await shippedFiles(pkgDir) : null);
+{
+  const met = (v, t) => (v == null || !Number.isFinite(v) ? '–' : v <= t ? 'met' : '**not met**');
+  w('### agent-track against its targets');
+  w();
+  w('| what | target | measured | |');
+  w('|---|---|---|---|');
+  if (shipped) w(`| shipped size: every file of \`pkg/\` a page fetches (${shipped.files.map((f) => `\`${f.file.replace(/^pkg\//, '')}\``).join(' + ')}), gzip -9 | ≤ ${kb(TARGETS.gzipBytes)} KB | ${kb(shipped.total.gzip)} KB (brotli ${kb(shipped.total.brotli)} KB) | ${met(shipped.total.gzip, TARGETS.gzipBytes)} |`);
+  if (ours?.size) w(`| shipped size as bundled for this comparison (esbuild bundle of glue + adapter, and the \`.wasm\`) | ≤ ${kb(TARGETS.gzipBytes)} KB | ${kb(ours.size.gzip)} KB | ${met(ours.size.gzip, TARGETS.gzipBytes)} |`);
+  if (solo?.wire) w(`| wire bytes per event as sent, ${int(solo.wire.events)} distinct events in batches of ${solo.wire.batch} (the default \`flushAt\`; \`bench/track-cost.mjs\`) | ≤ ${TARGETS.wireBytesPerEvent} | ${int(solo.wire.wirePerEvent)} (uncompressed body ${int(solo.wire.plainPerEvent)}; body v${solo.wire.versions.join('/v')}, \`Content-Encoding\`: ${solo.wire.encodings.join(', ')}) | ${met(solo.wire.wirePerEvent, TARGETS.wireBytesPerEvent)} |`);
+  if (ours?.delivery?.wirePerEvent) w(`| wire bytes per event as sent, delivery run (${int(ours.delivery.tracked)} events tracked at once, ${int(ours.delivery.requests)} requests) | ≤ ${TARGETS.wireBytesPerEvent} | ${int(ours.delivery.wirePerEvent)} (uncompressed body ${int(ours.delivery.plainPerEvent)}) | ${met(ours.delivery.wirePerEvent, TARGETS.wireBytesPerEvent)} |`);
+  if (solo?.ratio) {
+    for (const k of Object.keys(solo.runs)) {
+      w(`| \`trackAgent\` median ÷ plain-JS floor median, ${int(Number(k))} queued (\`bench/track-cost.mjs\`, same page, alternating rounds) | ≤ ${TARGETS.floorRatio}× | ${solo.ratio[k].toFixed(2)}× (${us(solo.runs[k].median)} µs vs ${us(solo.baseline[k].median)} µs) | ${met(solo.ratio[k], TARGETS.floorRatio)} |`);
+    }
+    const flat = solo.runs[1000] && solo.runs[0] ? solo.runs[1000].median / solo.runs[0].median : null;
+    if (flat != null) w(`| flat from 0 to 1,000 queued: \`trackAgent\` median at 1,000 ÷ at 0 | ≈ 1 | ${flat.toFixed(2)} (floor ${(solo.baseline[1000].median / solo.baseline[0].median).toFixed(2)}) | |`);
+  } else w('| per call vs floor | ≤ 2× | not run (`node bench/track-cost.mjs`) | |');
+  w();
+}
 
 // ---------------------------------------------------------------------------------------------
 w('## 1. Main-thread cost per tracked event');
 w();
 w(`Headless Chromium, one fresh browser context (empty storage) per SDK and phase. Each SDK is bundled by esbuild into one minified ESM file (\`bench/build-peers.mjs\`, adapters in \`bench/peers/\`) and loaded by \`bench/sdk.html\` from a loopback server (\`bench/lib/server.mjs\`) that also receives its requests and answers each the way its own backend does. ` +
-  `Every SDK tracks the same payload (\`bench/lib/payload.js\`, as in \`bench/track-cost.html\`: an agent response of ${'~250'} characters with tools, models, token counts and two custom properties; peers get properties and custom properties in one object). ` +
+  (() => {
+    const p = describePayload();
+    return `Every SDK tracks the same sequence of events (\`bench/lib/payload.js\`, also used by \`bench/track-cost.html\`): conversations of a prompt followed by the agent's answer, rotating through ${p.turns} turns of customer-support, billing, coding-copilot and HR assistants (${p.prompts} distinct prompts of ${p.promptChars.min}–${p.promptChars.max} characters, mean ${p.promptChars.mean.toFixed(0)}; ${p.answers} distinct answers of ${p.answerChars.min}–${p.answerChars.max}, mean ${p.answerChars.mean.toFixed(0)}; ${p.nonAscii} with non-ASCII text), so that compression is measured on distinct content; answers carry the tools, models and token counts of their turn, and every event two custom properties (experiment, plan) that vary by conversation; peers get properties and custom properties in one object. `;
+  })() +
   `${int(cmp.calls)} calls per run, timed in blocks of ${cmp.block} (\`performance.now()\` has ${cmp.results[0]?.cost?.resolutionUs ?? 5} µs resolution: the page is cross-origin isolated), after ${500} warm-up calls that were delivered. A run stops after ${cmp.budget.measure / 1000} s.`);
 w();
 w('### Empty queue, network up');
@@ -126,12 +158,14 @@ if (ours?.queued?.queuedAfter != null && ours.queued.queuedAfter <= 1000 && ours
 if (solo) {
   w('### agent-track alone, queue held constant (`bench/track-cost.mjs`)');
   w();
-  w('The older harness keeps the queue at its starting length by removing each block\'s events between blocks (untimed), so the 1,000-event row measures a call with exactly 1,000 queued; the floor row is the same plain-JS `JSON.stringify` + `localStorage.setItem`.');
+  w(`The older harness keeps the queue at its starting length by removing each block's events between blocks (untimed), so the 1,000-event row measures a call with exactly 1,000 queued. The floor is plain JS in the same page: the same events, built with the same fields agent-track stores (\`bench/lib/floor-event.js\`: eventId, type, timestamp, visitorId, accountId, properties, eventProperties, and the context with url, title, userAgent, language, seq and sdk), one \`JSON.stringify\` and one \`localStorage.setItem\` each, its queue held the same way. ${solo.rounds ?? 1} rounds of ${int(solo.calls)} calls each, agent-track and the floor alternating, block means pooled; synchronous time of the calls (the queue is not delivered here). Target: agent-track at most ${TARGETS.floorRatio}× the floor, flat from 0 to 1,000 queued.`);
   w();
-  w('| queue | median µs/call (sync) | p99 | total ms |');
-  w('|---|---|---|---|');
-  for (const [k, v] of Object.entries(solo.runs)) w(`| agent-track, ${k} queued | ${us(v.median)} | ${us(v.p99)} | ${int(v.total)} |`);
-  for (const [k, v] of Object.entries(solo.baseline)) w(`| floor, ${k} entries | ${us(v.median)} | ${us(v.p99)} | ${int(v.total)} |`);
+  w('| queue | agent-track median µs/call | p99 | floor median µs/call | p99 | agent-track ÷ floor | agent-track total ms per run |');
+  w('|---|---|---|---|---|---|---|');
+  for (const [k, v] of Object.entries(solo.runs)) {
+    const f = solo.baseline[k];
+    w(`| ${int(Number(k))} queued | ${us(v.median)} | ${us(v.p99)} | ${us(f.median)} | ${us(f.p99)} | ${(v.median / f.median).toFixed(2)}× | ${int(v.total)} |`);
+  }
   w();
 }
 
@@ -145,26 +179,67 @@ w('|---|---|---|---|---|');
 for (const r of rank(rows, (x) => x.size?.gzip)) w(`| ${name(r)} | ${r.size.files.map((f) => `\`${f}\``).join(' + ')} | ${kb(r.size.raw)} | ${kb(r.size.gzip)} | ${kb(r.size.brotli)} |`);
 w();
 
+// Where agent-track's bytes are: the package's files, the shipped module's sections, and the
+// unoptimised module (it keeps its function names) by crate and by function.
+const unopt = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'agent_track.wasm');
+const wb = solo?.breakdown ?? (existsSync(unopt) ? await wasmBreakdown(unopt) : null);
+const shippedWasm = solo?.shippedWasm ?? (existsSync(join(pkgDir, 'agent_track_bg.wasm')) ? await wasmBreakdown(join(pkgDir, 'agent_track_bg.wasm'), { top: 0 }) : null);
+if (shipped) {
+  w('### Where agent-track\'s bytes are');
+  w();
+  w(`Every file of the npm package a page fetches: the wasm-bindgen glue, any module it imports (\`pkg/snippets/**\`), and the \`.wasm\` it loads (\`bench/lib/wasm-size.mjs\`, \`shippedFiles\`). Target: ≤ ${kb(TARGETS.gzipBytes)} KB gzip in all.`);
+  w();
+  w('| file | raw KB | gzip KB | brotli KB |');
+  w('|---|---|---|---|');
+  for (const f of shipped.files) w(`| \`${f.file}\` | ${kb(f.raw)} | ${kb(f.gzip)} | ${kb(f.brotli)} |`);
+  w(`| **total** (target ≤ ${kb(TARGETS.gzipBytes)} KB gzip) | ${kb(shipped.total.raw)} | **${kb(shipped.total.gzip)}** | ${kb(shipped.total.brotli)} |`);
+  w();
+}
+if (shippedWasm) {
+  w(`\`pkg/agent_track_bg.wasm\` by section (after wasm-bindgen and wasm-opt, raw bytes): ${shippedWasm.sections.filter((x) => x.bytes >= 512).map((x) => `${x.section} ${kb(x.bytes)} KB`).join(', ')}; the data section (${kb(shippedWasm.dataBytes)} KB) holds the validation and error messages, panic messages (slice bounds, char boundaries), and lookup tables.`);
+  w();
+}
+if (wb) {
+  const esc = (t) => t.replace(/\|/g, '\\|').replace(/`/g, "'");
+  w(`By crate, from the module cargo builds before wasm-bindgen and wasm-opt (\`target/wasm32-unknown-unknown/release/agent_track.wasm\`, which keeps its function names in the name section): ${kb(wb.codeBytes)} KB of code in ${int(wb.functions)} functions without wasm-bindgen\'s build-time descriptors (${kb(wb.descriptorBytes)} KB, removed by wasm-bindgen), and ${kb(wb.dataBytes)} KB of data. Function body bytes, before optimisation: the shipped module is smaller but made of the same parts.`);
+  w();
+  w('| crate | code KB | share | functions |');
+  w('|---|---|---|---|');
+  const shown = wb.crates.filter((c) => c.share >= 0.005);
+  for (const c of shown) w(`| \`${c.crate}\` | ${kb(c.bytes)} | ${pct1(c.share)} | ${c.functions != null ? int(c.functions) : '–'} |`);
+  const rest = wb.crates.filter((c) => c.share < 0.005);
+  if (rest.length) w(`| ${rest.length} others (${rest.map((c) => c.crate).join(', ').slice(0, 120)}) | ${kb(rest.reduce((a, c) => a + c.bytes, 0))} | ${pct1(rest.reduce((a, c) => a + c.share, 0))} | |`);
+  w();
+  if (wb.top?.length) {
+    w(`The ${wb.top.length} largest functions (twiggy's "top", names demangled by \`c++filt\` without hashes):`);
+    w();
+    w('| # | bytes | share of code | crate | function |');
+    w('|---|---|---|---|---|');
+    wb.top.forEach((f, i) => w(`| ${i + 1} | ${int(f.bytes)} | ${pct1(f.share)} | \`${f.crate}\` | \`${esc(f.name.length > 140 ? f.name.slice(0, 137) + '...' : f.name)}\` |`));
+    w();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 w('## 3. Delivery');
 w();
-w(`Default settings (except the endpoint and the features switched off for all runs), ${int(cmp.delivery)} events tracked in blocks of 100, then the SDK\'s flush API where it has one, and a wait of up to ${cmp.budget.delivery / 1000} s (ending after ${cmp.budget.deliveryQuiet / 1000} s without a new event) for its timers. Counted at the loopback server: every request of the SDK after it initialised. *Wire bytes* are the request line, the headers and the body as received over HTTP/1.1 (no TLS, responses not counted).`);
+w(`Default settings (except the endpoint and the features switched off for all runs), ${int(cmp.delivery)} events tracked in blocks of 100, then the SDK\'s flush API where it has one, and a wait of up to ${cmp.budget.delivery / 1000} s (ending after ${cmp.budget.deliveryQuiet / 1000} s without a new event) for its timers. Counted at the loopback server: every request of the SDK after it initialised. *Wire bytes* are the request line, the headers and the body as received over HTTP/1.1 (no TLS, responses not counted), compressed when the SDK compresses; *uncompressed body bytes* are the payload with its compression undone (\`Content-Encoding\`, a gzip body, Pendo\'s zlib \`jzb\` URL parameter; form fields, URL escaping and base64 count as sent). Every SDK sends the same ${int(cmp.delivery)} distinct events (\`bench/lib/payload.js\`).`);
 w();
-w('| SDK | delivered | requests | requests per 1,000 events | body bytes per event | wire bytes per event | how it sends |');
-w('|---|---|---|---|---|---|---|');
+w('| SDK | delivered | requests | requests per 1,000 events | body bytes per event | wire bytes per event, as sent | uncompressed body bytes per event | how it sends |');
+w('|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
   const d = r.delivery ?? {};
-  if (d.error && d.requests == null) { w(`| ${name(r)} | failed: ${d.error} | | | | | |`); continue; }
-  w(`| ${name(r)} | ${int(d.delivered)} of ${int(d.tracked)}${d.duplicates ? `, ${int(d.duplicates)} duplicates` : ''} | ${int(d.requests)} | ${int(d.requestsPer1000)} | ${int(d.bodyPerEvent)} | ${int(d.wirePerEvent)} | ${(d.kinds ?? []).map((k) => `\`${k.replace(/\/ingest\/[a-z-]+/, '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/, '{apiKey}').replace(/\s+/g, ' ')}\``).join(', ')}${d.flushApi ? ', flush()' : ', timers only'} |`);
+  if (d.error && d.requests == null) { w(`| ${name(r)} | failed: ${d.error} | | | | | | |`); continue; }
+  w(`| ${name(r)} | ${int(d.delivered)} of ${int(d.tracked)}${d.duplicates ? `, ${int(d.duplicates)} duplicates` : ''} | ${int(d.requests)} | ${int(d.requestsPer1000)} | ${int(d.bodyPerEvent)} | ${int(d.wirePerEvent)} | ${int(d.plainPerEvent)} | ${(d.kinds ?? []).map((k) => `\`${k.replace(/\/ingest\/[a-z-]+/, '').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/, '{apiKey}').replace(/\s+/g, ' ')}\``).join(', ')}${d.flushApi ? ', flush()' : ', timers only'} |`);
 }
 w();
 const bigWire = rows.filter((r) => r.cost?.wire?.delivered > 1000);
 if (bigWire.length) {
   w(`The same counts over the ${int(cmp.calls)}-event cost runs (delivery still running when the wait ended is counted as far as it got):`);
   w();
-  w('| SDK | delivered | requests per 1,000 events | wire bytes per event |');
-  w('|---|---|---|---|');
-  for (const r of bigWire) w(`| ${name(r)}${r.name === 'posthog' ? ' (rate limit lifted)' : ''} | ${int(r.cost.wire.delivered)} | ${r.cost.wire.requestsPer1000 >= 100 ? int(r.cost.wire.requestsPer1000) : r.cost.wire.requestsPer1000.toFixed(1)} | ${int(r.cost.wire.wirePerEvent)} |`);
+  w('| SDK | delivered | requests per 1,000 events | wire bytes per event, as sent | uncompressed body bytes per event |');
+  w('|---|---|---|---|---|');
+  for (const r of bigWire) w(`| ${name(r)}${r.name === 'posthog' ? ' (rate limit lifted)' : ''} | ${int(r.cost.wire.delivered)} | ${r.cost.wire.requestsPer1000 >= 100 ? int(r.cost.wire.requestsPer1000) : r.cost.wire.requestsPer1000.toFixed(1)} | ${int(r.cost.wire.wirePerEvent)} | ${int(r.cost.wire.plainPerEvent)} |`);
   w();
 }
 
@@ -200,12 +275,10 @@ w();
 const sizeRank = position(rows, (x) => x.size?.gzip, ours);
 const lighter = rank(rows, (x) => x.size?.gzip).filter((r) => r.size.gzip < ours.size.gzip);
 const wasm = ours.size;
-const unopt = join(root, 'target', 'wasm32-unknown-unknown', 'release', 'agent_track.wasm');
-const wb = existsSync(unopt) ? await wasmBreakdown(unopt) : null;
 const share = (...crates) => (wb ? wb.crates.filter((c) => crates.includes(c.crate)).reduce((a, c) => a + c.share, 0) : 0);
 const pct = (x) => `${(x * 100).toFixed(0)} %`;
 w(`- **Size** (${sizeRank === 1 ? 'smallest' : `${sizeRank}${['th', 'st', 'nd', 'rd'][sizeRank] ?? 'th'} of ${rows.length}`}; ${kb(wasm.gzip)} KB gzip${lighter.length ? `, more than ${lighter.map((r) => `${r.label} ${kb(r.size.gzip)} KB`).join(', ')}` : ''}). ` +
-  'The `.wasm` is most of it. ' +
+  'The `.wasm` is most of it (files, crates and the largest functions in §2). ' +
   (wb ? `Its code by crate, measured on the module cargo builds before wasm-bindgen and wasm-opt, which keeps its function names (\`bench/lib/wasm-size.mjs\`; ${kb(wb.codeBytes)} KB of code without wasm-bindgen\'s build-time descriptors, ${kb(wb.dataBytes)} KB of data): ` +
     `\`alloc\` ${pct(share('alloc'))} (Vec, String and the BTreeMaps behind \`serde_json::Value\` trees, instantiated for each use), agent-track\'s own code ${pct(share('agent_track'))} and its schema crate ${pct(share('agent_track_schema'))}, \`core\` ${pct(share('core'))} (formatting machinery, str and slice helpers), \`serde_json\` ${pct(share('serde_json', 'serde_core', 'serde'))}, the dlmalloc allocator ${pct(share('dlmalloc'))}, wasm-bindgen/js-sys/web-sys ${pct(share('wasm_bindgen', 'js_sys', 'web_sys'))}; the data segment holds the validation and error messages, panic messages (slice bounds, char boundaries) and lookup tables. ` : '') +
   'What would fix it: work on typed structs with borrowed strings instead of `serde_json::Value` trees inside the module (the trees pull in the generic map, parse and serialise paths for every use); keep `core::fmt` out of the wasm path (no `format!`/`Display` for messages: return a code and the field, and let the JS side word the message); a smaller allocator than dlmalloc for a module that allocates little; then `twiggy dominators` on the unoptimised module for what remains.');
@@ -235,9 +308,16 @@ if (burst?.delivered != null && burst.delivered < burst.calls) {
 const wireRank = position(rows, (x) => x.delivery?.wirePerEvent, ours);
 const smallerWire = rank(rows, (x) => x.delivery?.wirePerEvent).filter((r) => r.delivery.wirePerEvent < ours.delivery.wirePerEvent);
 w(`- **Bytes on the wire** (rank ${wireRank} of ${rows.length}, ${int(ours.delivery?.wirePerEvent)} bytes per event${smallerWire.length ? `; ${smallerWire.map((r) => `${r.label} ${int(r.delivery.wirePerEvent)}`).join(', ')}` : ''}). ` +
-  'agent-track posts plain JSON, and every event repeats its context (URL, title, user agent, language, SDK name). ' +
+  (() => {
+    // What agent-track sent in this run: compressed or not, v1 (context in every event) or v2.
+    const d = ours.delivery ?? {};
+    const squeeze = d.plainPerEvent && d.bodyPerEvent ? ` (${int(d.plainPerEvent)} bytes per event uncompressed, ${int(d.bodyPerEvent)} as sent)` : '';
+    const v2 = (d.versions ?? []).includes(2);
+    return (d.compressed ? `agent-track compresses its batches${squeeze}` : 'agent-track posts plain JSON') +
+      (v2 ? ' and sends the shared page context once per batch (body v2). ' : ', and every event repeats its context (URL, title, user agent, language, SDK name). ');
+  })() +
   (smallerWire.some((r) => r.delivery.compressed) ? `${smallerWire.filter((r) => r.delivery.compressed).map((r) => r.label).join(' and ')} compress${smallerWire.filter((r) => r.delivery.compressed).length === 1 ? 'es' : ''} the batch (PostHog gzips the body with fflate; Pendo deflates it into the URL of a GET). ` : '') +
-  'What would fix it: gzip the batch with the browser\'s own `CompressionStream(\'gzip\')` (no wasm size cost; the proxy already accepts `Content-Encoding: gzip`) and send the shared context once per batch instead of once per event (a wire contract v1.1 change, since the proxy expands it).');
+  (ours.delivery?.compressed && (ours.delivery?.versions ?? []).includes(2) ? '' : 'What would fix it: gzip the batch with the browser\'s own `CompressionStream(\'gzip\')` (no wasm size cost; the proxy already accepts `Content-Encoding: gzip`) and send the shared context once per batch instead of once per event (body `"v": 2`, since the proxy expands it).'));
 w();
 if (relay) {
   w(`- **Proxy throughput** (${int(relay.proxy.eventsPerSec)} events/s vs nginx ${int(relay.nginx.eventsPerSec)} events/s, ${(relay.proxy.eventsPerSec / relay.nginx.eventsPerSec * 100).toFixed(0)} %). nginx never looks inside the body; the proxy parses the JSON, validates each event with the schema crate, normalises and re-serialises it, signs the new body (HMAC-SHA256) and makes its own upstream request per batch, and answers only once the upstream accepted (at-least-once), so a plain relay is a floor it cannot reach. ` +
@@ -274,12 +354,12 @@ for (const n of notes) w(n);
   }
 }
 w();
-w('Every page blocks any request not to 127.0.0.1 (Playwright `context.route`), and the SDKs\' collection endpoints, remote-settings and CDN hosts are pointed at the loopback server, which counts the events it receives by their message ids (decoding gzip, base64, form fields and Pendo\'s zlib `jzb` parameter): a run where an SDK initialised but sent nothing shows up as *0 delivered*.');
+w('Every page blocks any request not to 127.0.0.1 (Playwright `context.route`), and the SDKs\' collection endpoints, remote-settings and CDN hosts are pointed at the loopback server, which counts the events it receives by their message ids (decoding `Content-Encoding`, gzip bodies, base64, form fields and Pendo\'s zlib batches in the `jzb` URL parameter or a JSON body; agent-track\'s batches are also counted from their `events` array, body v1 or v2): a run where an SDK initialised but sent nothing shows up as *0 delivered*.');
 w();
 w('Configuration per SDK (`bench/peers/*.js`):');
 w();
 w('- agent-track: `configure({ endpoint, visitorId, accountId })`, defaults otherwise (flush at 20 events or every 5 s, at most 1,000 queued).');
-w('- Pendo (`@pendo/agent`, the self-hosted npm build of the Pendo agent): `initialize()` with the server configuration inline (no `config.json` fetch), `dataHost` and `assets.host` on the loopback server, guides, designer, feedback and text capture off; `pendo.trackAgent(type, props)`. It sends agent events as GET requests to `/data/agentic.gif` with the batch zlib-compressed in the URL, every 2 minutes or on `flushNow()`.');
+w('- Pendo (`@pendo/agent`, the self-hosted npm build of the Pendo agent): `initialize()` with the server configuration inline (no `config.json` fetch), `dataHost` and `assets.host` on the loopback server, guides, designer, feedback and text capture off; `pendo.trackAgent(type, props)`. It sends agent events to `/data/agentic.gif`, the batch zlib-compressed and base64-encoded: in the URL of a GET, or in a JSON body (`{"events":"..."}`) of a POST when that would make the URL too long, every 2 minutes or on `flushNow()`.');
 w('- Segment (`@segment/analytics-next`): `AnalyticsBrowser.load` with the CDN settings inline (no settings fetch), `Segment.io` integration at the loopback server over http, no initial page view; default delivery (one request per event).');
 w('- PostHog (`posthog-js`): autocapture, page views/leaves, session recording, surveys, product tours, web experiments, flags/decide, heatmaps, dead clicks, exception capture and external script loading off; `opt_out_useragent_filter: true` because Playwright sets `navigator.webdriver`, which PostHog takes for a bot and then drops every event; for the cost runs its client-side rate limit (10 events/s, bursts of 100 by default) is lifted, since it would otherwise drop most of a 10,000-event run; the delivery run keeps the default limit.');
 w('- Amplitude (`@amplitude/analytics-browser`): autocapture, remote config and diagnostics off, `serverUrl` on the loopback server. Its pipeline processes one event per timer turn, so a burst is delivered at a few hundred events per second; the cost run does not call `flush()` after the burst: with 10,000 events in its pipeline that call crashed the renderer (Playwright: `Target crashed`) in our trial runs.');
@@ -337,5 +417,6 @@ await writeFile(join(here, 'chart.svg'), chart());
 
 // The summary on stdout.
 const summary = md.slice(md.indexOf('## Summary'), md.findIndex((l, i) => i > md.indexOf('## Summary') && l.startsWith('![')));
-console.log(summary.join('\n'));
+const targets = md.indexOf('### agent-track against its targets');
+console.log(summary.concat(targets < 0 ? [] : md.slice(targets, md.indexOf('## 1. Main-thread cost per tracked event'))).join('\n'));
 console.log('wrote BENCHMARKS.md and bench/chart.svg');

@@ -46,7 +46,7 @@ cargo build --release -q -p agent-track-server --bin agent-track-server --exampl
 log "bundling every SDK with esbuild"
 node bench/build-peers.mjs >/dev/null
 
-log "agent-track alone: size and per-call cost with the queue held constant"
+log "agent-track alone: size breakdown, per-call cost beside the floor, wire bytes per event"
 node bench/track-cost.mjs >/dev/null
 
 log "agent-track and the peers in headless Chromium (about 4 minutes)"

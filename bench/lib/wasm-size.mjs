@@ -1,8 +1,16 @@
 // Where the bytes of a wasm module go: function body sizes from the code section, named by
-// the "name" custom section, grouped by the crate that defines them, plus the data segments.
-// Reads the module cargo builds before wasm-bindgen and wasm-opt (it keeps its names), so the
-// shares are of the unoptimised code; the shipped module is smaller but made of the same parts.
+// the "name" custom section, grouped by the crate that defines them and listed largest first
+// (twiggy's "top", without installing twiggy), plus the sizes of the other sections. Reads
+// the module cargo builds before wasm-bindgen and wasm-opt (it keeps its names), so the shares
+// are of the unoptimised code; the shipped module is smaller but made of the same parts.
+// Also: the files of the npm package a page fetches, with their gzip and brotli sizes.
 import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { dirname, join, relative } from 'node:path';
+import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
+
+const SECTIONS = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count', 'tag'];
 
 function reader(buf) {
   let pos = 0;
@@ -16,6 +24,7 @@ function reader(buf) {
  * or a demangled one; for `<Type as Trait>::f` the type's crate.
  */
 export function crateOf(symbol) {
+  if (!/^(_ZN|_R)/.test(symbol)) return crateOfDemangled(symbol);
   let s = symbol;
   const mangled = /^_ZN(\d+)/.exec(s);
   if (mangled) {
@@ -23,10 +32,11 @@ export function crateOf(symbol) {
     s = s.slice(3 + mangled[1].length, 3 + mangled[1].length + len)
       .replace(/^_/, '').replace(/\$LT\$|\$RF\$|\$BP\$|mut\$u20\$|dyn\$u20\$|\$u5b\$/g, '').replace(/\.\./g, '::');
   }
-  const v0 = /^_R.*?C(?:s[0-9A-Za-z]*_)?(\d+)/.exec(s);
+  const v0 = /^_R.*?C(?:s[0-9A-Za-z]*_)?(\d+)_?/.exec(s);
   if (v0) {
     const at = v0.index + v0[0].length;
-    return s.slice(at, at + Number(v0[1]));
+    const crate = s.slice(at, at + Number(v0[1]));
+    return crate === '__rustc' ? 'compiler builtins / runtime' : crate;
   }
   s = s.replace(/^[A-Z]\$u20\$as\$u20\$/, '');
   s = s.replace(/^[<&\s]+/, '').replace(/^(mut|dyn)\s+/, '');
@@ -37,7 +47,43 @@ export function crateOf(symbol) {
   return '(other: ' + s.slice(0, 30) + ')';
 }
 
-export async function wasmBreakdown(file) {
+// Types that belong to no crate of their own (primitives, generic parameters): their impls
+// count toward the trait's crate, their inherent methods toward core.
+const PRIMITIVE = /^(?:[ui](?:8|16|32|64|128|size)|f32|f64|bool|char|str|[A-Z])(?![\w:])/;
+
+/** The crate of a demangled name (`alloc::string::String::push`, `<T as core::fmt::Debug>::fmt`). */
+function crateOfDemangled(name) {
+  let s = name;
+  if (/^(__wbg|__wbindgen|__externref)/.test(s)) return 'wasm_bindgen';
+  if (/^(memcpy|memmove|memset|memcmp|__rust|__rdl|__rg|__multi|__udiv|__umod|__div|__mul|__ash|__lsh)/.test(s)) return 'compiler builtins / runtime';
+  // The #[wasm_bindgen] shims of the module's own exports (`trackAgent_<hash>`).
+  if (/^[a-z][A-Za-z0-9]*_[0-9a-f]{16}$/.test(s)) return 'agent_track';
+  s = s.replace(/^<+(?=<)/, ''); // <<T as A>::f as B>: the inner impl decides
+  const impl = /^<(.+?)(?: as ([A-Za-z_]\w*)[^>]*)?>::/.exec(s);
+  if (impl) {
+    const type = impl[1].replace(/^(?:&|\*|mut |const |dyn |\[|\()+/, '');
+    s = !PRIMITIVE.test(type) ? type : impl[2] ?? 'core';
+  }
+  if (s.startsWith('__rustc')) return 'compiler builtins / runtime';
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)/.exec(s);
+  return m ? m[1] : '(other: ' + name.slice(0, 30) + ')';
+}
+
+/**
+ * Readable names for mangled Rust symbols (legacy `_ZN…E` and v0 `_R…`), through binutils'
+ * c++filt when it is there (it knows both manglings), without crate disambiguators
+ * (`[3ca501ed]`) and hashes (`::h0123…`). Returns the names unchanged without c++filt.
+ */
+export function demangleAll(names) {
+  let out = names;
+  try {
+    out = execFileSync('c++filt', [], { input: names.join('\n'), encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').slice(0, names.length);
+    if (out.length !== names.length) out = names;
+  } catch { /* no c++filt: mangled names it is */ }
+  return out.map((n) => n.replace(/\[[0-9a-f]{8,16}\]/g, '').replace(/::h[0-9a-f]{16}$/, ''));
+}
+
+export async function wasmBreakdown(file, { top = 20 } = {}) {
   const buf = await readFile(file);
   const r = reader(buf);
   r.pos = 8;
@@ -45,10 +91,16 @@ export async function wasmBreakdown(file) {
   const bodies = [];
   const names = new Map();
   let dataBytes = 0, customBytes = 0;
+  const sections = new Map();
   while (r.pos < buf.length) {
     const id = buf[r.pos++];
     const size = r.u32();
     const start = r.pos, end = start + size;
+    if (id === 0) {
+      const at = r.pos, nm = r.name();
+      r.pos = at;
+      sections.set(`custom "${nm}"`, (sections.get(`custom "${nm}"`) ?? 0) + size);
+    } else sections.set(SECTIONS[id] ?? `section ${id}`, (sections.get(SECTIONS[id]) ?? 0) + size);
     if (id === 2) { // imports: count the functions
       const n = r.u32();
       for (let i = 0; i < n; i++) {
@@ -85,22 +137,59 @@ export async function wasmBreakdown(file) {
   const groups = new Map();
   let code = 0;
   let descriptors = 0;
+  const readable = demangleAll(bodies.map((_, i) => names.get(imported + i) ?? '(unnamed)'));
+  const fns = [];
   bodies.forEach((len, i) => {
-    const sym = names.get(imported + i) ?? '(unnamed)';
+    const sym = readable[i];
     // wasm-bindgen's type descriptors run at build time and are removed from the shipped module.
     if (/describe/.test(sym)) { descriptors += len; return; }
     const crate = crateOf(sym);
     groups.set(crate, (groups.get(crate) ?? 0) + len);
+    fns.push({ name: sym, crate, bytes: len });
     code += len;
   });
+  const crates = [...groups].map(([crate, bytes]) => ({ crate, bytes, share: bytes / code })).sort((a, b) => b.bytes - a.bytes);
+  crates.forEach((c) => { c.functions = fns.filter((f) => f.crate === c.crate).length; });
   return {
     file, totalBytes: buf.length, codeBytes: code, dataBytes, descriptorBytes: descriptors, functions: bodies.length,
-    crates: [...groups].map(([crate, bytes]) => ({ crate, bytes, share: bytes / code })).sort((a, b) => b.bytes - a.bytes),
+    sections: [...sections].map(([section, bytes]) => ({ section, bytes })).sort((a, b) => b.bytes - a.bytes),
+    crates,
+    top: fns.sort((a, b) => b.bytes - a.bytes).slice(0, top).map((f) => ({ ...f, share: f.bytes / code })),
   };
+}
+
+/**
+ * The files a page fetches to run the package in `pkgDir`: the wasm-bindgen glue, every module
+ * it imports (relative imports, followed: pkg/snippets/**), and the `.wasm` the glue loads,
+ * each with raw, gzip -9 and brotli (quality 11) sizes, and their total.
+ */
+export async function shippedFiles(pkgDir, glue = 'agent_track.js', wasm = 'agent_track_bg.wasm') {
+  const files = [], seen = new Set();
+  const visit = async (path) => {
+    if (seen.has(path) || !existsSync(path)) return;
+    seen.add(path);
+    files.push(path);
+    const text = await readFile(path, 'utf8');
+    for (const m of text.matchAll(/(?:import|export)\s*(?:[^'"]*?\sfrom\s*)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+      await visit(join(dirname(path), m[1] ?? m[2]));
+    }
+  };
+  await visit(join(pkgDir, glue));
+  files.push(join(pkgDir, wasm));
+  const out = [];
+  for (const f of files) {
+    const b = await readFile(f);
+    out.push({ file: relative(join(pkgDir, '..'), f), raw: b.length, gzip: gzipSync(b, { level: 9 }).length,
+      brotli: brotliCompressSync(b, { params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: b.length } }).length });
+  }
+  const sum = (k) => out.reduce((a, f) => a + f[k], 0);
+  return { files: out, total: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
   const b = await wasmBreakdown(process.argv[2]);
   console.log(`code ${b.codeBytes} bytes in ${b.functions} functions, data ${b.dataBytes} bytes`);
   for (const c of b.crates.slice(0, 20)) console.log(`${(c.share * 100).toFixed(1).padStart(5)} % ${String(c.bytes).padStart(7)} ${c.crate}`);
+  console.log('largest functions:');
+  for (const f of b.top) console.log(`${(f.share * 100).toFixed(1).padStart(5)} % ${String(f.bytes).padStart(7)} ${f.name.slice(0, 110)}`);
 }
