@@ -8,7 +8,7 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # The release profile is tuned for the servers; the browser module is tuned for size.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
-wasm-pack build --target web --release --out-dir pkg "$@"
+wasm-pack build --target web --release --out-dir pkg "$@" -- --features talc
 # wasm-pack copies the crate's README (the repository's) into pkg/; no flag skips that, only
 # `readme = false` in Cargo.toml, which would take it off crates.io too. npm users get the
 # package README instead, written for them. npm packs a README whatever package.json "files"

@@ -71,12 +71,16 @@ impl Config {
                 "visitorId" => c.visitor_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "accountId" => c.account_id = Some(text(key, value, MAX_ID_BYTES)?),
                 "flushAt" => c.flush_at = whole(key, value, 1, MAX_BATCH_EVENTS as u64)? as usize,
-                "flushIntervalMs" => c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32,
+                "flushIntervalMs" => {
+                    c.flush_interval_ms = whole(key, value, 100, 3_600_000)? as u32
+                }
                 "maxQueueEvents" => c.caps.max_events = whole(key, value, 1, 100_000)? as usize,
                 "maxQueueBytes" => {
                     c.caps.max_bytes = whole(key, value, 1024, 64 * 1024 * 1024)? as usize
                 }
-                "onError" | "beforeSend" => return Err(invalid(key, cat![key, " must be a function"])),
+                "onError" | "beforeSend" => {
+                    return Err(invalid(key, cat![key, " must be a function"]))
+                }
                 _ => return Err(unknown_option(key)),
             }
         }
@@ -86,16 +90,27 @@ impl Config {
 
 /// The error for an option name `configure` does not know, naming the closest known one.
 pub fn unknown_option(key: &str) -> Error {
-    let hint =
-        closest(key, &KNOWN_OPTIONS).map(|s| cat!["did you mean `", s, "`? "]).unwrap_or_default();
+    let hint = closest(key, &KNOWN_OPTIONS)
+        .map(|s| cat!["did you mean `", s, "`? "])
+        .unwrap_or_default();
     invalid(
         key,
-        cat!["`", key, "` is not a configure option; ", hint, "options are ", KNOWN_OPTIONS.join(", ")],
+        cat![
+            "`",
+            key,
+            "` is not a configure option; ",
+            hint,
+            "options are ",
+            KNOWN_OPTIONS.join(", ")
+        ],
     )
 }
 
 fn invalid(field: &str, message: String) -> Error {
-    Error::Config { field: field.to_string(), message }
+    Error::Config {
+        field: field.to_string(),
+        message,
+    }
 }
 
 fn text<'a, J: Json<'a>>(key: &str, value: J, max: usize) -> Result<String, Error> {
@@ -103,26 +118,34 @@ fn text<'a, J: Json<'a>>(key: &str, value: J, max: usize) -> Result<String, Erro
         Some(s) if !s.is_empty() && s.len() <= max => Ok(s.into_owned()),
         _ => Err(invalid(
             key,
-            cat![key, " must be a non-empty string of at most ", num(max as u64), " bytes"],
+            cat![
+                key,
+                " must be a non-empty string of at most ",
+                num(max as u64),
+                " bytes"
+            ],
         )),
     }
 }
 
 fn whole<'a, J: Json<'a>>(key: &str, value: J, min: u64, max: u64) -> Result<u64, Error> {
-    value.as_whole().filter(|n| (min..=max).contains(n)).ok_or_else(|| {
-        invalid(
-            key,
-            cat![
+    value
+        .as_whole()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            invalid(
                 key,
-                " must be a whole number from ",
-                num(min),
-                " to ",
-                num(max),
-                ", got ",
-                value.text()
-            ],
-        )
-    })
+                cat![
+                    key,
+                    " must be a whole number from ",
+                    num(min),
+                    " to ",
+                    num(max),
+                    ", got ",
+                    value.text()
+                ],
+            )
+        })
 }
 
 #[cfg(test)]

@@ -77,7 +77,11 @@ impl Error {
                     p[0].message,
                     " (and ",
                     num(n as u64 - 1),
-                    if n == 2 { " more problem)" } else { " more problems)" }
+                    if n == 2 {
+                        " more problem)"
+                    } else {
+                        " more problems)"
+                    }
                 ],
             },
             Error::Config { message, .. } => message.clone(),

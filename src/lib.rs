@@ -48,3 +48,13 @@ pub use queue::Queue;
 pub use stats::Stats;
 pub use storage::{MemoryStorage, Storage};
 pub use tracker::{Hooks, Tracker};
+
+/// The npm package's allocator (feature `talc`, set by `scripts/build.sh`): smaller and faster
+/// than the default dlmalloc in this module, which allocates little and briefly.
+#[cfg(all(
+    feature = "talc",
+    target_arch = "wasm32",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -34,6 +34,14 @@ async fn a_batch_leaves_when_flush_at_events_are_queued() {
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].events, ids);
     assert_eq!(batches[0].content_type, "application/json");
+    assert_eq!(
+        batches[0].content_encoding, "gzip",
+        "CompressionStream gzips the batch"
+    );
+    let body: serde_json::Value = serde_json::from_str(&batches[0].body).unwrap();
+    assert_eq!(body["v"], 2, "contract v2: the page context once per batch");
+    assert!(body["context"]["userAgent"].is_string());
+    assert_eq!(body["events"][0]["context"], serde_json::json!({"seq": 1}));
     sleep(100).await;
     assert_eq!((stat("sent"), stat("queued")), (5.0, 0.0));
 }
@@ -223,7 +231,7 @@ async fn a_page_hide_sends_one_keepalive_batch() {
     let b2 = rec.batches().await;
     assert_eq!(b2.len(), 1, "one send per hide: {b2:?}");
     assert!(
-        b[0].content_type.starts_with("text/plain"),
+        b[0].content_type.starts_with("text/plain") && b[0].content_encoding.is_empty(),
         "{}",
         b[0].content_type
     );

@@ -160,7 +160,7 @@ fn anonymous_visitors_keep_one_id() {
     configure("({endpoint: '/v1/events'})").unwrap();
     track("'prompt'", PROMPT).unwrap();
     let anon = local_storage()
-        .get_item(agent_track::core::ANONYMOUS_ID_KEY)
+        .get_item(agent_track::keys::ANONYMOUS_ID_KEY)
         .unwrap()
         .unwrap();
     assert!(anon.starts_with("anon-"));

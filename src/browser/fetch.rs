@@ -2,9 +2,13 @@
 
 use gloo_timers::callback::Timeout;
 use js_sys::Reflect;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortController, RequestInit, Response};
+use web_sys::{AbortController, ReadableStream, RequestInit, Response};
+
+use agent_track_schema::cat;
+use agent_track_schema::text::num;
 
 use crate::delivery::{Pending, Reply, Transport};
 
@@ -12,9 +16,12 @@ use crate::delivery::{Pending, Reply, Transport};
 /// hung proxy cannot hold the cross-tab send lock.
 pub const TIMEOUT_MS: u32 = 30_000;
 
-/// Posts batches with `fetch`. Normal sends are `application/json`; page-hide sends are
-/// `text/plain` (no CORS preflight) with `keepalive: true`, set through `Reflect` because
-/// web-sys has no setter for it.
+/// Posts batches with `fetch`. Normal sends are `application/json`, gzipped with the
+/// browser's own `CompressionStream` where it exists (`Content-Encoding: gzip`; no
+/// compressor in the module). Page-hide sends are `text/plain` (no CORS preflight) with
+/// `keepalive: true`, set through `Reflect` because web-sys has no setter for it, and stay
+/// uncompressed: `CompressionStream` is asynchronous, and a send made while the page unloads
+/// must leave at once.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FetchTransport;
 
@@ -29,12 +36,43 @@ impl Transport for FetchTransport {
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `CompressionStream` (a transform stream); its constructor throws where it is missing.
+    type CompressionStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(format: &str) -> Result<CompressionStream, JsValue>;
+    /// A `ReadableStream`, for its `pipeThrough` (web-sys's needs more bindings).
+    type Readable;
+    #[wasm_bindgen(method, js_name = pipeThrough)]
+    fn pipe_through(this: &Readable, transform: &CompressionStream) -> ReadableStream;
+}
+
+/// `body` gzipped by the browser, or `None` where `CompressionStream` is missing or fails.
+async fn gzip(body: &str) -> Option<JsValue> {
+    let compressor = CompressionStream::new("gzip").ok()?;
+    let source: Readable = Response::new_with_opt_str(Some(body))
+        .ok()?
+        .body()?
+        .unchecked_into();
+    let stream = source.pipe_through(&compressor);
+    let compressed = Response::new_with_opt_readable_stream(Some(&stream)).ok()?;
+    JsFuture::from(compressed.array_buffer().ok()?).await.ok()
+}
+
 async fn post(endpoint: &str, body: &str, keepalive: bool) -> Result<Reply, JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
     let init = RequestInit::new();
     init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
     let headers = js_sys::Object::new();
+    let compressed = if keepalive { None } else { gzip(body).await };
+    match &compressed {
+        Some(bytes) => {
+            init.set_body(bytes);
+            Reflect::set(&headers, &"content-encoding".into(), &"gzip".into())?;
+        }
+        None => init.set_body(&JsValue::from_str(body)),
+    }
     let content_type = if keepalive {
         "text/plain;charset=UTF-8"
     } else {
@@ -73,8 +111,14 @@ async fn post(endpoint: &str, body: &str, keepalive: bool) -> Result<Reply, JsVa
 fn describe(e: &JsValue) -> String {
     let get = |k: &str| Reflect::get(e, &k.into()).ok().and_then(|v| v.as_string());
     match (get("name"), get("message")) {
-        (Some(n), _) if n == "AbortError" => format!("no response within {} s", TIMEOUT_MS / 1000),
-        (Some(n), Some(m)) => format!("{n}: {m}"),
+        (Some(n), _) if n == "AbortError" => {
+            cat![
+                "no response within ",
+                num(u64::from(TIMEOUT_MS / 1000)),
+                " s"
+            ]
+        }
+        (Some(n), Some(m)) => cat![n, ": ", m],
         _ => "fetch failed".into(),
     }
 }

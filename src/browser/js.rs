@@ -146,7 +146,9 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
     let object: &Object = config.unchecked_ref();
     for key in Object::keys(object).iter() {
         let name = key.as_string().unwrap_or_default();
-        let Ok(f) = Reflect::get(&config, &key)?.dyn_into::<Function>() else { continue };
+        let Ok(f) = Reflect::get(&config, &key)?.dyn_into::<Function>() else {
+            continue;
+        };
         match name.as_str() {
             "onError" => hooks.on_error = Some(on_error(f)),
             "beforeSend" => hooks.before_send = Some(before_send(f)),
@@ -163,12 +165,17 @@ pub fn configure(config: JsConfig) -> Result<(), JsValue> {
     }
     // The other options as JSON text (JSON.stringify leaves the functions out).
     let text = stringify(&config).map_err(|m| {
-        js_error(&Error::Config { field: "config".into(), message: cat!["the options ", m] })
+        js_error(&Error::Config {
+            field: "config".into(),
+            message: cat!["the options ", m],
+        })
     })?;
-    let doc = Doc::parse(&text).map_err(|_| js_error(&Error::Config {
-        field: "config".into(),
-        message: "the options must be JSON values".into(),
-    }))?;
+    let doc = Doc::parse(&text).map_err(|_| {
+        js_error(&Error::Config {
+            field: "config".into(),
+            message: "the options must be JSON values".into(),
+        })
+    })?;
     let config = Config::from_json(doc.root()).map_err(|e| js_error(&e))?;
     super::configure(config, hooks);
     Ok(())
@@ -184,7 +191,9 @@ pub fn track_agent(
     event_properties: Option<JsEventProperties>,
 ) -> Result<Option<String>, JsValue> {
     let event_type: JsValue = event_type.into();
-    let event_type = event_type.as_string().unwrap_or_else(|| describe_js(&event_type));
+    let event_type = event_type
+        .as_string()
+        .unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
     check_token_counts(&properties)?;
     // The objects cross the boundary as JSON text: one native call and one copy each,
@@ -194,13 +203,21 @@ pub fn track_agent(
         Some(v) => Some(stringify(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,
     };
-    let props_doc = Doc::parse(&properties).map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
+    let props_doc = Doc::parse(&properties)
+        .map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
     let custom_doc = match &event_properties {
-        Some(t) => Some(Doc::parse(t).map_err(|_| invalid("eventProperties", cat!["must hold only JSON values"]))?),
+        Some(t) => Some(
+            Doc::parse(t)
+                .map_err(|_| invalid("eventProperties", cat!["must hold only JSON values"]))?,
+        ),
         None => None,
     };
     super::tracker()
-        .track_json(&event_type, props_doc.root(), custom_doc.as_ref().map(|d| d.root()))
+        .track_json(
+            &event_type,
+            props_doc.root(),
+            custom_doc.as_ref().map(|d| d.root()),
+        )
         .map_err(|e| js_error(&e))
 }
 
@@ -211,7 +228,11 @@ pub fn track_agent(
 pub fn flush() -> JsFlushResult {
     let tracker = super::tracker();
     wasm_bindgen_futures::future_to_promise(async move {
-        tracker.flush().await.map(|report| parse(&report_json(&report))).map_err(|e| js_error(&e))
+        tracker
+            .flush()
+            .await
+            .map(|report| parse(&report_json(&report)))
+            .map_err(|e| js_error(&e))
     })
     .unchecked_into()
 }
@@ -410,7 +431,9 @@ fn on_error(f: Function) -> crate::tracker::OnError {
 
 fn before_send(f: Function) -> crate::tracker::BeforeSend {
     Rc::new(move |event: Event| {
-        let out = f.call1(&JsValue::NULL, &parse(&event_json(&event))).map_err(error_message)?;
+        let out = f
+            .call1(&JsValue::NULL, &parse(&event_json(&event)))
+            .map_err(error_message)?;
         if out.is_null() || out.is_undefined() {
             return Ok(None);
         }

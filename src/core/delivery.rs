@@ -4,11 +4,11 @@
 use agent_track_schema::limits::MAX_BATCH_EVENTS;
 
 use super::Core;
+use crate::codes;
 use crate::delivery::backoff::next_attempt_at;
 use crate::delivery::batch::{body, cut, is_expired, lacks_visitor, Outgoing};
 use crate::delivery::outcome::Outcome;
 use crate::delivery::pass::PassReport;
-use crate::codes;
 use crate::error::Error;
 use agent_track_schema::cat;
 use agent_track_schema::text::num;
@@ -109,7 +109,11 @@ impl Core {
                 self.drop_events(
                     batch.ids.clone(),
                     code,
-                    cat!["the proxy refused the event alone (", message, "); dropped it"],
+                    cat![
+                        "the proxy refused the event alone (",
+                        message,
+                        "); dropped it"
+                    ],
                 );
                 Step::Continue
             }
@@ -123,7 +127,12 @@ impl Core {
                 self.drop_events(
                     batch.ids.clone(),
                     &code,
-                    cat![message, "; retrying cannot help, so ", num(n as u64), " events were dropped"],
+                    cat![
+                        message,
+                        "; retrying cannot help, so ",
+                        num(n as u64),
+                        " events were dropped"
+                    ],
                 );
                 Step::Continue
             }
@@ -175,7 +184,10 @@ impl Core {
             self.drop_events(
                 expired,
                 codes::EXPIRED,
-                cat![num(n as u64), " events were older than 7 days, which the server refuses; dropped them"],
+                cat![
+                    num(n as u64),
+                    " events were older than 7 days, which the server refuses; dropped them"
+                ],
             );
         }
     }

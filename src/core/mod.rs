@@ -18,9 +18,9 @@ use agent_track_schema::{
 
 use crate::codes;
 use crate::config::Config;
-use crate::keys::ANONYMOUS_ID_KEY;
 use crate::error::Error;
 use crate::id::IdGen;
+use crate::keys::ANONYMOUS_ID_KEY;
 use crate::platform::Platform;
 use crate::queue::{Evicted, Eviction, Queue};
 use crate::report::Report;
@@ -127,7 +127,10 @@ impl Core {
         let mut problems = Vec::new();
         // Properties are checked against the type's rules when the type is known, else as a
         // prompt, so that their problems are reported too.
-        let props = parse_properties(*event_type.as_ref().unwrap_or(&EventType::Prompt), properties);
+        let props = parse_properties(
+            *event_type.as_ref().unwrap_or(&EventType::Prompt),
+            properties,
+        );
         let custom = parse_event_properties(event_properties);
         if let Err(p) = &event_type {
             problems.push(p.clone());
@@ -319,7 +322,10 @@ impl Core {
         if let Ok(Some(id)) = self.storage.get(ANONYMOUS_ID_KEY) {
             return id;
         }
-        let id = cat!["anon-", crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())];
+        let id = cat![
+            "anon-",
+            crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())
+        ];
         let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
         id
     }

@@ -4,7 +4,6 @@ use super::Core;
 use crate::keys::OPT_OUT_KEY;
 use crate::storage::Storage;
 
-
 impl Core {
     /// Stops capture on this origin (every tab, persisted) and clears the queue. Cleared
     /// events are not counted as dropped: the visitor withdrew them.

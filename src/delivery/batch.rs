@@ -22,7 +22,11 @@ pub struct Outgoing {
 /// A stored event's context split into its `seq` text and the rest (`"url":..,"sdk":..`),
 /// or `None` when the stored text is not an event with a context holding `seq`.
 fn split_context<'d>(event: Node<'d, '_>) -> Option<(&'d str, String)> {
-    let context = event.raw_members().into_iter().find(|(k, _)| *k == "\"context\"")?.1;
+    let context = event
+        .raw_members()
+        .into_iter()
+        .find(|(k, _)| *k == "\"context\"")?
+        .1;
     let mut seq = None;
     let mut rest = String::new();
     for (key, value) in context.raw_members() {
@@ -51,8 +55,12 @@ fn shared_context(queued: &[(String, String)]) -> Option<String> {
 /// One stored event as it goes into a body with the batch context `shared`: the context
 /// reduced to `{"seq":N}` when the rest equals `shared`, else the event unchanged.
 fn compact(json: &str, shared: Option<&str>) -> String {
-    let Some(shared) = shared else { return json.to_string() };
-    let Ok(doc) = Doc::parse(json) else { return json.to_string() };
+    let Some(shared) = shared else {
+        return json.to_string();
+    };
+    let Ok(doc) = Doc::parse(json) else {
+        return json.to_string();
+    };
     let root = doc.root();
     match split_context(root) {
         Some((seq, rest)) if rest == shared => {
@@ -166,7 +174,10 @@ mod tests {
     #[test]
     fn body_is_the_contract_envelope_and_valid_json() {
         let b = body(&q(&[r#"{"a":1}"#, r#"{"b":2}"#]), 1763712000123);
-        assert_eq!(b.body, r#"{"v":2,"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#);
+        assert_eq!(
+            b.body,
+            r#"{"v":2,"sentAt":1763712000123,"events":[{"a":1},{"b":2}]}"#
+        );
         assert_eq!(b.ids, ["id0", "id1"]);
         let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
         assert_eq!(v["events"].as_array().unwrap().len(), 2);
@@ -176,7 +187,9 @@ mod tests {
     fn the_page_context_goes_once_per_batch() {
         let page = r#""url":"https://a.example/x","userAgent":"UA","sdk":"agent-track/0.1.0""#;
         let event = |id: &str, seq: u32, url: &str| {
-            format!(r#"{{"eventId":"{id}","type":"prompt","context":{{"url":"{url}","userAgent":"UA","seq":{seq},"sdk":"agent-track/0.1.0"}}}}"#)
+            format!(
+                r#"{{"eventId":"{id}","type":"prompt","context":{{"url":"{url}","userAgent":"UA","seq":{seq},"sdk":"agent-track/0.1.0"}}}}"#
+            )
         };
         let events = vec![
             ("a".to_string(), event("a", 1, "https://a.example/x")),
@@ -186,10 +199,16 @@ mod tests {
         let b = body(&events, 5);
         let v: serde_json::Value = serde_json::from_str(&b.body).unwrap();
         assert_eq!(v["v"], 2);
-        assert_eq!(v["context"], serde_json::from_str::<serde_json::Value>(&format!("{{{page}}}")).unwrap());
+        assert_eq!(
+            v["context"],
+            serde_json::from_str::<serde_json::Value>(&format!("{{{page}}}")).unwrap()
+        );
         assert_eq!(v["events"][0]["context"], serde_json::json!({"seq": 1}));
         assert_eq!(v["events"][1]["context"], serde_json::json!({"seq": 2}));
-        assert_eq!(v["events"][2]["context"]["url"], "https://a.example/other", "complete context");
+        assert_eq!(
+            v["events"][2]["context"]["url"], "https://a.example/other",
+            "complete context"
+        );
         assert_eq!(v["events"][2]["context"]["seq"], 3);
         assert_eq!(v["events"][0]["eventId"], "a", "other members copied");
         assert!(b.body.len() < events.iter().map(|(_, j)| j.len()).sum::<usize>());
@@ -207,7 +226,11 @@ mod tests {
         for n in 1..=5 {
             let b = cut(&events, 7, 10, body(&events[..n], 7).body.len());
             assert_eq!(b.ids.len(), n);
-            assert_eq!(b.body, body(&events[..n], 7).body, "cut and body agree on size");
+            assert_eq!(
+                b.body,
+                body(&events[..n], 7).body,
+                "cut and body agree on size"
+            );
         }
     }
 

@@ -65,9 +65,16 @@ pub enum Outcome {
 pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
     let (status, body, retry_after) = match reply {
         Reply::Network(e) => {
-            return Outcome::Retry { retry_after_ms: None, message: cat!["network error: ", e] }
+            return Outcome::Retry {
+                retry_after_ms: None,
+                message: cat!["network error: ", e],
+            }
         }
-        Reply::Http { status, body, retry_after } => (*status, body, retry_after),
+        Reply::Http {
+            status,
+            body,
+            retry_after,
+        } => (*status, body, retry_after),
     };
     let said = || cat!["HTTP ", num(u64::from(status)), ": ", proxy_message(body)];
     match status {
@@ -82,13 +89,24 @@ pub fn classify(reply: &Reply, now_ms: u64) -> Outcome {
                 ],
             },
         },
-        413 => Outcome::Split { code: codes::TOO_LARGE, message: said() },
-        400 => Outcome::Split { code: codes::UNREADABLE, message: said() },
-        408 | 425 | 429 | 500..=599 => Outcome::Retry {
-            retry_after_ms: retry_after.as_deref().and_then(|v| parse_retry_after(v, now_ms)),
+        413 => Outcome::Split {
+            code: codes::TOO_LARGE,
             message: said(),
         },
-        _ => Outcome::Drop { code: cat![codes::HTTP_PREFIX, num(u64::from(status))], message: said() },
+        400 => Outcome::Split {
+            code: codes::UNREADABLE,
+            message: said(),
+        },
+        408 | 425 | 429 | 500..=599 => Outcome::Retry {
+            retry_after_ms: retry_after
+                .as_deref()
+                .and_then(|v| parse_retry_after(v, now_ms)),
+            message: said(),
+        },
+        _ => Outcome::Drop {
+            code: cat![codes::HTTP_PREFIX, num(u64::from(status))],
+            message: said(),
+        },
     }
 }
 
@@ -107,7 +125,10 @@ fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
             .into_iter()
             .filter_map(|r| {
                 Some(Rejection {
-                    index: r.get("index").and_then(|i| i.as_whole()).unwrap_or_default() as usize,
+                    index: r
+                        .get("index")
+                        .and_then(|i| i.as_whole())
+                        .unwrap_or_default() as usize,
                     event_id: text(r, "eventId")?,
                     code: text(r, "code").unwrap_or_else(|| "rejected".into()),
                     field: text(r, "field").unwrap_or_default(),
@@ -124,7 +145,12 @@ fn read_acknowledgement(body: &str) -> Option<Vec<Rejection>> {
 fn proxy_message(body: &str) -> String {
     Doc::parse(body)
         .ok()
-        .and_then(|d| d.root().get("message").and_then(|m| m.as_str()).map(|m| m.into_owned()))
+        .and_then(|d| {
+            d.root()
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(|m| m.into_owned())
+        })
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 

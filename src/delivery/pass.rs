@@ -9,8 +9,8 @@ use agent_track_schema::limits::{KEEPALIVE_BUDGET_BYTES, MAX_BATCH_BYTES, MAX_BA
 
 use super::outcome::classify;
 use super::transport::Transport;
-use crate::core::{Core, Step};
 use crate::codes;
+use crate::core::{Core, Step};
 use crate::error::Error;
 use agent_track_schema::cat;
 use agent_track_schema::text::num;

@@ -66,9 +66,18 @@ impl RecordingTransport {
 
 /// The `eventId`s of a batch body (empty if it is not one).
 pub fn event_ids(body: &str) -> Vec<String> {
-    let Ok(doc) = Doc::parse(body) else { return Vec::new() };
-    let events = doc.root().get("events").map(|e| e.items()).unwrap_or_default();
-    events.into_iter().filter_map(|e| Some(e.get("eventId")?.as_str()?.into_owned())).collect()
+    let Ok(doc) = Doc::parse(body) else {
+        return Vec::new();
+    };
+    let events = doc
+        .root()
+        .get("events")
+        .map(|e| e.items())
+        .unwrap_or_default();
+    events
+        .into_iter()
+        .filter_map(|e| Some(e.get("eventId")?.as_str()?.into_owned()))
+        .collect()
 }
 
 impl Transport for RecordingTransport {
@@ -76,7 +85,11 @@ impl Transport for RecordingTransport {
         let mut inner = self.inner.borrow_mut();
         let reply = inner.1.pop_front().unwrap_or_else(|| Reply::Http {
             status: 200,
-            body: cat![r#"{"requestId":"recorded","accepted":"#, num(event_ids(&body).len() as u64), "}"],
+            body: cat![
+                r#"{"requestId":"recorded","accepted":"#,
+                num(event_ids(&body).len() as u64),
+                "}"
+            ],
             retry_after: None,
         });
         inner.0.push(Recorded {

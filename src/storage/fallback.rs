@@ -69,7 +69,11 @@ impl<P: Storage> Storage for FallbackStorage<P> {
                     self.memory.remove(key)?;
                     return Ok(());
                 }
-                Err(e) => self.degrade(&agent_track_schema::cat!["localStorage refused a write (", e.0, ")"]),
+                Err(e) => self.degrade(&agent_track_schema::cat![
+                    "localStorage refused a write (",
+                    e.0,
+                    ")"
+                ]),
             }
         }
         self.memory.set(key, value)

@@ -58,6 +58,9 @@ pub struct Recorded {
     pub start: f64,
     pub end: Option<f64>,
     pub content_type: String,
+    /// `gzip` when the browser compressed the body (the recorder decompresses it).
+    #[serde(default)]
+    pub content_encoding: String,
     pub status: u16,
     pub events: Vec<String>,
     pub body: String,

@@ -6,10 +6,12 @@
 //   POST /t/{name}/v1/events   record; answer with the next scripted reply, else 200
 //                              acknowledging every event
 //   POST /t/{name}/script      append replies: [{status, body?, retryAfter?, delayMs?}]
-//   GET  /t/{name}/batches     [{start, end, contentType, status, events: [eventId...], body}]
+//   GET  /t/{name}/batches     [{start, end, contentType, contentEncoding, status, events: [eventId...],
+//                              body (decompressed)}]
 //
 // Usage: node tests/support/recorder.mjs [port]   (prints "recorder listening on PORT")
 import { createServer } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 
 const port = Number(process.argv[2] ?? 47311);
 const recorders = new Map();
@@ -21,7 +23,7 @@ const recorder = (name) => {
 const cors = (req) => ({
   'access-control-allow-origin': req.headers.origin ?? '*',
   'access-control-allow-methods': 'POST, GET, OPTIONS',
-  'access-control-allow-headers': 'content-type',
+  'access-control-allow-headers': 'content-type, content-encoding',
   'access-control-expose-headers': 'Retry-After',
   'vary': 'Origin',
 });
@@ -31,7 +33,11 @@ const server = createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const start = Date.now();
-    const body = Buffer.concat(chunks).toString('utf8');
+    // Batches arrive gzipped (content-encoding: gzip) except the page-hide keepalive send.
+    const raw = Buffer.concat(chunks);
+    const encoding = req.headers['content-encoding'] ?? '';
+    let body;
+    try { body = (encoding === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'); } catch { body = raw.toString('utf8'); }
     const m = new URL(req.url, 'http://x').pathname.match(/^\/t\/([^/]+)\/(.*)$/);
     const send = (status, payload, extra = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...cors(req), ...extra });
@@ -50,7 +56,7 @@ const server = createServer((req, res) => {
       let events = [];
       try { events = JSON.parse(body).events.map((e) => e.eventId); } catch { /* recorded as is */ }
       const reply = rec.script.shift() ?? { status: 200 };
-      const entry = { start, end: null, contentType: req.headers['content-type'] ?? '', status: reply.status, events, body };
+      const entry = { start, end: null, contentType: req.headers['content-type'] ?? '', contentEncoding: encoding, status: reply.status, events, body };
       rec.batches.push(entry);
       const answer = () => {
         entry.end = Date.now();
