@@ -68,6 +68,24 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The items joined with `, ` (what `[..].join(", ")` gives, without its generic code).
+pub fn list(items: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out
+}
+
+/// Where `needle` first occurs in `haystack` (a plain byte search: `str::find` with a string
+/// pattern brings the Two-Way searcher into the wasm module).
+pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack.as_bytes().windows(needle.len()).position(|w| w == needle.as_bytes())
+}
+
 /// `s` as a JSON string literal, for messages. Not `{:?}`: Rust's Debug escaping is another
 /// syntax and pulls Unicode tables into the wasm module.
 pub fn quote(s: &str) -> String {
