@@ -149,15 +149,15 @@ impl Lease {
 }
 
 impl Holder {
-    /// The lease's value: `(owner, expires)`, if any.
-    fn read(&self) -> Option<(String, u64)> {
+    /// The stored lease, if any: whether it is ours, and when it expires (0 if unreadable).
+    fn read(&self) -> Option<(bool, u64)> {
         let v = self.storage.get(LOCK_NAME).ok().flatten()?;
         let (owner, expires) = v.split_once(' ')?;
-        Some((owner.into(), expires.parse().unwrap_or(0)))
+        Some((owner == self.owner, expires.parse().unwrap_or(0)))
     }
 
     fn ours(&self) -> bool {
-        self.read().is_some_and(|(o, _)| o == self.owner)
+        self.read().is_some_and(|(ours, _)| ours)
     }
 
     /// Writes the lease as ours until `LEASE_MS` from now; whether it reads back as written.
@@ -173,7 +173,7 @@ impl Holder {
     fn try_take(&self) -> bool {
         let now = self.platform.now_ms();
         self.read()
-            .is_none_or(|(owner, expires)| owner == self.owner || expires <= now)
+            .is_none_or(|(ours, expires)| ours || expires <= now)
             && self.write()
     }
 
