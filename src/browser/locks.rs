@@ -17,8 +17,9 @@ use crate::delivery::{Guard, Lock, Pending};
 use crate::platform::Platform;
 use crate::storage::Storage;
 
-/// The name of the Web Lock, and the key of the lease.
-pub const LOCK_NAME: &str = "agent-track:v1:send";
+/// The name of the Web Lock, and the key of the lease (kept with every other key in
+/// [`crate::keys`]).
+pub use crate::keys::LOCK as LOCK_NAME;
 
 #[wasm_bindgen]
 extern "C" {
