@@ -17,9 +17,13 @@ impl Index {
     pub fn from_unsorted(entries: Vec<(String, usize)>) -> Index {
         // Sorted by (key, position) with a small heapsort: the standard library's sorts are
         // several kilobytes of wasm each. The position makes the last of repeated keys win.
-        let mut e: Vec<(String, usize, usize)> =
-            entries.into_iter().enumerate().map(|(i, (k, v))| (k, i, v)).collect();
-        let less = |a: &(String, usize, usize), b: &(String, usize, usize)| (&a.0, a.1) < (&b.0, b.1);
+        let mut e: Vec<(String, usize, usize)> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| (k, i, v))
+            .collect();
+        let less =
+            |a: &(String, usize, usize), b: &(String, usize, usize)| (&a.0, a.1) < (&b.0, b.1);
         let sift = |e: &mut [(String, usize, usize)], mut root: usize, end: usize| loop {
             let mut child = 2 * root + 1;
             if child >= end {
@@ -120,7 +124,9 @@ mod tests {
 
     #[test]
     fn builds_sorted_from_any_order() {
-        let keys: Vec<(String, usize)> = (0..200).map(|i| (format!("{:03}", (i * 37) % 200), i)).collect();
+        let keys: Vec<(String, usize)> = (0..200)
+            .map(|i| (format!("{:03}", (i * 37) % 200), i))
+            .collect();
         let index = Index::from_unsorted(keys);
         let got: Vec<&String> = index.keys().collect();
         let mut want: Vec<String> = (0..200).map(|i| format!("{i:03}")).collect();

@@ -152,7 +152,9 @@ pub fn is_expired(event_id: &str, now_ms: u64) -> bool {
 /// present), so that custom properties named `visitorId` cannot fool it.
 pub fn lacks_visitor(json: &str) -> bool {
     const KEY: &str = "\"timestamp\":";
-    let Some(at) = find(json, KEY) else { return true };
+    let Some(at) = find(json, KEY) else {
+        return true;
+    };
     let rest = &json.as_bytes()[at + KEY.len()..];
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     !rest[digits..].starts_with(b",\"visitorId\":")

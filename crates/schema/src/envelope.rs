@@ -43,7 +43,9 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
     unknown_keys(&mut problems, value, &EVENT_FIELDS, "");
     let event_id = id(&mut problems, value, "eventId", true).unwrap_or_default();
     let event_type = match value.get("type").map(|t| (t, t.as_str())) {
-        Some((_, Some(s))) => EventType::parse_field(&s, "type").map_err(|p| problems.push(p)).ok(),
+        Some((_, Some(s))) => EventType::parse_field(&s, "type")
+            .map_err(|p| problems.push(p))
+            .ok(),
         other => {
             problems.push(wrong(
                 other.map(|(t, _)| t),

@@ -90,7 +90,10 @@ pub fn char_count(s: &str) -> usize {
 /// Where `needle` first occurs in `haystack` (a plain byte search: `str::find` with a string
 /// pattern brings the Two-Way searcher into the wasm module).
 pub fn find(haystack: &str, needle: &str) -> Option<usize> {
-    haystack.as_bytes().windows(needle.len()).position(|w| w == needle.as_bytes())
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 /// `s` as a JSON string literal, for messages. Not `{:?}`: Rust's Debug escaping is another

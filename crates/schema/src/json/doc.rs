@@ -291,7 +291,10 @@ impl<'d, 'a> Node<'d, 'a> {
     /// The value's text exactly as it appears in the document.
     pub fn raw(&self) -> &'a str {
         let t = self.tok();
-        self.doc.src.get(t.start as usize..t.end as usize).unwrap_or_default()
+        self.doc
+            .src
+            .get(t.start as usize..t.end as usize)
+            .unwrap_or_default()
     }
 
     fn children(&self) -> Vec<Node<'d, 'a>> {
