@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
-use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -232,7 +231,7 @@ impl Lock for Lease {
                 if !wait || holder.platform.now_ms() - start > LEASE_WAIT_MS {
                     return None;
                 }
-                TimeoutFuture::new(100).await;
+                sleep(100).await;
             }
         })
     }
@@ -242,4 +241,15 @@ impl Lock for Lease {
     fn release_on_hide(&self) {
         self.0.release();
     }
+}
+
+/// Resolves after `ms` (a `setTimeout` promise: gloo-timers' future would bring a channel
+/// implementation into the module for this one wait).
+async fn sleep(ms: i32) {
+    let wait = Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = JsFuture::from(wait).await;
 }
