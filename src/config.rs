@@ -4,7 +4,7 @@ use agent_track_schema::cat;
 use agent_track_schema::json::Json;
 use agent_track_schema::limits::{MAX_BATCH_EVENTS, MAX_ID_BYTES};
 use agent_track_schema::suggest::closest;
-use agent_track_schema::text::num;
+use agent_track_schema::text::{list, num};
 
 use crate::error::Error;
 use crate::queue::Caps;
@@ -101,7 +101,7 @@ pub fn unknown_option(key: &str) -> Error {
             "` is not a configure option; ",
             hint,
             "options are ",
-            KNOWN_OPTIONS.join(", ")
+            list(&KNOWN_OPTIONS)
         ],
     )
 }

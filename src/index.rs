@@ -14,19 +14,46 @@ pub struct Index {
 
 impl Index {
     /// An index of `entries` (any order; a repeated key keeps its last value).
-    pub fn from_unsorted(mut entries: Vec<(String, usize)>) -> Index {
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        entries.dedup_by(|later, earlier| {
-            if later.0 == earlier.0 {
-                earlier.1 = later.1;
-                true
-            } else {
-                false
+    pub fn from_unsorted(entries: Vec<(String, usize)>) -> Index {
+        // Sorted by (key, position) with a small heapsort: the standard library's sorts are
+        // several kilobytes of wasm each. The position makes the last of repeated keys win.
+        let mut e: Vec<(String, usize, usize)> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (k, v))| (k, i, v))
+            .collect();
+        let less =
+            |a: &(String, usize, usize), b: &(String, usize, usize)| (&a.0, a.1) < (&b.0, b.1);
+        let sift = |e: &mut [(String, usize, usize)], mut root: usize, end: usize| loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                break;
             }
-        });
-        Index {
-            entries: entries.into(),
+            if child + 1 < end && less(&e[child], &e[child + 1]) {
+                child += 1;
+            }
+            if !less(&e[root], &e[child]) {
+                break;
+            }
+            e.swap(root, child);
+            root = child;
+        };
+        let n = e.len();
+        for root in (0..n / 2).rev() {
+            sift(&mut e, root, n);
         }
+        for end in (1..n).rev() {
+            e.swap(0, end);
+            sift(&mut e, 0, end);
+        }
+        let mut sorted: VecDeque<(String, usize)> = VecDeque::with_capacity(n);
+        for (key, _, value) in e {
+            match sorted.back_mut() {
+                Some(last) if last.0 == key => last.1 = value,
+                _ => sorted.push_back((key, value)),
+            }
+        }
+        Index { entries: sorted }
     }
 
     fn find(&self, key: &str) -> Result<usize, usize> {
@@ -94,6 +121,19 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn builds_sorted_from_any_order() {
+        let keys: Vec<(String, usize)> = (0..200)
+            .map(|i| (format!("{:03}", (i * 37) % 200), i))
+            .collect();
+        let index = Index::from_unsorted(keys);
+        let got: Vec<&String> = index.keys().collect();
+        let mut want: Vec<String> = (0..200).map(|i| format!("{i:03}")).collect();
+        want.sort();
+        assert_eq!(got, want.iter().collect::<Vec<_>>());
+        assert_eq!(Index::from_unsorted(Vec::new()).len(), 0);
+    }
 
     #[test]
     fn behaves_like_an_ordered_map() {

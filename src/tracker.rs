@@ -170,12 +170,12 @@ impl Tracker {
     fn commit(&self, event: Event) -> Result<Option<String>, Error> {
         let id = event.event_id.clone();
         let before_send = self.hooks.borrow().before_send.clone();
-        let event = match before_send {
-            None => event,
+        let result = match before_send {
+            None => self.core.borrow_mut().commit_prepared(event).map(Some),
             Some(hook) => match hook(event) {
                 Ok(Some(mut changed)) => {
                     changed.event_id = id.clone();
-                    changed
+                    self.core.borrow_mut().commit(changed).map(Some)
                 }
                 Ok(None) => return Ok(None),
                 Err(reason) => {
@@ -186,7 +186,6 @@ impl Tracker {
                 }
             },
         };
-        let result = self.core.borrow_mut().commit(event).map(Some);
         self.deliver_reports();
         if result.is_ok() && self.core.borrow().reached_flush_at() {
             let due = self.delivery.borrow().on_due.clone();

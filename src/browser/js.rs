@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use agent_track_schema::cat;
 use agent_track_schema::json::write::event_json;
 use agent_track_schema::json::Doc;
-use agent_track_schema::text::{push_json_str, push_u64};
+use agent_track_schema::text::{find, push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
@@ -195,10 +195,14 @@ pub fn track_agent(
         .as_string()
         .unwrap_or_else(|| describe_js(&event_type));
     let properties: JsValue = properties.into();
-    check_token_counts(&properties)?;
     // The objects cross the boundary as JSON text: one native call and one copy each,
     // instead of a crossing per property.
-    let properties = stringify(&properties).map_err(|m| invalid("properties", m))?;
+    let text = stringify(&properties).map_err(|m| invalid("properties", m))?;
+    if find(&text, "TokenCount\":null").is_some() {
+        // Only then can a count have been NaN or Infinity (see check_token_counts).
+        check_token_counts(&properties)?;
+    }
+    let properties = text;
     let event_properties = match event_properties {
         Some(v) => Some(stringify(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,

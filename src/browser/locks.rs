@@ -4,8 +4,10 @@
 //! `navigator.locks` is bound here with our own extern: web-sys's `LockManager` needs
 //! `--cfg web_sys_unstable_apis`, which would leak into every app that depends on this crate.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use gloo_timers::callback::Interval;
 use gloo_timers::future::TimeoutFuture;
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
@@ -15,8 +17,9 @@ use crate::delivery::{Guard, Lock, Pending};
 use crate::platform::Platform;
 use crate::storage::Storage;
 
-/// The name of the Web Lock, and the key of the lease.
-pub const LOCK_NAME: &str = "agent-track:v1:send";
+/// The name of the Web Lock, and the key of the lease (kept with every other key in
+/// [`crate::keys`]).
+pub use crate::keys::LOCK as LOCK_NAME;
 
 #[wasm_bindgen]
 extern "C" {
@@ -32,7 +35,7 @@ extern "C" {
 }
 
 /// The browser's best lock: Web Locks when `navigator.locks` exists (secure contexts of
-/// current browsers), else a lease.
+/// current browsers), else a [`Lease`].
 pub fn default_lock(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Rc<dyn Lock> {
     match WebLock::new() {
         Some(l) => Rc::new(l),
@@ -57,6 +60,7 @@ impl WebLock {
 }
 
 /// Resolves its promise when dropped: releases a Web Lock.
+#[must_use = "the Web Lock is released when this drops"]
 struct Release(Function);
 
 impl Drop for Release {
@@ -99,89 +103,143 @@ impl Lock for WebLock {
     }
 }
 
-/// A lease in `localStorage`: `{owner} {expiresAt}`. Best effort: `localStorage` has no
-/// compare-and-set, so two tabs can both believe they won in a narrow race; receivers dedupe
-/// on `eventId`.
-pub struct Lease {
+/// A lease in `localStorage` under [`LOCK_NAME`]: `{owner} {expiresAt}` (unix ms), one owner
+/// per page. Best effort: `localStorage` has no compare-and-set, so two tabs can both believe
+/// they won in a narrow race (each writes, then reads back), and a holder stalled for longer
+/// than [`LEASE_MS`] (a frozen or heavily throttled tab) loses the lease while it may still be
+/// sending; receivers dedupe on `eventId`, so either costs a duplicate request, never a
+/// duplicate event.
+///
+/// The lease is short and renewed every [`RENEW_MS`] while a guard of this page lives;
+/// dropping the last guard stops renewing and removes the lease if it is still ours. A page
+/// that goes away releases it on page hide ([`Lock::release_on_hide`]); a page that dies
+/// without page hide leaves a lease that expires within [`LEASE_MS`].
+pub struct Lease(Rc<Holder>);
+
+/// How long a lease lasts without renewal: what a page that died while sending costs the next
+/// page. Several renewals fit in it, so that timer delays do not lose the lease.
+pub const LEASE_MS: u64 = 4_000;
+/// How often a held lease is renewed.
+pub const RENEW_MS: u32 = 1_000;
+/// How long `acquire(wait = true)` keeps trying.
+pub const LEASE_WAIT_MS: u64 = 10_000;
+
+/// A page's side of the lease, shared by the [`Lease`] and its guards.
+struct Holder {
     storage: Rc<dyn Storage>,
     platform: Rc<dyn Platform>,
     owner: String,
+    /// Guards alive (a `flush()` and a page-hide send may overlap).
+    guards: Cell<u32>,
+    /// Renews the lease while `guards > 0`.
+    renew: RefCell<Option<Interval>>,
 }
-
-/// How long a lease lasts without being released: longer than one request may take.
-pub const LEASE_MS: u64 = 40_000;
-/// How long `acquire(wait = true)` keeps trying.
-pub const LEASE_WAIT_MS: u64 = 10_000;
 
 impl Lease {
     /// A lease owned by a new random owner id.
     pub fn new(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Lease {
         let owner = crate::id::format_v7(platform.now_ms(), 0, platform.random());
-        Lease {
+        Lease(Rc::new(Holder {
             storage,
             platform,
             owner,
-        }
+            guards: Cell::new(0),
+            renew: RefCell::new(None),
+        }))
+    }
+}
+
+impl Holder {
+    /// The stored lease, if any: whether it is ours, and when it expires (0 if unreadable).
+    fn read(&self) -> Option<(bool, u64)> {
+        let v = self.storage.get(LOCK_NAME).ok().flatten()?;
+        let (owner, expires) = v.split_once(' ')?;
+        Some((owner == self.owner, expires.parse().unwrap_or(0)))
     }
 
-    fn try_take(&self) -> bool {
-        let now = self.platform.now_ms();
-        let current = self.storage.get(LOCK_NAME).ok().flatten();
-        let free = match current.as_deref().and_then(|v| v.split_once(' ')) {
-            Some((owner, expires)) => {
-                owner == self.owner || expires.parse::<u64>().map_or(true, |e| e <= now)
-            }
-            None => true,
-        };
-        if !free {
-            return false;
-        }
-        let mine = format!("{} {}", self.owner, now + LEASE_MS);
+    fn ours(&self) -> bool {
+        self.read().is_some_and(|(ours, _)| ours)
+    }
+
+    /// Writes the lease as ours until `LEASE_MS` from now; whether it reads back as written.
+    fn write(&self) -> bool {
+        let mut mine = self.owner.clone();
+        mine.push(' ');
+        mine.push_str(&(self.platform.now_ms() + LEASE_MS).to_string());
         // Write, then read back: another tab's write in between wins.
         self.storage.set(LOCK_NAME, &mine).is_ok()
             && self.storage.get(LOCK_NAME).ok().flatten().as_deref() == Some(mine.as_str())
     }
+
+    fn try_take(&self) -> bool {
+        let now = self.platform.now_ms();
+        self.read()
+            .is_none_or(|(ours, expires)| ours || expires <= now)
+            && self.write()
+    }
+
+    /// Removes the lease if it is ours.
+    fn release(&self) {
+        if self.ours() {
+            let _ = self.storage.remove(LOCK_NAME);
+        }
+    }
 }
 
-/// Removes the lease when dropped, if it is still ours.
-struct LeaseRelease(Rc<dyn Storage>, String);
+/// A guard's hold on the lease: the last one to drop stops the renewal and releases.
+#[must_use = "the lease is released when this drops"]
+struct LeaseGuard(Rc<Holder>);
 
-impl Drop for LeaseRelease {
+impl LeaseGuard {
+    fn new(holder: Rc<Holder>) -> LeaseGuard {
+        let n = holder.guards.get();
+        holder.guards.set(n + 1);
+        if n == 0 {
+            let weak = Rc::downgrade(&holder);
+            // Renews only a lease that is still ours: one released on page hide, or taken by
+            // another tab after it expired, is left alone.
+            let renew = Interval::new(RENEW_MS, move || {
+                if let Some(h) = weak.upgrade().filter(|h| h.ours()) {
+                    h.write();
+                }
+            });
+            *holder.renew.borrow_mut() = Some(renew);
+        }
+        LeaseGuard(holder)
+    }
+}
+
+impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        if let Ok(Some(v)) = self.0.get(LOCK_NAME) {
-            if v.split_once(' ').is_some_and(|(owner, _)| owner == self.1) {
-                let _ = self.0.remove(LOCK_NAME);
-            }
+        let n = self.0.guards.get() - 1;
+        self.0.guards.set(n);
+        if n == 0 {
+            self.0.renew.borrow_mut().take();
+            self.0.release();
         }
     }
 }
 
 impl Lock for Lease {
     fn acquire(&self, wait: bool) -> Pending<Option<Guard>> {
-        let (storage, platform, owner) = (
-            self.storage.clone(),
-            self.platform.clone(),
-            self.owner.clone(),
-        );
-        let lease = Lease {
-            storage,
-            platform,
-            owner,
-        };
+        let holder = self.0.clone();
         Box::pin(async move {
-            let start = lease.platform.now_ms();
+            let start = holder.platform.now_ms();
             loop {
-                if lease.try_take() {
-                    return Some(Guard::new(LeaseRelease(
-                        lease.storage.clone(),
-                        lease.owner.clone(),
-                    )));
+                if holder.try_take() {
+                    return Some(Guard::new(LeaseGuard::new(holder)));
                 }
-                if !wait || lease.platform.now_ms() - start > LEASE_WAIT_MS {
+                if !wait || holder.platform.now_ms() - start > LEASE_WAIT_MS {
                     return None;
                 }
                 TimeoutFuture::new(100).await;
             }
         })
+    }
+
+    /// Removes the lease if it is ours, under live guards too: they stop renewing it (it is no
+    /// longer ours) and release nothing. The next page takes it at once.
+    fn release_on_hide(&self) {
+        self.0.release();
     }
 }

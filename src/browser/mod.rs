@@ -12,17 +12,19 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use fetch::FetchTransport;
-pub use locks::{default_lock, Lease, WebLock, LOCK_NAME};
+pub use locks::{default_lock, Lease, WebLock, LEASE_MS, LEASE_WAIT_MS, LOCK_NAME, RENEW_MS};
 pub use platform::BrowserPlatform;
 pub use scheduler::Scheduler;
 
 use crate::config::Config;
+use crate::delivery::Lock;
 use crate::storage::{LocalStorage, MemoryStorage, Storage};
 use crate::tracker::{Hooks, Tracker};
 
-/// The default tracker and, once an endpoint is configured, its scheduler.
+/// The default tracker, its lock and, once an endpoint is configured, its scheduler.
 struct PageTracker {
     tracker: Tracker,
+    lock: Rc<dyn Lock>,
     scheduler: Option<Scheduler>,
 }
 
@@ -34,6 +36,11 @@ thread_local! {
 /// `localStorage` (or memory when it is unavailable). It sends on its own only with a
 /// [`Scheduler`].
 pub fn new_tracker() -> Tracker {
+    with_lock().0
+}
+
+/// [`new_tracker`] and the lock it sends under.
+fn with_lock() -> (Tracker, Rc<dyn Lock>) {
     let platform: Rc<BrowserPlatform> = Rc::new(BrowserPlatform::new());
     let local = LocalStorage::open();
     let lock_storage: Rc<dyn Storage> = match LocalStorage::open() {
@@ -45,27 +52,36 @@ pub fn new_tracker() -> Tracker {
         platform.clone(),
     );
     tracker.set_transport(Rc::new(FetchTransport));
-    tracker.set_lock(default_lock(lock_storage, platform));
-    tracker
+    let lock = default_lock(lock_storage, platform);
+    tracker.set_lock(lock.clone());
+    (tracker, lock)
 }
 
 /// The page's default tracker (the one the JS API uses), created on first use. It holds
 /// whatever events earlier page loads and other tabs left queued.
 pub fn tracker() -> Tracker {
+    page().0
+}
+
+/// The default tracker and its lock.
+fn page() -> (Tracker, Rc<dyn Lock>) {
     DEFAULT.with(|d| {
-        d.borrow_mut()
-            .get_or_insert_with(|| PageTracker {
-                tracker: new_tracker(),
+        let mut d = d.borrow_mut();
+        let p = d.get_or_insert_with(|| {
+            let (tracker, lock) = with_lock();
+            PageTracker {
+                tracker,
+                lock,
                 scheduler: None,
-            })
-            .tracker
-            .clone()
+            }
+        });
+        (p.tracker.clone(), p.lock.clone())
     })
 }
 
 /// Configures the default tracker and (re)starts its scheduler when an endpoint is set.
 pub fn configure(config: Config, hooks: Hooks) {
-    let tracker = tracker();
+    let (tracker, lock) = page();
     let interval = config.flush_interval_ms;
     let sends = config.endpoint.is_some();
     tracker.configure(config, hooks);
@@ -75,7 +91,7 @@ pub fn configure(config: Config, hooks: Hooks) {
             d.scheduler = None;
         }
     });
-    let scheduler = sends.then(|| Scheduler::start(&tracker, interval));
+    let scheduler = sends.then(|| Scheduler::start(&tracker, interval, lock));
     DEFAULT.with(|d| {
         if let Some(d) = d.borrow_mut().as_mut() {
             d.scheduler = scheduler;

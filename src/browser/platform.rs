@@ -8,6 +8,9 @@ use crate::platform::{Page, Platform};
 /// drawn from `crypto.getRandomValues` 256 at a time (one boundary crossing per 32 events).
 pub struct BrowserPlatform {
     window: Option<web_sys::Window>,
+    /// Kept, not looked up per event: `location` and `document` do not change.
+    location: Option<web_sys::Location>,
+    document: Option<web_sys::Document>,
     crypto: Option<web_sys::Crypto>,
     user_agent: Option<String>,
     language: Option<String>,
@@ -23,6 +26,8 @@ impl BrowserPlatform {
             crypto: window.as_ref().and_then(|w| w.crypto().ok()),
             user_agent: navigator.as_ref().and_then(|n| n.user_agent().ok()),
             language: navigator.as_ref().and_then(|n| n.language()),
+            location: window.as_ref().map(|w| w.location()),
+            document: window.as_ref().and_then(|w| w.document()),
             window,
             pool: RefCell::new(([0; 256], 256)),
         }
@@ -62,16 +67,13 @@ impl Platform for BrowserPlatform {
     }
 
     fn page(&self) -> Page {
-        let Some(w) = &self.window else {
-            return Page {
-                user_agent: self.user_agent.clone(),
-                language: self.language.clone(),
-                ..Page::default()
-            };
-        };
         Page {
-            url: w.location().href().ok(),
-            title: w.document().map(|d| d.title()).filter(|t| !t.is_empty()),
+            url: self.location.as_ref().and_then(|l| l.href().ok()),
+            title: self
+                .document
+                .as_ref()
+                .map(|d| d.title())
+                .filter(|t| !t.is_empty()),
             user_agent: self.user_agent.clone(),
             language: self.language.clone(),
         }

@@ -1,6 +1,6 @@
 //! [`Scheduler`]: what makes a tracker send on its own: the `flushIntervalMs` timer, the
-//! `flushAt` count, the end of a backoff, `online`, and page hide. It owns its timer and
-//! listeners; dropping it removes them.
+//! `flushAt` count, the end of a backoff, `online`, and page hide (where it also releases the
+//! cross-tab lock). It owns its timer and listeners; dropping it removes them.
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -10,9 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{EventTarget, VisibilityState};
 
+use crate::delivery::Lock;
 use crate::tracker::{Tracker, WeakTracker};
 
 /// Sends for one tracker while it lives.
+#[must_use = "the scheduler stops when dropped"]
 pub struct Scheduler {
     state: Rc<State>,
     _interval: Interval,
@@ -21,6 +23,8 @@ pub struct Scheduler {
 
 struct State {
     tracker: WeakTracker,
+    /// The tracker's cross-tab lock, released on page hide.
+    lock: Rc<dyn Lock>,
     /// Wakes the tracker when a backoff ends.
     retry: RefCell<Option<Timeout>>,
     /// The page-hide send of this hide already ran (`visibilitychange` and `pagehide` both
@@ -32,9 +36,12 @@ impl Scheduler {
     /// Starts sending for `tracker`: every `interval_ms`, when `flushAt` events are queued,
     /// when the browser comes back online, and once on each page hide (keepalive). Also runs
     /// a pass at once if events are queued now: earlier pages or closed tabs left them.
-    pub fn start(tracker: &Tracker, interval_ms: u32) -> Scheduler {
+    /// `lock`: the one the tracker sends under ([`Tracker::set_lock`]); on each page hide it is
+    /// released ([`Lock::release_on_hide`]) once the keepalive request, if any, has left.
+    pub fn start(tracker: &Tracker, interval_ms: u32, lock: Rc<dyn Lock>) -> Scheduler {
         let state = Rc::new(State {
             tracker: tracker.downgrade(),
+            lock,
             retry: RefCell::new(None),
             hide_sent: Cell::new(false),
         });
@@ -109,9 +116,14 @@ fn page_hidden(state: &Weak<State>) {
     spawn_local(async move {
         let _ = tracker.flush_on_hide().await;
     });
+    // Spawned tasks run in order: this one after the hide pass's first step, which takes the
+    // lock and starts its keepalive request. The page may be gone before that answers.
+    let lock = s.lock.clone();
+    spawn_local(async move { lock.release_on_hide() });
 }
 
 /// An event listener removed when dropped.
+#[must_use = "the listener is removed when this drops"]
 struct Listener {
     target: EventTarget,
     kind: &'static str,

@@ -192,13 +192,19 @@ impl Core {
         }
     }
 
-    /// Queues a prepared event (after `beforeSend`, which may have changed it: the properties
-    /// are checked again). Returns its id.
+    /// Queues a prepared event after `beforeSend`, which may have changed it: the properties
+    /// are checked again. Returns its id.
     pub fn commit(&mut self, event: Event) -> Result<String, Error> {
         event
             .properties
             .validate(event.event_type)
             .map_err(Error::Validation)?;
+        self.commit_prepared(event)
+    }
+
+    /// Queues an event as [`Core::prepare_json`] or [`Core::prepare`] returned it (already
+    /// checked). Returns its id.
+    pub fn commit_prepared(&mut self, event: Event) -> Result<String, Error> {
         let json = event_json(&event);
         if json.len() > MAX_EVENT_BYTES {
             let message = cat![

@@ -8,7 +8,7 @@
 
 use agent_track_schema::json::{Doc, Node};
 use agent_track_schema::limits::MAX_EVENT_AGE_MS;
-use agent_track_schema::text::push_u64;
+use agent_track_schema::text::{find, push_u64};
 
 /// An outgoing batch: the events' ids, in queue order, and the exact body sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,11 +151,13 @@ pub fn is_expired(event_id: &str, now_ms: u64) -> bool {
 /// serialized field order of `Event` (`eventId`, `type`, `timestamp`, then `visitorId` when
 /// present), so that custom properties named `visitorId` cannot fool it.
 pub fn lacks_visitor(json: &str) -> bool {
-    let Some((_, rest)) = json.split_once("\"timestamp\":") else {
+    const KEY: &str = "\"timestamp\":";
+    let Some(at) = find(json, KEY) else {
         return true;
     };
-    let rest = rest.trim_start_matches(|c: char| c.is_ascii_digit());
-    !rest.starts_with(",\"visitorId\":")
+    let rest = &json.as_bytes()[at + KEY.len()..];
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    !rest[digits..].starts_with(b",\"visitorId\":")
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::any::Any;
 use super::transport::Pending;
 
 /// Holds the lock until dropped.
+#[must_use = "the lock is released when the guard drops"]
 pub struct Guard(#[allow(dead_code)] Box<dyn Any>);
 
 impl Guard {
@@ -21,6 +22,13 @@ pub trait Lock {
     /// Takes the lock. `wait`: queue behind the holder (an explicit `flush()`); otherwise give
     /// up at once when another sender holds it (timers, page hide), returning `None`.
     fn acquire(&self, wait: bool) -> Pending<Option<Guard>>;
+
+    /// Page hide: the page may be going away. Gives up this sender's hold now, even under live
+    /// guards (which then release nothing), so that the next page does not wait for an
+    /// expiry. Safe while a send is in flight: its events stay queued until acknowledged, and
+    /// if another sender sends them too, receivers dedupe on `eventId` (at-least-once).
+    /// Default: nothing (the browser releases a closed page's Web Locks itself).
+    fn release_on_hide(&self) {}
 }
 
 /// A lock that is always free: for a single tracker (host tests, apps' tests).

@@ -67,15 +67,18 @@ export async function eventually(fn, ms = 10_000, what = 'condition') {
   }
 }
 
-/** A static server for the pages: `/pkg/*` from pkg/, everything else from www/. */
-export async function serveSite(port) {
+/**
+ * A static server for the pages: `/pkg/*` from pkg/, the paths of `files` (path -> file) from
+ * their files, everything else from www/.
+ */
+export async function serveSite(port, files = {}) {
   const { createServer } = await import('node:http');
   const { readFile } = await import('node:fs/promises');
   const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
   const server = createServer(async (req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     if (path.includes('..')) return res.writeHead(400).end();
-    const file = path.startsWith('/pkg/') ? join('pkg', path.slice(5)) : join('www', path === '/' ? 'index.html' : path.slice(1));
+    const file = files[path] ?? (path.startsWith('/pkg/') ? join('pkg', path.slice(5)) : join('www', path === '/' ? 'index.html' : path.slice(1)));
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' });
@@ -104,27 +107,29 @@ function restartable(args, env, healthUrl) {
 /**
  * The real stack as separate processes: a collector, a chaos relay in front of it (faults on
  * demand), a proxy relaying to the relay, and a static site for the demo page on its own
- * origin (so the proxy's CORS allowlist is exercised).
+ * origin (so the proxy's CORS allowlist is exercised). `siteHosts`: the host names the site is
+ * reached by (mapped to 127.0.0.1 in the browser); the proxy allows each on the site's port.
+ * `siteFiles`: more pages for the site (see `serveSite`).
  */
-export async function separateStack({ deadlineMs = 3000 } = {}) {
+export async function separateStack({ deadlineMs = 3000, siteHosts = ['127.0.0.1'], siteFiles = {} } = {}) {
   const { randomBytes } = await import('node:crypto');
   const { chaosRelay } = await import('./chaos.mjs');
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-faults-'));
   const [sitePort, proxyPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
-  const site = await serveSite(sitePort);
+  const site = await serveSite(sitePort, siteFiles);
   const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
   const collector = restartable(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, `http://127.0.0.1:${collectorPort}/healthz`);
   await collector.start();
   const chaos = await chaosRelay(collectorPort);
   const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `http://127.0.0.1:${chaos.port}/v1/ingest`,
-    '--allow-origin', `http://127.0.0.1:${sitePort}`, '--upstream-deadline-ms', String(deadlineMs),
+    '--allow-origin', siteHosts.map((h) => `http://${h}:${sitePort}`).join(','), '--upstream-deadline-ms', String(deadlineMs),
     '--rate-per-minute', '1000000', '--rate-burst', '100000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
   await proxy.start();
   const endpoint = `http://127.0.0.1:${proxyPort}/v1/events`;
   return {
-    secret, apiKey, dataDir, collector, proxy, chaos, proxyBase: `http://127.0.0.1:${proxyPort}`, collectorBase: `http://127.0.0.1:${collectorPort}`,
+    secret, apiKey, dataDir, collector, proxy, chaos, sitePort, endpoint, proxyBase: `http://127.0.0.1:${proxyPort}`, collectorBase: `http://127.0.0.1:${collectorPort}`,
     pageUrl: `http://127.0.0.1:${sitePort}/?endpoint=${encodeURIComponent(endpoint)}`,
     db: join(dataDir, 'agent-track.sqlite3'),
     async stop() { await proxy.stop(); await collector.stop(); await chaos.close(); await site.close(); },

@@ -43,12 +43,8 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
     unknown_keys(&mut problems, value, &EVENT_FIELDS, "");
     let event_id = id(&mut problems, value, "eventId", true).unwrap_or_default();
     let event_type = match value.get("type").map(|t| (t, t.as_str())) {
-        Some((_, Some(s))) => EventType::parse(&s)
-            .map_err(|mut p| {
-                p.field = "type".into();
-                p.message = p.message.replacen("eventType", "type", 1);
-                problems.push(p)
-            })
+        Some((_, Some(s))) => EventType::parse_field(&s, "type")
+            .map_err(|p| problems.push(p))
             .ok(),
         other => {
             problems.push(wrong(
@@ -178,7 +174,7 @@ fn unknown_keys<'a, J: Json<'a>>(problems: &mut Problems, map: J, known: &[&str]
                 " is not part of an event; ",
                 hint,
                 "allowed: ",
-                known.join(", ")
+                crate::text::list(known)
             ],
         ));
     }

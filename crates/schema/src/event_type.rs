@@ -42,6 +42,11 @@ impl EventType {
     /// Parses a wire name. The error, with code `invalid_event_type` and field `eventType`,
     /// lists the allowed names and suggests the closest one.
     pub fn parse(name: &str) -> Result<EventType, Problem> {
+        Self::parse_field(name, "eventType")
+    }
+
+    /// [`EventType::parse`] for a value found at `field` (the wire event's `type`).
+    pub fn parse_field(name: &str, field: &str) -> Result<EventType, Problem> {
         if let Some(t) = EventType::ALL.into_iter().find(|t| t.as_str() == name) {
             return Ok(t);
         }
@@ -52,14 +57,15 @@ impl EventType {
         };
         Err(Problem::new(
             Code::InvalidEventType,
-            "eventType",
+            field,
             crate::cat![
-                "eventType ",
+                field,
+                " ",
                 quote(name),
                 " is not supported",
                 hint,
                 "; use one of ",
-                names.join(", ")
+                crate::text::list(&names)
             ],
         ))
     }

@@ -271,7 +271,7 @@ impl Parser {
             None => cat![
                 field,
                 " is not a known property; known properties are ",
-                KNOWN_PROPERTIES.join(", "),
+                crate::text::list(&KNOWN_PROPERTIES),
                 " (custom data goes in eventProperties)"
             ],
         };

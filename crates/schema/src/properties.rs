@@ -195,7 +195,7 @@ impl AgentProperties {
                     field,
                     cat![
                         "properties.content of a user_reaction must be one of ",
-                        Reaction::ALLOWED.join(", "),
+                        crate::text::list(&Reaction::ALLOWED),
                         ", got ",
                         quote(&truncate(&self.content, 40))
                     ],

@@ -8,7 +8,7 @@ pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     if let Some(c) = candidates.iter().find(|c| fold(c) == folded) {
         return Some(c);
     }
-    let budget = (name.chars().count() / 3).max(2);
+    let budget = (crate::text::char_count(name) / 3).max(2);
     candidates
         .iter()
         .map(|c| (edit_distance(&folded, &fold(c)), *c))

@@ -54,7 +54,8 @@ pub fn push_json_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        // `get`, not indexing: both ends are ASCII, and no panic path joins the module.
+        out.push_str(s.get(start..i).unwrap_or_default());
         if escape.is_empty() {
             out.push_str("\\u00");
             out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -64,8 +65,35 @@ pub fn push_json_str(out: &mut String, s: &str) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
+}
+
+/// The items joined with `, ` (what `[..].join(", ")` gives, without its generic code).
+pub fn list(items: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(item);
+    }
+    out
+}
+
+/// How many characters `s` has (counted by hand: `chars().count()` brings a large
+/// vectorised counter into the wasm module).
+pub fn char_count(s: &str) -> usize {
+    s.bytes().filter(|b| (b & 0xC0) != 0x80).count()
+}
+
+/// Where `needle` first occurs in `haystack` (a plain byte search: `str::find` with a string
+/// pattern brings the Two-Way searcher into the wasm module).
+pub fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 /// `s` as a JSON string literal, for messages. Not `{:?}`: Rust's Debug escaping is another
@@ -80,7 +108,7 @@ pub fn quote(s: &str) -> String {
 pub fn truncate(s: &str, max_chars: usize) -> String {
     match s.char_indices().nth(max_chars) {
         None => s.to_string(),
-        Some((at, _)) => cat![&s[..at], "..."],
+        Some((at, _)) => cat![s.get(..at).unwrap_or_default(), "..."],
     }
 }
 

@@ -242,7 +242,7 @@ fn unescape(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
+        out.push_str(rest.get(..at).unwrap_or_default());
         let b = rest.as_bytes();
         let (c, used) = match b[at + 1] {
             b'b' => ('\u{8}', 2),
@@ -266,7 +266,7 @@ fn unescape(raw: &str) -> String {
             other => (char::from(other), 2),
         };
         out.push(c);
-        rest = &rest[at + used..];
+        rest = rest.get(at + used..).unwrap_or_default();
     }
     out.push_str(rest);
     out
@@ -291,7 +291,10 @@ impl<'d, 'a> Node<'d, 'a> {
     /// The value's text exactly as it appears in the document.
     pub fn raw(&self) -> &'a str {
         let t = self.tok();
-        &self.doc.src[t.start as usize..t.end as usize]
+        self.doc
+            .src
+            .get(t.start as usize..t.end as usize)
+            .unwrap_or_default()
     }
 
     fn children(&self) -> Vec<Node<'d, 'a>> {
@@ -331,7 +334,7 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
             return None;
         }
         let raw = self.raw();
-        let inner = &raw[1..raw.len() - 1];
+        let inner = raw.get(1..raw.len() - 1).unwrap_or_default();
         Some(if t.escaped {
             Cow::Owned(unescape(inner))
         } else {
@@ -366,7 +369,7 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
         self.raw_members()
             .into_iter()
             .map(|(k, v)| {
-                let inner = &k[1..k.len() - 1];
+                let inner = k.get(1..k.len() - 1).unwrap_or_default();
                 (
                     if k.contains('\\') {
                         Cow::Owned(unescape(inner))

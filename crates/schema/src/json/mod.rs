@@ -66,7 +66,7 @@ pub fn describe<'a, J: Json<'a>>(value: J) -> String {
         Kind::String => {
             let s = value.as_str().unwrap_or_default();
             let s = crate::cat!["the string ", crate::text::quote(&s)];
-            if s.chars().count() > 60 {
+            if crate::text::char_count(&s) > 60 {
                 crate::text::truncate(&s, 57)
             } else {
                 s
