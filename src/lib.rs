@@ -4,9 +4,12 @@
 //! # Layout
 //!
 //! - [`tracker`]: [`Tracker`], the Rust API (`track_agent`, `configure`, `stats`), running
-//!   the user's hooks around the [`core`].
-//! - [`core`]: the tracker's state and decisions, free of callbacks and browser access.
-//! - [`delivery`]: batches, response outcomes, backoff, transport, cross-tab lock, the pass.
+//!   the user's hooks around the [`engine`].
+//! - [`engine`]: the tracker's state, free of callbacks and browser access, applying the
+//!   decisions of [`delivery`], [`queue`] and [`config`].
+//! - [`pass`]: one delivery pass, the async loop between the engine, a transport and a lock.
+//! - [`delivery`]: pure decisions (batches, response outcomes, backoff) and the transport and
+//!   lock interfaces.
 //! - [`keys`], [`codes`]: every `localStorage` key and every error code, in one place.
 //! - [`config`]: [`Config`], the options of `configure`, with defaults and checks.
 //! - [`queue`]: [`Queue`], the ordered, capped event buffer, one storage key per event.
@@ -23,12 +26,13 @@
 
 pub mod codes;
 pub mod config;
-pub mod core;
 pub mod delivery;
+pub mod engine;
 pub mod error;
 pub mod id;
 pub mod index;
 pub mod keys;
+pub mod pass;
 pub mod platform;
 pub mod queue;
 pub mod report;

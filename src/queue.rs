@@ -274,11 +274,6 @@ impl<S: Storage> Queue<S> {
     pub fn set_caps(&mut self, caps: Caps) {
         self.caps = caps;
     }
-
-    /// The storage underneath.
-    pub fn storage(&self) -> &S {
-        &self.storage
-    }
 }
 
 /// The storage key of a queued event.

@@ -31,3 +31,16 @@ pub struct LastError {
     /// When, in unix milliseconds.
     pub at: u64,
 }
+
+/// What one pass did (the resolved value of `flush()`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Events acknowledged by the proxy.
+    pub sent: u64,
+    /// Events the proxy refused for good.
+    pub rejected: u64,
+    /// Events dropped (expired, too large, refused with a status that cannot succeed later).
+    pub dropped: u64,
+    /// Events still queued after the pass.
+    pub remaining: usize,
+}

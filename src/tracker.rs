@@ -1,4 +1,4 @@
-//! [`Tracker`]: the Rust API. A cheap-to-clone handle over the [`Core`] that runs the user's
+//! [`Tracker`]: the Rust API. A cheap-to-clone handle over the [`Engine`] that runs the user's
 //! hooks (`beforeSend`, `onError`) outside of any borrow, so a hook may call the tracker
 //! again.
 
@@ -14,10 +14,10 @@ use agent_track_schema::{AgentProperties, Event, EventType};
 use crate::codes;
 
 use crate::config::Config;
-use crate::core::Core;
-use crate::delivery::pass::{run, Mode, PassReport};
 use crate::delivery::{Lock, NoLock, Transport};
+use crate::engine::Engine;
 use crate::error::Error;
+use crate::pass::{run, Mode, PassReport};
 use crate::platform::Platform;
 use crate::report::Report;
 use crate::stats::Stats;
@@ -47,7 +47,7 @@ pub struct Hooks {
 /// observe what was tracked with [`Tracker::queued_events`] and the transport's batches.
 #[derive(Clone)]
 pub struct Tracker {
-    core: Rc<RefCell<Core>>,
+    core: Rc<RefCell<Engine>>,
     hooks: Rc<RefCell<Hooks>>,
     delivery: Rc<RefCell<Delivery>>,
 }
@@ -55,7 +55,7 @@ pub struct Tracker {
 /// A tracker reference that does not keep it alive (for timers and listeners it owns).
 #[derive(Clone)]
 pub struct WeakTracker {
-    core: std::rc::Weak<RefCell<Core>>,
+    core: std::rc::Weak<RefCell<Engine>>,
     hooks: std::rc::Weak<RefCell<Hooks>>,
     delivery: std::rc::Weak<RefCell<Delivery>>,
 }
@@ -87,7 +87,7 @@ impl Tracker {
     /// it has a transport ([`Tracker::set_transport`]) and an endpoint.
     pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Tracker {
         Tracker {
-            core: Rc::new(RefCell::new(Core::new(storage, platform))),
+            core: Rc::new(RefCell::new(Engine::new(storage, platform))),
             hooks: Rc::default(),
             delivery: Rc::new(RefCell::new(Delivery {
                 transport: None,

@@ -7,7 +7,7 @@ mod common;
 use std::rc::Rc;
 
 use agent_track::browser::BrowserPlatform;
-use agent_track::storage::LocalStorage;
+use agent_track::browser::LocalStorage;
 use agent_track::{AgentProperties, EventType, Tracker};
 use common::*;
 use wasm_bindgen::JsCast;

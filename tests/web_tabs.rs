@@ -6,11 +6,11 @@ mod common;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use agent_track::browser::LocalStorage;
 use agent_track::browser::{
     new_tracker, BrowserPlatform, FetchTransport, Lease, Scheduler, LEASE_MS, LOCK_NAME, RENEW_MS,
 };
 use agent_track::delivery::Lock;
-use agent_track::storage::LocalStorage;
 use agent_track::{AgentProperties, Config, EventType, Hooks, Tracker};
 use common::*;
 use wasm_bindgen_test::*;

@@ -13,8 +13,8 @@ use agent_track_schema::text::{find, push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
-use crate::delivery::PassReport;
 use crate::error::Error;
+use crate::pass::PassReport;
 use crate::report::Report;
 use crate::stats::Stats;
 use crate::tracker::Hooks;

@@ -4,6 +4,7 @@
 
 mod fetch;
 pub mod js;
+mod local_storage;
 mod locks;
 mod platform;
 mod scheduler;
@@ -12,13 +13,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use fetch::FetchTransport;
+pub use local_storage::LocalStorage;
 pub use locks::{default_lock, Lease, WebLock, LEASE_MS, LEASE_WAIT_MS, LOCK_NAME, RENEW_MS};
 pub use platform::BrowserPlatform;
 pub use scheduler::Scheduler;
 
 use crate::config::Config;
 use crate::delivery::Lock;
-use crate::storage::{LocalStorage, MemoryStorage, Storage};
+use crate::storage::{MemoryStorage, Storage};
 use crate::tracker::{Hooks, Tracker};
 
 /// The default tracker, its lock and, once an endpoint is configured, its scheduler.

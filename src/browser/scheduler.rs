@@ -16,7 +16,8 @@ use crate::tracker::{Tracker, WeakTracker};
 /// Sends for one tracker while it lives.
 #[must_use = "the scheduler stops when dropped"]
 pub struct Scheduler {
-    state: Rc<State>,
+    /// Owned here; the timer and listeners hold only weak references to it.
+    _state: Rc<State>,
     _interval: Interval,
     _listeners: Vec<Listener>,
 }
@@ -75,15 +76,10 @@ impl Scheduler {
             automatic(Rc::downgrade(&state));
         }
         Scheduler {
-            state,
+            _state: state,
             _interval: interval,
             _listeners: listeners,
         }
-    }
-
-    /// Whether a backoff timer is pending.
-    pub fn retry_pending(&self) -> bool {
-        self.state.retry.borrow().is_some()
     }
 }
 

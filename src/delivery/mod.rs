@@ -6,16 +6,13 @@
 //! - [`transport`]: the [`Transport`] trait, and [`RecordingTransport`] for tests without a
 //!   network.
 //! - [`lock`]: the [`Lock`] trait: one sender at a time across tabs.
-//! - [`pass`]: one delivery pass over the queue.
 
 pub mod backoff;
 pub mod batch;
 pub mod lock;
 pub mod outcome;
-pub mod pass;
 pub mod transport;
 
 pub use lock::{Guard, Lock, NoLock};
 pub use outcome::{Outcome, Reply};
-pub use pass::{Mode, PassReport};
 pub use transport::{Pending, RecordingTransport, Transport};

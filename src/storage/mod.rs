@@ -3,13 +3,9 @@
 //! back to memory when `localStorage` throws.
 
 mod fallback;
-#[cfg(target_arch = "wasm32")]
-mod local;
 mod memory;
 
 pub use fallback::FallbackStorage;
-#[cfg(target_arch = "wasm32")]
-pub use local::LocalStorage;
 pub use memory::MemoryStorage;
 
 /// A storage operation failed: quota exceeded, storage blocked by the browser's settings,

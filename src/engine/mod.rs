@@ -1,4 +1,4 @@
-//! [`Core`]: the tracker's state and decisions, with no callbacks into user code (so it can
+//! [`Engine`]: the tracker's state and decisions, with no callbacks into user code (so it can
 //! never be re-entered) and no direct browser access (so it runs under `cargo test`).
 //! [`crate::Tracker`] wraps it and runs the user's hooks around it.
 
@@ -34,7 +34,7 @@ pub const SDK: &str = concat!("agent-track/", env!("CARGO_PKG_VERSION"));
 pub type SharedStorage = Rc<FallbackStorage<Box<dyn Storage>>>;
 
 /// The tracker's state.
-pub struct Core {
+pub struct Engine {
     config: Config,
     configured: bool,
     storage: SharedStorage,
@@ -57,14 +57,14 @@ struct Retry {
     next_at: u64,
 }
 
-impl Core {
+impl Engine {
     /// A tracker over `storage` (`None`: storage is unavailable, keep events in memory),
     /// with the default configuration, holding whatever events `storage` already queues.
-    pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Core {
+    pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Engine {
         let storage: SharedStorage = Rc::new(FallbackStorage::new(storage));
         let config = Config::default();
         let queue = Queue::open(storage.clone(), config.caps);
-        let core = Core {
+        let core = Engine {
             config,
             configured: false,
             storage,
@@ -107,11 +107,6 @@ impl Core {
     /// Whether the platform is online.
     pub fn platform_online(&self) -> bool {
         self.platform.online()
-    }
-
-    /// Whether `configure` has been called.
-    pub fn is_configured(&self) -> bool {
-        self.configured
     }
 
     /// Validates untyped input (the JS API's, read from JSON text) and builds the event,
@@ -202,7 +197,7 @@ impl Core {
         self.commit_prepared(event)
     }
 
-    /// Queues an event as [`Core::prepare_json`] or [`Core::prepare`] returned it (already
+    /// Queues an event as [`Engine::prepare_json`] or [`Engine::prepare`] returned it (already
     /// checked). Returns its id.
     pub fn commit_prepared(&mut self, event: Event) -> Result<String, Error> {
         let json = event_json(&event);

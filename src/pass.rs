@@ -1,16 +1,14 @@
 //! One delivery pass: batches from the queue to the proxy until the queue is empty or a
-//! response says to retry later. The caller holds the cross-tab [`super::Lock`].
+//! response says to retry later. The caller holds the cross-tab [`crate::delivery::Lock`].
 
 use std::cell::RefCell;
 
-use serde::Serialize;
-
 use agent_track_schema::limits::{KEEPALIVE_BUDGET_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS};
 
-use super::outcome::classify;
-use super::transport::Transport;
 use crate::codes;
-use crate::core::{Core, Step};
+use crate::delivery::outcome::classify;
+use crate::delivery::transport::Transport;
+use crate::engine::{Engine, Step};
 use crate::error::Error;
 use agent_track_schema::cat;
 use agent_track_schema::text::num;
@@ -25,24 +23,13 @@ pub enum Mode {
     Keepalive,
 }
 
-/// What one pass did (the resolved value of `flush()`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct PassReport {
-    /// Events acknowledged by the proxy.
-    pub sent: u64,
-    /// Events the proxy refused for good.
-    pub rejected: u64,
-    /// Events dropped (expired, too large, refused with a status that cannot succeed later).
-    pub dropped: u64,
-    /// Events still queued after the pass.
-    pub remaining: usize,
-}
+pub use crate::stats::PassReport;
 
 /// Runs one pass. Fails with [`Error::Delivery`] when there is no endpoint, the browser is
 /// offline, or a response says to retry (the backoff is then set on the core); events stay
 /// queued in every failure.
 pub async fn run(
-    core: &RefCell<Core>,
+    core: &RefCell<Engine>,
     transport: &dyn Transport,
     mode: Mode,
 ) -> Result<PassReport, Error> {

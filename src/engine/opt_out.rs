@@ -1,10 +1,10 @@
 //! Opting out: a persisted switch that stops capture and clears the queue.
 
-use super::Core;
+use super::Engine;
 use crate::keys::OPT_OUT_KEY;
 use crate::storage::Storage;
 
-impl Core {
+impl Engine {
     /// Stops capture on this origin (every tab, persisted) and clears the queue. Cleared
     /// events are not counted as dropped: the visitor withdrew them.
     pub fn opt_out(&mut self) {

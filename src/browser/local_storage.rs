@@ -1,7 +1,7 @@
 //! [`LocalStorage`]: the browser's `window.localStorage`. The only module that touches
 //! `web_sys::Storage`.
 
-use super::{Storage, StorageError};
+use crate::storage::{Storage, StorageError};
 
 /// `window.localStorage`. Every method maps a thrown exception (quota exceeded, security
 /// error) to a [`StorageError`] carrying the exception's name and message.

@@ -3,13 +3,13 @@
 
 use agent_track_schema::limits::MAX_BATCH_EVENTS;
 
-use super::Core;
+use super::Engine;
 use crate::codes;
 use crate::delivery::backoff::next_attempt_at;
 use crate::delivery::batch::{body, cut, is_expired, lacks_visitor, Outgoing};
 use crate::delivery::outcome::Outcome;
-use crate::delivery::pass::PassReport;
 use crate::error::Error;
+use crate::stats::PassReport;
 use agent_track_schema::cat;
 use agent_track_schema::text::num;
 
@@ -24,7 +24,7 @@ pub enum Step {
     Stop(Error),
 }
 
-impl Core {
+impl Engine {
     /// Where batches go, or the error a pass fails with when none is configured.
     pub fn endpoint(&self) -> Result<String, Error> {
         self.config.endpoint.clone().ok_or(Error::Delivery {

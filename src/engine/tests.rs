@@ -6,7 +6,7 @@ use serde_json::json;
 
 const T0: u64 = 1_763_712_000_000;
 
-fn core_on(storage: &MemoryStorage) -> (Core, Rc<FixedPlatform>) {
+fn core_on(storage: &MemoryStorage) -> (Engine, Rc<FixedPlatform>) {
     let mut platform = FixedPlatform::at(T0);
     platform.page = Page {
         url: Some("https://app.example/chat".into()),
@@ -16,7 +16,7 @@ fn core_on(storage: &MemoryStorage) -> (Core, Rc<FixedPlatform>) {
     };
     let platform = Rc::new(platform);
     (
-        Core::new(Some(Box::new(storage.clone())), platform.clone()),
+        Engine::new(Some(Box::new(storage.clone())), platform.clone()),
         platform,
     )
 }
@@ -25,7 +25,7 @@ fn props(content: &str) -> Value {
     json!({"agentId":"a","conversationId":"c","messageId":"m","content":content})
 }
 
-fn track(core: &mut Core, t: &str, p: Value) -> Result<String, Error> {
+fn track(core: &mut Engine, t: &str, p: Value) -> Result<String, Error> {
     let e = core.prepare_json(t, &p, None)?;
     core.commit(e)
 }
@@ -212,7 +212,7 @@ fn a_full_storage_keeps_events_in_memory_with_one_warning() {
 #[test]
 fn missing_storage_still_tracks() {
     let platform = Rc::new(FixedPlatform::at(T0));
-    let mut core = Core::new(None, platform.clone());
+    let mut core = Engine::new(None, platform.clone());
     track(&mut core, "prompt", props("x")).unwrap();
     assert_eq!(core.stats().queued, 1);
     assert_eq!(platform.warnings.borrow().len(), 1);
