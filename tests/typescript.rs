@@ -11,11 +11,10 @@
 use std::collections::BTreeSet;
 
 use agent_track::config::KNOWN_OPTIONS;
-use agent_track::delivery::PassReport;
 use agent_track::schema::envelope::{Context, Event};
 use agent_track::schema::properties::KNOWN_PROPERTIES;
 use agent_track::schema::FileUpload;
-use agent_track::stats::LastError;
+use agent_track::stats::{LastError, PassReport};
 use agent_track::{AgentProperties, Config, EventType, Stats};
 use serde_json::{json, Value};
 
