@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: host unit tests (cargo test, whole workspace), then the browser tests
-# (wasm-pack test in headless Chromium). Installs what it needs first. Ends with one line
-# "N passed, N failed" summing every runner's counts.
+# Runs every check and test: formatting and lints (rustfmt, clippy on the host and for
+# wasm32), host unit tests (cargo test, whole workspace), the browser tests (wasm-pack test in
+# headless Chromium), then the end-to-end tests. Installs what it needs first. Ends with one
+# line "N passed, N failed" summing every runner's counts, followed by the steps that failed,
+# if any (a failing fmt or clippy step has no test counts of its own). Exits non-zero when
+# any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,9 +15,20 @@ trap 'rm -f "$log"' EXIT
 status=0
 run() {
   printf '\n== %s\n' "$*"
-  # Keep going after a failing step so that one run reports everything.
-  "$@" 2>&1 | tee -a "$log" || status=1
+  # Keep going after a failing step so that one run reports everything. The "== FAILED" line
+  # goes to the log too: the summary below lists it.
+  if ! "$@" 2>&1 | tee -a "$log"; then
+    status=1
+    printf '== FAILED: %s\n' "$*" | tee -a "$log"
+  fi
 }
+
+# Formatting and lints. Host clippy never compiles src/browser/ (wasm32 only), hence the
+# second clippy for the browser crate on its real target. clippy.toml makes clippy's
+# incompatible_msrv lint check test code too, against the rust-version in Cargo.toml.
+run cargo fmt --all --check
+run cargo clippy --workspace --all-targets --quiet -- -D warnings
+run cargo clippy -p agent-track --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 
 run cargo test --workspace --quiet
 
@@ -36,8 +50,9 @@ run cargo build --quiet -p agent-track-server --bin agent-track-server
 run node --test --test-concurrency=1 tests/e2e/
 
 # Sum the runners' counts: cargo's "test result: ok. N passed; M failed" lines and node's
-# "# pass N" / "# fail N".
+# "# pass N" / "# fail N"; then list the failed steps.
 awk '/test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      /^# pass / { p += $3 } /^# fail / { f += $3 }
-     END { printf "\n%d passed, %d failed\n", p, f }' "$log"
+     /^== FAILED: / { failed = failed "\nfailed step: " substr($0, 12) }
+     END { printf "\n%d passed, %d failed%s\n", p, f, failed }' "$log"
 exit $status

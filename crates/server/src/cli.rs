@@ -1,5 +1,6 @@
 //! Command-line and environment configuration of `agent-track-server`. Each option is a flag
-//! and, where DESIGN.md names one, an environment variable. The shared secret is read only
+//! and, for the deployment settings, an `AGENT_TRACK_*` environment variable (`--help` names
+//! it; the `env = ..` attributes below are the list). The shared secret is read only
 //! from `AGENT_TRACK_SECRET` or a file (`--secret-file`), never from a flag, so it cannot show
 //! in `ps`, shell history or `--help`.
 
