@@ -95,22 +95,6 @@ pub fn write_properties(out: &mut String, p: &AgentProperties) {
     out.push('}');
 }
 
-/// Appends the context object's members without the braces and without `seq` (the part a
-/// batch may share): `"url":..,"title":..,"userAgent":..,"language":..,"sdk":..`.
-pub fn write_context_fields(out: &mut String, c: &Context) {
-    let start = out.len();
-    for (key, value) in [
-        ("url", &c.url),
-        ("title", &c.title),
-        ("userAgent", &c.user_agent),
-        ("language", &c.language),
-    ] {
-        field_opt_str(out, key, value);
-    }
-    field_str(out, "sdk", &c.sdk);
-    out.remove(start); // the leading comma
-}
-
 /// Appends the context object.
 pub fn write_context(out: &mut String, c: &Context) {
     out.push('{');
