@@ -16,7 +16,7 @@
 //! - [`storage`]: the [`Storage`] trait, in memory, `localStorage`, and the fallback between them.
 //! - [`index`]: the queue's ordered index, a sorted deque.
 //! - [`id`]: time-ordered UUIDv7 event ids.
-//! - [`platform`]: [`Platform`], the clock, randomness, page and console the core asks for.
+//! - [`platform`]: [`Platform`], the clock, randomness, page and console the engine asks for.
 //! - [`stats`], [`report`], [`error`]: what the tracker counts, reports and returns.
 //! - `browser` (wasm32 only): the browser platform, the default tracker and the JS API.
 //!

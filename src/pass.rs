@@ -26,14 +26,14 @@ pub enum Mode {
 pub use crate::stats::PassReport;
 
 /// Runs one pass. Fails with [`Error::Delivery`] when there is no endpoint, the browser is
-/// offline, or a response says to retry (the backoff is then set on the core); events stay
+/// offline, or a response says to retry (the backoff is then set on the engine); events stay
 /// queued in every failure.
 pub async fn run(
-    core: &RefCell<Engine>,
+    engine: &RefCell<Engine>,
     transport: &dyn Transport,
     mode: Mode,
 ) -> Result<PassReport, Error> {
-    let endpoint = core.borrow().endpoint()?;
+    let endpoint = engine.borrow().endpoint()?;
     let (max_events, max_bytes) = match mode {
         Mode::Normal => (MAX_BATCH_EVENTS, MAX_BATCH_BYTES),
         Mode::Keepalive => (MAX_BATCH_EVENTS, KEEPALIVE_BUDGET_BYTES),
@@ -43,7 +43,7 @@ pub async fn run(
     let mut splits: Vec<Vec<String>> = Vec::new();
     loop {
         let batch = {
-            let mut c = core.borrow_mut();
+            let mut c = engine.borrow_mut();
             if !c.platform_online() {
                 return Err(Error::Delivery {
                     code: codes::OFFLINE,
@@ -64,7 +64,7 @@ pub async fn run(
         let reply = transport
             .send(&endpoint, batch.body.clone(), mode == Mode::Keepalive)
             .await;
-        let mut c = core.borrow_mut();
+        let mut c = engine.borrow_mut();
         let now = c.now_ms();
         match c.settle(&batch, classify(&reply, now), &mut report) {
             Step::Continue => {}
@@ -78,7 +78,7 @@ pub async fn run(
             break;
         }
     }
-    report.remaining = core.borrow_mut().queued_len();
+    report.remaining = engine.borrow_mut().queued_len();
     Ok(report)
 }
 

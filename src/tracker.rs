@@ -47,7 +47,7 @@ pub struct Hooks {
 /// observe what was tracked with [`Tracker::queued_events`] and the transport's batches.
 #[derive(Clone)]
 pub struct Tracker {
-    core: Rc<RefCell<Engine>>,
+    engine: Rc<RefCell<Engine>>,
     hooks: Rc<RefCell<Hooks>>,
     delivery: Rc<RefCell<Delivery>>,
 }
@@ -55,7 +55,7 @@ pub struct Tracker {
 /// A tracker reference that does not keep it alive (for timers and listeners it owns).
 #[derive(Clone)]
 pub struct WeakTracker {
-    core: std::rc::Weak<RefCell<Engine>>,
+    engine: std::rc::Weak<RefCell<Engine>>,
     hooks: std::rc::Weak<RefCell<Hooks>>,
     delivery: std::rc::Weak<RefCell<Delivery>>,
 }
@@ -64,7 +64,7 @@ impl WeakTracker {
     /// The tracker, if it is still alive.
     pub fn upgrade(&self) -> Option<Tracker> {
         Some(Tracker {
-            core: self.core.upgrade()?,
+            engine: self.engine.upgrade()?,
             hooks: self.hooks.upgrade()?,
             delivery: self.delivery.upgrade()?,
         })
@@ -87,7 +87,7 @@ impl Tracker {
     /// it has a transport ([`Tracker::set_transport`]) and an endpoint.
     pub fn new(storage: Option<Box<dyn Storage>>, platform: Rc<dyn Platform>) -> Tracker {
         Tracker {
-            core: Rc::new(RefCell::new(Engine::new(storage, platform))),
+            engine: Rc::new(RefCell::new(Engine::new(storage, platform))),
             hooks: Rc::default(),
             delivery: Rc::new(RefCell::new(Delivery {
                 transport: None,
@@ -101,7 +101,7 @@ impl Tracker {
     /// A reference that does not keep the tracker alive.
     pub fn downgrade(&self) -> WeakTracker {
         WeakTracker {
-            core: Rc::downgrade(&self.core),
+            engine: Rc::downgrade(&self.engine),
             hooks: Rc::downgrade(&self.hooks),
             delivery: Rc::downgrade(&self.delivery),
         }
@@ -126,7 +126,7 @@ impl Tracker {
     /// call get the configured visitor and account ids.
     pub fn configure(&self, config: Config, hooks: Hooks) {
         *self.hooks.borrow_mut() = hooks;
-        self.core.borrow_mut().configure(config);
+        self.engine.borrow_mut().configure(config);
         self.deliver_reports();
     }
 
@@ -143,7 +143,7 @@ impl Tracker {
             return Ok(None);
         }
         let event = self
-            .core
+            .engine
             .borrow_mut()
             .prepare(event_type, properties, event_properties)?;
         self.commit(event)
@@ -161,7 +161,7 @@ impl Tracker {
             return Ok(None);
         }
         let event =
-            self.core
+            self.engine
                 .borrow_mut()
                 .prepare_json(event_type, properties, event_properties)?;
         self.commit(event)
@@ -171,11 +171,11 @@ impl Tracker {
         let id = event.event_id.clone();
         let before_send = self.hooks.borrow().before_send.clone();
         let result = match before_send {
-            None => self.core.borrow_mut().commit_prepared(event).map(Some),
+            None => self.engine.borrow_mut().commit_prepared(event).map(Some),
             Some(hook) => match hook(event) {
                 Ok(Some(mut changed)) => {
                     changed.event_id = id.clone();
-                    self.core.borrow_mut().commit(changed).map(Some)
+                    self.engine.borrow_mut().commit(changed).map(Some)
                 }
                 Ok(None) => return Ok(None),
                 Err(reason) => {
@@ -187,7 +187,7 @@ impl Tracker {
             },
         };
         self.deliver_reports();
-        if result.is_ok() && self.core.borrow().reached_flush_at() {
+        if result.is_ok() && self.engine.borrow().reached_flush_at() {
             let due = self.delivery.borrow().on_due.clone();
             if let Some(due) = due {
                 due();
@@ -210,7 +210,7 @@ impl Tracker {
     /// An automatic pass (timer, count, `online`): only when one is due, no other pass of
     /// this tracker runs and no other tab holds the lock. `None` when it did not run.
     pub async fn flush_if_due(&self) -> Option<Result<PassReport, Error>> {
-        if self.delivery.borrow().sending || !self.core.borrow_mut().wants_pass() {
+        if self.delivery.borrow().sending || !self.engine.borrow_mut().wants_pass() {
             return None;
         }
         self.pass(Mode::Normal, false).await
@@ -218,7 +218,7 @@ impl Tracker {
 
     /// The page-hide send: one keepalive batch, if no other tab is sending.
     pub async fn flush_on_hide(&self) -> Option<Result<PassReport, Error>> {
-        if !self.core.borrow_mut().wants_pass() && self.core.borrow().retry_at().is_none() {
+        if !self.engine.borrow_mut().wants_pass() && self.engine.borrow().retry_at().is_none() {
             return None;
         }
         self.pass(Mode::Keepalive, false).await
@@ -237,7 +237,7 @@ impl Tracker {
         };
         let guard = lock.acquire(wait).await?;
         self.delivery.borrow_mut().sending = true;
-        let result = run(&self.core, transport.as_ref(), mode).await;
+        let result = run(&self.engine, transport.as_ref(), mode).await;
         self.delivery.borrow_mut().sending = false;
         drop(guard);
         self.deliver_reports();
@@ -246,41 +246,41 @@ impl Tracker {
 
     /// When the next automatic attempt may run after a failure (unix ms), if backing off.
     pub fn retry_at(&self) -> Option<u64> {
-        self.core.borrow().retry_at()
+        self.engine.borrow().retry_at()
     }
 
     /// Stops capture on this origin (persisted, every tab) and clears the queue.
     pub fn opt_out(&self) {
-        self.core.borrow_mut().opt_out();
+        self.engine.borrow_mut().opt_out();
     }
 
     /// Resumes capture.
     pub fn opt_in(&self) {
-        self.core.borrow_mut().opt_in();
+        self.engine.borrow_mut().opt_in();
     }
 
     /// Whether capture is off.
     pub fn is_opted_out(&self) -> bool {
-        self.core.borrow().is_opted_out()
+        self.engine.borrow().is_opted_out()
     }
 
     /// The counters; `queued` is read from the shared queue now.
     pub fn stats(&self) -> Stats {
-        self.core.borrow_mut().stats()
+        self.engine.borrow_mut().stats()
     }
 
     /// The queued events, oldest first (all tabs' on a shared storage).
     pub fn queued_events(&self) -> Vec<Event> {
-        self.core.borrow_mut().queued_events(usize::MAX)
+        self.engine.borrow_mut().queued_events(usize::MAX)
     }
 
     /// The configuration in force.
     pub fn config(&self) -> Config {
-        self.core.borrow().config().clone()
+        self.engine.borrow().config().clone()
     }
 
     fn deliver_reports(&self) {
-        let reports = self.core.borrow_mut().take_reports();
+        let reports = self.engine.borrow_mut().take_reports();
         if reports.is_empty() {
             return;
         }

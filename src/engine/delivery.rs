@@ -1,4 +1,4 @@
-//! The core's side of delivery: which events go in the next batch, and what a response does
+//! The engine's side of delivery: which events go in the next batch, and what a response does
 //! to them. The async loop around these is [`crate::delivery::pass`].
 
 use agent_track_schema::limits::MAX_BATCH_EVENTS;

@@ -30,7 +30,7 @@ use crate::storage::{FallbackStorage, Storage};
 /// The SDK name and version sent in every event's context.
 pub const SDK: &str = concat!("agent-track/", env!("CARGO_PKG_VERSION"));
 
-/// The storage the core works on: the given one, falling back to memory when it fails.
+/// The storage the engine works on: the given one, falling back to memory when it fails.
 pub type SharedStorage = Rc<FallbackStorage<Box<dyn Storage>>>;
 
 /// The tracker's state.
@@ -64,7 +64,7 @@ impl Engine {
         let storage: SharedStorage = Rc::new(FallbackStorage::new(storage));
         let config = Config::default();
         let queue = Queue::open(storage.clone(), config.caps);
-        let core = Engine {
+        let engine = Engine {
             config,
             configured: false,
             storage,
@@ -77,10 +77,10 @@ impl Engine {
             retry: Retry::default(),
             opted_out: false,
         };
-        let mut core = core;
-        core.opted_out = core.read_opt_out();
-        core.warn_if_degraded();
-        core
+        let mut engine = engine;
+        engine.opted_out = engine.read_opt_out();
+        engine.warn_if_degraded();
+        engine
     }
 
     /// Applies a configuration: caps at once, visitor and account ids to new events and to

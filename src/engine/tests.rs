@@ -6,7 +6,7 @@ use serde_json::json;
 
 const T0: u64 = 1_763_712_000_000;
 
-fn core_on(storage: &MemoryStorage) -> (Engine, Rc<FixedPlatform>) {
+fn engine_on(storage: &MemoryStorage) -> (Engine, Rc<FixedPlatform>) {
     let mut platform = FixedPlatform::at(T0);
     platform.page = Page {
         url: Some("https://app.example/chat".into()),
@@ -25,9 +25,9 @@ fn props(content: &str) -> Value {
     json!({"agentId":"a","conversationId":"c","messageId":"m","content":content})
 }
 
-fn track(core: &mut Engine, t: &str, p: Value) -> Result<String, Error> {
-    let e = core.prepare_json(t, &p, None)?;
-    core.commit(e)
+fn track(engine: &mut Engine, t: &str, p: Value) -> Result<String, Error> {
+    let e = engine.prepare_json(t, &p, None)?;
+    engine.commit(e)
 }
 
 fn configured(visitor: Option<&str>) -> Config {
@@ -42,10 +42,10 @@ fn configured(visitor: Option<&str>) -> Config {
 #[test]
 fn an_event_is_stamped_and_queued() {
     let storage = MemoryStorage::new();
-    let (mut core, _) = core_on(&storage);
-    core.configure(configured(Some("v1")));
-    let id = track(&mut core, "prompt", props("hi")).unwrap();
-    let events = core.queued_events(10);
+    let (mut engine, _) = engine_on(&storage);
+    engine.configure(configured(Some("v1")));
+    let id = track(&mut engine, "prompt", props("hi")).unwrap();
+    let events = engine.queued_events(10);
     assert_eq!(events.len(), 1);
     let e = &events[0];
     assert_eq!(e.event_id, id);
@@ -70,11 +70,11 @@ fn an_event_is_stamped_and_queued() {
 
 #[test]
 fn seq_and_ids_increase() {
-    let (mut core, _) = core_on(&MemoryStorage::new());
-    let a = track(&mut core, "prompt", props("1")).unwrap();
-    let b = track(&mut core, "agent_response", props("2")).unwrap();
+    let (mut engine, _) = engine_on(&MemoryStorage::new());
+    let a = track(&mut engine, "prompt", props("1")).unwrap();
+    let b = track(&mut engine, "agent_response", props("2")).unwrap();
     assert!(a < b);
-    let seqs: Vec<u64> = core
+    let seqs: Vec<u64> = engine
         .queued_events(10)
         .iter()
         .map(|e| e.context.seq)
@@ -85,8 +85,8 @@ fn seq_and_ids_increase() {
 #[test]
 fn invalid_input_queues_nothing_and_reports_every_problem() {
     let storage = MemoryStorage::new();
-    let (mut core, _) = core_on(&storage);
-    let err = core
+    let (mut engine, _) = engine_on(&storage);
+    let err = engine
         .prepare_json(
             "promt",
             &json!({"agentId": 1, "conversationID": "c"}),
@@ -110,17 +110,17 @@ fn invalid_input_queues_nothing_and_reports_every_problem() {
         ]
     );
     assert!(storage.is_empty());
-    assert_eq!(core.stats().queued, 0);
+    assert_eq!(engine.stats().queued, 0);
 }
 
 #[test]
 fn events_before_configure_get_the_configured_ids() {
-    let (mut core, _) = core_on(&MemoryStorage::new());
-    track(&mut core, "prompt", props("early")).unwrap();
-    assert_eq!(core.queued_events(1)[0].visitor_id, None);
-    core.configure(configured(Some("v9")));
-    track(&mut core, "prompt", props("later")).unwrap();
-    let events = core.queued_events(10);
+    let (mut engine, _) = engine_on(&MemoryStorage::new());
+    track(&mut engine, "prompt", props("early")).unwrap();
+    assert_eq!(engine.queued_events(1)[0].visitor_id, None);
+    engine.configure(configured(Some("v9")));
+    track(&mut engine, "prompt", props("later")).unwrap();
+    let events = engine.queued_events(10);
     assert!(events
         .iter()
         .all(|e| e.visitor_id.as_deref() == Some("v9") && e.account_id.as_deref() == Some("acme")));
@@ -129,13 +129,13 @@ fn events_before_configure_get_the_configured_ids() {
 #[test]
 fn without_a_visitor_id_an_anonymous_one_is_kept() {
     let storage = MemoryStorage::new();
-    let (mut core, _) = core_on(&storage);
-    core.configure(configured(None));
-    track(&mut core, "prompt", props("x")).unwrap();
-    let anon = core.queued_events(1)[0].visitor_id.clone().unwrap();
+    let (mut engine, _) = engine_on(&storage);
+    engine.configure(configured(None));
+    track(&mut engine, "prompt", props("x")).unwrap();
+    let anon = engine.queued_events(1)[0].visitor_id.clone().unwrap();
     assert!(anon.starts_with("anon-"), "{anon}");
     // The next page load reuses it.
-    let (mut again, _) = core_on(&storage);
+    let (mut again, _) = engine_on(&storage);
     again.configure(configured(None));
     track(&mut again, "prompt", props("y")).unwrap();
     assert!(again
@@ -147,12 +147,12 @@ fn without_a_visitor_id_an_anonymous_one_is_kept() {
 #[test]
 fn events_survive_a_reload() {
     let storage = MemoryStorage::new();
-    let (mut core, _) = core_on(&storage);
+    let (mut engine, _) = engine_on(&storage);
     for i in 0..3 {
-        track(&mut core, "prompt", props(&i.to_string())).unwrap();
+        track(&mut engine, "prompt", props(&i.to_string())).unwrap();
     }
-    drop(core);
-    let (mut reloaded, _) = core_on(&storage);
+    drop(engine);
+    let (mut reloaded, _) = engine_on(&storage);
     let contents: Vec<String> = reloaded
         .queued_events(10)
         .into_iter()
@@ -164,20 +164,20 @@ fn events_survive_a_reload() {
 
 #[test]
 fn the_cap_drops_the_oldest_counts_and_reports() {
-    let (mut core, _) = core_on(&MemoryStorage::new());
-    core.configure(Config {
+    let (mut engine, _) = engine_on(&MemoryStorage::new());
+    engine.configure(Config {
         caps: Caps {
             max_events: 2,
             ..Caps::default()
         },
         ..configured(Some("v"))
     });
-    let first = track(&mut core, "prompt", props("1")).unwrap();
-    track(&mut core, "prompt", props("2")).unwrap();
-    track(&mut core, "prompt", props("3")).unwrap();
-    let stats = core.stats();
+    let first = track(&mut engine, "prompt", props("1")).unwrap();
+    track(&mut engine, "prompt", props("2")).unwrap();
+    track(&mut engine, "prompt", props("3")).unwrap();
+    let stats = engine.stats();
     assert_eq!((stats.queued, stats.dropped), (2, 1));
-    let reports = core.take_reports();
+    let reports = engine.take_reports();
     assert_eq!(reports.len(), 1);
     assert_eq!(
         (reports[0].code.as_str(), reports[0].event_ids.clone()),
@@ -194,12 +194,13 @@ fn the_cap_drops_the_oldest_counts_and_reports() {
 #[test]
 fn a_full_storage_keeps_events_in_memory_with_one_warning() {
     let storage = MemoryStorage::with_quota(600);
-    let (mut core, platform) = core_on(&storage);
+    let (mut engine, platform) = engine_on(&storage);
     for i in 0..5 {
-        track(&mut core, "prompt", props(&i.to_string())).expect("never an exception for storage");
+        track(&mut engine, "prompt", props(&i.to_string()))
+            .expect("never an exception for storage");
     }
-    assert_eq!(core.stats().queued, 5);
-    assert_eq!((core.stats().dropped, storage.len()), (0, 1));
+    assert_eq!(engine.stats().queued, 5);
+    assert_eq!((engine.stats().dropped, storage.len()), (0, 1));
     let warnings = platform.warnings.borrow();
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
@@ -212,26 +213,26 @@ fn a_full_storage_keeps_events_in_memory_with_one_warning() {
 #[test]
 fn missing_storage_still_tracks() {
     let platform = Rc::new(FixedPlatform::at(T0));
-    let mut core = Engine::new(None, platform.clone());
-    track(&mut core, "prompt", props("x")).unwrap();
-    assert_eq!(core.stats().queued, 1);
+    let mut engine = Engine::new(None, platform.clone());
+    track(&mut engine, "prompt", props("x")).unwrap();
+    assert_eq!(engine.stats().queued, 1);
     assert_eq!(platform.warnings.borrow().len(), 1);
 }
 
 #[test]
 fn an_event_over_128_kb_is_refused() {
-    let (mut core, _) = core_on(&MemoryStorage::new());
+    let (mut engine, _) = engine_on(&MemoryStorage::new());
     // 100 KB of content that JSON-escapes to twice its size.
     let content = "\"".repeat(100 * 1024);
-    let err = track(&mut core, "agent_response", props(&content)).unwrap_err();
+    let err = track(&mut engine, "agent_response", props(&content)).unwrap_err();
     assert_eq!((err.code(), err.field()), ("too_large", Some("event")));
-    assert_eq!(core.stats().queued, 0);
+    assert_eq!(engine.stats().queued, 0);
 }
 
 #[test]
 fn typed_input_is_validated_too() {
-    let (mut core, _) = core_on(&MemoryStorage::new());
-    let err = core
+    let (mut engine, _) = engine_on(&MemoryStorage::new());
+    let err = engine
         .prepare(
             EventType::UserReaction,
             AgentProperties::new("a", "c", "m", "like"),
