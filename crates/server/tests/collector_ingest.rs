@@ -408,14 +408,16 @@ async fn a_reaction_before_its_response_attaches_when_the_response_arrives() {
 }
 
 #[tokio::test]
-async fn malformed_or_invalid_bodies_after_a_valid_signature_are_400_and_store_nothing() {
+async fn signed_bodies_that_are_not_relay_batches_are_400_and_store_nothing() {
     let s = Server::start().await;
     let cases: Vec<(Vec<u8>, &str, &str)> = vec![
         (b"{not json".to_vec(), "invalid_body", "not a relay batch"),
-        (br#"{"events": 5}"#.to_vec(), "invalid_body", "not a relay batch"),
-        (body(vec![json!({"eventId": "e1"})]), "invalid_body", "missing field"),
-        (body(vec![event("e1", "prompt", "c1", "m1", "ok", T0), event("e2", "user_reaction", "c1", "m1", "meh", T0)]), "invalid_event", "events[1]: properties.content of a user_reaction must be one of positive, negative, unreact"),
-        (body(vec![set(event("e1", "prompt", "c1", "m1", "ok", T0), json!({"timestamp": u64::MAX}))]), "invalid_event", "events[0]: timestamp must be unix milliseconds"),
+        (
+            br#"{"events": 5}"#.to_vec(),
+            "invalid_body",
+            "not a relay batch",
+        ),
+        (br#"[1]"#.to_vec(), "invalid_body", "not a relay batch"),
     ];
     for (i, (payload, code, message)) in cases.into_iter().enumerate() {
         let headers = s.signed(&format!("msg_{i}"), now_s(), &payload);
@@ -435,6 +437,65 @@ async fn malformed_or_invalid_bodies_after_a_valid_signature_are_400_and_store_n
         ),
         (0, 0, 0)
     );
+}
+
+#[tokio::test]
+async fn invalid_events_are_refused_one_by_one_in_the_200_and_the_rest_is_stored() {
+    let s = Server::start().await;
+    let events = vec![
+        event("e1", "prompt", "c1", "m1", "ok", T0),
+        event("e2", "user_reaction", "c1", "m1", "meh", T0),
+        json!({"eventId": "e3"}),
+        set(
+            event("e4", "prompt", "c1", "m4", "ok", T0),
+            json!({"timestamp": u64::MAX}),
+        ),
+        event("e5", "agent_response", "c1", "m5", "fine", T0 + 1),
+    ];
+    let (status, answer) = s.deliver("msg_mixed", events.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(2), Some(0)),
+        "{answer}"
+    );
+    let rejected = answer["rejected"].as_array().unwrap();
+    let shape: Vec<(u64, &str, &str, &str)> = rejected
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["eventId"].as_str().unwrap(),
+                r["code"].as_str().unwrap(),
+                r["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "e2", "invalid_reaction", "properties.content"),
+            (2, "e3", "invalid_event", ""),
+            (3, "e4", "out_of_range", "timestamp"),
+        ]
+    );
+    assert!(rejected[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("must be one of positive, negative, unreact"));
+    assert!(rejected[1]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("events[2] is not a relayed event: missing field"));
+    assert_eq!((s.count("messages"), s.count("seen_events")), (2, 2));
+    // A replay of the same delivery names the same refusals; the stored ones are duplicates.
+    let (status, again) = s.deliver("msg_mixed", events).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(again["rejected"], answer["rejected"]);
 }
 
 #[tokio::test]
@@ -467,6 +528,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("data"),
         secrets: s.secrets.clone(),
         api_key: API_KEY.into(),
+        synchronous: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -481,6 +543,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("x"),
         secrets: s.secrets.clone(),
         api_key: String::new(),
+        synchronous: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()
