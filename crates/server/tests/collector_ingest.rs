@@ -593,3 +593,72 @@ async fn concurrent_retries_of_one_batch_store_it_once() {
         (50, 5, 4)
     );
 }
+
+/// Sends a request head announcing a large body, and no body; the answer (status, body),
+/// or `None` when none came within 3 s.
+async fn head_only(s: &Server, headers: &[(&str, String)]) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = "POST /v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8000000\r\n".to_string();
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            if text[end + 4..].contains('}') {
+                return Some((text[9..12].parse().unwrap(), text[end + 4..].to_string()));
+            }
+        }
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn signature_headers_are_checked_before_the_body_is_read() {
+    let s = Server::start().await;
+    let now = now_s();
+    let sig = signature::sign(&s.secrets, "msg_1", now, b"x");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], "the webhook-id header is required"),
+        (
+            vec![
+                (signature::ID, "msg_1".into()),
+                (signature::TIMESTAMP, (now - 3600).to_string()),
+                (signature::SIGNATURE, sig.clone()),
+            ],
+            "webhook-timestamp is 3600 s from now",
+        ),
+        (
+            vec![
+                (signature::ID, "msg_1".into()),
+                (signature::TIMESTAMP, now.to_string()),
+                (signature::SIGNATURE, "v1,bm90IGEgc2lnbmF0dXJl".into()),
+            ],
+            "no valid v1 signature",
+        ),
+    ];
+    for (headers, message) in cases {
+        let (status, body) = head_only(&s, &headers)
+            .await
+            .unwrap_or_else(|| panic!("no answer without the body ({message})"));
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains(message), "{body}");
+    }
+    // Well-formed headers: now the body is awaited (and 8 MB is within the limit).
+    let good = vec![
+        (signature::ID, "msg_1".to_string()),
+        (signature::TIMESTAMP, now.to_string()),
+        (signature::SIGNATURE, sig),
+    ];
+    assert_eq!(head_only(&s, &good).await, None);
+}
