@@ -401,3 +401,76 @@ impl ProxyArgs {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy_config(args: &[&str]) -> Result<ProxyConfig, StartError> {
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "pendo-shared-secret").unwrap();
+        let mut argv = vec!["agent-track-server", "proxy", "--secret-file"];
+        argv.push(secret.path().to_str().unwrap());
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Proxy(p) => p.config(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn pendo_url(args: &[&str]) -> String {
+        let mut all = vec!["--mode", "pendo"];
+        all.extend_from_slice(args);
+        match proxy_config(&all).unwrap().upstream {
+            Upstream::Pendo { url, .. } => url,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pendo_regions_pick_the_data_host_and_an_explicit_upstream_wins() {
+        assert_eq!(pendo_url(&[]), "https://data.pendo.io/data/agentic");
+        for (region, host) in [
+            ("us", "data.pendo.io"),
+            ("eu", "data.eu.pendo.io"),
+            ("us1", "us1.data.pendo.io"),
+            ("jpn", "data.jpn.pendo.io"),
+            ("au", "data.au.pendo.io"),
+        ] {
+            assert_eq!(
+                pendo_url(&["--pendo-region", region]),
+                format!("https://{host}/data/agentic")
+            );
+        }
+        assert_eq!(
+            pendo_url(&[
+                "--pendo-region",
+                "eu",
+                "--upstream",
+                "https://proxy.example/agentic"
+            ]),
+            "https://proxy.example/agentic"
+        );
+    }
+
+    #[test]
+    fn identity_headers_need_a_trusted_proxy_and_addresses_are_canonical() {
+        let err = proxy_config(&["--mode", "pendo", "--visitor-header", "X-User"]).unwrap_err();
+        assert!(err.0.contains("no --trusted-proxy"), "{err}");
+        let c = proxy_config(&[
+            "--mode",
+            "pendo",
+            "--visitor-header",
+            "X-User",
+            "--trusted-proxy",
+            "::ffff:10.0.0.5",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+        );
+        let err = proxy_config(&["--mode", "pendo", "--event-rate-burst", "100"]).unwrap_err();
+        assert!(err.0.contains("at least 500"), "{err}");
+    }
+}

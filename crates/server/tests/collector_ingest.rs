@@ -662,3 +662,23 @@ async fn signature_headers_are_checked_before_the_body_is_read() {
     ];
     assert_eq!(head_only(&s, &good).await, None);
 }
+
+#[tokio::test]
+async fn synchronous_full_is_offered_and_normal_is_the_default() {
+    use agent_track_server::collector::{Collector, CollectorConfig, Synchronous};
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Secrets::parse(&Secrets::generate()).unwrap();
+    let normal = Collector::open(CollectorConfig::new(
+        dir.path().join("a"),
+        secrets.clone(),
+        "k",
+    ))
+    .unwrap();
+    assert_eq!(normal.synchronous().unwrap(), Synchronous::Normal);
+    let full = Collector::open(CollectorConfig {
+        synchronous: Synchronous::Full,
+        ..CollectorConfig::new(dir.path().join("b"), secrets, "k")
+    })
+    .unwrap();
+    assert_eq!(full.synchronous().unwrap(), Synchronous::Full);
+}
