@@ -122,7 +122,7 @@ fn wait_healthy(port: u16) {
     }
 }
 
-fn stop(mut child: Child) -> String {
+fn stop(child: Child) -> String {
     kill_term(child.id());
     let out = child.wait_with_output().unwrap();
     String::from_utf8_lossy(&out.stderr).to_string()
