@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs every tool agent-track needs, idempotently, at the versions pinned in
-# shared/TOOLCHAIN.md. Safe to run again: each step checks the installed version first.
+# Installs every tool agent-track needs, idempotently, at the versions pinned below.
+# Safe to run again: each step checks the installed version first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

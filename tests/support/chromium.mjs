@@ -1,4 +1,4 @@
-// Debian's Chromium driven by playwright-core (no browser download; see shared/TOOLCHAIN.md),
+// Debian's Chromium driven by playwright-core (no browser download; scripts/setup.sh installs it),
 // with the flags that keep it off the closed network.
 import { chromium } from 'playwright-core';
 
