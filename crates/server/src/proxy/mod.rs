@@ -53,6 +53,9 @@ impl ProxyState {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .pool_max_idle_per_host(64)
+            // Below the servers' idle timeout (60 s by default), so that a pooled connection
+            // is dropped here before the receiver closes it under a new request.
+            .pool_idle_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds with static settings");
