@@ -230,7 +230,7 @@ pub fn validate(events: &[Value], facts: &RequestFacts) -> (Vec<RelayedEvent>, V
                 IdSource::Header(_) => reject(
                     MISSING_VISITOR_HEADER,
                     "visitorId",
-                    "the proxy takes visitorId from a header set by the site's auth layer, and this request did not carry it through a trusted proxy; the browser's visitorId is not used".into(),
+                    "visitorId comes from the header that the site's auth layer sets (--visitor-header); this request did not carry it through a --trusted-proxy, and the browser's visitorId is never used instead".into(),
                 ),
             });
             continue;
