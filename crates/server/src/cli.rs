@@ -178,13 +178,14 @@ pub struct ProxyArgs {
     /// Burst of requests above the steady rate.
     #[arg(long, default_value_t = 60)]
     pub rate_burst: u32,
-    /// Events per minute per client address (each event of a batch counts; in pendo mode
-    /// each event is one upstream request).
-    #[arg(long, default_value_t = 6_000)]
-    pub event_rate_per_minute: u32,
-    /// Burst of events above the steady rate (at least one full batch, 500).
-    #[arg(long, default_value_t = 2_000)]
-    pub event_rate_burst: u32,
+    /// Events per minute per client address: each event of a batch counts (in pendo mode
+    /// each event is one upstream request). [default: 10 x --rate-per-minute, so 6000]
+    #[arg(long)]
+    pub event_rate_per_minute: Option<u32>,
+    /// Burst of events above the steady rate; at least one full batch (500). [default: the
+    /// larger of 1000 and 20 x --rate-burst, so 1200]
+    #[arg(long)]
+    pub event_rate_burst: Option<u32>,
     /// Proxies (load balancers, your auth layer) whose X-Forwarded-For and identity headers
     /// are believed (comma-separated IPs). Default: none.
     #[arg(long = "trusted-proxy", value_delimiter = ',')]
@@ -345,11 +346,10 @@ impl ProxyArgs {
                 }
             }
         }
-        if self.event_rate_burst < agent_track_schema::limits::MAX_BATCH_EVENTS as u32 {
+        let batch = agent_track_schema::limits::MAX_BATCH_EVENTS as u32;
+        if let Some(burst) = self.event_rate_burst.filter(|b| *b < batch) {
             return Err(StartError(format!(
-                "--event-rate-burst {} is below one full batch; it must be at least {}",
-                self.event_rate_burst,
-                agent_track_schema::limits::MAX_BATCH_EVENTS
+                "--event-rate-burst {burst} is below one full batch; it must be at least {batch}"
             )));
         }
         let secret = secret_text(self.secret_file.as_deref())?;
@@ -387,8 +387,14 @@ impl ProxyArgs {
         c.max_body_bytes = self.max_body_bytes;
         c.rate_per_minute = self.rate_per_minute;
         c.rate_burst = self.rate_burst;
-        c.event_rate_per_minute = self.event_rate_per_minute;
-        c.event_rate_burst = self.event_rate_burst;
+        // Unless set, the event limits follow the request limits, so raising those (a
+        // benchmark, many clients behind one NAT) raises these too.
+        c.event_rate_per_minute = self
+            .event_rate_per_minute
+            .unwrap_or(self.rate_per_minute.saturating_mul(10));
+        c.event_rate_burst = self
+            .event_rate_burst
+            .unwrap_or(self.rate_burst.saturating_mul(20).max(1000));
         c.trusted_proxies = self
             .trusted_proxies
             .iter()
@@ -472,5 +478,42 @@ mod tests {
         );
         let err = proxy_config(&["--mode", "pendo", "--event-rate-burst", "100"]).unwrap_err();
         assert!(err.0.contains("at least 500"), "{err}");
+    }
+
+    #[test]
+    fn event_limits_follow_the_request_limits_unless_set() {
+        let c = proxy_config(&["--mode", "pendo"]).unwrap();
+        assert_eq!(
+            (c.event_rate_per_minute, c.event_rate_burst),
+            (6_000, 1_200)
+        );
+        let defaults = ProxyConfig::new(c.upstream.clone());
+        assert_eq!(
+            (defaults.event_rate_per_minute, defaults.event_rate_burst),
+            (6_000, 1_200)
+        );
+        let c = proxy_config(&[
+            "--mode",
+            "pendo",
+            "--rate-per-minute",
+            "100000000",
+            "--rate-burst",
+            "100000000",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.event_rate_per_minute, c.event_rate_burst),
+            (1_000_000_000, 2_000_000_000)
+        );
+        let c = proxy_config(&[
+            "--mode",
+            "pendo",
+            "--event-rate-per-minute",
+            "60",
+            "--event-rate-burst",
+            "500",
+        ])
+        .unwrap();
+        assert_eq!((c.event_rate_per_minute, c.event_rate_burst), (60, 500));
     }
 }

@@ -55,9 +55,11 @@ pub struct ProxyConfig {
     pub rate_per_minute: u32,
     /// Burst above the steady rate. Default 60.
     pub rate_burst: u32,
-    /// Events per minute per client address (every event of a batch counts). Default 6000.
+    /// Events per minute per client address (every event of a batch counts). Default 6000
+    /// (the command line's default: 10 x `rate_per_minute`).
     pub event_rate_per_minute: u32,
-    /// Burst of events above the steady rate. Default 2000.
+    /// Burst of events above the steady rate. Default 1200 (the command line's default: the
+    /// larger of 1000 and 20 x `rate_burst`).
     pub event_rate_burst: u32,
     /// Proxies whose `X-Forwarded-For` and identity headers are believed (the app's load
     /// balancer, its auth layer). Compared canonically (`::ffff:10.0.0.5` is `10.0.0.5`).
@@ -89,7 +91,7 @@ impl ProxyConfig {
             rate_per_minute: 600,
             rate_burst: 60,
             event_rate_per_minute: 6_000,
-            event_rate_burst: 2_000,
+            event_rate_burst: 1_200,
             trusted_proxies: Vec::new(),
             visitor_header: None,
             account_header: None,
