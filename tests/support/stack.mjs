@@ -35,15 +35,18 @@ export function server(args, env = {}, log = []) {
   return { child, log, stop: async () => { child.kill('SIGTERM'); await exited; } };
 }
 
-/** The `dev` stack in a fresh data folder. Resolves { base, apiKey, secret, dataDir, log, stop }. */
-export async function devStack() {
+/**
+ * The `dev` stack in a fresh data folder, with `args` added to its command line. Resolves
+ * { base, port, apiKey, secret, dataDir, log, child, stop }.
+ */
+export async function devStack(args = []) {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-e2e-'));
-  const s = server(['dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--www', 'www', '--pkg', 'pkg']);
+  const s = server(['dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--www', 'www', '--pkg', 'pkg', ...args]);
   const base = `http://127.0.0.1:${port}`;
   await waitHealthy(`${base}/healthz`);
   return {
-    base, dataDir, log: s.log, stop: s.stop,
+    base, port, dataDir, log: s.log, child: s.child, stop: s.stop,
     apiKey: readFileSync(join(dataDir, 'api-key'), 'utf8').trim(),
     secret: readFileSync(join(dataDir, 'secret'), 'utf8').trim(),
   };
@@ -125,7 +128,8 @@ export async function separateStack({ deadlineMs = 3000, siteHosts = ['127.0.0.1
   const chaos = await chaosRelay(collectorPort);
   const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `http://127.0.0.1:${chaos.port}/v1/ingest`,
     '--allow-origin', siteHosts.map((h) => `http://${h}:${sitePort}`).join(','), '--upstream-deadline-ms', String(deadlineMs),
-    '--rate-per-minute', '1000000', '--rate-burst', '100000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
+    '--rate-per-minute', '1000000', '--rate-burst', '100000',
+    '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
   await proxy.start();
   const endpoint = `http://127.0.0.1:${proxyPort}/v1/events`;
   return {

@@ -3,7 +3,9 @@
 //! proxy workers). Prints events/s and per-batch latency.
 //!
 //! `cargo run --release -p agent-track-server --example ingest_bench [-- N C]` (defaults
-//! 500 batches, 4 senders). Client and server share the machine's cores.
+//! 500 batches, 4 senders). Client and server share the machine's cores. With
+//! `AGENT_TRACK_SYNCHRONOUS=full` the collector syncs the WAL on every commit
+//! (`--synchronous full`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +65,10 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
         api_key: "bench".into(),
+        synchronous: match std::env::var("AGENT_TRACK_SYNCHRONOUS").as_deref() {
+            Ok("full") => agent_track_server::collector::Synchronous::Full,
+            _ => agent_track_server::collector::Synchronous::Normal,
+        },
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
