@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test: host unit tests (cargo test, whole workspace), then the browser tests
-# (wasm-pack test in headless Chromium). Installs what it needs first. Ends with one line
+# (wasm-pack test in headless Chromium), the end-to-end tests and the API contract test. Installs what it needs first. Ends with one line
 # "N passed, N failed" summing every runner's counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,10 @@ done
 run bash scripts/build.sh
 run cargo build --quiet -p agent-track-server --bin agent-track-server
 run node --test --test-concurrency=1 tests/e2e/
+
+# The API contract: docs/openapi.yaml is valid, and Schemathesis finds every answer of the
+# running proxy and collector documented (tests/api; its Python tools go to target/api-venv).
+run node --test tests/api/
 
 # Sum the runners' counts: cargo's "test result: ok. N passed; M failed" lines and node's
 # "# pass N" / "# fail N".

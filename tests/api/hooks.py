@@ -3,6 +3,9 @@
 - Signs every `POST /v1/ingest` request with the Standard Webhooks scheme, over the exact
   bytes that are sent, so that generated bodies reach past the signature check (an unsigned
   request only ever meets the 401 of the header check).
+- Gzips the body of a `POST /v1/events` whose generated `Content-Encoding` is `gzip`, as a
+  browser would, so that such batches test the gzip path rather than all meeting
+  400 `invalid_gzip`.
 - Adds the read API's bearer key, so that generated queries reach the handlers.
 - `no_server_error` replaces the built-in `not_a_server_error`: any 5xx fails, except 501
   `unsupported_version` from the proxy, which docs/openapi.yaml documents as the deliberate
@@ -12,6 +15,7 @@ Environment: AGENT_TRACK_SECRET (`whsec_<base64 key>`), AGENT_TRACK_API_KEY.
 """
 
 import base64
+import gzip
 import hashlib
 import hmac
 import json
@@ -68,6 +72,13 @@ def before_call(context, case, kwargs):
         headers["webhook-id"] = msg_id
         headers["webhook-timestamp"] = str(now)
         headers["webhook-signature"] = sign(SECRET, msg_id, now, body)
+    elif path == "/v1/events" and case.method.upper() == "POST":
+        encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "")
+        if encoding.strip().lower() == "gzip":
+            try:
+                kwargs["data"] = gzip.compress(body_bytes(case, kwargs))
+            except Exception:
+                return
     elif path.startswith("/api/v1/") and API_KEY:
         headers["Authorization"] = f"Bearer {API_KEY}"
     case.headers = headers
