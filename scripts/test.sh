@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: host unit tests (cargo test, whole workspace), then the browser tests
-# (wasm-pack test in headless Chromium), the end-to-end tests and the API contract test. Installs what it needs first. Ends with one line
-# "N passed, N failed" summing every runner's counts.
+# (wasm-pack test in headless Chromium), the end-to-end tests and the API contract test.
+# Installs what it needs first. Ends with one line "N passed, N failed" summing every
+# runner's counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

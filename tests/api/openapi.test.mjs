@@ -19,7 +19,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -30,13 +30,14 @@ const SPEC = join(ROOT, 'docs/openapi.yaml');
 const REQUIREMENTS = join(ROOT, 'tests/api/requirements.txt');
 const VENV = join(ROOT, 'target/api-venv');
 const BIN = join(VENV, 'bin');
+const REPORT = join(ROOT, 'target/api-report');
 const EXAMPLES = Number(process.env.API_TEST_EXAMPLES ?? 100);
 const LIMIT_S = Number(process.env.API_TEST_LIMIT_S ?? 150);
 
 /** Runs `cmd args` to the end (at most `timeoutS`), echoing its output into the test log. */
-function run(cmd, args, { env = {}, timeoutS = 300 } = {}) {
+function run(cmd, args, { env = {}, timeoutS = 300, cwd = ROOT } = {}) {
   const r = spawnSync(cmd, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: timeoutS * 1000,
@@ -107,6 +108,7 @@ function seedEvents() {
 
 before(async () => {
   ensureVenv();
+  mkdirSync(REPORT, { recursive: true });
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-api-'));
@@ -167,6 +169,9 @@ function schemathesis(tag, base) {
       AGENT_TRACK_API_KEY: stack.apiKey,
     },
     timeoutS: LIMIT_S,
+    // Hypothesis and Schemathesis leave folders (.hypothesis, .schemathesis) in their working
+    // directory: keep them in target/, out of the source tree.
+    cwd: REPORT,
   });
   const took = ((Date.now() - started) / 1000).toFixed(1);
   console.log(`schemathesis ${tag}: ${took} s, exit ${r.status}\n${r.out}`);
@@ -176,7 +181,7 @@ function schemathesis(tag, base) {
 }
 
 function harPath(tag) {
-  return join(ROOT, 'target/api-report', `${tag}.har`);
+  return join(REPORT, `${tag}.har`);
 }
 
 /** Answers by operation and status, from the HAR report: `{"POST /v1/ingest": {"200": n, ..}}`. */
