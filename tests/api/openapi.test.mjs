@@ -14,7 +14,7 @@
 //
 // Run: cargo build -p agent-track-server && node --test tests/api/
 // Knobs: API_TEST_EXAMPLES (examples per operation, default 100), API_TEST_LIMIT_S (wall-clock
-// limit of each Schemathesis run, default 150).
+// limit of each Schemathesis run, default 80).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -32,7 +32,7 @@ const VENV = join(ROOT, 'target/api-venv');
 const BIN = join(VENV, 'bin');
 const REPORT = join(ROOT, 'target/api-report');
 const EXAMPLES = Number(process.env.API_TEST_EXAMPLES ?? 100);
-const LIMIT_S = Number(process.env.API_TEST_LIMIT_S ?? 150);
+const LIMIT_S = Number(process.env.API_TEST_LIMIT_S ?? 80);
 
 /** Runs `cmd args` to the end (at most `timeoutS`), echoing its output into the test log. */
 function run(cmd, args, { env = {}, timeoutS = 300, cwd = ROOT } = {}) {
