@@ -106,34 +106,48 @@ function seedEvents() {
   ];
 }
 
+/** Every server started, stopped in `after` even when the start-up fails half way. */
+const started = [];
+
+/** Starts `agent-track-server args` and waits for its /healthz; its log is in the error otherwise. */
+async function start(args, env, base) {
+  const s = server(args, env);
+  started.push(s);
+  try {
+    await waitHealthy(`${base}/healthz`);
+  } catch (e) {
+    throw new Error(`${e.message}; agent-track-server ${args[0]} said:\n${s.log.join('\n')}`);
+  }
+  return s;
+}
+
 before(async () => {
   ensureVenv();
   mkdirSync(REPORT, { recursive: true });
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-api-'));
+  stack = { secret, apiKey, dataDir };
   const [proxyPort, collectorPort] = [await freePort(), await freePort()];
   const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey, AGENT_TRACK_LOG: 'warn' };
-  const collector = server(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env);
   const collectorBase = `http://127.0.0.1:${collectorPort}`;
-  await waitHealthy(`${collectorBase}/healthz`);
+  await start(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, collectorBase);
+  const proxyBase = `http://127.0.0.1:${proxyPort}`;
   // Rate limits lifted: Schemathesis sends far more than a browser would, and a 429 would
   // stop generated batches before they reach validation and the relay.
-  const proxy = server(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `${collectorBase}/v1/ingest`,
+  await start(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `${collectorBase}/v1/ingest`,
     '--allow-origin', 'http://127.0.0.1:8080',
     '--rate-per-minute', '1000000', '--rate-burst', '100000',
-    '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'], env);
-  const proxyBase = `http://127.0.0.1:${proxyPort}`;
-  await waitHealthy(`${proxyBase}/healthz`);
-  stack = { secret, apiKey, dataDir, collector, proxy, collectorBase, proxyBase };
+    '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'], env, proxyBase);
+  Object.assign(stack, { collectorBase, proxyBase });
   const seeded = await postBatch(proxyBase, seedEvents());
   assert.equal(seeded.status, 200, JSON.stringify(seeded.body));
   assert.deepEqual(seeded.body.rejected, [], 'every seed event is valid');
 });
 
 after(async () => {
-  await stack?.proxy.stop();
-  await stack?.collector.stop();
+  // The proxy first (started last), so that it never relays to a stopped collector.
+  for (const s of started.reverse()) await s.stop();
   if (stack) rmSync(stack.dataDir, { recursive: true, force: true });
 });
 
