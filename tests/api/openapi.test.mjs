@@ -156,16 +156,20 @@ test('docs/openapi.yaml is a valid OpenAPI document', () => {
   assert.equal(r.status, 0, r.out);
 });
 
-/** Schemathesis over the operations tagged `tag`, against `base`. */
-function schemathesis(tag, base) {
+/**
+ * Schemathesis over the operations tagged `tag` (narrowed by `filters`), against `base`; the
+ * answers by operation and status. `name` names the run's report.
+ */
+function schemathesis(name, tag, base, phases, filters = []) {
   const started = Date.now();
   const r = run(join(BIN, 'schemathesis'), [
     'run', SPEC,
     '--url', base,
     '--include-tag', tag,
+    ...filters,
     // no_server_error (tests/api/hooks.py) is not_a_server_error with the documented 501.
     '--checks', 'no_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance',
-    '--phases', 'examples,coverage,fuzzing',
+    '--phases', phases,
     '--max-examples', String(EXAMPLES),
     '--seed', '20261204',
     '--workers', '2',
@@ -173,7 +177,7 @@ function schemathesis(tag, base) {
     '--request-timeout', '10',
     '--generation-database', 'none',
     // Every request and answer, for the tally below and for debugging a failure.
-    '--report', 'har', '--report-har-path', harPath(tag),
+    '--report', 'har', '--report-har-path', harPath(name),
     '--no-color',
   ], {
     env: {
@@ -188,19 +192,19 @@ function schemathesis(tag, base) {
     cwd: REPORT,
   });
   const took = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`schemathesis ${tag}: ${took} s, exit ${r.status}\n${r.out}`);
-  assert.ok(!r.timedOut, `Schemathesis (${tag}) did not finish within ${LIMIT_S} s:\n${r.out}`);
-  assert.equal(r.status, 0, `Schemathesis (${tag}) found problems:\n${r.out}`);
-  return tally(tag);
+  console.log(`schemathesis ${name}: ${took} s, exit ${r.status}\n${r.out}`);
+  assert.ok(!r.timedOut, `Schemathesis (${name}) did not finish within ${LIMIT_S} s:\n${r.out}`);
+  assert.equal(r.status, 0, `Schemathesis (${name}) found problems:\n${r.out}`);
+  return tally(name);
 }
 
-function harPath(tag) {
-  return join(REPORT, `${tag}.har`);
+function harPath(name) {
+  return join(REPORT, `${name}.har`);
 }
 
 /** Answers by operation and status, from the HAR report: `{"POST /v1/ingest": {"200": n, ..}}`. */
-function tally(tag) {
-  const har = JSON.parse(readFileSync(harPath(tag), 'utf8'));
+function tally(name) {
+  const har = JSON.parse(readFileSync(harPath(name), 'utf8'));
   const counts = {};
   for (const { request, response } of har.log.entries) {
     const path = new URL(request.url).pathname.replace(/^\/api\/v1\/conversations\/[^/]+/, '/api/v1/conversations/{id}');
@@ -208,21 +212,28 @@ function tally(tag) {
     counts[op] ??= {};
     counts[op][response.status] = (counts[op][response.status] ?? 0) + 1;
   }
-  console.log(`answers by operation and status (${tag}): ${JSON.stringify(counts, null, 1)}`);
+  console.log(`answers by operation and status (${name}): ${JSON.stringify(counts, null, 1)}`);
   return counts;
 }
 
 test('the proxy answers as docs/openapi.yaml says', () => {
-  const counts = schemathesis('proxy', stack.proxyBase);
+  // No stateful phase: the proxy's operations have no links between them.
+  const counts = schemathesis('proxy', 'proxy', stack.proxyBase, 'examples,coverage,fuzzing');
   // Generated batches got through to validation and the relay, not only to the early refusals.
   assert.ok(counts['POST /v1/events']?.[200] > 0, 'some batches were answered 200');
 });
 
 test('the collector answers as docs/openapi.yaml says', () => {
-  const counts = schemathesis('collector', stack.collectorBase);
+  // Deletions last: Schemathesis reuses the seeded ids it finds anywhere in the document, so
+  // deleting alongside the reads would leave them (and the stateful phase) an empty store.
+  // The stateful phase follows docs/openapi.yaml's links: ids and nextCursor from one answer
+  // into the next request.
+  const reads = schemathesis('collector', 'collector', stack.collectorBase, 'examples,coverage,fuzzing,stateful', ['--exclude-method', 'DELETE']);
+  const deletes = schemathesis('collector-delete', 'collector', stack.collectorBase, 'examples,coverage,fuzzing', ['--exclude-method-regex', '(?i)^(?!delete$)']);
   // The hook's signatures verify: generated bodies reach past the signature check.
-  assert.ok(counts['POST /v1/ingest']?.[200] > 0, 'some signed deliveries were answered 200');
+  assert.ok(reads['POST /v1/ingest']?.[200] > 0, 'some signed deliveries were answered 200');
   // The hook's key is accepted and the seeded conversations are found.
-  assert.ok(counts['GET /api/v1/conversations/{id}']?.[200] > 0, 'a seeded conversation was read');
-  assert.ok(counts['GET /api/v1/conversations/{id}/transcript']?.[200] > 0, 'a seeded transcript was read');
+  assert.ok(reads['GET /api/v1/conversations/{id}']?.[200] > 0, 'a seeded conversation was read');
+  assert.ok(reads['GET /api/v1/conversations/{id}/transcript']?.[200] > 0, 'a seeded transcript was read');
+  assert.ok(deletes['DELETE /api/v1/conversations/{id}']?.[204] > 0, 'a seeded conversation was deleted');
 });
