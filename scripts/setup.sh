@@ -43,6 +43,15 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
+# The API contract test (tests/api) makes a virtualenv with `python3 -m venv`, which Debian
+# ships apart from python3 (ensurepip). The tools themselves go into that virtualenv.
+if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  log "installing Debian's python3-venv"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+fi
+
 # npm dev dependencies (binaryen's wasm-opt, playwright-core). Reinstall when the lockfile
 # changed since the last install.
 if [ -f package.json ]; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting and lints (rustfmt, clippy on the host and for
 # wasm32), host unit tests (cargo test, whole workspace), the browser tests (wasm-pack test in
-# headless Chromium), then the end-to-end tests. Installs what it needs first. Ends with one
-# line "N passed, N failed" summing every runner's counts, followed by the steps that failed,
-# if any (a failing fmt or clippy step has no test counts of its own). Exits non-zero when
-# any step failed.
+# headless Chromium), the end-to-end tests, then the API contract test (Schemathesis against
+# docs/openapi.yaml). Installs what it needs first. Ends with one line "N passed, N failed"
+# summing every runner's counts, followed by the steps that failed, if any (a failing fmt or
+# clippy step has no test counts of its own). Exits non-zero when any step failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -48,6 +48,10 @@ done
 run bash scripts/build.sh
 run cargo build --quiet -p agent-track-server --bin agent-track-server
 run node --test --test-concurrency=1 tests/e2e/
+
+# The API contract: docs/openapi.yaml is valid, and Schemathesis finds every answer of the
+# running proxy and collector documented (tests/api; its Python tools go to target/api-venv).
+run node --test tests/api/
 
 # Sum the runners' counts: cargo's "test result: ok. N passed; M failed" lines and node's
 # "# pass N" / "# fail N"; then list the failed steps.
