@@ -13,7 +13,10 @@ const MAX_FILLED_DAYS = 400;
 function el(tag, attrs = {}, children = []) {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (v !== undefined && v !== null) node.setAttribute(k, String(v));
+    if (v === undefined || v === null) continue;
+    // Styles go through the CSSOM: a style attribute would break the pages' CSP (no inline style).
+    if (k === 'style') node.style.cssText = String(v);
+    else node.setAttribute(k, String(v));
   }
   for (const c of children) node.append(c);
   return node;

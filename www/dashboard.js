@@ -137,6 +137,26 @@ async function api(path, { params = {}, method = 'GET' } = {}) {
 
 const conversationPath = (id) => `/api/v1/conversations/${encodeURIComponent(id)}`;
 
+// The API pages the messages of one conversation (at most 1000 a page); the view reads up to
+// this many pages.
+const MAX_MESSAGE_PAGES = 50;
+
+/** One conversation with all its messages (following nextCursor), as one object. */
+async function fetchConversation(id) {
+  let detail = null;
+  let cursor = '';
+  for (let page = 0; page < MAX_MESSAGE_PAGES; page += 1) {
+    const res = await api(conversationPath(id), { params: { limit: 1000, cursor } });
+    const body = await res.json();
+    if (detail) detail.messages.push(...(Array.isArray(body.messages) ? body.messages : []));
+    else detail = { ...body, messages: Array.isArray(body.messages) ? body.messages : [] };
+    cursor = body.nextCursor || '';
+    if (!cursor) break;
+  }
+  delete detail.nextCursor;
+  return detail;
+}
+
 // ---------- API key ----------
 
 function keyFromFragment() {
@@ -433,8 +453,7 @@ async function openConversation(id, { quiet = false } = {}) {
   }
   let detail;
   try {
-    const res = await api(conversationPath(id));
-    detail = await res.json();
+    detail = await fetchConversation(id);
   } catch (e) {
     if (state.openId !== id) return;
     if (e.status === 404) {
@@ -498,7 +517,7 @@ function renderConversation(d) {
     ['Account', d.accountId || '–'],
     ['Started', fmtDate(d.startedAt)],
     ['Last message', fmtDate(d.lastMessageAt)],
-    ['Messages', fmtWhole(messages.length)],
+    ['Messages', fmtWhole(d.messageCount ?? messages.length)],
     ['Id', d.id],
   ];
 

@@ -63,6 +63,7 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
         api_key: "bench".into(),
+        synchronous: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

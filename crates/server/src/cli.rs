@@ -9,14 +9,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::collector::Synchronous;
 use crate::proxy::config::PendoKey;
 use crate::proxy::{ProxyConfig, Upstream};
 use crate::secret::{SecretError, Secrets};
+use crate::serve::Limits;
 
 /// The proxy's default upstream: the collector on this machine.
 pub const DEFAULT_COLLECTOR_URL: &str = "http://127.0.0.1:8788/v1/ingest";
-/// Pendo's agentic endpoint (US); set `--upstream` for another region.
-pub const DEFAULT_PENDO_URL: &str = "https://app.pendo.io/data/agentic";
+/// Pendo's server-side agentic endpoint in the US region (`--pendo-region us`).
+pub const DEFAULT_PENDO_URL: &str = "https://data.pendo.io/data/agentic";
 
 /// agent-track's servers. The shared secret comes from AGENT_TRACK_SECRET (one or more
 /// space-separated whsec_ secrets; the first signs, all verify) or --secret-file.
@@ -69,18 +71,93 @@ pub enum Mode {
     Pendo,
 }
 
+/// Pendo's data regions, each with its own host for the server-side agentic endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PendoRegion {
+    /// United States: `data.pendo.io`.
+    #[default]
+    Us,
+    /// Europe: `data.eu.pendo.io`.
+    Eu,
+    /// United States (US1): `us1.data.pendo.io`.
+    Us1,
+    /// Japan: `data.jpn.pendo.io`.
+    Jpn,
+    /// Australia: `data.au.pendo.io`.
+    Au,
+}
+
+impl PendoRegion {
+    /// The agentic endpoint of this region.
+    pub fn url(self) -> &'static str {
+        match self {
+            PendoRegion::Us => DEFAULT_PENDO_URL,
+            PendoRegion::Eu => "https://data.eu.pendo.io/data/agentic",
+            PendoRegion::Us1 => "https://us1.data.pendo.io/data/agentic",
+            PendoRegion::Jpn => "https://data.jpn.pendo.io/data/agentic",
+            PendoRegion::Au => "https://data.au.pendo.io/data/agentic",
+        }
+    }
+}
+
+/// Connection limits and timeouts, the same flags on every server (see [`Limits`]).
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Milliseconds to receive a complete request head, counted from its first byte (from
+    /// the accept for a connection's first request); slower connections are closed.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_ms: u64,
+    /// Milliseconds to receive a whole request body, counted from its head; slower bodies
+    /// are answered 408.
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_ms: u64,
+    /// Milliseconds a keep-alive connection may sit with no request and no bytes moving.
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_ms: u64,
+    /// Connections open at once; beyond it new connections wait to be accepted.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Milliseconds given to requests in flight on SIGTERM or Ctrl-C; then they are cut.
+    #[arg(long, default_value_t = 10_000)]
+    pub shutdown_grace_ms: u64,
+}
+
+impl ServeArgs {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            body_timeout: Duration::from_millis(self.body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_grace: Duration::from_millis(self.shutdown_grace_ms),
+        }
+    }
+}
+
 /// Options of `proxy`.
 #[derive(Args, Debug)]
 pub struct ProxyArgs {
     /// Address to listen on.
     #[arg(long, env = "AGENT_TRACK_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
-    /// Upstream URL [default: the local collector, or Pendo's US endpoint in pendo mode].
+    /// Upstream URL [default: the local collector, or the --pendo-region endpoint in pendo
+    /// mode]. Redirects from it are not followed.
     #[arg(long, env = "AGENT_TRACK_UPSTREAM")]
     pub upstream: Option<String>,
     /// Upstream mode.
     #[arg(long, env = "AGENT_TRACK_MODE", value_enum, default_value = "webhook")]
     pub mode: Mode,
+    /// Pendo's data region (pendo mode; an explicit --upstream wins): us = data.pendo.io,
+    /// eu = data.eu.pendo.io, us1 = us1.data.pendo.io, jpn = data.jpn.pendo.io,
+    /// au = data.au.pendo.io.
+    #[arg(
+        long,
+        env = "AGENT_TRACK_PENDO_REGION",
+        value_enum,
+        default_value = "us"
+    )]
+    pub pendo_region: PendoRegion,
     /// Read the secret from this file instead of AGENT_TRACK_SECRET.
     #[arg(long, env = "AGENT_TRACK_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
@@ -101,13 +178,25 @@ pub struct ProxyArgs {
     /// Burst of requests above the steady rate.
     #[arg(long, default_value_t = 60)]
     pub rate_burst: u32,
-    /// Proxies whose X-Forwarded-For is believed (comma-separated IPs). Default: none.
+    /// Events per minute per client address (each event of a batch counts; in pendo mode
+    /// each event is one upstream request).
+    #[arg(long, default_value_t = 6_000)]
+    pub event_rate_per_minute: u32,
+    /// Burst of events above the steady rate (at least one full batch, 500).
+    #[arg(long, default_value_t = 2_000)]
+    pub event_rate_burst: u32,
+    /// Proxies (load balancers, your auth layer) whose X-Forwarded-For and identity headers
+    /// are believed (comma-separated IPs). Default: none.
     #[arg(long = "trusted-proxy", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
-    /// Header set by your auth layer with the visitor id (the browser's is then ignored).
+    /// Header set by your auth layer with the visitor id, believed only from a
+    /// --trusted-proxy. The browser's visitorId is then never used: an event whose request
+    /// lacks the header is refused (code missing_visitor_header).
     #[arg(long)]
     pub visitor_header: Option<String>,
-    /// Header set by your auth layer with the account id.
+    /// Header set by your auth layer with the account id, believed only from a
+    /// --trusted-proxy. The browser's accountId is then never used: without the header the
+    /// event is stored without an account.
     #[arg(long)]
     pub account_header: Option<String>,
     /// Forward the client IP upstream.
@@ -119,6 +208,29 @@ pub struct ProxyArgs {
     /// Events sent to Pendo at once per batch.
     #[arg(long, default_value_t = 8)]
     pub pendo_concurrency: usize,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// SQLite's `synchronous` setting of the collector's writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum SyncArg {
+    /// Durable across process crashes; a power loss or OS crash can undo the last
+    /// acknowledged batches (never corrupts the file). Faster.
+    #[default]
+    Normal,
+    /// Every acknowledged batch survives a power loss too: the WAL is synced on each commit.
+    Full,
+}
+
+impl From<SyncArg> for Synchronous {
+    fn from(s: SyncArg) -> Self {
+        match s {
+            SyncArg::Normal => Synchronous::Normal,
+            SyncArg::Full => Synchronous::Full,
+        }
+    }
 }
 
 /// Options of `collector`.
@@ -133,6 +245,18 @@ pub struct CollectorArgs {
     /// Read the secret from this file instead of AGENT_TRACK_SECRET.
     #[arg(long, env = "AGENT_TRACK_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
+    /// SQLite `synchronous`: normal (a power loss may undo the last acknowledged batches) or
+    /// full (acknowledged means on disk, slower).
+    #[arg(
+        long,
+        env = "AGENT_TRACK_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub synchronous: SyncArg,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// Options of `dev`.
@@ -150,6 +274,17 @@ pub struct DevArgs {
     /// Folder of the npm package (wasm-pack output).
     #[arg(long, default_value = "pkg")]
     pub pkg: PathBuf,
+    /// SQLite `synchronous`: normal or full (see `collector --help`).
+    #[arg(
+        long,
+        env = "AGENT_TRACK_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub synchronous: SyncArg,
+    /// Connection limits and timeouts.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// A start-up problem, said plainly. Never contains a secret.
@@ -168,7 +303,10 @@ impl std::error::Error for StartError {}
 pub fn secret_text(file: Option<&Path>) -> Result<String, StartError> {
     match file {
         Some(path) => std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
+            .map(|s| {
+                crate::private::warn_if_open(path);
+                s.trim().to_string()
+            })
             .map_err(|e| {
                 StartError(format!(
                     "cannot read the secret file {}: {e}",
@@ -186,8 +324,34 @@ pub fn secrets(text: &str) -> Result<Secrets, StartError> {
 }
 
 impl ProxyArgs {
-    /// The proxy configuration, with the secret read and checked.
+    /// The proxy configuration, with the secret read and checked. A trusted identity header
+    /// without any `--trusted-proxy` is refused: nobody could set it.
     pub fn config(&self) -> Result<ProxyConfig, StartError> {
+        for (flag, header) in [
+            ("--visitor-header", &self.visitor_header),
+            ("--account-header", &self.account_header),
+        ] {
+            if let Some(h) = header {
+                if axum::http::HeaderName::try_from(h.as_str()).is_err() {
+                    return Err(StartError(format!(
+                        "{flag} {h:?} is not a valid HTTP header name"
+                    )));
+                }
+                if self.trusted_proxies.is_empty() {
+                    return Err(StartError(format!(
+                        "{flag} {h} is set but no --trusted-proxy is: the header would be believed from nobody. \
+                         Add --trusted-proxy with the address of the proxy (your auth layer) that sets it"
+                    )));
+                }
+            }
+        }
+        if self.event_rate_burst < agent_track_schema::limits::MAX_BATCH_EVENTS as u32 {
+            return Err(StartError(format!(
+                "--event-rate-burst {} is below one full batch; it must be at least {}",
+                self.event_rate_burst,
+                agent_track_schema::limits::MAX_BATCH_EVENTS
+            )));
+        }
         let secret = secret_text(self.secret_file.as_deref())?;
         let upstream = match self.mode {
             Mode::Webhook => Upstream::Webhook {
@@ -207,7 +371,7 @@ impl ProxyArgs {
                     url: self
                         .upstream
                         .clone()
-                        .unwrap_or_else(|| DEFAULT_PENDO_URL.into()),
+                        .unwrap_or_else(|| self.pendo_region.url().into()),
                     key: PendoKey(secret.trim().to_string()),
                     concurrency: self.pendo_concurrency,
                 }
@@ -223,11 +387,90 @@ impl ProxyArgs {
         c.max_body_bytes = self.max_body_bytes;
         c.rate_per_minute = self.rate_per_minute;
         c.rate_burst = self.rate_burst;
-        c.trusted_proxies = self.trusted_proxies.clone();
+        c.event_rate_per_minute = self.event_rate_per_minute;
+        c.event_rate_burst = self.event_rate_burst;
+        c.trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|ip| ip.to_canonical())
+            .collect();
         c.visitor_header = self.visitor_header.clone();
         c.account_header = self.account_header.clone();
         c.forward_ip = self.forward_ip;
         c.upstream_deadline = Duration::from_millis(self.upstream_deadline_ms);
         Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proxy_config(args: &[&str]) -> Result<ProxyConfig, StartError> {
+        let secret = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret.path(), "pendo-shared-secret").unwrap();
+        let mut argv = vec!["agent-track-server", "proxy", "--secret-file"];
+        argv.push(secret.path().to_str().unwrap());
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Proxy(p) => p.config(),
+            _ => unreachable!(),
+        }
+    }
+
+    fn pendo_url(args: &[&str]) -> String {
+        let mut all = vec!["--mode", "pendo"];
+        all.extend_from_slice(args);
+        match proxy_config(&all).unwrap().upstream {
+            Upstream::Pendo { url, .. } => url,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pendo_regions_pick_the_data_host_and_an_explicit_upstream_wins() {
+        assert_eq!(pendo_url(&[]), "https://data.pendo.io/data/agentic");
+        for (region, host) in [
+            ("us", "data.pendo.io"),
+            ("eu", "data.eu.pendo.io"),
+            ("us1", "us1.data.pendo.io"),
+            ("jpn", "data.jpn.pendo.io"),
+            ("au", "data.au.pendo.io"),
+        ] {
+            assert_eq!(
+                pendo_url(&["--pendo-region", region]),
+                format!("https://{host}/data/agentic")
+            );
+        }
+        assert_eq!(
+            pendo_url(&[
+                "--pendo-region",
+                "eu",
+                "--upstream",
+                "https://proxy.example/agentic"
+            ]),
+            "https://proxy.example/agentic"
+        );
+    }
+
+    #[test]
+    fn identity_headers_need_a_trusted_proxy_and_addresses_are_canonical() {
+        let err = proxy_config(&["--mode", "pendo", "--visitor-header", "X-User"]).unwrap_err();
+        assert!(err.0.contains("no --trusted-proxy"), "{err}");
+        let c = proxy_config(&[
+            "--mode",
+            "pendo",
+            "--visitor-header",
+            "X-User",
+            "--trusted-proxy",
+            "::ffff:10.0.0.5",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.trusted_proxies,
+            vec!["10.0.0.5".parse::<IpAddr>().unwrap()]
+        );
+        let err = proxy_config(&["--mode", "pendo", "--event-rate-burst", "100"]).unwrap_err();
+        assert!(err.0.contains("at least 500"), "{err}");
     }
 }

@@ -1,8 +1,8 @@
 //! The local stack on one port: the proxy (`/v1/events`), the collector (`/v1/ingest`,
 //! `/api/v1/*`), the demo page (`/`), the dashboard (`/dashboard.html`) and the npm package
 //! (`/pkg/*`). A secret and an API key are generated on first run and kept in the data folder
-//! (files readable by the owner only); the proxy relays to the collector over loopback,
-//! signed, exactly as two separate processes would.
+//! (folder mode 0700, files 0600, from their creation on); the proxy relays to the collector
+//! over loopback, signed, exactly as two separate processes would.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,10 +12,10 @@ use axum::extract::Request;
 use axum::routing::get;
 use axum::Router;
 
-use crate::collector::{self, Collector, CollectorConfig};
+use crate::collector::{self, Collector, CollectorConfig, Synchronous};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::secret::Secrets;
-use crate::{files, serve};
+use crate::{files, private, serve};
 
 /// What `dev` needs.
 #[derive(Debug, Clone)]
@@ -26,6 +26,8 @@ pub struct DevConfig {
     pub www: PathBuf,
     /// The npm package (wasm-pack output).
     pub pkg: PathBuf,
+    /// Durability of acknowledged batches.
+    pub synchronous: Synchronous,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -36,9 +38,10 @@ pub struct DevCredentials {
     pub api_key: String,
 }
 
-/// Reads `data_dir/secret` and `data_dir/api-key`, creating them on first run.
+/// Reads `data_dir/secret` and `data_dir/api-key`, creating them (mode 0600, in a folder of
+/// mode 0700) on first run; existing ones readable by others are tightened with a warning.
 pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
-    std::fs::create_dir_all(data_dir)?;
+    private::ensure_dir(data_dir)?;
     let secret = read_or_create(&data_dir.join("secret"), Secrets::generate)?;
     let api_key = read_or_create(&data_dir.join("api-key"), || {
         format!("atk_{:032x}", rand::random::<u128>())
@@ -51,15 +54,11 @@ pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
 
 fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> std::io::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
+        private::ensure_file(path)?;
         return Ok(text.trim().to_string());
     }
     let value = make();
-    std::fs::write(path, &value)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    private::write_new(path, value.as_bytes())?;
     Ok(value)
 }
 
@@ -73,6 +72,7 @@ pub fn app(
         data_dir: config.data_dir.clone(),
         secrets: creds.secrets.clone(),
         api_key: creds.api_key.clone(),
+        synchronous: config.synchronous,
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),

@@ -12,7 +12,9 @@
 //! - [`signature`]: Standard Webhooks v1 signing and constant-time verification.
 //! - [`error`]: [`error::ApiError`], the JSON error answer of every server.
 //! - [`files`]: static files for the dev stack.
-//! - [`serve`]: `run(listener, app, shutdown)` with graceful shutdown, `/healthz`.
+//! - [`private`]: the data folder and files only the owner may read.
+//! - [`serve`]: `run(listener, app, shutdown)`: timeouts, a connection limit, bounded
+//!   graceful shutdown, `/healthz`.
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -20,6 +22,7 @@ pub mod collector;
 pub mod dev;
 pub mod error;
 pub mod files;
+pub mod private;
 pub mod proxy;
 pub mod secret;
 pub mod serve;

@@ -1,5 +1,7 @@
 //! `agent-track-server`: reads configuration and runs the chosen server.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tokio::net::TcpListener;
 
@@ -14,8 +16,11 @@ async fn main() {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only on a terminal: files and journald get plain text.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
@@ -36,7 +41,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             tracing::info!(listen = %listener.local_addr()?, upstream = ?upstream_url(&config), "proxy listening");
             let app = proxy::app(proxy::ProxyState::new(config)).merge(serve::health());
-            serve::run(listener, app, serve::signal()).await?;
+            serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
         Command::Collector(args) => {
             let secrets = cli::secrets(&cli::secret_text(args.secret_file.as_deref())?)?;
@@ -48,6 +53,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 data_dir: args.data_dir.clone(),
                 secrets,
                 api_key: api_key.trim().to_string(),
+                synchronous: args.synchronous.into(),
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -55,9 +61,9 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), "collector listening");
+            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, "collector listening");
             let app = collector::app(Arc::new(collector)).merge(serve::health());
-            serve::run(listener, app, serve::signal()).await?;
+            serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
         Command::Dev(args) => {
             let listener = TcpListener::bind(args.listen)
@@ -70,6 +76,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 data_dir: args.data_dir.clone(),
                 www: args.www.clone(),
                 pkg: args.pkg.clone(),
+                synchronous: args.synchronous.into(),
             };
             let app = dev::app(&config, addr, &creds).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -92,7 +99,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 "  data:        {} (SQLite, secret, api-key)",
                 args.data_dir.display()
             );
-            serve::run(listener, app, serve::signal()).await?;
+            serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
     }
     Ok(())

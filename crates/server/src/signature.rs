@@ -73,15 +73,26 @@ impl std::fmt::Display for VerifyError {
     }
 }
 
-/// Verifies a delivery's headers against the raw body bytes.
-pub fn verify(
-    secrets: &Secrets,
-    id: Option<&str>,
+/// A delivery's headers, checked before its body is read: present, well-formed, the
+/// timestamp within [`TOLERANCE_S`] of now, and at least one `v1,` signature of the right
+/// length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedHeaders<'a> {
+    /// `webhook-id`.
+    pub id: &'a str,
+    /// `webhook-timestamp`, unix seconds.
+    pub timestamp: i64,
+    candidates: Vec<[u8; 32]>,
+}
+
+/// Checks a delivery's headers at `now_s`, without the body. A receiver calls this first
+/// and reads the body only when it passes.
+pub fn check_headers<'a>(
+    id: Option<&'a str>,
     timestamp: Option<&str>,
     signature: Option<&str>,
-    body: &[u8],
     now_s: i64,
-) -> Result<(), VerifyError> {
+) -> Result<CheckedHeaders<'a>, VerifyError> {
     fn non_empty<'a>(v: Option<&'a str>, h: &'static str) -> Result<&'a str, VerifyError> {
         v.filter(|s| !s.trim().is_empty())
             .ok_or(VerifyError::MissingHeader(h))
@@ -97,24 +108,33 @@ pub fn verify(
     if skew_s.abs() > TOLERANCE_S {
         return Err(VerifyError::Stale { skew_s });
     }
-    let expected: Vec<[u8; 32]> = secrets
-        .all()
-        .iter()
-        .map(|s| mac(s, id, timestamp, body))
+    let candidates: Vec<[u8; 32]> = signature
+        .split_whitespace()
+        .filter_map(|entry| entry.strip_prefix("v1,"))
+        .filter_map(|b64| STANDARD.decode(b64).ok())
+        .filter_map(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
         .collect();
+    if candidates.is_empty() {
+        return Err(VerifyError::NoMatch);
+    }
+    Ok(CheckedHeaders {
+        id,
+        timestamp,
+        candidates,
+    })
+}
+
+/// Verifies the body against checked headers, in constant time per candidate.
+pub fn verify_body(
+    secrets: &Secrets,
+    headers: &CheckedHeaders<'_>,
+    body: &[u8],
+) -> Result<(), VerifyError> {
     let mut matched = subtle::Choice::from(0);
-    for entry in signature.split_whitespace() {
-        let Some(b64) = entry.strip_prefix("v1,") else {
-            continue;
-        };
-        let Ok(candidate) = STANDARD.decode(b64) else {
-            continue;
-        };
-        if candidate.len() != 32 {
-            continue;
-        }
-        for e in &expected {
-            matched |= e.as_slice().ct_eq(&candidate);
+    for secret in secrets.all() {
+        let expected = mac(secret, headers.id, headers.timestamp, body);
+        for candidate in &headers.candidates {
+            matched |= expected.as_slice().ct_eq(candidate);
         }
     }
     if bool::from(matched) {
@@ -122,6 +142,20 @@ pub fn verify(
     } else {
         Err(VerifyError::NoMatch)
     }
+}
+
+/// Verifies a delivery's headers against the raw body bytes: [`check_headers`], then
+/// [`verify_body`].
+pub fn verify(
+    secrets: &Secrets,
+    id: Option<&str>,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now_s: i64,
+) -> Result<(), VerifyError> {
+    let checked = check_headers(id, timestamp, signature, now_s)?;
+    verify_body(secrets, &checked, body)
 }
 
 #[cfg(test)]

@@ -408,14 +408,16 @@ async fn a_reaction_before_its_response_attaches_when_the_response_arrives() {
 }
 
 #[tokio::test]
-async fn malformed_or_invalid_bodies_after_a_valid_signature_are_400_and_store_nothing() {
+async fn signed_bodies_that_are_not_relay_batches_are_400_and_store_nothing() {
     let s = Server::start().await;
     let cases: Vec<(Vec<u8>, &str, &str)> = vec![
         (b"{not json".to_vec(), "invalid_body", "not a relay batch"),
-        (br#"{"events": 5}"#.to_vec(), "invalid_body", "not a relay batch"),
-        (body(vec![json!({"eventId": "e1"})]), "invalid_body", "missing field"),
-        (body(vec![event("e1", "prompt", "c1", "m1", "ok", T0), event("e2", "user_reaction", "c1", "m1", "meh", T0)]), "invalid_event", "events[1]: properties.content of a user_reaction must be one of positive, negative, unreact"),
-        (body(vec![set(event("e1", "prompt", "c1", "m1", "ok", T0), json!({"timestamp": u64::MAX}))]), "invalid_event", "events[0]: timestamp must be unix milliseconds"),
+        (
+            br#"{"events": 5}"#.to_vec(),
+            "invalid_body",
+            "not a relay batch",
+        ),
+        (br#"[1]"#.to_vec(), "invalid_body", "not a relay batch"),
     ];
     for (i, (payload, code, message)) in cases.into_iter().enumerate() {
         let headers = s.signed(&format!("msg_{i}"), now_s(), &payload);
@@ -435,6 +437,65 @@ async fn malformed_or_invalid_bodies_after_a_valid_signature_are_400_and_store_n
         ),
         (0, 0, 0)
     );
+}
+
+#[tokio::test]
+async fn invalid_events_are_refused_one_by_one_in_the_200_and_the_rest_is_stored() {
+    let s = Server::start().await;
+    let events = vec![
+        event("e1", "prompt", "c1", "m1", "ok", T0),
+        event("e2", "user_reaction", "c1", "m1", "meh", T0),
+        json!({"eventId": "e3"}),
+        set(
+            event("e4", "prompt", "c1", "m4", "ok", T0),
+            json!({"timestamp": u64::MAX}),
+        ),
+        event("e5", "agent_response", "c1", "m5", "fine", T0 + 1),
+    ];
+    let (status, answer) = s.deliver("msg_mixed", events.clone()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(2), Some(0)),
+        "{answer}"
+    );
+    let rejected = answer["rejected"].as_array().unwrap();
+    let shape: Vec<(u64, &str, &str, &str)> = rejected
+        .iter()
+        .map(|r| {
+            (
+                r["index"].as_u64().unwrap(),
+                r["eventId"].as_str().unwrap(),
+                r["code"].as_str().unwrap(),
+                r["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            (1, "e2", "invalid_reaction", "properties.content"),
+            (2, "e3", "invalid_event", ""),
+            (3, "e4", "out_of_range", "timestamp"),
+        ]
+    );
+    assert!(rejected[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("must be one of positive, negative, unreact"));
+    assert!(rejected[1]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("events[2] is not a relayed event: missing field"));
+    assert_eq!((s.count("messages"), s.count("seen_events")), (2, 2));
+    // A replay of the same delivery names the same refusals; the stored ones are duplicates.
+    let (status, again) = s.deliver("msg_mixed", events).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    assert_eq!(again["rejected"], answer["rejected"]);
 }
 
 #[tokio::test]
@@ -467,6 +528,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("data"),
         secrets: s.secrets.clone(),
         api_key: API_KEY.into(),
+        synchronous: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -481,6 +543,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("x"),
         secrets: s.secrets.clone(),
         api_key: String::new(),
+        synchronous: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()
@@ -529,4 +592,93 @@ async fn concurrent_retries_of_one_batch_store_it_once() {
         ),
         (50, 5, 4)
     );
+}
+
+/// Sends a request head announcing a large body, and no body; the answer (status, body),
+/// or `None` when none came within 3 s.
+async fn head_only(s: &Server, headers: &[(&str, String)]) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut head = "POST /v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 8000000\r\n".to_string();
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let text = String::from_utf8_lossy(&data).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            if text[end + 4..].contains('}') {
+                return Some((text[9..12].parse().unwrap(), text[end + 4..].to_string()));
+            }
+        }
+        match tokio::time::timeout_at(deadline, conn.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+            _ => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn signature_headers_are_checked_before_the_body_is_read() {
+    let s = Server::start().await;
+    let now = now_s();
+    let sig = signature::sign(&s.secrets, "msg_1", now, b"x");
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![], "the webhook-id header is required"),
+        (
+            vec![
+                (signature::ID, "msg_1".into()),
+                (signature::TIMESTAMP, (now - 3600).to_string()),
+                (signature::SIGNATURE, sig.clone()),
+            ],
+            "webhook-timestamp is 3600 s from now",
+        ),
+        (
+            vec![
+                (signature::ID, "msg_1".into()),
+                (signature::TIMESTAMP, now.to_string()),
+                (signature::SIGNATURE, "v1,bm90IGEgc2lnbmF0dXJl".into()),
+            ],
+            "no valid v1 signature",
+        ),
+    ];
+    for (headers, message) in cases {
+        let (status, body) = head_only(&s, &headers)
+            .await
+            .unwrap_or_else(|| panic!("no answer without the body ({message})"));
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains(message), "{body}");
+    }
+    // Well-formed headers: now the body is awaited (and 8 MB is within the limit).
+    let good = vec![
+        (signature::ID, "msg_1".to_string()),
+        (signature::TIMESTAMP, now.to_string()),
+        (signature::SIGNATURE, sig),
+    ];
+    assert_eq!(head_only(&s, &good).await, None);
+}
+
+#[tokio::test]
+async fn synchronous_full_is_offered_and_normal_is_the_default() {
+    use agent_track_server::collector::{Collector, CollectorConfig, Synchronous};
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = Secrets::parse(&Secrets::generate()).unwrap();
+    let normal = Collector::open(CollectorConfig::new(
+        dir.path().join("a"),
+        secrets.clone(),
+        "k",
+    ))
+    .unwrap();
+    assert_eq!(normal.synchronous().unwrap(), Synchronous::Normal);
+    let full = Collector::open(CollectorConfig {
+        synchronous: Synchronous::Full,
+        ..CollectorConfig::new(dir.path().join("b"), secrets, "k")
+    })
+    .unwrap();
+    assert_eq!(full.synchronous().unwrap(), Synchronous::Full);
 }

@@ -290,9 +290,9 @@ async fn transcripts_in_three_formats() {
         .await;
     assert_eq!((status, ct.as_str()), (200, "text/plain; charset=utf-8"));
     assert!(txt.starts_with("Conversation c1\nAgent: agent-1\nVisitor: visitor-1\nAccount: acme\nStarted: 2025-11-21T10:00:00.000Z\n"), "{txt}");
-    assert!(txt.contains("[2025-11-21T10:00:01.000Z] Agent:\nOpen **Settings**.\n  Tools: search, kb · Models: gpt-x · Sub-agents: helper · Tokens: 12 in, 40 out\n  Reaction: negative at 2025-11-21T10:00:03.000Z: \"too short\"\n"), "{txt}");
+    assert!(txt.contains("[2025-11-21T10:00:01.000Z] Agent:\n    Open **Settings**.\n  Tools: search, kb · Models: gpt-x · Sub-agents: helper · Tokens: 12 in, 40 out\n  Reaction: negative at 2025-11-21T10:00:03.000Z: \"too short\"\n"), "{txt}");
     assert!(
-        txt.contains("] Visitor (suggested prompt):\n  How do I"),
+        txt.contains("] Visitor (suggested prompt):\n      How do I"),
         "{txt}"
     );
     let (status, ct, md) = s
@@ -310,10 +310,116 @@ async fn transcripts_in_three_formats() {
         )
         .await;
     assert_eq!((status, ct.as_str()), (200, "application/json"));
+    let mut expected = s.get_ok("/api/v1/conversations/c1").await;
+    expected["truncated"] = json!(false);
+    assert_eq!(serde_json::from_str::<Value>(&json_text).unwrap(), expected);
+}
+
+/// A conversation `c` of `n` prompts of `size` bytes each, delivered in batches.
+async fn long_conversation(s: &Server, c: &str, n: usize, size: usize) {
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            event(
+                &format!("{c}-e{i}"),
+                "prompt",
+                c,
+                &format!("m{i}"),
+                &format!("{i:06} {}", "x".repeat(size)),
+                T0 + i as u64,
+            )
+        })
+        .collect();
+    let per_batch = (6 * 1024 * 1024 / (size + 600)).max(1);
+    for (b, chunk) in events.chunks(per_batch).enumerate() {
+        let (status, body) = s.deliver(&format!("{c}-batch-{b}"), chunk.to_vec()).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn one_conversation_pages_through_its_messages() {
+    let s = Server::start().await;
+    long_conversation(&s, "long", 450, 10).await;
+    let first = s.get_ok("/api/v1/conversations/long").await;
+    assert_eq!(first["messageCount"], 450);
     assert_eq!(
-        serde_json::from_str::<Value>(&json_text).unwrap(),
-        s.get_ok("/api/v1/conversations/c1").await
+        first["messages"].as_array().unwrap().len(),
+        200,
+        "default page"
     );
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/conversations/long?limit=100&cursor={c}"),
+            None => "/api/v1/conversations/long?limit=100".into(),
+        };
+        let page = s.get_ok(&path).await;
+        pages += 1;
+        for m in page["messages"].as_array().unwrap() {
+            seen.push(m["messageId"].as_str().unwrap().to_string());
+        }
+        match page["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 5);
+    let expected: Vec<String> = (0..450).map(|i| format!("m{i}")).collect();
+    assert_eq!(seen, expected, "in order, none skipped or repeated");
+    let (status, body) = s.get("/api/v1/conversations/long?limit=1001").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_parameter"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("from 1 to 1000"));
+    let (status, _) = s.get("/api/v1/conversations/long?cursor=nope").await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn a_transcript_download_stops_at_5_mb_and_says_it_was_cut() {
+    let s = Server::start().await;
+    // 70 prompts of 99 KB: about 7 MB of text.
+    long_conversation(&s, "huge", 70, 99 * 1024).await;
+    let key = format!("Bearer {API_KEY}");
+    for format in ["txt", "md"] {
+        let (status, _, text) = s
+            .get_with(
+                &format!("/api/v1/conversations/huge/transcript?format={format}"),
+                Some(&key),
+            )
+            .await;
+        assert_eq!(status, 200);
+        assert!(
+            text.len() <= 5 * 1024 * 1024,
+            "{format}: {} bytes",
+            text.len()
+        );
+        assert!(
+            text.len() > 4 * 1024 * 1024,
+            "{format}: {} bytes",
+            text.len()
+        );
+        let last = text.trim_end().lines().last().unwrap();
+        assert!(last.contains("cut at 5 MB"), "{format}: {last}");
+        assert!(last.contains("of 70 messages"), "{format}: {last}");
+    }
+    let (status, _, json_text) = s
+        .get_with(
+            "/api/v1/conversations/huge/transcript?format=json",
+            Some(&key),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(json_text.len() <= 5 * 1024 * 1024);
+    let v: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(
+        (v["truncated"].as_bool(), v["messageCount"].as_u64()),
+        (Some(true), Some(70))
+    );
+    assert!(v["messages"].as_array().unwrap().len() < 70);
 }
 
 fn conversation(i: usize) -> Value {

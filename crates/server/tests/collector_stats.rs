@@ -175,3 +175,89 @@ async fn stats_of_nothing_are_zero() {
         empty
     );
 }
+
+/// Writes `n` messages straight into the SQLite file (as a big, old history would be).
+fn bulk_history(s: &Server, n: usize) {
+    let mut db = s.db();
+    let tx = db.transaction().unwrap();
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, visitor_id, account_id, content,
+                    timestamp, client_timestamp, received_at, suggested_prompt, tools_used, models_used, files_uploaded,
+                    subagents_used, input_tokens, output_tokens, event_properties, context)
+                 VALUES (?1, ?2, 'agent_response', ?3, 'agent-1', 'v', NULL, 'history', ?4, ?4, ?4, 0,
+                    '[\"search\",\"kb\",\"crm\"]', '[\"gpt-x\",\"gpt-y\"]', '[]', '[]', 10, 20, '{}', '{}')",
+            )
+            .unwrap();
+        for i in 0..n {
+            let ts = T0 as i64 - (i as i64) * 60_000;
+            insert
+                .execute(rusqlite::params![
+                    format!("old-{}", i / 10),
+                    format!("m{i}"),
+                    format!("old-e{i}"),
+                    ts
+                ])
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_stats_query_stalls_neither_ingestion_nor_other_reads() {
+    let s = Server::start().await;
+    s.deliver_ok(
+        "d0",
+        vec![event("e1", "prompt", "to-delete", "m1", "bye", T0)],
+        1,
+        0,
+    )
+    .await;
+    bulk_history(&s, 300_000);
+    let started = std::time::Instant::now();
+    s.get_ok("/api/v1/stats").await;
+    let alone = started.elapsed();
+    assert!(
+        alone > std::time::Duration::from_millis(400),
+        "stats must be slow for this test to mean anything: {alone:?}"
+    );
+    // Two slow stats queries in flight, then a delete, a delivery and another read.
+    let stats = {
+        let base = s.base.clone();
+        let client = s.client.clone();
+        let one = move || {
+            let (base, client) = (base.clone(), client.clone());
+            async move {
+                let r = client
+                    .get(format!("{base}/api/v1/stats"))
+                    .bearer_auth(API_KEY)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                std::time::Instant::now()
+            }
+        };
+        (tokio::spawn(one()), tokio::spawn(one()))
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let t = std::time::Instant::now();
+    assert_eq!(s.delete("/api/v1/conversations/to-delete").await.0, 204);
+    s.deliver_ok(
+        "d1",
+        vec![event("e2", "prompt", "fresh", "m1", "hello", T0)],
+        1,
+        0,
+    )
+    .await;
+    assert_eq!(s.get("/api/v1/conversations/fresh").await.0, 200);
+    let done = std::time::Instant::now();
+    let quick = done - t;
+    let (a, b) = (stats.0.await.unwrap(), stats.1.await.unwrap());
+    assert!(
+        done < a && done < b,
+        "the delete, the delivery and the read ({quick:?}) waited for the stats queries (alone: {alone:?})"
+    );
+}

@@ -109,7 +109,7 @@ async fn upstream_errors_map_to_502_and_504() {
     slow.script(&[Reply {
         status: 200,
         delay: Duration::from_secs(5),
-        retry_after: None,
+        ..reply(200)
     }]);
     let mut config = webhook_config(&slow.url);
     config.upstream_deadline = Duration::from_millis(500);
@@ -126,8 +126,8 @@ async fn upstream_rate_limiting_becomes_503_with_retry_after() {
     let up = FakeUpstream::start().await;
     up.script(&[Reply {
         status: 429,
-        delay: Duration::ZERO,
         retry_after: Some(30),
+        ..reply(429)
     }]);
     let (base, _) = start_proxy(webhook_config(&up.url)).await;
     let (status, headers, _) = post(&base, &batch(1)).await;
@@ -407,25 +407,246 @@ async fn too_many_events_is_413() {
     );
 }
 
+async fn post_as(base: &str, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = client()
+        .post(format!("{base}/v1/events"))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.body(body.to_string()).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
 #[tokio::test]
-async fn a_trusted_header_sets_the_visitor() {
+async fn identity_headers_count_only_from_trusted_proxies_and_never_fall_back_to_the_browser() {
     let up = FakeUpstream::start().await;
+    // The test client connects from 127.0.0.1; as ::ffff:127.0.0.1 it is the same address.
     let mut config = webhook_config(&up.url);
     config.visitor_header = Some("x-app-user".into());
+    config.account_header = Some("x-app-account".into());
+    config.trusted_proxies = vec!["::ffff:127.0.0.1".parse().unwrap()];
     config.forward_ip = true;
     let (base, _) = start_proxy(config).await;
-    let r = client()
-        .post(format!("{base}/v1/events"))
-        .header("content-type", "application/json")
-        .header("x-app-user", "auth-user-9")
-        .body(batch(1).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let auth = [
+        ("x-app-user", "auth-user-9"),
+        ("x-app-account", "auth-acme"),
+    ];
+    let (status, body) = post_as(&base, &batch(1), &auth).await;
+    assert_eq!((status, &body["rejected"]), (200, &json!([])), "{body}");
     let relayed: Value = serde_json::from_slice(&up.received()[0].body).unwrap();
     assert_eq!(relayed["events"][0]["visitorId"], "auth-user-9");
+    assert_eq!(relayed["events"][0]["accountId"], "auth-acme");
     assert_eq!(relayed["events"][0]["ip"], "127.0.0.1");
+
+    // Without the headers, the browser's ids ("v-1", "acme") are not used: the event is
+    // refused with a clear code, and nothing is relayed.
+    let (status, body) = post_as(&base, &batch(1), &[]).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(0)),
+        "{body}"
+    );
+    assert_eq!(body["rejected"][0]["code"], "missing_visitor_header");
+    assert_eq!(body["rejected"][0]["field"], "visitorId");
+    assert_eq!(up.received().len(), 1);
+
+    // With the visitor but not the account: relayed without an account.
+    let (status, _) = post_as(&base, &batch(1), &auth[..1]).await;
+    assert_eq!(status, 200);
+    let relayed: Value = serde_json::from_slice(&up.received()[1].body).unwrap();
+    assert_eq!(relayed["events"][0]["visitorId"], "auth-user-9");
+    assert!(relayed["events"][0].get("accountId").is_none(), "{relayed}");
+
+    // From a peer that is not a trusted proxy, the headers mean nothing.
+    let up2 = FakeUpstream::start().await;
+    let mut config = webhook_config(&up2.url);
+    config.visitor_header = Some("x-app-user".into());
+    config.trusted_proxies = vec!["10.0.0.1".parse().unwrap()];
+    let (base, _) = start_proxy(config).await;
+    let (status, body) = post_as(&base, &batch(1), &auth).await;
+    assert_eq!(
+        (status, body["rejected"][0]["code"].as_str()),
+        (200, Some("missing_visitor_header")),
+        "{body}"
+    );
+    assert!(up2.received().is_empty());
+}
+
+#[tokio::test]
+async fn rate_limits_read_every_forwarded_line_and_group_ipv6_by_64() {
+    let up = FakeUpstream::start().await;
+    let mut config = webhook_config(&up.url);
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    config.rate_per_minute = 1;
+    config.rate_burst = 1;
+    let (base, _) = start_proxy(config).await;
+    // HAProxy appends its own X-Forwarded-For line: the browser's forged first line must not
+    // pick the bucket. Each request forges a new address; all come from 203.0.113.9.
+    let mut statuses = Vec::new();
+    for forged in ["1.1.1.1", "2.2.2.2"] {
+        let r = client()
+            .post(format!("{base}/v1/events"))
+            .header("content-type", "application/json")
+            .header("x-forwarded-for", forged)
+            .header("x-forwarded-for", "203.0.113.9")
+            .body(batch(1).to_string())
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 429]);
+    // Two addresses of one IPv6 /64 share a bucket; another /64 has its own.
+    let mut statuses = Vec::new();
+    for xff in ["2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:3::1"] {
+        statuses.push(
+            post_as(&base, &batch(1), &[("x-forwarded-for", xff)])
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses, [200, 429, 200]);
+}
+
+#[tokio::test]
+async fn events_are_rate_limited_too() {
+    let up = FakeUpstream::start().await;
+    let mut config = ProxyConfig::new(Upstream::Pendo {
+        url: up.url.clone(),
+        key: PendoKey("pendo-track-secret".into()),
+        concurrency: 8,
+    });
+    config.allowed_origins = vec!["https://app.example".into()];
+    config.event_rate_per_minute = 60;
+    config.event_rate_burst = 10;
+    let (base, _) = start_proxy(config).await;
+    let (status, _, body) = post(&base, &batch(8)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(8)),
+        "{body}"
+    );
+    // Two events left in the bucket: a batch of 8 is refused before any upstream request.
+    let (status, headers, body) = post(&base, &batch(8)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("rate_limited")),
+        "{body}"
+    );
+    assert_eq!(headers["retry-after"], "6");
+    assert_eq!(
+        up.received().len(),
+        8,
+        "one upstream request per accepted event only"
+    );
+}
+
+#[tokio::test]
+async fn redirects_from_upstream_are_not_followed() {
+    let elsewhere = FakeUpstream::start().await;
+    let up = FakeUpstream::start().await;
+    up.script(&[Reply {
+        location: Some(elsewhere.url.clone()),
+        ..reply(307)
+    }]);
+    let mut config = ProxyConfig::new(Upstream::Pendo {
+        url: up.url.clone(),
+        key: PendoKey("pendo-track-secret".into()),
+        concurrency: 1,
+    });
+    config.allowed_origins = vec!["https://app.example".into()];
+    let (base, _) = start_proxy(config).await;
+    let (status, _, body) = post(&base, &batch(1)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (502, Some("upstream_failed")),
+        "{body}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed"),
+        "{body}"
+    );
+    assert!(elsewhere.received().is_empty(), "the key went nowhere else");
+    // Same in webhook mode: the signed headers stay with the configured receiver.
+    let up = FakeUpstream::start().await;
+    up.script(&[Reply {
+        location: Some(elsewhere.url.clone()),
+        ..reply(308)
+    }]);
+    let (base, _) = start_proxy(webhook_config(&up.url)).await;
+    assert_eq!(post(&base, &batch(1)).await.0, 502);
+    assert!(elsewhere.received().is_empty());
+}
+
+#[tokio::test]
+async fn per_event_refusals_of_a_receiver_reach_the_browser_as_final() {
+    let up = FakeUpstream::start().await;
+    let (base, _) = start_proxy(webhook_config(&up.url)).await;
+    let b = batch(3);
+    let refused_id = b["events"][1]["eventId"].as_str().unwrap().to_string();
+    up.script(&[reply_with(
+        200,
+        json!({"accepted": 2, "rejected": [{"index": 1, "eventId": refused_id, "code": "policy_refused", "field": "properties.content", "message": "content refused by policy"}]}),
+    )]);
+    let (status, _, body) = post(&base, &b).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["accepted"], 2);
+    assert_eq!(
+        body["rejected"],
+        json!([{"index": 1, "eventId": refused_id, "code": "policy_refused", "field": "properties.content", "message": "content refused by policy"}])
+    );
+    assert_eq!(up.received().len(), 1, "nothing retried");
+}
+
+#[tokio::test]
+async fn a_400_naming_an_event_is_final_for_it_and_the_rest_is_sent_again() {
+    let up = FakeUpstream::start().await;
+    let (base, _) = start_proxy(webhook_config(&up.url)).await;
+    let b = batch(3);
+    let refused_id = b["events"][2]["eventId"].as_str().unwrap().to_string();
+    up.script(&[reply_with(
+        400,
+        json!({"code": "invalid_event", "rejected": [{"eventId": refused_id, "code": "invalid_event", "message": "no"}]}),
+    )]);
+    let (status, _, body) = post(&base, &b).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    assert_eq!(body["rejected"][0]["eventId"], refused_id.as_str());
+    assert_eq!(body["rejected"][0]["index"], 2);
+    let got = up.received();
+    assert_eq!(got.len(), 2);
+    let resent: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(resent["events"].as_array().unwrap().len(), 2);
+    assert_ne!(
+        got[0].headers[signature::ID],
+        got[1].headers[signature::ID],
+        "another batch, another id"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_secret_or_a_bare_error_keeps_the_batch_retrying() {
+    for status in [400, 401, 403, 404, 408, 413, 429, 500, 503] {
+        let up = FakeUpstream::start().await;
+        up.script(&[reply(status), reply(status), reply(status)]);
+        let mut config = webhook_config(&up.url);
+        config.upstream_deadline = Duration::from_millis(600);
+        let (base, _) = start_proxy(config).await;
+        let (answer, _, body) = post(&base, &batch(2)).await;
+        assert!(
+            matches!(answer, 502..=504),
+            "upstream {status} must keep the batch (browser retries 5xx), got {answer}: {body}"
+        );
+        assert!(body.get("accepted").is_none(), "{body}");
+    }
 }
 
 #[tokio::test]
@@ -474,8 +695,25 @@ async fn pendo_mode_sends_each_event_with_the_integration_key() {
         assert_eq!(v["props"]["agentId"], "bot");
         assert_eq!(v["context"]["url"], "https://app.example/chat");
     }
-    // One event refused: the batch is not acknowledged.
-    up.script(&[reply(200), reply(400)]);
+    // One event refused by Pendo (400 to its own request): final for that event only.
+    up.script(&[reply(200), reply_with(400, json!({"error": "bad props"}))]);
+    let (status, _, body) = post(&base, &batch(2)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    assert_eq!(body["rejected"][0]["code"], "upstream_rejected");
+    assert!(
+        body["rejected"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad props"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains("pendo-track-secret"));
+    // A server error: the batch is not acknowledged (the browser retries it).
+    up.script(&[reply(200), reply(500)]);
     let (status, _, _) = post(&base, &batch(2)).await;
     assert_eq!(status, 502);
 }

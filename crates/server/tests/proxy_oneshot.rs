@@ -159,3 +159,104 @@ fn the_secret_never_shows_in_help_and_a_bad_one_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AGENT_TRACK_SECRET"));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_trusted_identity_header_without_a_trusted_proxy_refuses_to_start() {
+    let bin = env!("CARGO_BIN_EXE_agent-track-server");
+    for flag in ["--visitor-header", "--account-header"] {
+        let out = std::process::Command::new(bin)
+            .args(["proxy", "--listen", "127.0.0.1:0", flag, "X-Auth-User"])
+            .env("AGENT_TRACK_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "{flag} X-Auth-User is set but no --trusted-proxy is"
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn every_hardening_flag_is_documented_in_help() {
+    let bin = env!("CARGO_BIN_EXE_agent-track-server");
+    let help = |command: &str| {
+        let out = std::process::Command::new(bin)
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    for command in ["proxy", "collector", "dev"] {
+        let text = help(command);
+        for flag in [
+            "--header-timeout-ms <HEADER_TIMEOUT_MS>",
+            "--body-timeout-ms <BODY_TIMEOUT_MS>",
+            "--idle-timeout-ms <IDLE_TIMEOUT_MS>",
+            "--max-connections <MAX_CONNECTIONS>",
+            "--shutdown-grace-ms <SHUTDOWN_GRACE_MS>",
+        ] {
+            assert!(
+                text.contains(flag),
+                "{command} --help lacks {flag}:\n{text}"
+            );
+        }
+    }
+    let proxy = help("proxy");
+    for flag in [
+        "--pendo-region",
+        "--event-rate-per-minute",
+        "--event-rate-burst",
+    ] {
+        assert!(proxy.contains(flag), "{proxy}");
+    }
+    assert!(proxy.contains("[default: 10000]") && proxy.contains("[default: us]"));
+    for command in ["collector", "dev"] {
+        assert!(help(command).contains("--synchronous <SYNCHRONOUS>"));
+    }
+}
+
+#[test]
+fn logs_have_no_colour_codes_when_not_on_a_terminal() {
+    use std::io::Read;
+    let bin = env!("CARGO_BIN_EXE_agent-track-server");
+    let port = free_port();
+    let mut child = std::process::Command::new(bin)
+        .args(["proxy", "--listen", &format!("127.0.0.1:{port}")])
+        .env("AGENT_TRACK_SECRET", SECRET)
+        .env("AGENT_TRACK_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < until);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("proxy listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "{log:?}");
+}

@@ -1,8 +1,10 @@
 //! The read API under `/api/v1`, behind `Authorization: Bearer <API key>`.
 //!
 //! - `GET /api/v1/conversations`: newest first, keyset pagination.
-//! - `GET /api/v1/conversations/{id}`: one conversation with its ordered messages.
-//! - `GET /api/v1/conversations/{id}/transcript?format=txt|md|json`.
+//! - `GET /api/v1/conversations/{id}?limit=&cursor=`: one conversation with a page of its
+//!   ordered messages (200 by default, at most 1000) and `nextCursor`.
+//! - `GET /api/v1/conversations/{id}/transcript?format=txt|md|json`: at most
+//!   [`transcript::MAX_TRANSCRIPT_BYTES`], ending with a line that says so when cut.
 //! - `DELETE /api/v1/conversations/{id}`: 204; its messages and reactions are gone for good.
 //! - `GET /api/v1/messages`: the export, in insertion order.
 //! - `GET /api/v1/stats`.
@@ -23,8 +25,11 @@ use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::query::{ConversationQuery, Format, MessageQuery, StatsQuery, INVALID};
-use super::{read, stats, transcript, Collector};
+use super::cursor::{self, Kind};
+use super::query::{ConversationQuery, DetailQuery, Format, MessageQuery, StatsQuery, INVALID};
+use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
+use super::view::ConversationDetail;
+use super::{read, stats, Collector};
 use crate::error::{request_id, ApiError};
 
 /// The read routes, each requiring the API key.
@@ -127,9 +132,9 @@ async fn one(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     let rid = request_id();
     let result = async {
         let id = id(p)?;
-        super::query::Params::new(pairs(q)?, &[])?;
+        let q = DetailQuery::parse(pairs(q)?)?;
         let detail = c
-            .read(&rid, move |conn| read::conversation(conn, &id))
+            .read(&rid, move |conn| read::conversation(conn, &id, &q))
             .await?
             .ok_or_else(not_found)?;
         Ok(Json(detail).into_response())
@@ -137,27 +142,104 @@ async fn one(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     finish(&rid, result.await)
 }
 
+/// The `json` transcript: the conversation with as many messages as fit in
+/// [`MAX_TRANSCRIPT_BYTES`]; `truncated` says whether some were left out.
+#[derive(serde::Serialize)]
+struct JsonTranscript {
+    #[serde(flatten)]
+    detail: ConversationDetail,
+    truncated: bool,
+}
+
+/// A rendered transcript.
+enum Rendered {
+    Text(String, &'static str),
+    Json(JsonTranscript),
+}
+
+/// Writes the transcript of conversation `id` page by page, stopping at the size limit, so
+/// that a conversation of any length costs at most about 5 MB.
+fn render(
+    conn: &rusqlite::Connection,
+    id: &str,
+    format: Format,
+) -> rusqlite::Result<Option<Rendered>> {
+    let mut q = DetailQuery {
+        limit: DetailQuery::MAX_LIMIT,
+        after: None,
+    };
+    let Some(mut page) = read::conversation(conn, id, &q)? else {
+        return Ok(None);
+    };
+    let style = match format {
+        Format::Txt => Some(Style::Text),
+        Format::Md => Some(Style::Markdown),
+        Format::Json => None,
+    };
+    let mut writer =
+        style.map(|s| Transcript::new(s, &page.head, page.message_count, MAX_TRANSCRIPT_BYTES));
+    let mut kept = Vec::new();
+    let mut size = serde_json::to_string(&page.head).map_or(0, |h| h.len()) + 1024;
+    let mut truncated = false;
+    'pages: loop {
+        for m in std::mem::take(&mut page.messages) {
+            match &mut writer {
+                Some(w) => {
+                    if !w.push(&m) {
+                        break 'pages;
+                    }
+                }
+                None => {
+                    size += serde_json::to_string(&m).map_or(0, |t| t.len()) + 1;
+                    if size > MAX_TRANSCRIPT_BYTES {
+                        truncated = true;
+                        break 'pages;
+                    }
+                    kept.push(m);
+                }
+            }
+        }
+        match page.next_cursor.take() {
+            Some(next) => {
+                q.after = cursor::decode_at(Kind::ConversationMessages, &next);
+                match read::conversation(conn, id, &q)? {
+                    Some(p) => page = p,
+                    None => break,
+                }
+            }
+            None => break,
+        }
+    }
+    Ok(Some(match (writer, style) {
+        (Some(w), Some(Style::Markdown)) => {
+            Rendered::Text(w.finish(), "text/markdown; charset=utf-8")
+        }
+        (Some(w), _) => Rendered::Text(w.finish(), "text/plain; charset=utf-8"),
+        (None, _) => {
+            page.messages = kept;
+            page.next_cursor = None;
+            Rendered::Json(JsonTranscript {
+                detail: page,
+                truncated,
+            })
+        }
+    }))
+}
+
 async fn transcript_of(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     let rid = request_id();
     let result = async {
         let id = id(p)?;
         let format = Format::parse(pairs(q)?)?;
-        let detail = c
-            .read(&rid, move |conn| read::conversation(conn, &id))
+        let rendered = c
+            .read(&rid, move |conn| render(conn, &id, format))
             .await?
             .ok_or_else(not_found)?;
-        Ok(match format {
-            Format::Json => Json(detail).into_response(),
-            Format::Txt => (
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                transcript::text(&detail),
-            )
-                .into_response(),
-            Format::Md => (
-                [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-                transcript::markdown(&detail),
-            )
-                .into_response(),
+        Ok(match rendered {
+            Rendered::Json(t) => Json(t).into_response(),
+            Rendered::Text(text, content_type) => {
+                ([(header::CONTENT_TYPE, content_type)], text).into_response()
+            }
         })
     };
     finish(&rid, result.await)

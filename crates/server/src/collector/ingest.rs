@@ -1,25 +1,33 @@
 //! `POST /v1/ingest`: a relayed batch (`{"events": [..]}`) signed by the Standard Webhooks v1
-//! scheme. The signature is verified on the raw bytes before anything is parsed.
+//! scheme. The signature headers are checked before the body is read (presence, format,
+//! timestamp window), so an unsigned or stale request costs no buffering; the body is then
+//! read up to [`MAX_BODY_BYTES`] and its signature verified on the raw bytes before
+//! anything is parsed.
 //!
-//! Answers: 200 `{requestId, accepted, duplicates}` when stored (or already stored: a
-//! repeated `webhook-id` writes nothing and counts every event as a duplicate); 401
-//! `invalid_signature` for a forged, stripped, empty or stale signature; 400 `invalid_body`
-//! when a signed body is not a relay batch, `invalid_event` when an event breaks a rule
-//! (nothing of the batch is stored); 413 `body_too_large` over [`MAX_BODY_BYTES`].
+//! Answers: 200 `{requestId, accepted, duplicates, rejected}` when stored (or already
+//! stored: a repeated `webhook-id` writes nothing and counts every valid event as a
+//! duplicate). `rejected` lists the events refused for good, in the shape of the proxy's
+//! answer to the browser (`[{index, eventId, code, field, message}]`); the batch's other
+//! events are stored. 401 `invalid_signature` for a forged, stripped, empty or stale
+//! signature; 400 `invalid_body` when a signed body is not a relay batch at all; 413
+//! `body_too_large` over [`MAX_BODY_BYTES`]; 408 `body_timeout` for a body that does not
+//! arrive in time.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
-use agent_track_schema::RelayBatch;
+use agent_track_schema::{Rejection, RelayedEvent};
 
-use super::record::Record;
+use super::record::{Record, Refusal};
 use super::{store, Collector};
 use crate::error::{now_ms, request_id, ApiError};
 use crate::signature;
@@ -35,42 +43,109 @@ pub const MAX_WEBHOOK_ID_BYTES: usize = 1024;
 
 /// The ingest route.
 pub fn routes() -> Router<Arc<Collector>> {
-    Router::new().route(
-        "/v1/ingest",
-        post(ingest).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
-    )
+    Router::new().route("/v1/ingest", post(ingest))
 }
 
-/// Parses a verified body and checks every event; the error names the first bad event by
-/// index.
-pub fn parse(body: &[u8]) -> Result<Vec<Record>, ApiError> {
-    let batch: RelayBatch = serde_json::from_slice(body).map_err(|e| {
+/// A verified body, checked event by event.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// The events to store.
+    pub records: Vec<Record>,
+    /// The events refused for good, by index in the batch.
+    pub rejected: Vec<Rejection>,
+}
+
+#[derive(Deserialize)]
+struct RawBatch<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(rename = "eventId")]
+    event_id: Option<String>,
+}
+
+/// Parses a verified body and checks every event. A body that is not `{"events": [..]}` is
+/// refused whole (400); an event that breaks a rule is refused alone, naming its index,
+/// `eventId`, code and field.
+pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
+    let batch: RawBatch<'_> = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(
             "invalid_body",
             format!("the body is not a relay batch {{\"events\": [..]}}: {e}"),
         )
     })?;
-    batch
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            Record::from_event(e).map_err(|why| {
-                ApiError::bad_request("invalid_event", format!("events[{i}]: {why}"))
+    let mut parsed = Parsed::default();
+    for (index, raw) in batch.events.iter().enumerate() {
+        let checked = serde_json::from_str::<RelayedEvent>(raw.get())
+            .map_err(|e| {
+                Refusal::new(
+                    "invalid_event",
+                    "",
+                    format!("events[{index}] is not a relayed event: {e}"),
+                )
             })
-        })
-        .collect()
+            .and_then(|event| Record::from_event(&event));
+        match checked {
+            Ok(record) => parsed.records.push(record),
+            Err(refusal) => parsed.rejected.push(Rejection {
+                index,
+                event_id: serde_json::from_str::<IdOnly>(raw.get())
+                    .ok()
+                    .and_then(|e| e.event_id)
+                    .unwrap_or_default(),
+                code: refusal.code.into(),
+                field: refusal.field,
+                message: refusal.message,
+            }),
+        }
+    }
+    Ok(parsed)
 }
 
-async fn ingest(
-    State(collector): State<Arc<Collector>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn ingest(State(collector): State<Arc<Collector>>, request: Request) -> Response {
     let rid = request_id();
-    match handle(&collector, &rid, &headers, body).await {
+    let (parts, body) = request.into_parts();
+    match handle(&collector, &rid, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.respond(&rid),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!("the body is over {MAX_BODY_BYTES} bytes (8 MB); send smaller batches"),
+    )
+}
+
+/// Reads the body, at most [`MAX_BODY_BYTES`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) if crate::serve::is_body_timeout(&*e) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!("{e}; send the delivery again"),
+        )),
+        Err(_) => Err(ApiError::bad_request(
+            "invalid_body",
+            "the body could not be read",
+        )),
     }
 }
 
@@ -78,50 +153,53 @@ async fn handle(
     collector: &Arc<Collector>,
     rid: &str,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|r| match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is over {MAX_BODY_BYTES} bytes (8 MB); send smaller batches"),
-        ),
-        _ => ApiError::bad_request("invalid_body", "the body could not be read"),
-    })?;
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let now_s = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
-    signature::verify(
-        &collector.secrets,
+    let unauthorized = |e: signature::VerifyError| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+    };
+    // Everything about the headers is checked before a byte of the body is read.
+    let checked = signature::check_headers(
         header(signature::ID),
         header(signature::TIMESTAMP),
         header(signature::SIGNATURE),
-        &body,
         now_s,
     )
-    .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string()))?;
-    // Verified, so present and non-empty.
-    let webhook_id = header(signature::ID).unwrap_or_default().to_owned();
-    if webhook_id.len() > MAX_WEBHOOK_ID_BYTES {
+    .map_err(unauthorized)?;
+    if checked.id.len() > MAX_WEBHOOK_ID_BYTES {
         return Err(ApiError::bad_request(
             "invalid_header",
             format!("{} is over {MAX_WEBHOOK_ID_BYTES} bytes", signature::ID),
         ));
     }
+    let body = read_body(headers, body).await?;
+    signature::verify_body(&collector.secrets, &checked, &body).map_err(unauthorized)?;
+    let webhook_id = checked.id.to_owned();
     // Parsing up to 8 MB takes long enough to stall other requests on this worker; a typical
     // batch parses faster than the hop to the blocking pool.
-    let records = if body.len() <= INLINE_PARSE_BYTES {
+    let Parsed { records, rejected } = if body.len() <= INLINE_PARSE_BYTES {
         parse(&body)?
     } else {
         tokio::task::spawn_blocking(move || parse(&body))
             .await
             .map_err(|e| ApiError::internal(rid, e))??
     };
+    if !rejected.is_empty() {
+        tracing::info!(request_id = %rid, rejected = rejected.len(), "events refused for good");
+    }
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let outcome = collector
         .write(rid, move |conn| {
             store::ingest(conn, &webhook_id, &records, now)
         })
         .await?;
-    let body = serde_json::json!({ "requestId": rid, "accepted": outcome.accepted, "duplicates": outcome.duplicates });
+    let body = serde_json::json!({
+        "requestId": rid,
+        "accepted": outcome.accepted,
+        "duplicates": outcome.duplicates,
+        "rejected": rejected,
+    });
     Ok((StatusCode::OK, Json(body)).into_response())
 }

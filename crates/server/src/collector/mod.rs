@@ -32,27 +32,71 @@ pub mod time;
 pub mod transcript;
 pub mod view;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use rusqlite::Connection;
+use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
+use crate::private;
 use crate::secret::Secrets;
 
 /// The database file's name under [`CollectorConfig::data_dir`].
 pub const DB_FILE: &str = "agent-track.sqlite3";
 
+/// Read connections: this many reads (a slow `stats` among them) run at once; more wait for
+/// a free one. Writes never wait for reads.
+pub const READERS: usize = 4;
+
+/// SQLite's `synchronous` setting for the writer (WAL mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// `NORMAL`: a commit survives a crash of the process, but a power loss or an operating
+    /// system crash can undo the last acknowledged batches (the file stays consistent).
+    #[default]
+    Normal,
+    /// `FULL`: the WAL is synced at every commit, so an acknowledged batch survives a power
+    /// loss too. Slower writes.
+    Full,
+}
+
+impl Synchronous {
+    /// The pragma value.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
 /// How the collector starts.
 #[derive(Debug, Clone)]
 pub struct CollectorConfig {
-    /// Directory of the SQLite file [`DB_FILE`]; created when missing.
+    /// Directory of the SQLite file [`DB_FILE`]; created (mode 0700) when missing.
     pub data_dir: PathBuf,
     /// Secrets that verify deliveries (any one of them may have signed).
     pub secrets: Secrets,
     /// Bearer key of the read API; must not be empty.
     pub api_key: String,
+    /// Durability of acknowledged batches. Default [`Synchronous::Normal`].
+    pub synchronous: Synchronous,
+}
+
+impl CollectorConfig {
+    /// A configuration with the default durability.
+    pub fn new(data_dir: impl Into<PathBuf>, secrets: Secrets, api_key: impl Into<String>) -> Self {
+        CollectorConfig {
+            data_dir: data_dir.into(),
+            secrets,
+            api_key: api_key.into(),
+            synchronous: Synchronous::default(),
+        }
+    }
 }
 
 /// Why the collector could not open.
@@ -101,11 +145,15 @@ impl std::fmt::Display for CollectorError {
 
 impl std::error::Error for CollectorError {}
 
-/// The collector's state: a writer connection and a reader connection to one SQLite file
-/// (WAL lets the reader run while the writer writes), the secrets and the API key.
+/// The collector's state: a writer connection and a small pool of [`READERS`] read
+/// connections to one SQLite file (WAL lets readers run while the writer writes), the
+/// secrets and the API key.
 pub struct Collector {
+    path: PathBuf,
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    read_slots: Semaphore,
+    truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
 }
@@ -132,17 +180,27 @@ impl Collector {
         if config.api_key.is_empty() {
             return Err(CollectorError::EmptyApiKey);
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| CollectorError::DataDir {
-            path: config.data_dir.clone(),
-            source,
-        })?;
         let path = config.data_dir.join(DB_FILE);
+        let private = |path: &Path, result: std::io::Result<()>| {
+            result.map_err(|source| CollectorError::DataDir {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        private(&config.data_dir, private::ensure_dir(&config.data_dir))?;
+        // Created 0600 before SQLite opens it: SQLite gives the WAL and shared-memory files
+        // the database file's mode.
+        private(&path, private::ensure_file(&path))?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let side = config.data_dir.join(format!("{DB_FILE}{suffix}"));
+            private(&side, private::tighten_if_present(&side))?;
+        }
         let db = |source| CollectorError::Database {
             path: path.clone(),
             source,
         };
         let mut writer = Connection::open(&path).map_err(db)?;
-        schema::configure_writer(&writer).map_err(db)?;
+        schema::configure_writer(&writer, config.synchronous).map_err(db)?;
         schema::migrate(&mut writer).map_err(|e| match e {
             schema::SchemaError::Sqlite(source) => db(source),
             schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew {
@@ -150,13 +208,28 @@ impl Collector {
                 found,
             },
         })?;
-        let reader = Connection::open(&path).map_err(db)?;
-        schema::configure_reader(&reader).map_err(db)?;
+        let readers = (0..READERS)
+            .map(|_| open_reader(&path))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db)?;
         Ok(Collector {
+            path,
             writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            readers: Mutex::new(readers),
+            read_slots: Semaphore::new(READERS),
+            truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
+        })
+    }
+
+    /// The writer's `synchronous` setting as SQLite reports it.
+    pub fn synchronous(&self) -> rusqlite::Result<Synchronous> {
+        let n: i64 = lock(&self.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        Ok(if n >= 2 {
+            Synchronous::Full
+        } else {
+            Synchronous::Normal
         })
     }
 
@@ -181,14 +254,34 @@ impl Collector {
         }
     }
 
-    /// Runs `f` on the reader connection on the blocking pool, like [`Collector::write`].
+    /// Runs `f` on a free read connection on the blocking pool, like [`Collector::write`];
+    /// waits (without holding a thread) while all [`READERS`] are busy.
     pub(crate) async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        let _slot = self
+            .read_slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
-        let done = tokio::task::spawn_blocking(move || f(&lock(&this.reader))).await;
+        let done = tokio::task::spawn_blocking(move || {
+            let taken = this.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            // A connection lost to a panic is replaced.
+            let conn = match taken {
+                Some(c) => c,
+                None => open_reader(&this.path)?,
+            };
+            let result = f(&conn);
+            this.readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+            result
+        })
+        .await;
         match done {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(ApiError::internal(request_id, e)),
@@ -197,27 +290,55 @@ impl Collector {
     }
 
     /// Deletes a conversation for good (see [`store::delete_conversation`]); `false` when
-    /// there was none. Holds the reader too while truncating the WAL, so that no read of this
-    /// process keeps the deleted pages' old copies alive.
+    /// there was none. Then the WAL, which still holds the deleted pages' old copies, is
+    /// truncated: at once when no read is open, otherwise as soon as the reads end (retried
+    /// in the background). Neither the delete nor the ingestion behind it waits for reads.
     pub(crate) async fn delete(
         self: &Arc<Self>,
         request_id: &str,
         id: String,
     ) -> Result<bool, ApiError> {
-        let rid = request_id.to_owned();
+        let found = self
+            .write(request_id, move |conn| {
+                let found = store::delete_conversation(conn, &id)?;
+                Ok((found, found && store::truncate_wal(conn)?))
+            })
+            .await?;
+        if found.0 && !found.1 {
+            self.truncate_later(request_id);
+        }
+        Ok(found.0)
+    }
+
+    /// Retries the WAL truncation every 100 ms, for up to a minute, without blocking writes.
+    fn truncate_later(self: &Arc<Self>, request_id: &str) {
+        if self.truncate_pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let this = Arc::clone(self);
-        self.write(request_id, move |conn| {
-            let found = store::delete_conversation(conn, &id)?;
-            if found {
-                let _reader = lock(&this.reader);
-                if !store::truncate_wal(conn)? {
-                    tracing::warn!(request_id = %rid, "the WAL could not be truncated after a delete; another connection is reading");
+        let rid = request_id.to_owned();
+        tokio::spawn(async move {
+            for _ in 0..600 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let done = this
+                    .write(&rid, |conn| store::truncate_wal(conn))
+                    .await
+                    .unwrap_or(false);
+                if done {
+                    this.truncate_pending.store(false, Ordering::Release);
+                    return;
                 }
             }
-            Ok(found)
-        })
-        .await
+            this.truncate_pending.store(false, Ordering::Release);
+            tracing::warn!(request_id = %rid, "the WAL could not be truncated within a minute of a delete; reads kept it open (the next delete retries)");
+        });
     }
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    schema::configure_reader(&conn)?;
+    Ok(conn)
 }
 
 /// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`. No

@@ -200,6 +200,42 @@ impl MessageQuery {
     }
 }
 
+/// `GET /api/v1/conversations/{id}`: a page of its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetailQuery {
+    /// Messages per page, 1..=1000, default 200.
+    pub limit: i64,
+    /// Only messages after this (timestamp, sequence) (the cursor).
+    pub after: Option<(i64, i64)>,
+}
+
+impl DetailQuery {
+    /// Parameter names.
+    pub const ALLOWED: [&'static str; 2] = ["limit", "cursor"];
+
+    /// The most messages per page.
+    pub const MAX_LIMIT: i64 = 1000;
+
+    /// Checks the parameters.
+    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let p = Params::new(pairs, &Self::ALLOWED)?;
+        Ok(DetailQuery {
+            limit: p.limit(200, Self::MAX_LIMIT)?,
+            after: p
+                .get("cursor")
+                .map(|v| {
+                    cursor::decode_at(Kind::ConversationMessages, v).ok_or_else(|| {
+                        invalid(
+                            "cursor must be a nextCursor returned by this endpoint, passed unchanged"
+                                .into(),
+                        )
+                    })
+                })
+                .transpose()?,
+        })
+    }
+}
+
 /// `GET /api/v1/stats`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsQuery {
@@ -347,6 +383,35 @@ mod tests {
                 .unwrap_err(),
         );
         assert!(m.starts_with("visitorId is 1025 bytes"), "{m}");
+    }
+
+    #[test]
+    fn conversation_pages() {
+        assert_eq!(
+            DetailQuery::parse(vec![]).unwrap(),
+            DetailQuery {
+                limit: 200,
+                after: None
+            }
+        );
+        let c = cursor::encode_at(Kind::ConversationMessages, 5, 6);
+        assert_eq!(
+            DetailQuery::parse(pairs(&[("limit", "1000"), ("cursor", &c)])).unwrap(),
+            DetailQuery {
+                limit: 1000,
+                after: Some((5, 6))
+            }
+        );
+        let m = message(DetailQuery::parse(pairs(&[("limit", "1001")])).unwrap_err());
+        assert_eq!(
+            m,
+            "limit must be a whole number from 1 to 1000 (default 200)"
+        );
+        let m = message(
+            DetailQuery::parse(pairs(&[("cursor", &cursor::encode(Kind::Messages, 1))]))
+                .unwrap_err(),
+        );
+        assert!(m.starts_with("cursor must be"), "{m}");
     }
 
     #[test]

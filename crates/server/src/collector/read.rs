@@ -5,7 +5,7 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
 use super::cursor::{self, Kind};
 use super::merge;
-use super::query::{ConversationQuery, MessageQuery};
+use super::query::{ConversationQuery, DetailQuery, MessageQuery};
 use super::view::{
     self, ConversationDetail, ConversationHead, ConversationPage, ConversationSummary,
     ExportedMessage, MessagePage, MessageView, ReactionView,
@@ -163,20 +163,46 @@ fn head(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ConversationHead> 
     })
 }
 
-/// One conversation with its ordered messages, or `None`.
-pub fn conversation(conn: &Connection, id: &str) -> rusqlite::Result<Option<ConversationDetail>> {
+/// One conversation with a page of its messages (by timestamp, then insertion), or `None`.
+pub fn conversation(
+    conn: &Connection,
+    id: &str,
+    q: &DetailQuery,
+) -> rusqlite::Result<Option<ConversationDetail>> {
     let head = conn
-        .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at FROM conversations WHERE id = ?1")?
-        .query_row([id], |r| Ok(ConversationDetail { head: head(r, 0)?, messages: Vec::new() }))
+        .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at,
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(ConversationDetail {
+                head: head(r, 0)?,
+                message_count: r.get(6)?,
+                messages: Vec::new(),
+                next_cursor: None,
+            })
+        })
         .optional()?;
     let Some(mut detail) = head else {
         return Ok(None);
     };
-    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} WHERE m.conversation_id = ?1 ORDER BY m.timestamp, m.seq");
+    let (after_ts, after_seq) = q.after.unwrap_or((-1, -1));
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN}
+         WHERE m.conversation_id = ?1 AND (m.timestamp, m.seq) > (?2, ?3)
+         ORDER BY m.timestamp, m.seq LIMIT ?4"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
-    detail.messages = stmt
-        .query_map([id], message)?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut rows = stmt.query(rusqlite::params![id, after_ts, after_seq, q.limit + 1])?;
+    let mut keys = Vec::new();
+    while let Some(row) = rows.next()? {
+        keys.push((row.get::<_, i64>(4)?, row.get::<_, i64>(16)?));
+        detail.messages.push(message(row)?);
+    }
+    let limit = usize::try_from(q.limit).unwrap_or(0);
+    if detail.messages.len() > limit && limit > 0 {
+        detail.messages.truncate(limit);
+        let (ts, seq) = keys[limit - 1];
+        detail.next_cursor = Some(cursor::encode_at(Kind::ConversationMessages, ts, seq));
+    }
     Ok(Some(detail))
 }
 

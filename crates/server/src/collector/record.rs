@@ -3,7 +3,7 @@
 //! (reaction content, id and time ranges) are what keep the read API free of surprises,
 //! and a signed body is authentic, not necessarily well-formed.
 
-use agent_track_schema::{EventType, Reaction, RelayedEvent};
+use agent_track_schema::{Code, EventType, Reaction, RelayedEvent};
 use serde_json::Value;
 
 use super::time::MAX_MS;
@@ -68,16 +68,60 @@ pub struct Record {
     pub context: String,
 }
 
-fn time(value: u64, field: &str) -> Result<i64, String> {
+/// Why the collector refuses one event: a stable code, the field, and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// A schema code (`empty_string`, `too_large`, `invalid_reaction`...), `out_of_range`
+    /// for a time past year 9999, or `invalid_event` for an event that is not a relayed
+    /// event at all.
+    pub code: &'static str,
+    /// The field, e.g. `timestamp` or `properties.content`; empty for the whole event.
+    pub field: String,
+    /// What was wrong and what is allowed.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal of `field` with `code`.
+    pub fn new(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn time(value: u64, field: &str) -> Result<i64, Refusal> {
     i64::try_from(value)
         .ok()
         .filter(|t| *t <= MAX_MS)
-        .ok_or_else(|| format!("{field} must be unix milliseconds up to {MAX_MS} (year 9999)"))
+        .ok_or_else(|| {
+            Refusal::new(
+                "out_of_range",
+                field,
+                format!("{field} must be unix milliseconds up to {MAX_MS} (year 9999)"),
+            )
+        })
 }
 
-fn count(value: Option<u64>, field: &str) -> Result<Option<i64>, String> {
+fn count(value: Option<u64>, field: &str) -> Result<Option<i64>, Refusal> {
     value
-        .map(|n| i64::try_from(n).map_err(|_| format!("{field} must be at most {}", i64::MAX)))
+        .map(|n| {
+            i64::try_from(n).map_err(|_| {
+                Refusal::new(
+                    Code::InvalidTokenCount.as_str(),
+                    field,
+                    format!("{field} must be at most {}", i64::MAX),
+                )
+            })
+        })
         .transpose()
 }
 
@@ -87,24 +131,41 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 }
 
 impl Record {
-    /// Checks one relayed event. The error names the field and the rule.
-    pub fn from_event(relayed: &RelayedEvent) -> Result<Record, String> {
+    /// Checks one relayed event. The refusal names the field and the rule.
+    pub fn from_event(relayed: &RelayedEvent) -> Result<Record, Refusal> {
         let e = &relayed.event;
         if e.event_id.is_empty() || e.event_id.len() > agent_track_schema::limits::MAX_ID_BYTES {
-            return Err("eventId must be a non-empty string of at most 1024 bytes".into());
+            let code = if e.event_id.is_empty() {
+                Code::EmptyString
+            } else {
+                Code::TooLarge
+            };
+            return Err(Refusal::new(
+                code.as_str(),
+                "eventId",
+                "eventId must be a non-empty string of at most 1024 bytes",
+            ));
         }
         let p = e.properties.clone().normalized();
         if let Err(problems) = p.validate(e.event_type) {
-            return Err(problems
-                .iter()
-                .map(|p| p.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; "));
+            return Err(Refusal::new(
+                problems[0].code.as_str(),
+                problems[0].field.clone(),
+                problems
+                    .iter()
+                    .map(|p| p.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
         }
         let kind = match e.event_type {
-            EventType::UserReaction => Kind::Reaction(p.reaction().ok_or(
-                "properties.content of a user_reaction must be positive, negative or unreact",
-            )?),
+            EventType::UserReaction => Kind::Reaction(p.reaction().ok_or_else(|| {
+                Refusal::new(
+                    Code::InvalidReaction.as_str(),
+                    "properties.content",
+                    "properties.content of a user_reaction must be positive, negative or unreact",
+                )
+            })?),
             other => Kind::Message(other),
         };
         let mut context = serde_json::to_value(&e.context).unwrap_or(Value::Null);
@@ -184,8 +245,13 @@ mod tests {
         assert_eq!(r.kind, Kind::Reaction(Reaction::Unreact));
         let err = Record::from_event(&relayed(base("user_reaction", "meh"))).unwrap_err();
         assert!(
-            err.contains("must be one of positive, negative, unreact"),
+            err.message
+                .contains("must be one of positive, negative, unreact"),
             "{err}"
+        );
+        assert_eq!(
+            (err.code, err.field.as_str()),
+            ("invalid_reaction", "properties.content")
         );
     }
 
@@ -195,7 +261,11 @@ mod tests {
         v["timestamp"] = json!(u64::MAX);
         assert_eq!(
             Record::from_event(&relayed(v)).unwrap_err(),
-            format!("timestamp must be unix milliseconds up to {MAX_MS} (year 9999)")
+            Refusal::new(
+                "out_of_range",
+                "timestamp",
+                format!("timestamp must be unix milliseconds up to {MAX_MS} (year 9999)")
+            )
         );
     }
 
@@ -205,6 +275,7 @@ mod tests {
         v["properties"]["conversationId"] = json!("");
         assert!(Record::from_event(&relayed(v))
             .unwrap_err()
+            .message
             .contains("properties.conversationId must be a non-empty string"));
         let mut v = base("prompt", "x");
         v["eventId"] = json!("");

@@ -3,6 +3,8 @@
 
 use rusqlite::Connection;
 
+use super::Synchronous;
+
 /// The schema version this build writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -101,25 +103,28 @@ impl From<rusqlite::Error> for SchemaError {
 }
 
 /// Sets the pragmas of the writer connection: WAL (readers never block the writer; the
-/// mode is stored in the file), `synchronous=NORMAL` (durable across process crashes; a
-/// power cut may lose the last transactions, never corrupt), a busy timeout, and
-/// `secure_delete` so a deleted conversation's bytes are overwritten rather than left in free
-/// pages.
-pub fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+/// mode is stored in the file), `synchronous` (`NORMAL`: durable across process crashes, but
+/// a power cut may undo the last acknowledged transactions, never corrupt; `FULL`: durable
+/// across power cuts too), a busy timeout, and `secure_delete` so a deleted conversation's
+/// bytes are overwritten rather than left in free pages.
+pub fn configure_writer(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
-    configure(conn)
+    configure(conn, synchronous)
 }
 
 /// Sets the pragmas of a reader connection: those of the writer, and `query_only`, so a bug
 /// in a read path cannot write.
 pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
-    configure(conn)?;
+    configure(conn, Synchronous::Normal)?;
     conn.pragma_update(None, "query_only", "ON")
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
+/// The busy timeout of every connection.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn configure(conn: &Connection, synchronous: Synchronous) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.pragma_update(None, "secure_delete", "ON")?;
     // Filters make a handful of SQL variants per endpoint; keep them all prepared.
     conn.set_prepared_statement_cache_capacity(64);

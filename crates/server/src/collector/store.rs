@@ -148,10 +148,15 @@ pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<
     Ok(found)
 }
 
-/// Checkpoints the WAL into the database file and truncates it to zero bytes. Returns
-/// `false` when another connection's open read kept part of it (the next checkpoint finishes
-/// the job).
+/// Checkpoints the WAL into the database file and truncates it to zero bytes, without
+/// waiting: returns `false` at once when an open read kept part of it (a later call finishes
+/// the job). Waiting would block every writer behind the checkpoint for as long as the
+/// slowest read.
 pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
-    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
-    Ok(busy == 0)
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    conn.busy_timeout(super::schema::BUSY_TIMEOUT)?;
+    Ok(busy? == 0)
 }

@@ -112,15 +112,20 @@ pub struct MessageView {
     pub reaction: Option<ReactionView>,
 }
 
-/// `GET /api/v1/conversations/{id}` (and the `json` transcript).
+/// `GET /api/v1/conversations/{id}`: the conversation and one page of its messages (and
+/// the `json` transcript).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationDetail {
     /// id, agent, visitor, account, first and last times.
     #[serde(flatten)]
     pub head: ConversationHead,
-    /// Ordered by timestamp, then insertion.
+    /// All its messages, on every page.
+    pub message_count: i64,
+    /// This page, ordered by timestamp, then insertion.
     pub messages: Vec<MessageView>,
+    /// Pass as `cursor` for the next page of messages; `null` on the last page.
+    pub next_cursor: Option<String>,
 }
 
 /// One row of `GET /api/v1/messages`.

@@ -18,8 +18,8 @@ pub enum Upstream {
         /// Signing secrets: the first signs, each adds a signature (rotation).
         secrets: Secrets,
     },
-    /// Pendo: one POST per event to `url` (default `https://app.pendo.io/data/agentic`; the
-    /// regional host is configurable) with `x-pendo-integration-key`.
+    /// Pendo: one POST per event to `url` (default `https://data.pendo.io/data/agentic`, or
+    /// the host of `--pendo-region`) with `x-pendo-integration-key`.
     Pendo {
         /// The endpoint URL.
         url: String,
@@ -55,13 +55,21 @@ pub struct ProxyConfig {
     pub rate_per_minute: u32,
     /// Burst above the steady rate. Default 60.
     pub rate_burst: u32,
-    /// Proxies whose `X-Forwarded-For` is believed (the app's load balancer). Default:
-    /// none, so the socket's peer address is the client.
+    /// Events per minute per client address (every event of a batch counts). Default 6000.
+    pub event_rate_per_minute: u32,
+    /// Burst of events above the steady rate. Default 2000.
+    pub event_rate_burst: u32,
+    /// Proxies whose `X-Forwarded-For` and identity headers are believed (the app's load
+    /// balancer, its auth layer). Compared canonically (`::ffff:10.0.0.5` is `10.0.0.5`).
+    /// Default: none, so the socket's peer address is the client.
     pub trusted_proxies: Vec<IpAddr>,
-    /// Header set by the app's auth layer carrying the visitor id; when set, the browser's
-    /// `visitorId` is ignored. Default: none.
+    /// Header set by the app's auth layer carrying the visitor id, believed only from a
+    /// trusted proxy. When set, the browser's `visitorId` is never used: an event whose
+    /// request lacks it (or did not come from a trusted proxy) is rejected with
+    /// `missing_visitor_header`. Default: none.
     pub visitor_header: Option<String>,
-    /// Same for the account id. Default: none.
+    /// Same for the account id, except that without it the event is relayed without an
+    /// account (never with the browser's). Default: none.
     pub account_header: Option<String>,
     /// Whether to forward the client IP upstream. Default false.
     pub forward_ip: bool,
@@ -80,6 +88,8 @@ impl ProxyConfig {
             max_body_bytes: MAX_BATCH_BYTES,
             rate_per_minute: 600,
             rate_burst: 60,
+            event_rate_per_minute: 6_000,
+            event_rate_burst: 2_000,
             trusted_proxies: Vec::new(),
             visitor_header: None,
             account_header: None,

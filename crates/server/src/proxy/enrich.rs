@@ -3,6 +3,27 @@
 
 use agent_track_schema::{Event, RelayedEvent};
 
+/// Where the relayed visitor or account id comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum IdSource {
+    /// The browser's own id (no trusted header is configured).
+    #[default]
+    Browser,
+    /// A trusted header is configured: its value, or `None` when the request had none (or
+    /// did not come from a trusted proxy). The browser's id is never used then.
+    Header(Option<String>),
+}
+
+impl IdSource {
+    /// The id to relay, given the browser's.
+    pub fn resolve(&self, browser: Option<String>) -> Option<String> {
+        match self {
+            IdSource::Browser => browser,
+            IdSource::Header(v) => v.clone(),
+        }
+    }
+}
+
 /// What the proxy knows about the request, beyond the batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RequestFacts {
@@ -10,10 +31,10 @@ pub struct RequestFacts {
     pub received_at: u64,
     /// The batch's `sentAt`, unix ms of the browser's clock.
     pub sent_at: u64,
-    /// Visitor id from the trusted header, replacing the browser's.
-    pub visitor_id: Option<String>,
-    /// Account id from the trusted header, replacing the browser's.
-    pub account_id: Option<String>,
+    /// Where the visitor id comes from.
+    pub visitor_id: IdSource,
+    /// Where the account id comes from.
+    pub account_id: IdSource,
     /// The client's IP, when forwarding is enabled.
     pub ip: Option<String>,
 }
@@ -25,12 +46,8 @@ pub fn enrich(event: Event, facts: &RequestFacts) -> RelayedEvent {
     let client_timestamp = event.timestamp;
     let skew = facts.received_at as i128 - facts.sent_at as i128;
     let timestamp = (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64;
-    let visitor_id = facts.visitor_id.clone().or(event.visitor_id);
-    let account_id = if facts.account_id.is_some() {
-        facts.account_id.clone()
-    } else {
-        event.account_id
-    };
+    let visitor_id = facts.visitor_id.resolve(event.visitor_id);
+    let account_id = facts.account_id.resolve(event.account_id);
     RelayedEvent {
         event: Event {
             timestamp,
@@ -105,8 +122,8 @@ mod tests {
     #[test]
     fn trusted_ids_replace_the_browsers() {
         let facts = RequestFacts {
-            visitor_id: Some("auth-v".into()),
-            account_id: Some("auth-a".into()),
+            visitor_id: IdSource::Header(Some("auth-v".into())),
+            account_id: IdSource::Header(Some("auth-a".into())),
             ip: Some("203.0.113.9".into()),
             ..Default::default()
         };
@@ -124,5 +141,16 @@ mod tests {
             (untrusted.event.visitor_id.as_deref(), untrusted.ip),
             (Some("browser-v"), None)
         );
+    }
+
+    #[test]
+    fn a_configured_header_that_is_missing_never_falls_back_to_the_browsers_id() {
+        let facts = RequestFacts {
+            visitor_id: IdSource::Header(None),
+            account_id: IdSource::Header(None),
+            ..Default::default()
+        };
+        let r = enrich(event(), &facts);
+        assert_eq!((r.event.visitor_id, r.event.account_id), (None, None));
     }
 }

@@ -16,9 +16,9 @@ use axum::Json;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
-use super::client::client_ip;
-use super::enrich::{enrich, RequestFacts};
-use super::upstream::{relay, RelayError};
+use super::client::{client_ip, is_trusted};
+use super::enrich::{enrich, IdSource, RequestFacts};
+use super::upstream::{relay, Refused, RelayError};
 use super::ProxyState;
 use crate::error::{now_ms, request_id, ApiError};
 
@@ -32,9 +32,14 @@ pub async fn post_events(
 ) -> Response {
     let started = Instant::now();
     let rid = request_id();
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
     let client = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
-    let result = handle(&state, &rid, client, &headers, body).await;
+    // Identity headers count only when the request came through a trusted proxy.
+    let from_trusted = is_trusted(peer.ip(), &state.config.trusted_proxies);
+    let result = handle(&state, &rid, client, from_trusted, &headers, body).await;
     let (response, events) = match result {
         Ok((r, n)) => (r, n),
         Err(e) => (e.respond(&rid), 0),
@@ -49,6 +54,7 @@ async fn handle(
     state: &ProxyState,
     rid: &str,
     client: std::net::IpAddr,
+    from_trusted: bool,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Response, usize), ApiError> {
@@ -90,28 +96,58 @@ async fn handle(
             ),
         ));
     }
+    if let Err(retry_after_s) = state.event_limiter.take(
+        client,
+        events.len().try_into().unwrap_or(u32::MAX),
+        now_ms(),
+    ) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "too many events from this client ({} in this batch); retry in {retry_after_s} s",
+                events.len()
+            ),
+        );
+        e.retry_after_s = Some(retry_after_s);
+        return Err(e);
+    }
+    let source = |header: Option<&str>| match header {
+        None => IdSource::Browser,
+        Some(name) => IdSource::Header(if from_trusted {
+            trusted(headers, Some(name))
+        } else {
+            None
+        }),
+    };
     let facts = RequestFacts {
         received_at,
         sent_at,
-        visitor_id: trusted(headers, state.config.visitor_header.as_deref()),
-        account_id: trusted(headers, state.config.account_header.as_deref()),
+        visitor_id: source(state.config.visitor_header.as_deref()),
+        account_id: source(state.config.account_header.as_deref()),
         ip: state.config.forward_ip.then(|| client.to_string()),
     };
-    let (valid, rejected) = validate(events.iter(), &facts);
+    let (valid, mut rejected) = validate(events.iter(), &facts);
+    let mut accepted = valid.len();
+    if !valid.is_empty() {
+        let refused = relay(state, &valid)
+            .await
+            .map_err(|e| relay_error(rid, e))?;
+        if !refused.is_empty() {
+            accepted -= refused.len().min(accepted);
+            tracing::info!(request_id = %rid, refused = refused.len(), "upstream refused events for good");
+            rejected.extend(upstream_rejections(&events, refused));
+        }
+    }
     for r in &rejected {
         state.metrics.count_rejected(&r.code);
     }
-    if !valid.is_empty() {
-        relay(state, &valid)
-            .await
-            .map_err(|e| relay_error(rid, e))?;
-    }
-    state.metrics.count_accepted(valid.len() as u64);
+    state.metrics.count_accepted(accepted as u64);
     let n = events.len();
     Ok((
         Json(BatchResponse {
             request_id: rid.to_string(),
-            accepted: valid.len() as u64,
+            accepted: accepted as u64,
             rejected,
         })
         .into_response(),
@@ -119,8 +155,31 @@ async fn handle(
     ))
 }
 
-/// Splits the batch into relayable events and final rejections. Repeated `eventId`s within
-/// a batch are relayed once and acknowledged.
+/// Upstream's refusals as rejections of the browser's batch, at the index where the browser
+/// sent each event.
+fn upstream_rejections(events: &super::batch::Events<'_>, refused: Vec<Refused>) -> Vec<Rejection> {
+    refused
+        .into_iter()
+        .map(|r| Rejection {
+            index: events
+                .iter()
+                .position(|e| e.get("eventId").and_then(Value::as_str) == Some(r.event_id.as_str()))
+                .unwrap_or_default(),
+            event_id: r.event_id,
+            code: r.code,
+            field: r.field,
+            message: r.message,
+        })
+        .collect()
+}
+
+/// The code of an event refused because the trusted visitor header was missing.
+pub const MISSING_VISITOR_HEADER: &str = "missing_visitor_header";
+
+/// Splits the batch into relayable events and final rejections. Each event is checked as
+/// sent, then again as it will be relayed (normalized and enriched: folding `modelUsed` into
+/// `agentModelsUsed` can break a limit), so that nothing upstream would refuse is relayed.
+/// Repeated `eventId`s within a batch are relayed once and acknowledged.
 pub fn validate<'a>(
     events: impl IntoIterator<Item = std::borrow::Cow<'a, Value>>,
     facts: &RequestFacts,
@@ -159,15 +218,31 @@ pub fn validate<'a>(
                 continue;
             }
         };
-        if event.visitor_id.is_none() && facts.visitor_id.is_none() {
+        let relayed = enrich(event, facts);
+        if relayed.event.visitor_id.is_none() {
+            rejected.push(match facts.visitor_id {
+                IdSource::Browser => reject(
+                    Code::MissingField.as_str(),
+                    "visitorId",
+                    "visitorId is required (a non-empty string)".into(),
+                ),
+                IdSource::Header(_) => reject(
+                    MISSING_VISITOR_HEADER,
+                    "visitorId",
+                    "the proxy takes visitorId from a header set by the site's auth layer, and this request did not carry it through a trusted proxy; the browser's visitorId is not used".into(),
+                ),
+            });
+            continue;
+        }
+        if let Err(problems) = relayed.event.properties.validate(relayed.event.event_type) {
+            let p = &problems[0];
             rejected.push(reject(
-                Code::MissingField.as_str(),
-                "visitorId",
-                "visitorId is required (a non-empty string)".into(),
+                p.code.as_str(),
+                &p.field,
+                format!("once normalized for relaying: {}", p.message),
             ));
             continue;
         }
-        let relayed = enrich(event, facts);
         if facts.received_at.saturating_sub(relayed.event.timestamp) > MAX_EVENT_AGE_MS {
             rejected.push(reject(
                 "too_old",
@@ -272,6 +347,13 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
                 .is_some() =>
         {
             return Err(too_large())
+        }
+        Err(e) if crate::serve::is_body_timeout(&*e) => {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!("{e}; send the batch again"),
+            ))
         }
         Err(_) => {
             return Err(ApiError::bad_request(

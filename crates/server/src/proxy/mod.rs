@@ -38,27 +38,50 @@ pub struct ProxyState {
     pub config: ProxyConfig,
     /// The upstream HTTP client (connection pool).
     pub client: reqwest::Client,
-    /// Per-client rate limiting.
+    /// Per-client rate limiting of requests.
     pub limiter: RateLimiter,
+    /// Per-client rate limiting of events (each event of a batch is a token).
+    pub event_limiter: RateLimiter,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
 
 impl ProxyState {
-    /// State for `config`.
+    /// State for `config`. The upstream client never follows redirects (the Pendo key and
+    /// the webhook headers would go along to wherever a `307` points). Inside a Tokio
+    /// runtime, a timer prunes the rate limiters every [`rate_limit::PRUNE_EVERY_MS`] for as
+    /// long as the state lives.
     pub fn new(config: ProxyConfig) -> Arc<ProxyState> {
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .pool_max_idle_per_host(64)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client builds with static settings");
         let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
-        Arc::new(ProxyState {
+        let event_limiter = RateLimiter::new(config.event_rate_per_minute, config.event_rate_burst);
+        let state = Arc::new(ProxyState {
             config,
             client,
             limiter,
+            event_limiter,
             metrics: Metrics::default(),
-        })
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&state);
+            runtime.spawn(async move {
+                let every = Duration::from_millis(rate_limit::PRUNE_EVERY_MS);
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    tick.tick().await;
+                    let Some(state) = weak.upgrade() else { return };
+                    let now = crate::error::now_ms();
+                    state.limiter.prune(now);
+                    state.event_limiter.prune(now);
+                }
+            });
+        }
+        state
     }
 }
 

@@ -46,6 +46,7 @@ impl Server {
             data_dir: dir.path().join("data"),
             secrets: secrets.clone(),
             api_key: API_KEY.into(),
+            synchronous: Default::default(),
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

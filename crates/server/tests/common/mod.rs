@@ -27,12 +27,14 @@ pub struct Received {
     pub body: Bytes,
 }
 
-/// A scripted reply: status, delay, Retry-After.
+/// A scripted reply: status, delay, Retry-After, body (default `{}`), Location.
 #[derive(Clone, Debug)]
 pub struct Reply {
     pub status: u16,
     pub delay: Duration,
     pub retry_after: Option<u64>,
+    pub body: Option<String>,
+    pub location: Option<String>,
 }
 
 pub fn reply(status: u16) -> Reply {
@@ -40,6 +42,16 @@ pub fn reply(status: u16) -> Reply {
         status,
         delay: Duration::ZERO,
         retry_after: None,
+        body: None,
+        location: None,
+    }
+}
+
+/// A scripted reply with a JSON body.
+pub fn reply_with(status: u16, body: Value) -> Reply {
+    Reply {
+        body: Some(body.to_string()),
+        ..reply(status)
     }
 }
 
@@ -67,9 +79,13 @@ impl FakeUpstream {
             s.received.lock().unwrap().push(Received { headers, body });
             let r = s.script.lock().unwrap().pop_front().unwrap_or(reply(200));
             tokio::time::sleep(r.delay).await;
-            let mut resp = (StatusCode::from_u16(r.status).unwrap(), "{}").into_response();
+            let body = r.body.clone().unwrap_or_else(|| "{}".into());
+            let mut resp = (StatusCode::from_u16(r.status).unwrap(), body).into_response();
             if let Some(s) = r.retry_after {
                 resp.headers_mut().insert("retry-after", s.into());
+            }
+            if let Some(l) = &r.location {
+                resp.headers_mut().insert("location", l.parse().unwrap());
             }
             resp
         }
@@ -77,6 +93,7 @@ impl FakeUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1/ingest", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        // (axum::serve here on purpose: the fake is not under test.)
         FakeUpstream { state, url }
     }
 

@@ -42,8 +42,26 @@ impl RelayError {
     }
 }
 
-/// Delivers `events` upstream; `Ok` only when upstream accepted all of them.
-pub async fn relay(state: &ProxyState, events: &[RelayedEvent]) -> Result<(), RelayError> {
+/// One event upstream refused for good, named by its `eventId`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Which event.
+    pub event_id: String,
+    /// Upstream's code (`[a-z0-9_]`, at most 64 bytes), or `upstream_rejected`.
+    pub code: String,
+    /// The field upstream named, if any.
+    pub field: String,
+    /// What upstream said (at most 1000 characters).
+    pub message: String,
+}
+
+/// Delivers `events` upstream. `Ok` once upstream accepted every event except the ones it
+/// refused for good (returned: final for those events only); `Err` when the batch must be
+/// kept and retried.
+pub async fn relay(
+    state: &ProxyState,
+    events: &[RelayedEvent],
+) -> Result<Vec<Refused>, RelayError> {
     let deadline = Instant::now() + state.config.upstream_deadline;
     match &state.config.upstream {
         Upstream::Webhook { url, secrets } => {
@@ -57,10 +75,21 @@ pub async fn relay(state: &ProxyState, events: &[RelayedEvent]) -> Result<(), Re
     }
 }
 
+/// How a delivery ended when upstream answered for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Stored, except these events, refused for good (a 2xx with per-event rejections).
+    Accepted(Vec<Refused>),
+    /// Nothing stored: upstream refused these events (a 400 or 422 naming them); the
+    /// others must be sent again without them.
+    Refused(Vec<Refused>),
+}
+
 /// One upstream attempt's result.
 pub(crate) enum Attempt {
-    Ok,
-    /// Worth another try: 429, 502, 503, 504, connection failure.
+    /// Upstream answered for good.
+    Done(Outcome),
+    /// Worth another try: 408, 429, 502, 503, 504, connection failure.
     Retry {
         message: String,
         retry_after_s: Option<u64>,
@@ -68,18 +97,18 @@ pub(crate) enum Attempt {
     },
     /// No answer in time: worth another try if time is left.
     TimedOut,
-    /// Not worth another try.
+    /// Not worth another try now; the browser keeps the batch and retries later.
     Fail(String),
 }
 
-/// Runs `attempt` until it succeeds, fails for good, the attempts are used up or the
+/// Runs `attempt` until upstream answers for good, fails, the attempts are used up or the
 /// deadline passes. Backoff between attempts: 100 ms, 200 ms, 400 ms..., or upstream's
 /// `Retry-After` when it fits before the deadline.
 pub(crate) async fn with_retries<F, Fut>(
     state: &ProxyState,
     deadline: Instant,
     mut attempt: F,
-) -> Result<(), RelayError>
+) -> Result<Outcome, RelayError>
 where
     F: FnMut(Duration) -> Fut,
     Fut: std::future::Future<Output = Attempt>,
@@ -100,9 +129,9 @@ where
                 state.metrics.observe_upstream("timeout", took);
                 return Err(RelayError::Timeout);
             }
-            Ok(Attempt::Ok) => {
+            Ok(Attempt::Done(outcome)) => {
                 state.metrics.observe_upstream("ok", took);
-                return Ok(());
+                return Ok(outcome);
             }
             Ok(Attempt::TimedOut) => {
                 state.metrics.observe_upstream("timeout", took);
@@ -142,20 +171,54 @@ where
     Err(last)
 }
 
-/// Classifies an upstream HTTP status.
-pub(crate) fn classify(status: StatusCode, retry_after: Option<&str>, what: &str) -> Attempt {
+/// Upstream's answer to one request: status, `Retry-After`, and the start of its body.
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// The most of an upstream answer's body that is read.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+
+/// Classifies an upstream answer to a Standard Webhooks delivery (pure). 2xx: accepted, with
+/// the per-event rejections its body lists (`{"rejected": [{eventId, code, field, message}]}`,
+/// the shape of the proxy's own answer); 400 or 422 naming refused events: final for those;
+/// 408, 429, 502, 503, 504: retried; anything else (401, 403, 404, 413, 500, a redirect, a
+/// 400 naming no event) fails the attempt so that the batch is kept and retried later.
+pub(crate) fn classify(answer: &Answer, what: &str) -> Attempt {
+    let status = answer.status;
     if status.is_success() {
-        return Attempt::Ok;
+        return Attempt::Done(Outcome::Accepted(
+            named_rejections(&answer.body).unwrap_or_default(),
+        ));
     }
-    let retry_after_s = retry_after.and_then(|v| v.trim().parse::<u64>().ok());
-    let message = format!("{what} answered HTTP {}", status.as_u16());
-    match status.as_u16() {
+    let retry_after_s = answer
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let code = status.as_u16();
+    let message = match code {
+        400 | 422 => match named_rejections(&answer.body) {
+            Some(named) if !named.is_empty() => return Attempt::Done(Outcome::Refused(named)),
+            _ => format!("{what} answered HTTP {code} without naming a refused event"),
+        },
+        401 | 403 => format!(
+            "{what} refused the credentials (HTTP {code}): check that the proxy and the receiver share the secret"
+        ),
+        404 => format!("{what} answered HTTP 404: check the upstream URL"),
+        300..=399 => format!(
+            "{what} answered a redirect (HTTP {code}); redirects are not followed: set the upstream URL to the final address"
+        ),
+        _ => format!("{what} answered HTTP {code}"),
+    };
+    match code {
         429 | 503 => Attempt::Retry {
             message,
             retry_after_s,
             unavailable: true,
         },
-        502 | 504 => Attempt::Retry {
+        408 | 502 | 504 => Attempt::Retry {
             message,
             retry_after_s,
             unavailable: false,
@@ -164,11 +227,56 @@ pub(crate) fn classify(status: StatusCode, retry_after: Option<&str>, what: &str
     }
 }
 
-/// Sends one upstream request and classifies what came back (`what` names upstream in
-/// messages).
-pub(crate) async fn attempt(request: reqwest::RequestBuilder, what: &str) -> Attempt {
+/// The events an answer body names as refused, from `{"rejected": [..]}`; `None` when the
+/// body has no such list. Entries without an `eventId` are skipped; codes, fields and
+/// messages are bounded, and a code that is not `[a-z0-9_]+` becomes `upstream_rejected`.
+pub fn named_rejections(body: &[u8]) -> Option<Vec<Refused>> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let list = value.get("rejected")?.as_array()?;
+    let text =
+        |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).map(str::to_owned);
+    Some(
+        list.iter()
+            .filter_map(|r| {
+                let event_id = text(r, "eventId").filter(|id| !id.is_empty())?;
+                let code = text(r, "code")
+                    .filter(|c| {
+                        !c.is_empty()
+                            && c.len() <= 64
+                            && c.bytes()
+                                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                    })
+                    .unwrap_or_else(|| "upstream_rejected".into());
+                let field = text(r, "field")
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                let message = text(r, "message")
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| "upstream refused this event".into())
+                    .chars()
+                    .take(1000)
+                    .collect();
+                Some(Refused {
+                    event_id,
+                    code,
+                    field,
+                    message,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// Sends one upstream request and reads its answer (at most [`MAX_ANSWER_BYTES`] of the
+/// body); a failure to connect or send becomes the [`Attempt`] to make of it.
+pub(crate) async fn send_once(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<Answer, Attempt> {
     match request.send().await {
-        Ok(r) => {
+        Ok(mut r) => {
             let status =
                 StatusCode::from_u16(r.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let retry_after = r
@@ -176,10 +284,23 @@ pub(crate) async fn attempt(request: reqwest::RequestBuilder, what: &str) -> Att
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string);
-            classify(status, retry_after.as_deref(), what)
+            let mut body = Vec::new();
+            while body.len() < MAX_ANSWER_BYTES {
+                match r.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    // An answer cut short is classified by its status alone.
+                    Err(_) => break,
+                }
+            }
+            Ok(Answer {
+                status,
+                retry_after,
+                body,
+            })
         }
-        Err(e) if e.is_timeout() => Attempt::TimedOut,
-        Err(e) => Attempt::Retry {
+        Err(e) if e.is_timeout() => Err(Attempt::TimedOut),
+        Err(e) => Err(Attempt::Retry {
             message: format!(
                 "{what} is unreachable ({})",
                 if e.is_connect() {
@@ -190,6 +311,91 @@ pub(crate) async fn attempt(request: reqwest::RequestBuilder, what: &str) -> Att
             ),
             retry_after_s: None,
             unavailable: true,
-        },
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> Answer {
+        Answer {
+            status: StatusCode::from_u16(status).unwrap(),
+            retry_after: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn kind(a: Attempt) -> String {
+        match a {
+            Attempt::Done(Outcome::Accepted(r)) => format!("accepted {}", r.len()),
+            Attempt::Done(Outcome::Refused(r)) => format!("refused {}", r.len()),
+            Attempt::Retry { unavailable, .. } => format!("retry {unavailable}"),
+            Attempt::TimedOut => "timeout".into(),
+            Attempt::Fail(m) => format!("fail {m}"),
+        }
+    }
+
+    #[test]
+    fn only_named_refusals_are_final() {
+        let named = r#"{"accepted":1,"rejected":[{"index":1,"eventId":"e2","code":"too_large","field":"properties.content","message":"too long"}]}"#;
+        assert_eq!(
+            kind(classify(&answer(200, named), "upstream")),
+            "accepted 1"
+        );
+        assert_eq!(kind(classify(&answer(204, ""), "upstream")), "accepted 0");
+        assert_eq!(kind(classify(&answer(400, named), "upstream")), "refused 1");
+        assert_eq!(kind(classify(&answer(422, named), "upstream")), "refused 1");
+        assert!(kind(classify(
+            &answer(400, r#"{"code":"invalid_body"}"#),
+            "upstream"
+        ))
+        .starts_with("fail"));
+        assert!(kind(classify(&answer(400, r#"{"rejected":[]}"#), "upstream")).starts_with("fail"));
+        for status in [401, 403, 404, 413, 500, 307] {
+            assert!(
+                kind(classify(&answer(status, named), "upstream")).starts_with("fail"),
+                "{status}"
+            );
+        }
+        for (status, unavailable) in [
+            (408, false),
+            (429, true),
+            (502, false),
+            (503, true),
+            (504, false),
+        ] {
+            assert_eq!(
+                kind(classify(&answer(status, ""), "upstream")),
+                format!("retry {unavailable}")
+            );
+        }
+        assert!(kind(classify(&answer(401, ""), "upstream")).contains("share the secret"));
+        assert!(kind(classify(&answer(307, ""), "upstream")).contains("redirects are not followed"));
+    }
+
+    #[test]
+    fn named_rejections_are_bounded_and_need_an_event_id() {
+        let long = "x".repeat(5000);
+        let body = serde_json::json!({"rejected": [
+            {"eventId": "e1", "code": "Bad Code!", "message": long},
+            {"code": "no_id"},
+            {"eventId": "", "code": "empty_id"},
+            {"eventId": "e2"},
+        ]})
+        .to_string();
+        let r = named_rejections(body.as_bytes()).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].code.as_str(), r[0].message.len()),
+            ("upstream_rejected", 1000)
+        );
+        assert_eq!(
+            (r[1].event_id.as_str(), r[1].message.as_str()),
+            ("e2", "upstream refused this event")
+        );
+        assert_eq!(named_rejections(b"not json"), None);
+        assert_eq!(named_rejections(b"{}"), None);
     }
 }

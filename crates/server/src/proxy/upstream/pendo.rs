@@ -1,7 +1,9 @@
 //! Pendo upstream: one POST per event to the agentic endpoint with
 //! `x-pendo-integration-key`, body `{type, visitor_id, account_id, timestamp, props, context}`.
-//! The batch is acknowledged only when every event was accepted; otherwise the browser
-//! retries the batch and Pendo's `messageId` dedupe absorbs the repeats.
+//! The batch is acknowledged only when every event was accepted or refused for good (a 400
+//! or 422 to an event's own request refuses that event); otherwise the browser retries the
+//! batch and Pendo's `messageId` dedupe absorbs the repeats. The proxy limits events per
+//! client (`--event-rate-per-minute`), since each one is a request here.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +12,7 @@ use agent_track_schema::RelayedEvent;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use super::{attempt, with_retries, RelayError};
+use super::{classify, send_once, with_retries, Attempt, Outcome, Refused, RelayError};
 use crate::proxy::config::PendoKey;
 use crate::proxy::ProxyState;
 
@@ -32,7 +34,8 @@ pub fn body(e: &RelayedEvent) -> Value {
 }
 
 /// Sends every event, at most `concurrency` at once, each with the retry policy of
-/// [`super::with_retries`]. Fails with the first failure.
+/// [`super::with_retries`]. Fails with the first failure; otherwise returns the events Pendo
+/// refused for good.
 pub async fn send(
     state: &ProxyState,
     url: &str,
@@ -40,11 +43,12 @@ pub async fn send(
     concurrency: usize,
     events: &[RelayedEvent],
     deadline: Instant,
-) -> Result<(), RelayError> {
+) -> Result<Vec<Refused>, RelayError> {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let sends = events.iter().map(|e| {
         let permits = permits.clone();
         let payload = body(e);
+        let event_id = e.event.event_id.clone();
         async move {
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
             with_retries(state, deadline, |left| {
@@ -55,11 +59,50 @@ pub async fn send(
                     .header("x-pendo-integration-key", &key.0)
                     .header("content-type", "application/json")
                     .body(payload.to_string());
-                attempt(request, "Pendo")
+                let event_id = event_id.clone();
+                async move {
+                    match send_once(request, "Pendo").await {
+                        Ok(answer) if matches!(answer.status.as_u16(), 400 | 422) => {
+                            Attempt::Done(Outcome::Refused(vec![refusal(event_id, &answer)]))
+                        }
+                        Ok(answer) => classify(&answer, "Pendo"),
+                        Err(attempt) => attempt,
+                    }
+                }
             })
             .await
         }
     });
     let results = futures_util::future::join_all(sends).await;
-    results.into_iter().collect()
+    let mut refused = Vec::new();
+    for result in results {
+        match result? {
+            Outcome::Accepted(_) => {}
+            Outcome::Refused(r) => refused.extend(r),
+        }
+    }
+    Ok(refused)
+}
+
+/// Pendo's refusal of one event, with the start of its answer.
+fn refusal(event_id: String, answer: &super::Answer) -> Refused {
+    let said: String = String::from_utf8_lossy(&answer.body)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    Refused {
+        event_id,
+        code: "upstream_rejected".into(),
+        field: String::new(),
+        message: format!(
+            "Pendo refused the event (HTTP {}): {}",
+            answer.status.as_u16(),
+            if said.is_empty() {
+                "no reason given"
+            } else {
+                &said
+            }
+        ),
+    }
 }

@@ -1,23 +1,28 @@
 //! Standard Webhooks upstream: the normalized batch `{"events":[..]}`, signed over exactly
-//! the bytes sent, one `webhook-id` per batch that stays the same on every retry.
+//! the bytes sent, one `webhook-id` per batch that stays the same on every retry. A receiver
+//! may refuse single events: in its 2xx answer (`rejected`, final for those events), or with
+//! a 400 that names them (final for those; the rest is sent again, as a new batch, at once).
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use agent_track_schema::{RelayBatch, RelayedEvent};
 use sha2::{Digest, Sha256};
 
-use super::{attempt, with_retries, RelayError};
+use super::{classify, send_once, with_retries, Outcome, Refused, RelayError};
 use crate::proxy::ProxyState;
 use crate::secret::Secrets;
 use crate::signature;
 
 /// The `webhook-id` of a batch: derived from its event ids, so the same events relayed again
-/// (the proxy's retry, or the browser's after a timeout) carry the same id.
-pub fn webhook_id(events: &[RelayedEvent]) -> String {
+/// (the proxy's retry, or the browser's after a timeout) carry the same id. Each id is
+/// length-prefixed, so two different lists of ids never hash the same input (ids may contain
+/// any character, a separator included).
+pub fn webhook_id<'a>(event_ids: impl IntoIterator<Item = &'a str>) -> String {
     let mut h = Sha256::new();
-    for e in events {
-        h.update(e.event.event_id.as_bytes());
-        h.update(b"\n");
+    for id in event_ids {
+        h.update((id.len() as u64).to_be_bytes());
+        h.update(id.as_bytes());
     }
     let digest = h.finalize();
     format!(
@@ -29,37 +34,76 @@ pub fn webhook_id(events: &[RelayedEvent]) -> String {
     )
 }
 
-/// Posts the signed batch; see [`super::with_retries`] for the retry policy.
+/// Posts the signed batch; see [`super::with_retries`] for the retry policy. Returns the
+/// events refused for good.
 pub async fn send(
     state: &ProxyState,
     url: &str,
     secrets: &Secrets,
     events: &[RelayedEvent],
     deadline: Instant,
-) -> Result<(), RelayError> {
-    let body = serde_json::to_vec(&RelayBatch {
-        events: events.to_vec(),
-    })
-    .map_err(|e| RelayError::Failed(e.to_string()))?;
-    let id = webhook_id(events);
-    with_retries(state, deadline, |left| {
-        // A fresh timestamp per attempt: the receiver refuses stale ones.
-        let timestamp = (crate::error::now_ms() / 1000) as i64;
-        let request = state
-            .client
-            .post(url)
-            .timeout(left)
-            .header("content-type", "application/json")
-            .header(signature::ID, &id)
-            .header(signature::TIMESTAMP, timestamp.to_string())
-            .header(
-                signature::SIGNATURE,
-                signature::sign(secrets, &id, timestamp, &body),
-            )
-            .body(body.clone());
-        attempt(request, "upstream")
-    })
-    .await
+) -> Result<Vec<Refused>, RelayError> {
+    let mut pending: Vec<&RelayedEvent> = events.iter().collect();
+    let mut refused: Vec<Refused> = Vec::new();
+    // Each round removes at least one event, so this ends.
+    loop {
+        let body = serde_json::to_vec(&RelayBatch {
+            events: pending.iter().map(|e| (*e).clone()).collect(),
+        })
+        .map_err(|e| RelayError::Failed(e.to_string()))?;
+        let id = webhook_id(pending.iter().map(|e| e.event.event_id.as_str()));
+        let outcome = with_retries(state, deadline, |left| {
+            // A fresh timestamp per attempt: the receiver refuses stale ones.
+            let timestamp = (crate::error::now_ms() / 1000) as i64;
+            let request = state
+                .client
+                .post(url)
+                .timeout(left)
+                .header("content-type", "application/json")
+                .header(signature::ID, &id)
+                .header(signature::TIMESTAMP, timestamp.to_string())
+                .header(
+                    signature::SIGNATURE,
+                    signature::sign(secrets, &id, timestamp, &body),
+                )
+                .body(body.clone());
+            async move {
+                match send_once(request, "upstream").await {
+                    Ok(answer) => classify(&answer, "upstream"),
+                    Err(attempt) => attempt,
+                }
+            }
+        })
+        .await?;
+        let ids: HashSet<&str> = pending.iter().map(|e| e.event.event_id.as_str()).collect();
+        match outcome {
+            Outcome::Accepted(named) => {
+                refused.extend(
+                    named
+                        .into_iter()
+                        .filter(|r| ids.contains(r.event_id.as_str())),
+                );
+                return Ok(refused);
+            }
+            Outcome::Refused(named) => {
+                let named: Vec<Refused> = named
+                    .into_iter()
+                    .filter(|r| ids.contains(r.event_id.as_str()))
+                    .collect();
+                if named.is_empty() {
+                    return Err(RelayError::Failed(
+                        "upstream answered HTTP 400 naming no event of the batch".into(),
+                    ));
+                }
+                let gone: HashSet<&str> = named.iter().map(|r| r.event_id.as_str()).collect();
+                pending.retain(|e| !gone.contains(e.event.event_id.as_str()));
+                refused.extend(named);
+                if pending.is_empty() {
+                    return Ok(refused);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -89,11 +133,28 @@ mod tests {
         }
     }
 
+    fn id_of(events: &[RelayedEvent]) -> String {
+        webhook_id(events.iter().map(|e| e.event.event_id.as_str()))
+    }
+
     #[test]
     fn the_webhook_id_depends_on_the_events_only() {
-        let a = webhook_id(&[relayed("e1"), relayed("e2")]);
-        assert_eq!(a, webhook_id(&[relayed("e1"), relayed("e2")]));
-        assert_ne!(a, webhook_id(&[relayed("e1")]));
+        let a = id_of(&[relayed("e1"), relayed("e2")]);
+        assert_eq!(a, id_of(&[relayed("e1"), relayed("e2")]));
+        assert_ne!(a, id_of(&[relayed("e1")]));
         assert!(a.starts_with("msg_") && a.len() == 36);
+    }
+
+    #[test]
+    fn different_batches_never_share_an_id() {
+        // Joined by a separator, these were the same bytes ("a\nb\n").
+        assert_ne!(
+            id_of(&[relayed("a\nb")]),
+            id_of(&[relayed("a"), relayed("b")])
+        );
+        assert_ne!(
+            id_of(&[relayed("ab"), relayed("")]),
+            id_of(&[relayed("a"), relayed("b")])
+        );
     }
 }
