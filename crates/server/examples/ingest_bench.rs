@@ -64,6 +64,7 @@ async fn main() {
         secrets: secrets.clone(),
         api_key: "bench".into(),
         synchronous: Default::default(),
+        analysis: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

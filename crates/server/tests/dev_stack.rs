@@ -21,6 +21,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         www: www.to_path_buf(),
         pkg: pkg.to_path_buf(),
         synchronous: Default::default(),
+        analysis: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));
