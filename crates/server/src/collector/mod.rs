@@ -240,17 +240,21 @@ impl Collector {
         &self.analysis
     }
 
-    /// Re-judges the conversations whose verdict time alone has changed (an answer window
-    /// closed, a conversation went idle) and those stored before the analysis existed, in
-    /// batches of 500 so that ingestion is never held up for long. Returns how many.
-    pub async fn sweep(self: &Arc<Self>) -> Result<usize, ApiError> {
+    /// Re-judges the conversations of `kind`: those whose verdict time alone has changed (an
+    /// answer window closed, a conversation went idle), or those stored before the analysis
+    /// existed; in batches of 500 so that ingestion is never held up for long. Returns how
+    /// many.
+    pub async fn sweep(
+        self: &Arc<Self>,
+        kind: analysis::storage::Sweep,
+    ) -> Result<usize, ApiError> {
         let mut total = 0;
         loop {
             let cfg = Arc::clone(&self.analysis);
             let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
             let n = self
                 .write("sweep", move |conn| {
-                    analysis::storage::sweep(conn, now, &cfg, SWEEP_BATCH)
+                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH)
                 })
                 .await?;
             total += n;
@@ -260,7 +264,8 @@ impl Collector {
         }
     }
 
-    /// Runs [`Collector::sweep`] at once and then every
+    /// Judges the conversations stored without a verdict once, then runs the
+    /// [`Collector::sweep`] of due verdicts at once and every
     /// [`AnalysisConfig::sweep_interval`], until the collector is dropped. Needs a Tokio
     /// runtime; without one nothing is started.
     pub fn start_sweep(self: &Arc<Self>) {
@@ -270,9 +275,16 @@ impl Collector {
         let weak = Arc::downgrade(self);
         let every = self.analysis.sweep_interval.max(Duration::from_millis(100));
         runtime.spawn(async move {
+            let mut missing_done = false;
             loop {
                 let Some(this) = weak.upgrade() else { return };
-                if let Err(e) = this.sweep().await {
+                if !missing_done {
+                    match this.sweep(analysis::storage::Sweep::Missing).await {
+                        Ok(_) => missing_done = true,
+                        Err(e) => tracing::warn!(code = %e.code, "judging the conversations stored before the analysis failed; retrying at the next interval"),
+                    }
+                }
+                if let Err(e) = this.sweep(analysis::storage::Sweep::Due).await {
                     tracing::warn!(code = %e.code, "the analysis sweep failed; retrying at the next interval");
                 }
                 drop(this);

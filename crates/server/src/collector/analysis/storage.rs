@@ -221,24 +221,38 @@ pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Re-judges, in one transaction, up to `batch` conversations whose verdict time alone has
-/// changed by `now` (`recheck_at <= now`), and conversations without a verdict (stored
-/// before the analysis existed). Returns how many were judged; call again while it returns
-/// `batch`.
+/// What a sweep looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Conversations whose verdict time alone has changed (`recheck_at <= now`): an index
+    /// range, cheap enough to run every few seconds.
+    Due,
+    /// Conversations without a verdict (stored before the analysis existed): a scan of all
+    /// conversations, run at start until none is left.
+    Missing,
+}
+
+/// Re-judges, in one transaction, up to `batch` conversations of `kind` at `now`. Returns
+/// how many were judged; call again while it returns `batch`.
 pub fn sweep(
     conn: &mut Connection,
+    kind: Sweep,
     now: i64,
     cfg: &AnalysisConfig,
     batch: i64,
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let ids: Vec<String> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT conversation_id FROM conversation_analysis WHERE recheck_at <= ?1
-             UNION ALL
-             SELECT id FROM conversations c WHERE NOT EXISTS (SELECT 1 FROM conversation_analysis a WHERE a.conversation_id = c.id)
-             LIMIT ?2",
-        )?;
+        let mut stmt = match kind {
+            Sweep::Due => tx.prepare_cached(
+                "SELECT conversation_id FROM conversation_analysis WHERE recheck_at <= ?1 LIMIT ?2",
+            )?,
+            Sweep::Missing => tx.prepare_cached(
+                "SELECT id FROM conversations c WHERE ?1 IS NOT NULL
+                    AND NOT EXISTS (SELECT 1 FROM conversation_analysis a WHERE a.conversation_id = c.id)
+                 LIMIT ?2",
+            )?,
+        };
         let rows = stmt.query_map(params![now, batch], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
@@ -504,6 +518,55 @@ pub fn stored_issues(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Issue>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweeps_judge_old_conversations_once_and_due_verdicts_when_due() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::collector::schema::migrate(&mut conn).unwrap();
+        // A conversation stored before the analysis existed: no verdict.
+        conn.execute_batch(
+            "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
+             INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
+                received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
+             VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
+        )
+        .unwrap();
+        let cfg = AnalysisConfig::default();
+        // 30 s after the prompt: judged, the prompt not yet unanswered, a recheck at 61 s.
+        assert_eq!(sweep(&mut conn, Sweep::Due, 31_000, &cfg, 500).unwrap(), 0);
+        assert_eq!(
+            sweep(&mut conn, Sweep::Missing, 31_000, &cfg, 500).unwrap(),
+            1
+        );
+        assert_eq!(
+            sweep(&mut conn, Sweep::Missing, 31_000, &cfg, 500).unwrap(),
+            0
+        );
+        assert!(stored_issues(&conn, "old").unwrap().is_empty());
+        assert_eq!(sweep(&mut conn, Sweep::Due, 60_999, &cfg, 500).unwrap(), 0);
+        assert_eq!(sweep(&mut conn, Sweep::Due, 61_000, &cfg, 500).unwrap(), 1);
+        let issues = stored_issues(&conn, "old").unwrap();
+        assert_eq!(issues[0].issue_type, IssueType::UnansweredPrompt);
+        // Next due: when the conversation goes idle (30 minutes after its last event).
+        let recheck: Option<i64> = conn
+            .query_row("SELECT recheck_at FROM conversation_analysis", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(recheck, Some(1000 + 30 * 60_000));
+        assert_eq!(
+            sweep(&mut conn, Sweep::Due, 1000 + 30 * 60_000, &cfg, 500).unwrap(),
+            1
+        );
+        let (status, recheck): (String, Option<i64>) = conn
+            .query_row(
+                "SELECT status, recheck_at FROM conversation_analysis",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((status.as_str(), recheck), ("ended", None));
+    }
 
     #[test]
     fn search_patterns_escape_their_syntax() {
