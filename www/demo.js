@@ -422,7 +422,11 @@ function addMessage({ role, content, file = null, suggested = false, reply = nul
   const meta = document.createElement('div');
   meta.className = 'msg-meta';
   if (role === 'user') {
-    if (file) meta.append(chip(`📄 ${file.name}`));
+    if (file) {
+      const c = chip(` ${file.name}`);
+      c.prepend(icon('document'));
+      meta.append(c);
+    }
     if (suggested) meta.append(chip('suggested'));
   } else if (reply) {
     if (reply.tools.length) meta.append(fact(reply.tools.length > 1 ? 'tools' : 'tool', reply.tools.join(', ')));
