@@ -203,15 +203,7 @@ pub fn snippet(content: &str, q: &str) -> String {
         .chars()
         .map(|c| if c.is_whitespace() { ' ' } else { c })
         .collect();
-    let fold = |c: &char| c.to_lowercase().next().unwrap_or(*c);
-    let hay: Vec<char> = chars.iter().map(fold).collect();
-    let needle: Vec<char> = q.chars().map(|c| fold(&c)).collect();
-    let at = if needle.is_empty() {
-        None
-    } else {
-        hay.windows(needle.len())
-            .position(|w| w == needle.as_slice())
-    };
+    let at = super::analysis::text::find_folded(&chars, q);
     let start = at.map_or(0, |a| a.saturating_sub(SNIPPET_BEFORE));
     let end = (at.unwrap_or(0) + SNIPPET_AFTER).min(chars.len());
     let mut out = String::new();

@@ -327,8 +327,27 @@ pub fn search_filter(q: &str) -> (&'static str, String) {
     }
 }
 
-/// The content of the first message (by time) of conversation `id` that matches `q`.
+/// Messages of a conversation scanned for the snippet before asking the index.
+const SNIPPET_SCAN: i64 = 2000;
+
+/// The content of the first message (by time) of conversation `id` that matches `q`. The
+/// conversation's first messages are scanned first (a case-insensitive substring, as the
+/// index matches); the index is asked only when that finds nothing (a longer conversation,
+/// or case folding that differs), since a MATCH restricted to one conversation still reads
+/// every match of `q`.
 pub fn first_match(conn: &Connection, id: &str, q: &str) -> rusqlite::Result<Option<String>> {
+    {
+        let mut stmt = conn.prepare_cached(
+            "SELECT content FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![id, SNIPPET_SCAN])?;
+        while let Some(row) = rows.next()? {
+            let content: String = row.get(0)?;
+            if super::text::contains_folded(&content, q) {
+                return Ok(Some(content));
+            }
+        }
+    }
     let (clause, value) = search_filter(q);
     let sql = if clause == MATCHES {
         "SELECT m.content FROM message_fts f JOIN messages m ON m.seq = f.rowid

@@ -138,6 +138,27 @@ pub fn longest_mark_run(text: &str) -> String {
     best
 }
 
+fn fold(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// The character index of the first occurrence of `needle` in `hay`, ignoring case (each
+/// character folded to its first lower-case form); `None` when absent or `needle` is empty.
+pub fn find_folded(hay: &[char], needle: &str) -> Option<usize> {
+    let needle: Vec<char> = needle.chars().map(fold).collect();
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    let hay: Vec<char> = hay.iter().copied().map(fold).collect();
+    hay.windows(needle.len())
+        .position(|w| w == needle.as_slice())
+}
+
+/// Whether `hay` contains `needle`, ignoring case as [`find_folded`] does.
+pub fn contains_folded(hay: &str, needle: &str) -> bool {
+    find_folded(&hay.chars().collect::<Vec<_>>(), needle).is_some()
+}
+
 /// `text` on one line, cut to `max` characters with `…`.
 pub fn quote(text: &str, max: usize) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -204,6 +225,13 @@ mod tests {
         assert_eq!(longest_mark_run("what?! why??? ok!"), "???");
         assert_eq!(longest_mark_run("なぜ！！！"), "！！！");
         assert_eq!(quote("a\n b  c", 10), "a b c");
+        assert!(contains_folded("Die GRÖSSE und Größe", "größe"));
+        assert!(contains_folded("ПАРОЛЬ", "пароль"));
+        assert!(!contains_folded("abc", ""));
+        assert_eq!(
+            find_folded(&"xx🙂".chars().collect::<Vec<_>>(), "🙂"),
+            Some(2)
+        );
         assert_eq!(quote("abcdef", 3), "abc…");
     }
 }
