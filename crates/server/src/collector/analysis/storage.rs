@@ -290,12 +290,15 @@ pub const ISSUE: &str =
 pub const HAS_ISSUES: &str = "coalesce(a.issue_count, 0) > ?";
 /// Filter: has no issues (`?` = 0).
 pub const NO_ISSUES: &str = "coalesce(a.issue_count, 0) = ?";
-/// Filter: a message matches the FTS5 query `?` (see [`fts_query`]).
-pub const MATCHES: &str = "c.id IN (SELECT m.conversation_id FROM message_fts f JOIN messages m ON m.seq = f.rowid WHERE message_fts MATCH ?)";
+/// Filter: a message matches the FTS5 query `?` (see [`fts_query`]). Written as a check per
+/// conversation against the (once materialised) set of matching messages, so that the
+/// newest-first scan stops after a page: a common word costs about what a rare one does.
+pub const MATCHES: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id
+    AND m.seq IN (SELECT rowid FROM message_fts WHERE message_fts MATCH ?))";
 /// Filter: a message contains `?` (a LIKE pattern, see [`like_pattern`]); for queries too
-/// short for trigrams.
+/// short for trigrams. A scan, stopping after a page.
 pub const CONTAINS: &str =
-    "c.id IN (SELECT m.conversation_id FROM messages m WHERE m.content LIKE ? ESCAPE '\\')";
+    "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')";
 
 /// Queries of at least this many characters use the trigram index.
 pub const TRIGRAM_CHARS: usize = 3;
