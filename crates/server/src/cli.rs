@@ -519,6 +519,95 @@ mod tests {
         }
     }
 
+    fn analysis(args: &[&str]) -> Result<AnalysisConfig, StartError> {
+        let mut argv = vec!["agent-track-server", "collector"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| StartError(e.to_string()))?
+            .command
+        {
+            Command::Collector(c) => c.analysis.config(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn analysis_flags_defaults_values_and_phrase_files() {
+        assert_eq!(analysis(&[]).unwrap(), AnalysisConfig::default());
+        let phrases = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            phrases.path(),
+            "# German\nDas weiß ich nicht\n\nわかりません\n",
+        )
+        .unwrap();
+        let path = phrases.path().to_str().unwrap();
+        let c = analysis(&[
+            "--conversation-idle-minutes",
+            "5",
+            "--rage-prompt-count",
+            "4",
+            "--rage-prompt-window-seconds",
+            "60",
+            "--rage-prompt-similarity",
+            "0.8",
+            "--unanswered-after-seconds",
+            "90",
+            "--slow-response-seconds",
+            "10",
+            "--fallback-phrases",
+            path,
+            "--frustration-phrases",
+            path,
+            "--frustration-caps-ratio",
+            "0.9",
+            "--frustration-caps-min-letters",
+            "20",
+            "--frustration-mark-run",
+            "0",
+            "--analysis-sweep-seconds",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.idle_ms, c.rage_count, c.rage_window_ms, c.rage_similarity),
+            (300_000, 4, 60_000, 0.8)
+        );
+        assert_eq!(
+            (
+                c.unanswered_after_ms,
+                c.slow_response_ms,
+                c.caps_ratio,
+                c.caps_min_letters,
+                c.mark_run
+            ),
+            (90_000, 10_000, 0.9, 20, 0)
+        );
+        assert_eq!(c.sweep_interval, Duration::from_secs(5));
+        let defaults = AnalysisConfig::default();
+        assert_eq!(
+            c.fallback_phrases.len(),
+            defaults.fallback_phrases.len() + 2
+        );
+        assert_eq!(
+            c.fallback_phrases.find("leider das weiß ich nicht"),
+            Some("das weiß ich nicht")
+        );
+        assert_eq!(
+            c.frustration_phrases.len(),
+            defaults.frustration_phrases.len() + 2
+        );
+        let err = analysis(&["--fallback-phrases", "/nonexistent/phrases.txt"]).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("cannot read --fallback-phrases /nonexistent/phrases.txt"),
+            "{err}"
+        );
+        let err = analysis(&["--rage-prompt-similarity", "1.5"]).unwrap_err();
+        assert!(err.0.contains("`1.5` is not a number from 0 to 1"), "{err}");
+        assert!(analysis(&["--rage-prompt-count", "1"]).is_err());
+        assert!(analysis(&["--conversation-idle-minutes", "0"]).is_err());
+    }
+
     #[test]
     fn pendo_regions_pick_the_data_host_and_an_explicit_upstream_wins() {
         assert_eq!(pendo_url(&[]), "https://data.pendo.io/data/agentic");
