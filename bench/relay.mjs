@@ -4,7 +4,9 @@
 //     floor), both in front of the same fast upstream (crates/server/examples/fast_upstream.rs);
 //     alternating, ROUNDS rounds of SECONDS each, the best round of each kept; and, for
 //     scale, wrk straight at the upstream (no relay at all);
-//   - collector ingest into SQLite (crates/server/examples/ingest_bench.rs).
+//   - collector ingest into SQLite (crates/server/examples/ingest_bench.rs);
+//   - collector reads at 10,000 conversations with analysis and search on: p95 of the list,
+//     filtered lists and searches (crates/server/examples/query_bench.rs).
 // Needs wrk and nginx on PATH and the release binaries built (scripts/bench.sh does both).
 // Writes bench/results/relay.json. Usage: node bench/relay.mjs
 import { spawn, execFile } from 'node:child_process';
@@ -23,6 +25,8 @@ const ROUNDS = Number(process.env.BENCH_RELAY_ROUNDS ?? 2);
 const CONNS = Number(process.env.BENCH_RELAY_CONNS ?? 32);
 const INGEST_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 5000);
 const INGEST_SENDERS = 4;
+const QUERY_CONVERSATIONS = Number(process.env.BENCH_QUERY_CONVERSATIONS ?? 10_000);
+const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 100);
 const PORTS = { upstream: 9811, proxy: 9812, nginx: 9813 };
 const log = (...a) => console.error('[relay]', ...a);
 
@@ -145,6 +149,17 @@ http {
   result.ingest = m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
     : { error: stdout.trim() };
   log(stdout.trim());
+
+  // Reads at 10,000 conversations: list, filtered lists, searches (p50/p95 over the API).
+  const q = await run(join(bin, 'examples', 'query_bench'), [String(QUERY_CONVERSATIONS), String(QUERY_RUNS)], { timeout: 600_000 });
+  const ing = /ingested (\d+) conversations \((\d+) events.* in ([\d.]+) s: (\d+) events\/s/.exec(q.stdout);
+  result.queries = {
+    conversations: QUERY_CONVERSATIONS,
+    runs: QUERY_RUNS,
+    ingest: ing ? { conversations: +ing[1], events: +ing[2], seconds: +ing[3], eventsPerSec: +ing[4] } : null,
+    rows: [...q.stdout.matchAll(/^(.+?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$/gm)].map((r) => ({ query: r[1].trim(), p50: +r[2], p95: +r[3], rows: +r[4] })),
+  };
+  log(q.stdout.trim());
 } finally {
   stopAll();
   await rm(tmp, { recursive: true, force: true }).catch(() => {});

@@ -264,6 +264,15 @@ if (relay) {
     w(`Collector (\`cargo run --release -p agent-track-server --example ingest_bench -- ${relay.ingest.batches} ${relay.ingest.senders}\`): ${int(relay.ingest.events)} events in ${int(relay.ingest.batches)} signed batches of 20 from ${relay.ingest.senders} concurrent senders into a fresh SQLite file: **${int(relay.ingest.eventsPerSec)} events/s** (${int(relay.ingest.batchesPerSec)} batches/s), batch latency p50 ${relay.ingest.p50} ms, p99 ${relay.ingest.p99} ms.`);
   } else if (relay.ingest) w(`Collector ingest failed: ${relay.ingest.error}`);
   w();
+  if (relay.queries?.rows?.length) {
+    const qi = relay.queries.ingest;
+    w(`Collector reads at ${int(relay.queries.conversations)} conversations with analysis and search on (\`cargo run --release -p agent-track-server --example query_bench -- ${relay.queries.conversations} ${relay.queries.runs}\`)${qi ? `; ingesting them through the signed endpoint ran at **${int(qi.eventsPerSec)} events/s** (analysis and search index updated per batch)` : ''}:`);
+    w();
+    w('| query | p50 ms | p95 ms | rows |');
+    w('|---|---:|---:|---:|');
+    for (const r of relay.queries.rows) w(`| ${r.query} | ${r.p50} | ${r.p95} | ${r.rows} |`);
+    w();
+  }
 } else {
   w('Not run (bench/results/relay.json missing).');
   w();

@@ -41,7 +41,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 log "building the proxy, the collector's ingest benchmark and the fast upstream (release)"
-cargo build --release -q -p agent-track-server --bin agent-track-server --example fast_upstream --example ingest_bench
+cargo build --release -q -p agent-track-server --bin agent-track-server --example fast_upstream --example ingest_bench --example query_bench
 
 log "bundling every SDK with esbuild"
 node bench/build-peers.mjs >/dev/null

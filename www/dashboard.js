@@ -2,6 +2,7 @@
 // Every piece of data reaches the page through textContent (or SVG attributes), never innerHTML.
 
 import { barChart, fillDays, lineChart, shareChart } from './charts.js';
+import { icon } from './icons.js';
 
 const KEY_STORAGE = 'agent-track:dashboard-api-key';
 const PAGE_SIZE = 50;
@@ -9,6 +10,20 @@ const MAX_LIMIT = 200;
 const REFRESH_MS = 5000;
 
 const $ = (id) => document.getElementById(id);
+
+const EMPTY_FILTERS = { q: '', status: '', outcome: '', issue: '', agentId: '', visitorId: '', since: '', until: '' };
+
+/** Issue types as the API names them, with a short human name. */
+const ISSUE_NAMES = {
+  negative_feedback: 'negative feedback',
+  rage_prompt: 'rage prompt',
+  unanswered_prompt: 'unanswered prompt',
+  slow_response: 'slow response',
+  fallback_answer: 'fallback answer',
+  repeated_answer: 'repeated answer',
+  frustration: 'frustration',
+};
+const issueName = (t) => ISSUE_NAMES[t] || String(t);
 
 // ---------- formatting ----------
 
@@ -74,7 +89,8 @@ const chip = (text, className = '') => h('span', { className: `chip ${className}
 
 const state = {
   key: null,
-  filters: { agentId: '', visitorId: '', since: '', until: '' },
+  filters: { ...EMPTY_FILTERS },
+  issuesJson: '', // the issues report as last rendered
   rows: [],
   nextCursor: null,
   openId: null,
@@ -241,6 +257,7 @@ function dateToMs(value, endOfDay) {
   return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + 1).getTime() - 1;
 }
 
+/** The parameters of the conversation list. */
 function filterParams() {
   const f = state.filters;
   return {
@@ -248,7 +265,17 @@ function filterParams() {
     visitorId: f.visitorId,
     since: dateToMs(f.since, false),
     until: dateToMs(f.until, true),
+    q: f.q,
+    status: f.status,
+    outcome: f.outcome,
+    issue: f.issue,
   };
+}
+
+/** The parameters of the aggregates (stats, issues): agent and window only. */
+function aggregateParams() {
+  const p = filterParams();
+  return { agentId: p.agentId, since: p.since, until: p.until };
 }
 
 function readFiltersFromUrl() {
@@ -258,6 +285,10 @@ function readFiltersFromUrl() {
 }
 
 function writeFilterInputs() {
+  $('f-q').value = state.filters.q;
+  $('f-status').value = state.filters.status;
+  $('f-outcome').value = state.filters.outcome;
+  $('f-issue').value = state.filters.issue;
   $('f-agent').value = state.filters.agentId;
   $('f-visitor').value = state.filters.visitorId;
   $('f-since').value = state.filters.since;
@@ -266,6 +297,10 @@ function writeFilterInputs() {
 
 function applyFilters() {
   state.filters = {
+    q: $('f-q').value.trim(),
+    status: $('f-status').value,
+    outcome: $('f-outcome').value,
+    issue: $('f-issue').value,
     agentId: $('f-agent').value.trim(),
     visitorId: $('f-visitor').value.trim(),
     since: $('f-since').value,
@@ -282,8 +317,17 @@ $('filters').addEventListener('submit', (ev) => {
   ev.preventDefault();
   applyFilters();
 });
+for (const id of ['f-status', 'f-outcome', 'f-issue']) $(id).addEventListener('change', applyFilters);
+
+/** Lists the conversations with issue `type` (from the Issues view). */
+function filterByIssue(type) {
+  $('f-issue').value = state.filters.issue === type ? '' : type;
+  applyFilters();
+  $('conv-list').scrollIntoView({ block: 'nearest' });
+}
+
 $('filter-reset').addEventListener('click', () => {
-  state.filters = { agentId: '', visitorId: '', since: '', until: '' };
+  state.filters = { ...EMPTY_FILTERS };
   writeFilterInputs();
   applyFilters();
 });
@@ -291,8 +335,7 @@ $('filter-reset').addEventListener('click', () => {
 // ---------- stats and charts ----------
 
 async function loadStats(generation) {
-  const p = filterParams();
-  const res = await api('/api/v1/stats', { params: { since: p.since, until: p.until, agentId: p.agentId } });
+  const res = await api('/api/v1/stats', { params: aggregateParams() });
   const stats = await res.json();
   if (generation !== state.generation) return;
   const json = JSON.stringify(stats);
@@ -320,7 +363,12 @@ function renderStats(s) {
   setStat('stat-messages', fmtWhole(s.messages), n(s.messages));
   $('sub-messages').textContent = `${fmtWhole(s.prompts)} prompts · ${fmtWhole(s.responses)} answers`;
   setStat('stat-positive-rate', pos + neg ? fmtRate(s.positiveRate) : '–', s.positiveRate ?? '');
-  $('sub-positive').textContent = `👍 ${fmtWhole(pos)} · 👎 ${fmtWhole(neg)} · ${fmtRate(s.reactionRate)} rated`;
+  $('sub-positive').replaceChildren(
+    icon('thumb-up', { label: 'positive' }),
+    ` ${fmtWhole(pos)} · `,
+    icon('thumb-down', { label: 'negative' }),
+    ` ${fmtWhole(neg)} · ${fmtRate(s.reactionRate)} rated`,
+  );
   setStat('stat-tokens', compact.format(tin + tout), tin + tout);
   $('sub-tokens').textContent = `${compact.format(tin)} in · ${compact.format(tout)} out`;
   $('stat-tokens').title = `${fmtWhole(tin)} input + ${fmtWhole(tout)} output tokens`;
@@ -339,8 +387,8 @@ function renderStats(s) {
     shareChart({
       days,
       series: [
-        { key: 'positive', label: '👍', color: 'var(--pos)' },
-        { key: 'negative', label: '👎', color: 'var(--neg)' },
+        { key: 'positive', label: 'positive', color: 'var(--pos)' },
+        { key: 'negative', label: 'negative', color: 'var(--neg)' },
       ],
       label: `Positive versus negative reactions per day: ${pos} positive, ${neg} negative`,
     }),
@@ -353,6 +401,63 @@ function renderStats(s) {
         { key: 'outputTokens', label: 'output tokens', color: 'var(--chart-2)' },
       ],
       label: `Tokens per day: ${tin} input, ${tout} output`,
+    }),
+  );
+}
+
+// ---------- issues ----------
+
+async function loadIssues(generation) {
+  const res = await api('/api/v1/issues', { params: aggregateParams() });
+  const report = await res.json();
+  if (generation !== state.generation) return;
+  const json = JSON.stringify(report);
+  if (json === state.issuesJson) return;
+  state.issuesJson = json;
+  renderIssues(report);
+}
+
+function renderIssues(r) {
+  const total = n(r.conversations);
+  const flagged = n(r.conversationsWithIssues);
+  $('issues-summary').textContent = `${fmtWhole(flagged)} of ${fmtWhole(total)} conversations (${fmtRate(r.rate)}) have an issue`;
+  $('issues-summary').dataset.flagged = String(flagged);
+  $('issues-summary').dataset.total = String(total);
+  const days = fillDays(r.perDay).map((d) => ({ ...d, percent: Math.round(n(d.rate) * 1000) / 10 }));
+  $('chart-issue-rate').replaceChildren(
+    barChart({
+      days,
+      series: [{ key: 'percent', label: '% of conversations with an issue', color: 'var(--neg)' }],
+      label: `Issue rate per day over ${days.length} day${days.length === 1 ? '' : 's'}`,
+      format: (v) => `${v}%`,
+    }),
+  );
+  const types = Array.isArray(r.issues) ? r.issues : [];
+  const max = Math.max(1, ...types.map((t) => n(t.conversations)));
+  $('issue-types').replaceChildren(
+    ...types.map((t) => {
+      const count = n(t.conversations);
+      const active = state.filters.issue === t.type;
+      const bar = h('span', { className: 'issue-bar' }, [h('span', { className: `issue-bar-fill w${Math.round((count / max) * 10) * 10}` })]);
+      return h('li', {}, [
+        h(
+          'button',
+          {
+            type: 'button',
+            className: `issue-type${active ? ' is-active' : ''}${count ? '' : ' is-zero'}`,
+            dataset: { testid: 'issue-type', type: t.type, count: String(count) },
+            'aria-pressed': active ? 'true' : 'false',
+            title: count ? `List the ${count} conversation${count === 1 ? '' : 's'} with ${issueName(t.type)}` : `No ${issueName(t.type)}`,
+            onclick: () => filterByIssue(t.type),
+          },
+          [
+            h('span', { className: 'issue-name', text: issueName(t.type) }),
+            bar,
+            h('span', { className: 'issue-count', dataset: { testid: 'issue-count' }, text: fmtWhole(count) }),
+            h('span', { className: 'issue-rate muted', text: fmtRate(t.rate) }),
+          ],
+        ),
+      ]);
     }),
   );
 }
@@ -416,13 +521,24 @@ function rowElement(c) {
         h('time', { text: fmtWhen(c.lastMessageAt), title: fmtDate(c.lastMessageAt), datetime: Number.isFinite(Number(c.lastMessageAt)) ? new Date(Number(c.lastMessageAt)).toISOString() : null }),
         h('span', { text: `${fmtWhole(c.messageCount)} msg` }),
         h('span', { className: 'reactions' }, [
-          h('span', { text: `👍 ${fmtWhole(c.positiveReactions)}`, 'aria-label': `${n(c.positiveReactions)} positive reactions` }),
-          h('span', { text: `👎 ${fmtWhole(c.negativeReactions)}`, 'aria-label': `${n(c.negativeReactions)} negative reactions` }),
+          h('span', { 'aria-label': `${n(c.positiveReactions)} positive reactions` }, [icon('thumb-up'), ` ${fmtWhole(c.positiveReactions)}`]),
+          h('span', { 'aria-label': `${n(c.negativeReactions)} negative reactions` }, [icon('thumb-down'), ` ${fmtWhole(c.negativeReactions)}`]),
         ]),
       ]),
+      badges(c),
+      c.snippet ? h('span', { className: 'conv-snippet small', dataset: { testid: 'snippet' }, text: c.snippet }) : null,
     ],
   );
   return h('li', {}, [button]);
+}
+
+/** The outcome badge and issue chips of a conversation (list row or detail). */
+function badges(c) {
+  const items = [];
+  if (c.status === 'active') items.push(chip('active', 'chip-accent'));
+  if (c.outcome) items.push(h('span', { className: `chip outcome outcome-${c.outcome}`, dataset: { testid: 'outcome', value: c.outcome }, text: c.outcome }));
+  for (const t of arr(c.issueTypes)) items.push(h('span', { className: 'chip chip-issue', dataset: { testid: 'issue-chip', type: t } }, [icon('flag'), ` ${issueName(t)}`]));
+  return items.length ? h('span', { className: 'conv-badges' }, items) : null;
 }
 
 $('load-more').addEventListener('click', async () => {
@@ -518,6 +634,8 @@ function renderConversation(d) {
     ['Started', fmtDate(d.startedAt)],
     ['Last message', fmtDate(d.lastMessageAt)],
     ['Messages', fmtWhole(d.messageCount ?? messages.length)],
+    ['Status', d.status === 'ended' ? `ended · ${d.outcome || '–'}` : d.status || '–'],
+    ['Duration', d.durationSeconds != null ? fmtDuration(d.durationSeconds) : '–'],
     ['Id', d.id],
   ];
 
@@ -528,25 +646,48 @@ function renderConversation(d) {
     ]),
     h('dl', { className: 'view-facts' }, facts.map(([k, v]) => h('div', {}, [h('dt', { text: k }), h('dd', { text: v ?? '–', className: k === 'Id' || k === 'Visitor' ? 'mono' : '' })]))),
     h('div', { className: 'view-actions' }, [
-      h('button', { type: 'button', className: 'btn btn-sm', text: '⬇ Markdown', 'aria-label': 'Download transcript as Markdown', dataset: { testid: 'download-md' }, onclick: (ev) => download(d.id, 'md', ev.currentTarget) }),
-      h('button', { type: 'button', className: 'btn btn-sm', text: '⬇ JSON', 'aria-label': 'Download transcript as JSON', dataset: { testid: 'download-json' }, onclick: (ev) => download(d.id, 'json', ev.currentTarget) }),
+      h('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as Markdown', dataset: { testid: 'download-md' }, onclick: (ev) => download(d.id, 'md', ev.currentTarget) }, [icon('download'), ' Markdown']),
+      h('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as JSON', dataset: { testid: 'download-json' }, onclick: (ev) => download(d.id, 'json', ev.currentTarget) }, [icon('download'), ' JSON']),
       h('button', { type: 'button', className: 'btn btn-sm btn-danger', text: 'Delete', 'aria-label': 'Delete conversation', dataset: { testid: 'delete-conversation' }, onclick: () => remove(d.id, title) }),
     ]),
   ]);
 
+  // Issues by message id: a message is highlighted with the reasons of every issue naming it.
+  const issues = arr(d.issues);
+  const flags = new Map();
+  for (const i of issues) {
+    for (const id of arr(i.messageIds)) {
+      if (!flags.has(id)) flags.set(id, []);
+      flags.get(id).push(i);
+    }
+  }
+  const issueList = issues.length
+    ? h('div', { className: 'view-issues', dataset: { testid: 'view-issues' } }, [
+        h('h3', { className: 'small', text: `${issues.length} issue${issues.length === 1 ? '' : 's'}` }),
+        h('ul', {}, issues.map((i) => h('li', { dataset: { testid: 'view-issue', type: i.type } }, [h('span', { className: 'chip chip-issue' }, [icon('flag'), ` ${issueName(i.type)}`]), ` ${i.reason}`]))),
+      ])
+    : null;
+
   const list = h(
     'ol',
     { className: 'transcript', 'aria-label': 'Transcript' },
-    messages.length ? messages.map((m) => messageElement(m, d)) : [h('li', { className: 'muted', text: 'No messages.' })],
+    messages.length ? messages.map((m) => messageElement(m, d, flags)) : [h('li', { className: 'muted', text: 'No messages.' })],
   );
 
-  const root = h('div', { dataset: { testid: 'conversation-view', id: d.id }, 'aria-labelledby': 'view-title' }, [head, list]);
+  const root = h('div', { dataset: { testid: 'conversation-view', id: d.id }, 'aria-labelledby': 'view-title' }, [head, issueList, list]);
   view.replaceChildren(root);
   scroller.scrollTop = keepScroll;
   list.scrollTop = keepTranscriptScroll;
 }
 
-function messageElement(m, d) {
+function fmtDuration(seconds) {
+  const s = n(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function messageElement(m, d, flags = new Map()) {
   const type = m.type || 'agent_response';
   const isPrompt = type === 'prompt';
   const who = isPrompt ? 'Visitor' : type === 'agent_trace' ? `${d.agentId} · trace` : d.agentId;
@@ -586,7 +727,7 @@ function messageElement(m, d) {
     children.push(
       h('div', { className: 't-reaction', dataset: { testid: 'reaction', value: m.reaction.value } }, [
         h('span', {}, [
-          chip(positive ? '👍 Helpful' : '👎 Not helpful', positive ? 'chip-pos' : 'chip-neg'),
+          h('span', { className: `chip ${positive ? 'chip-pos' : 'chip-neg'}` }, [icon(positive ? 'thumb-up' : 'thumb-down'), positive ? ' Helpful' : ' Not helpful']),
           m.reaction.at ? h('span', { className: 'muted small', text: ` ${fmtDate(m.reaction.at)}` }) : null,
         ]),
         comments.length ? h('ul', { 'aria-label': 'Comments' }, comments.map((c) => h('li', { text: String(c) }))) : null,
@@ -598,7 +739,36 @@ function messageElement(m, d) {
     children.push(h('details', { className: 't-props' }, [h('summary', { text: 'Event properties' }), h('pre', { text: JSON.stringify(m.eventProperties, null, 2) })]));
   }
 
-  return h('li', { className: 't-msg', dataset: { testid: 'transcript-message', type, messageId: m.messageId || '' } }, children);
+  // Issues are keyed by message id; a prompt and its answer may share one, so an issue is
+  // shown on the messages of the kinds it is about.
+  const own = arr(flags.get(m.messageId)).filter((i) => flagKinds(i.type).includes(type));
+  if (own.length) {
+    children.push(
+      h(
+        'ul',
+        { className: 't-flags', 'aria-label': 'Issues' },
+        own.map((i) => h('li', { dataset: { testid: 'message-flag', type: i.type } }, [icon('flag'), ` ${issueName(i.type)}: ${i.reason}`])),
+      ),
+    );
+  }
+  const className = `t-msg${own.length ? ' t-flagged' : ''}`;
+  const dataset = { testid: 'transcript-message', type, messageId: m.messageId || '' };
+  if (own.length) dataset.flagged = 'true';
+  return h('li', { className, dataset }, children);
+}
+
+/** The message types an issue type points at. */
+function flagKinds(type) {
+  switch (type) {
+    case 'rage_prompt':
+    case 'unanswered_prompt':
+    case 'frustration':
+      return ['prompt'];
+    case 'slow_response':
+      return ['prompt', 'agent_response'];
+    default:
+      return ['agent_response'];
+  }
 }
 
 /** A trace span's content, indented when it is JSON. */
@@ -667,8 +837,9 @@ async function reloadAll() {
   state.rows = [];
   state.nextCursor = null;
   state.statsJson = '';
+  state.issuesJson = '';
   try {
-    await Promise.all([loadStats(generation), loadList(generation)]);
+    await Promise.all([loadStats(generation), loadIssues(generation), loadList(generation)]);
     clearError();
     stamp();
   } catch (e) {
@@ -681,7 +852,7 @@ async function refresh() {
   state.refreshing = true;
   const generation = state.generation;
   try {
-    await Promise.all([loadStats(generation), loadList(generation)]);
+    await Promise.all([loadStats(generation), loadIssues(generation), loadList(generation)]);
     if (state.openId) await openConversation(state.openId, { quiet: true });
     if (generation === state.generation) stamp();
     clearError();

@@ -1,6 +1,8 @@
 // Acme Support: a scripted, deterministic demo agent. No model and no network besides
 // agent-track: every prompt, answer and reaction on this page goes through trackAgent().
 
+import { icon } from './icons.js';
+
 const AGENT_ID = 'acme-support';
 const ACCOUNT_ID = 'acme-demo';
 const VISITOR_KEY = 'agent-track-demo:visitor';
@@ -10,6 +12,10 @@ const SYSTEM_PROMPT_TOKENS = 180;
 const TOOL_CALL_TOKENS = 45;
 
 const $ = (id) => document.getElementById(id);
+
+
+/** The "slow" demo answer is stamped this long after its prompt (slow_response: > 30 s). */
+const SLOW_MS = 31_000;
 
 // ---------- ids ----------
 
@@ -138,6 +144,55 @@ const INTENTS = [
       };
     },
   },
+  // The intents below let a new user produce each issue type the collector detects (see the
+  // dashboard's Issues view): an answer that fails (error), the same answer to different
+  // prompts (repeated_answer), a slow answer (slow_response), no answer (unanswered_prompt).
+  {
+    intent: 'outage',
+    match: /\bcheckout\b|\boutage\b|\bcrash(es|ed)?\b|\bbroken\b/i,
+    answer() {
+      return {
+        text: 'Something went wrong on our side while checking the status page. Please try again in a few minutes.',
+        tools: ['status_page'],
+        models: ['acme-small-1'],
+        subagents: [],
+        error: 'status_page_timeout',
+      };
+    },
+  },
+  {
+    intent: 'handoff',
+    match: /\bwarrant(y|ies)\b|\bguarantee\b|\bmanager\b|\bhuman\b|\bcomplain(t)?\b/i,
+    answer() {
+      return {
+        text: 'Please contact our support team at support@acme.example; they will get back to you within one business day.',
+        tools: [],
+        models: ['acme-small-1'],
+        subagents: [],
+      };
+    },
+  },
+  {
+    intent: 'invoices',
+    match: /\binvoices?\b|\breceipts?\b/i,
+    answer() {
+      return {
+        text: 'Here are your invoices for the last 12 months: 12 documents, $1,284.00 in total. (This demo answer takes 31 seconds on purpose, to show a slow response.)',
+        tools: ['billing_export'],
+        models: ['acme-large-2'],
+        subagents: ['billing-agent'],
+        delayMs: SLOW_MS,
+      };
+    },
+  },
+  {
+    intent: 'cancel',
+    match: /\bcancel\b|\bunsubscribe\b/i,
+    answer() {
+      // The agent never answers: the prompt becomes unanswered_prompt a minute later.
+      return { text: '', tools: [], models: [], subagents: [], noAnswer: true };
+    },
+  },
   {
     intent: 'hello',
     match: /^\s*(hi|hello|hey|hiya|good (morning|afternoon|evening))\b/i,
@@ -187,6 +242,9 @@ function compose(text, file, history) {
     subagents: a.subagents,
     inputTokens: SYSTEM_PROMPT_TOKENS + historyTokens + tools.length * TOOL_CALL_TOKENS,
     outputTokens: tokenCount(answer),
+    delayMs: a.delayMs ?? TYPING_MS,
+    error: a.error ?? null,
+    noAnswer: Boolean(a.noAnswer),
   };
 }
 
@@ -364,7 +422,11 @@ function addMessage({ role, content, file = null, suggested = false, reply = nul
   const meta = document.createElement('div');
   meta.className = 'msg-meta';
   if (role === 'user') {
-    if (file) meta.append(chip(`📄 ${file.name}`));
+    if (file) {
+      const c = chip(` ${file.name}`);
+      c.prepend(icon('document'));
+      meta.append(c);
+    }
     if (suggested) meta.append(chip('suggested'));
   } else if (reply) {
     if (reply.tools.length) meta.append(fact(reply.tools.length > 1 ? 'tools' : 'tool', reply.tools.join(', ')));
@@ -391,14 +453,14 @@ function buildFeedback(m) {
   up.dataset.value = 'positive';
   up.setAttribute('aria-label', 'Helpful');
   up.title = 'Helpful';
-  up.textContent = '👍';
+  up.replaceChildren(icon('thumb-up'));
 
   const down = up.cloneNode();
   down.dataset.testid = 'thumb-down';
   down.dataset.value = 'negative';
   down.setAttribute('aria-label', 'Not helpful');
   down.title = 'Not helpful';
-  down.textContent = '👎';
+  down.replaceChildren(icon('thumb-down'));
 
   for (const b of [up, down]) {
     b.setAttribute('aria-pressed', 'false');
@@ -518,8 +580,12 @@ async function doSend(rawText, suggested, file) {
 
   const reply = compose(content, file, state.messages);
   showTyping();
-  await sleep(TYPING_MS);
+  await sleep(reply.delayMs);
   hideTyping();
+  if (reply.noAnswer) {
+    // The scripted agent stays silent (an unanswered prompt, for the Issues view).
+    return { conversationId, prompt: summary(prompt), response: null };
+  }
   if (state.conversationId !== conversationId) {
     // "New conversation" was pressed while the agent was typing: the answer is dropped.
     return { conversationId, prompt: summary(prompt), response: null };
@@ -537,7 +603,9 @@ async function doSend(rawText, suggested, file) {
   };
   if (reply.tools.length) rprops.toolsUsed = reply.tools;
   if (reply.subagents.length) rprops.agentSubagentsUsed = reply.subagents;
-  answer.eventId = await track('agent_response', rprops, { source: 'demo-chat', intent: reply.intent, latencyMs: TYPING_MS });
+  const eventProperties = { source: 'demo-chat', intent: reply.intent, latencyMs: reply.delayMs };
+  if (reply.error) eventProperties.error = reply.error;
+  answer.eventId = await track('agent_response', rprops, eventProperties);
   return { conversationId, prompt: summary(prompt), response: summary(answer) };
 }
 

@@ -69,6 +69,7 @@ async fn main() {
             Ok("full") => agent_track_server::collector::Synchronous::Full,
             _ => agent_track_server::collector::Synchronous::Normal,
         },
+        analysis: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::collector::analysis::text::Phrases;
+use crate::collector::analysis::AnalysisConfig;
 use crate::collector::Synchronous;
 use crate::proxy::config::PendoKey;
 use crate::proxy::{ProxyConfig, Upstream};
@@ -235,6 +237,90 @@ impl From<SyncArg> for Synchronous {
     }
 }
 
+/// Thresholds of the conversation analysis (`collector` and `dev`).
+#[derive(Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// A conversation without an event for this many minutes has ended.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=10_080))]
+    pub conversation_idle_minutes: u64,
+    /// Seconds between two sweeps that re-judge conversations whose verdict time alone changes.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub analysis_sweep_seconds: u64,
+    /// rage_prompt: this many prompts or more repeating one request…
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(2..=100))]
+    pub rage_prompt_count: u64,
+    /// …within this many seconds (inclusive)…
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rage_prompt_window_seconds: u64,
+    /// …each equal to the first after normalising or with a word-set Jaccard similarity of at
+    /// least this (0 to 1).
+    #[arg(long, default_value_t = 0.6, value_parser = unit_fraction)]
+    pub rage_prompt_similarity: f64,
+    /// unanswered_prompt: judged once this many seconds have passed since the prompt.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub unanswered_after_seconds: u64,
+    /// slow_response: the first answer is stamped more than this many seconds after its prompt.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub slow_response_seconds: u64,
+    /// fallback_answer: a file of more phrases (any language), one per line; `#` starts a
+    /// comment line. Added to the English defaults.
+    #[arg(long, env = "AGENT_TRACK_FALLBACK_PHRASES")]
+    pub fallback_phrases: Option<PathBuf>,
+    /// frustration: a file of more phrases, one per line, added to the English defaults.
+    #[arg(long, env = "AGENT_TRACK_FRUSTRATION_PHRASES")]
+    pub frustration_phrases: Option<PathBuf>,
+    /// frustration: upper-case letters ÷ cased letters at least this (0 to 1)…
+    #[arg(long, default_value_t = 0.7, value_parser = unit_fraction)]
+    pub frustration_caps_ratio: f64,
+    /// …over at least this many cased letters.
+    #[arg(long, default_value_t = 10)]
+    pub frustration_caps_min_letters: usize,
+    /// frustration: a run of this many `!`/`?` or more (0 turns the signal off).
+    #[arg(long, default_value_t = 3)]
+    pub frustration_mark_run: usize,
+}
+
+fn unit_fraction(value: &str) -> Result<f64, String> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|f| (0.0..=1.0).contains(f))
+        .ok_or_else(|| format!("`{value}` is not a number from 0 to 1"))
+}
+
+fn phrase_file(flag: &str, path: &Path, into: &mut Phrases) -> Result<(), StartError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartError(format!("cannot read {flag} {}: {e}", path.display())))?;
+    into.extend(Phrases::file_lines(&text));
+    Ok(())
+}
+
+impl AnalysisArgs {
+    /// The analysis configuration, with the phrase files read.
+    pub fn config(&self) -> Result<AnalysisConfig, StartError> {
+        let mut c = AnalysisConfig {
+            idle_ms: self.conversation_idle_minutes.saturating_mul(60_000) as i64,
+            sweep_interval: Duration::from_secs(self.analysis_sweep_seconds),
+            rage_count: self.rage_prompt_count as usize,
+            rage_window_ms: self.rage_prompt_window_seconds as i64 * 1000,
+            rage_similarity: self.rage_prompt_similarity,
+            unanswered_after_ms: self.unanswered_after_seconds as i64 * 1000,
+            slow_response_ms: self.slow_response_seconds as i64 * 1000,
+            caps_ratio: self.frustration_caps_ratio,
+            caps_min_letters: self.frustration_caps_min_letters,
+            mark_run: self.frustration_mark_run,
+            ..AnalysisConfig::default()
+        };
+        if let Some(path) = &self.fallback_phrases {
+            phrase_file("--fallback-phrases", path, &mut c.fallback_phrases)?;
+        }
+        if let Some(path) = &self.frustration_phrases {
+            phrase_file("--frustration-phrases", path, &mut c.frustration_phrases)?;
+        }
+        Ok(c)
+    }
+}
+
 /// Options of `collector`.
 #[derive(Args, Debug)]
 pub struct CollectorArgs {
@@ -256,6 +342,9 @@ pub struct CollectorArgs {
         default_value = "normal"
     )]
     pub synchronous: SyncArg,
+    /// Conversation analysis.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -284,6 +373,9 @@ pub struct DevArgs {
         default_value = "normal"
     )]
     pub synchronous: SyncArg,
+    /// Conversation analysis.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -432,6 +524,95 @@ mod tests {
             Upstream::Pendo { url, .. } => url,
             other => panic!("{other:?}"),
         }
+    }
+
+    fn analysis(args: &[&str]) -> Result<AnalysisConfig, StartError> {
+        let mut argv = vec!["agent-track-server", "collector"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| StartError(e.to_string()))?
+            .command
+        {
+            Command::Collector(c) => c.analysis.config(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn analysis_flags_defaults_values_and_phrase_files() {
+        assert_eq!(analysis(&[]).unwrap(), AnalysisConfig::default());
+        let phrases = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            phrases.path(),
+            "# German\nDas weiß ich nicht\n\nわかりません\n",
+        )
+        .unwrap();
+        let path = phrases.path().to_str().unwrap();
+        let c = analysis(&[
+            "--conversation-idle-minutes",
+            "5",
+            "--rage-prompt-count",
+            "4",
+            "--rage-prompt-window-seconds",
+            "60",
+            "--rage-prompt-similarity",
+            "0.8",
+            "--unanswered-after-seconds",
+            "90",
+            "--slow-response-seconds",
+            "10",
+            "--fallback-phrases",
+            path,
+            "--frustration-phrases",
+            path,
+            "--frustration-caps-ratio",
+            "0.9",
+            "--frustration-caps-min-letters",
+            "20",
+            "--frustration-mark-run",
+            "0",
+            "--analysis-sweep-seconds",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.idle_ms, c.rage_count, c.rage_window_ms, c.rage_similarity),
+            (300_000, 4, 60_000, 0.8)
+        );
+        assert_eq!(
+            (
+                c.unanswered_after_ms,
+                c.slow_response_ms,
+                c.caps_ratio,
+                c.caps_min_letters,
+                c.mark_run
+            ),
+            (90_000, 10_000, 0.9, 20, 0)
+        );
+        assert_eq!(c.sweep_interval, Duration::from_secs(5));
+        let defaults = AnalysisConfig::default();
+        assert_eq!(
+            c.fallback_phrases.len(),
+            defaults.fallback_phrases.len() + 2
+        );
+        assert_eq!(
+            c.fallback_phrases.find("leider das weiß ich nicht"),
+            Some("das weiß ich nicht")
+        );
+        assert_eq!(
+            c.frustration_phrases.len(),
+            defaults.frustration_phrases.len() + 2
+        );
+        let err = analysis(&["--fallback-phrases", "/nonexistent/phrases.txt"]).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("cannot read --fallback-phrases /nonexistent/phrases.txt"),
+            "{err}"
+        );
+        let err = analysis(&["--rage-prompt-similarity", "1.5"]).unwrap_err();
+        assert!(err.0.contains("`1.5` is not a number from 0 to 1"), "{err}");
+        assert!(analysis(&["--rage-prompt-count", "1"]).is_err());
+        assert!(analysis(&["--conversation-idle-minutes", "0"]).is_err());
     }
 
     #[test]

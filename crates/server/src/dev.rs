@@ -12,6 +12,7 @@ use axum::extract::Request;
 use axum::routing::get;
 use axum::Router;
 
+use crate::collector::analysis::AnalysisConfig;
 use crate::collector::{self, Collector, CollectorConfig, Synchronous};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::secret::Secrets;
@@ -28,6 +29,8 @@ pub struct DevConfig {
     pub pkg: PathBuf,
     /// Durability of acknowledged batches.
     pub synchronous: Synchronous,
+    /// Thresholds of the conversation analysis.
+    pub analysis: AnalysisConfig,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -73,6 +76,7 @@ pub fn app(
         secrets: creds.secrets.clone(),
         api_key: creds.api_key.clone(),
         synchronous: config.synchronous,
+        analysis: config.analysis.clone(),
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),

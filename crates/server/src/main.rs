@@ -54,6 +54,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 secrets,
                 api_key: api_key.trim().to_string(),
                 synchronous: args.synchronous.into(),
+                analysis: args.analysis.config()?,
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -77,6 +78,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 www: args.www.clone(),
                 pkg: args.pkg.clone(),
                 synchronous: args.synchronous.into(),
+                analysis: args.analysis.config()?,
             };
             let app = dev::app(&config, addr, &creds).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())

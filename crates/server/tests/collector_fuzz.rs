@@ -77,6 +77,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             secrets: secrets.clone(),
             api_key: KEY.into(),
             synchronous: Default::default(),
+            analysis: Default::default(),
         })
         .unwrap(),
     );

@@ -529,6 +529,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         secrets: s.secrets.clone(),
         api_key: API_KEY.into(),
         synchronous: Default::default(),
+        analysis: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -544,6 +545,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         secrets: s.secrets.clone(),
         api_key: String::new(),
         synchronous: Default::default(),
+        analysis: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()
@@ -677,6 +679,7 @@ async fn synchronous_full_is_offered_and_normal_is_the_default() {
     assert_eq!(normal.synchronous().unwrap(), Synchronous::Normal);
     let full = Collector::open(CollectorConfig {
         synchronous: Synchronous::Full,
+        analysis: Default::default(),
         ..CollectorConfig::new(dir.path().join("b"), secrets, "k")
     })
     .unwrap();

@@ -92,7 +92,8 @@ async fn conversations_list_shape_and_filters() {
         json!({"id": "c1", "agentId": "agent-1", "visitorId": "visitor-1", "accountId": "acme", "startedAt": T0, "lastMessageAt": T0 + 3000,
             "messageCount": 3, "promptCount": 1, "responseCount": 1, "positiveReactions": 0, "negativeReactions": 1,
             "inputTokens": 12, "outputTokens": 40,
-            "title": "How do I reset my password? Please tell me, it is urgent and I have tried everyt"})
+            "title": "How do I reset my password? Please tell me, it is urgent and I have tried everyt",
+            "status": "ended", "outcome": "completed", "issueTypes": ["negative_feedback"]})
     );
     assert_eq!(rows[0]["accountId"], Value::Null);
     let ids = |v: Value| -> Vec<String> {

@@ -112,9 +112,16 @@ async fn stats_over_everything() {
             "tokens": {"input": 36, "output": 352},
             "topTools": [{"name": "search", "count": 3}, {"name": "calc", "count": 1}, {"name": "kb", "count": 1}],
             "topModels": [{"name": "gpt-x", "count": 3}, {"name": "other", "count": 1}, {"name": "small", "count": 1}],
+            // c1 ends with an unanswered prompt; c2 and c3 end answered.
+            "outcomes": {"completed": 2, "abandoned": 1, "error": 0},
+            "outcomeShares": {"completed": 0.6667, "abandoned": 0.3333, "error": 0.0},
+            // Day 1: c1 repeats "answer" to q1 and q2, c2 has a negative reaction. Day 2: c1's
+            // q4 is unanswered; c3 is fine.
             "perDay": [
-                {"day": "2025-11-21", "conversations": 2, "messages": 6, "positive": 1, "negative": 1, "inputTokens": 35, "outputTokens": 350},
-                {"day": "2025-11-22", "conversations": 2, "messages": 4, "positive": 1, "negative": 0, "inputTokens": 1, "outputTokens": 2}
+                {"day": "2025-11-21", "conversations": 2, "messages": 6, "positive": 1, "negative": 1, "inputTokens": 35, "outputTokens": 350,
+                    "conversationsWithIssues": 2, "issueRate": 1.0},
+                {"day": "2025-11-22", "conversations": 2, "messages": 4, "positive": 1, "negative": 0, "inputTokens": 1, "outputTokens": 2,
+                    "conversationsWithIssues": 1, "issueRate": 0.5}
             ]
         })
     );
@@ -166,7 +173,8 @@ async fn stats_of_nothing_are_zero() {
     let s = Server::start().await;
     let empty = json!({
         "conversations": 0, "messages": 0, "prompts": 0, "responses": 0, "reactions": {"positive": 0, "negative": 0},
-        "reactionRate": 0.0, "positiveRate": 0.0, "tokens": {"input": 0, "output": 0}, "topTools": [], "topModels": [], "perDay": []
+        "reactionRate": 0.0, "positiveRate": 0.0, "tokens": {"input": 0, "output": 0}, "topTools": [], "topModels": [], "perDay": [],
+        "outcomes": {"completed": 0, "abandoned": 0, "error": 0}, "outcomeShares": {"completed": 0.0, "abandoned": 0.0, "error": 0.0}
     });
     assert_eq!(s.get_ok("/api/v1/stats").await, empty);
     seed(&s).await;

@@ -21,6 +21,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         www: www.to_path_buf(),
         pkg: pkg.to_path_buf(),
         synchronous: Default::default(),
+        analysis: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));
@@ -113,10 +114,28 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits for `/healthz` to answer 200: the port is bound before the store is opened and
+/// migrated, so a connection alone does not mean the data folder is ready.
 fn wait_healthy(port: u16) {
+    use std::io::{Read, Write};
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let until = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
+    let healthy = || -> bool {
+        let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200")
+    };
+    while !healthy() {
         assert!(Instant::now() < until, "dev did not start");
         std::thread::sleep(Duration::from_millis(50));
     }

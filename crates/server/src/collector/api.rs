@@ -8,6 +8,8 @@
 //! - `DELETE /api/v1/conversations/{id}`: 204; its messages and reactions are gone for good.
 //! - `GET /api/v1/messages`: the export, in insertion order.
 //! - `GET /api/v1/stats`.
+//! - `GET /api/v1/issues?since=&until=&agentId=`: conversations per issue type, rates per
+//!   UTC day, examples.
 //!
 //! Errors are `{requestId, code, message}`: 401 `unauthorized` (with `WWW-Authenticate:
 //! Bearer`), 400 `invalid_parameter` / `unknown_parameter` naming the parameter, 404
@@ -25,12 +27,16 @@ use axum::{Json, Router};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::analysis::AnalysisConfig;
 use super::cursor::{self, Kind};
-use super::query::{ConversationQuery, DetailQuery, Format, MessageQuery, StatsQuery, INVALID};
+use super::query::{
+    ConversationQuery, DetailQuery, Format, IssuesQuery, MessageQuery, StatsQuery, INVALID,
+};
+use super::read::Clock;
 use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
 use super::view::ConversationDetail;
 use super::{read, stats, Collector};
-use crate::error::{request_id, ApiError};
+use crate::error::{now_ms, request_id, ApiError};
 
 /// The read routes, each requiring the API key.
 pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
@@ -40,6 +46,7 @@ pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
         .route("/api/v1/conversations/{id}/transcript", get(transcript_of))
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/stats", get(stats_of))
+        .route("/api/v1/issues", get(issues_of))
         .route_layer(middleware::from_fn_with_state(collector, require_key))
 }
 
@@ -102,6 +109,11 @@ fn id(p: Id) -> Result<String, ApiError> {
     })
 }
 
+/// The time now, unix ms.
+fn now() -> i64 {
+    i64::try_from(now_ms()).unwrap_or(i64::MAX)
+}
+
 fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -119,8 +131,9 @@ async fn list(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
     let rid = request_id();
     let result = async {
         let q = ConversationQuery::parse(pairs(q)?)?;
+        let clock = Clock::new(now(), &c.analysis);
         Ok(Json(
-            c.read(&rid, move |conn| read::conversations(conn, &q))
+            c.read(&rid, move |conn| read::conversations(conn, &q, clock))
                 .await?,
         )
         .into_response())
@@ -133,8 +146,11 @@ async fn one(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
     let result = async {
         let id = id(p)?;
         let q = DetailQuery::parse(pairs(q)?)?;
+        let cfg = Arc::clone(&c.analysis);
         let detail = c
-            .read(&rid, move |conn| read::conversation(conn, &id, &q))
+            .read(&rid, move |conn| {
+                read::conversation(conn, &id, &q, now(), &cfg)
+            })
             .await?
             .ok_or_else(not_found)?;
         Ok(Json(detail).into_response())
@@ -163,12 +179,14 @@ fn render(
     conn: &rusqlite::Connection,
     id: &str,
     format: Format,
+    cfg: &AnalysisConfig,
 ) -> rusqlite::Result<Option<Rendered>> {
     let mut q = DetailQuery {
         limit: DetailQuery::MAX_LIMIT,
         after: None,
     };
-    let Some(mut page) = read::conversation(conn, id, &q)? else {
+    let now = now();
+    let Some(mut page) = read::conversation(conn, id, &q, now, cfg)? else {
         return Ok(None);
     };
     let style = match format {
@@ -202,7 +220,7 @@ fn render(
         match page.next_cursor.take() {
             Some(next) => {
                 q.after = cursor::decode_at(Kind::ConversationMessages, &next);
-                match read::conversation(conn, id, &q)? {
+                match read::conversation(conn, id, &q, now, cfg)? {
                     Some(p) => page = p,
                     None => break,
                 }
@@ -231,8 +249,9 @@ async fn transcript_of(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Resp
     let result = async {
         let id = id(p)?;
         let format = Format::parse(pairs(q)?)?;
+        let cfg = Arc::clone(&c.analysis);
         let rendered = c
-            .read(&rid, move |conn| render(conn, &id, format))
+            .read(&rid, move |conn| render(conn, &id, format, &cfg))
             .await?
             .ok_or_else(not_found)?;
         Ok(match rendered {
@@ -273,7 +292,21 @@ async fn stats_of(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
     let rid = request_id();
     let result = async {
         let q = StatsQuery::parse(pairs(q)?)?;
-        Ok(Json(c.read(&rid, move |conn| stats::stats(conn, &q)).await?).into_response())
+        let clock = Clock::new(now(), &c.analysis);
+        Ok(Json(
+            c.read(&rid, move |conn| stats::stats(conn, &q, clock))
+                .await?,
+        )
+        .into_response())
+    };
+    finish(&rid, result.await)
+}
+
+async fn issues_of(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
+    let rid = request_id();
+    let result = async {
+        let q = IssuesQuery::parse(pairs(q)?)?;
+        Ok(Json(c.read(&rid, move |conn| stats::issues(conn, &q)).await?).into_response())
     };
     finish(&rid, result.await)
 }

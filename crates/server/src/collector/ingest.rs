@@ -190,9 +190,10 @@ async fn handle(
         tracing::info!(request_id = %rid, rejected = rejected.len(), "events refused for good");
     }
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let cfg = Arc::clone(&collector.analysis);
     let outcome = collector
         .write(rid, move |conn| {
-            store::ingest(conn, &webhook_id, &records, now)
+            store::ingest(conn, &webhook_id, &records, now, &cfg)
         })
         .await?;
     let body = serde_json::json!({

@@ -5,6 +5,8 @@
 //!
 //! - [`ingest`]: `POST /v1/ingest`: verify the Standard Webhooks signature on the raw body,
 //!   check, store.
+//! - [`analysis`]: conversation lifecycle, outcome and issues (pure), with all their SQL
+//!   and the full-text index in [`analysis::storage`].
 //! - [`api`]: the read API under `/api/v1` (bearer API key).
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
@@ -18,6 +20,7 @@
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`time`]: RFC 3339 in and out.
 
+pub mod analysis;
 pub mod api;
 pub mod cursor;
 pub mod ingest;
@@ -41,9 +44,13 @@ use axum::Router;
 use rusqlite::Connection;
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
+use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
+use analysis::AnalysisConfig;
+
+/// Conversations the sweep judges per transaction.
+const SWEEP_BATCH: i64 = 500;
 
 /// The database file's name under [`CollectorConfig::data_dir`].
 pub const DB_FILE: &str = "agent-track.sqlite3";
@@ -85,6 +92,8 @@ pub struct CollectorConfig {
     pub api_key: String,
     /// Durability of acknowledged batches. Default [`Synchronous::Normal`].
     pub synchronous: Synchronous,
+    /// Thresholds of the conversation analysis.
+    pub analysis: AnalysisConfig,
 }
 
 impl CollectorConfig {
@@ -95,6 +104,7 @@ impl CollectorConfig {
             secrets,
             api_key: api_key.into(),
             synchronous: Synchronous::default(),
+            analysis: AnalysisConfig::default(),
         }
     }
 }
@@ -156,6 +166,7 @@ pub struct Collector {
     truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
+    analysis: Arc<AnalysisConfig>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -220,7 +231,66 @@ impl Collector {
             truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
+            analysis: Arc::new(config.analysis),
         })
+    }
+
+    /// The thresholds of the analysis.
+    pub fn analysis(&self) -> &AnalysisConfig {
+        &self.analysis
+    }
+
+    /// Re-judges the conversations of `kind`: those whose verdict time alone has changed (an
+    /// answer window closed, a conversation went idle), or those stored before the analysis
+    /// existed; in batches of 500 so that ingestion is never held up for long. Returns how
+    /// many.
+    pub async fn sweep(
+        self: &Arc<Self>,
+        kind: analysis::storage::Sweep,
+    ) -> Result<usize, ApiError> {
+        let mut total = 0;
+        loop {
+            let cfg = Arc::clone(&self.analysis);
+            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            let n = self
+                .write("sweep", move |conn| {
+                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH)
+                })
+                .await?;
+            total += n;
+            if n < SWEEP_BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Judges the conversations stored without a verdict once, then runs the
+    /// [`Collector::sweep`] of due verdicts at once and every
+    /// [`AnalysisConfig::sweep_interval`], until the collector is dropped. Needs a Tokio
+    /// runtime; without one nothing is started.
+    pub fn start_sweep(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        let every = self.analysis.sweep_interval.max(Duration::from_millis(100));
+        runtime.spawn(async move {
+            let mut missing_done = false;
+            loop {
+                let Some(this) = weak.upgrade() else { return };
+                if !missing_done {
+                    match this.sweep(analysis::storage::Sweep::Missing).await {
+                        Ok(_) => missing_done = true,
+                        Err(e) => tracing::warn!(code = %e.code, "judging the conversations stored before the analysis failed; retrying at the next interval"),
+                    }
+                }
+                if let Err(e) = this.sweep(analysis::storage::Sweep::Due).await {
+                    tracing::warn!(code = %e.code, "the analysis sweep failed; retrying at the next interval");
+                }
+                drop(this);
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     /// The writer's `synchronous` setting as SQLite reports it.
@@ -343,7 +413,10 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 
 /// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
+///
+/// Starts the analysis sweep ([`Collector::start_sweep`]).
 pub fn app(collector: Arc<Collector>) -> Router {
+    collector.start_sweep();
     ingest::routes()
         .merge(api::routes(Arc::clone(&collector)))
         .with_state(collector)

@@ -6,6 +6,7 @@
 use agent_track_schema::limits::MAX_ID_BYTES;
 use agent_track_schema::suggest::closest;
 
+use super::analysis::{IssueType, Outcome, Status};
 use super::cursor::{self, Kind};
 use super::time;
 use crate::error::ApiError;
@@ -141,22 +142,113 @@ pub struct ConversationQuery {
     pub limit: i64,
     /// Only conversations with a sequence below this (the cursor).
     pub before_seq: Option<i64>,
+    /// Only `active` or only `ended` conversations.
+    pub status: Option<Status>,
+    /// Only ended conversations with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only conversations with an issue of this type.
+    pub issue: Option<IssueType>,
+    /// Only conversations with (`true`) or without (`false`) issues.
+    pub has_issues: Option<bool>,
+    /// Only conversations with a message containing this text (full-text search).
+    pub q: Option<String>,
 }
+
+/// The longest search text, in characters.
+pub const MAX_QUERY_CHARS: usize = 200;
 
 impl ConversationQuery {
     /// Parameter names.
-    pub const ALLOWED: [&'static str; 6] =
-        ["agentId", "visitorId", "since", "until", "limit", "cursor"];
+    pub const ALLOWED: [&'static str; 11] = [
+        "agentId",
+        "visitorId",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+        "status",
+        "outcome",
+        "issue",
+        "hasIssues",
+        "q",
+    ];
 
     /// Checks the parameters.
     pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
         let p = Params::new(pairs, &Self::ALLOWED)?;
+        let status = match p.get("status") {
+            None => None,
+            Some("active") => Some(Status::Active),
+            Some("ended") => Some(Status::Ended),
+            Some(_) => return Err(invalid("status must be one of active, ended".into())),
+        };
+        let outcome = p
+            .get("outcome")
+            .map(|v| {
+                Outcome::parse(v).ok_or_else(|| {
+                    invalid("outcome must be one of completed, abandoned, error".into())
+                })
+            })
+            .transpose()?;
+        let issue = p
+            .get("issue")
+            .map(|v| {
+                IssueType::parse(v).ok_or_else(|| {
+                    let names: Vec<&str> = IssueType::ALL.iter().map(|t| t.as_str()).collect();
+                    invalid(format!("issue must be one of {}", names.join(", ")))
+                })
+            })
+            .transpose()?;
+        let has_issues = match p.get("hasIssues") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(invalid("hasIssues must be true or false".into())),
+        };
+        let q = match p.get("q") {
+            Some(v) if v.chars().count() > MAX_QUERY_CHARS => {
+                return Err(invalid(format!(
+                    "q is {} characters; at most {MAX_QUERY_CHARS} are allowed",
+                    v.chars().count()
+                )))
+            }
+            Some(v) if v.trim().is_empty() => None,
+            v => v.map(str::to_owned),
+        };
         Ok(ConversationQuery {
             agent_id: p.id("agentId")?,
             visitor_id: p.id("visitorId")?,
             window: p.window()?,
             limit: p.limit(50, 200)?,
             before_seq: p.cursor(Kind::Conversations)?,
+            status,
+            outcome,
+            issue,
+            has_issues,
+            q,
+        })
+    }
+}
+
+/// `GET /api/v1/issues`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IssuesQuery {
+    /// Only this agent.
+    pub agent_id: Option<String>,
+    /// Issues raised, and messages stamped, in the window.
+    pub window: Window,
+}
+
+impl IssuesQuery {
+    /// Parameter names.
+    pub const ALLOWED: [&'static str; 3] = ["agentId", "since", "until"];
+
+    /// Checks the parameters.
+    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let p = Params::new(pairs, &Self::ALLOWED)?;
+        Ok(IssuesQuery {
+            agent_id: p.id("agentId")?,
+            window: p.window()?,
         })
     }
 }
@@ -383,6 +475,49 @@ mod tests {
                 .unwrap_err(),
         );
         assert!(m.starts_with("visitorId is 1025 bytes"), "{m}");
+    }
+
+    #[test]
+    fn analysis_filters() {
+        let q = ConversationQuery::parse(pairs(&[
+            ("status", "ended"),
+            ("outcome", "error"),
+            ("issue", "rage_prompt"),
+            ("hasIssues", "true"),
+            ("q", "Größe"),
+        ]))
+        .unwrap();
+        assert_eq!(q.status, Some(Status::Ended));
+        assert_eq!(q.outcome, Some(Outcome::Error));
+        assert_eq!(q.issue, Some(IssueType::RagePrompt));
+        assert_eq!(q.has_issues, Some(true));
+        assert_eq!(q.q.as_deref(), Some("Größe"));
+        assert_eq!(
+            message(ConversationQuery::parse(pairs(&[("status", "done")])).unwrap_err()),
+            "status must be one of active, ended"
+        );
+        assert_eq!(
+            message(ConversationQuery::parse(pairs(&[("outcome", "ok")])).unwrap_err()),
+            "outcome must be one of completed, abandoned, error"
+        );
+        assert!(
+            message(ConversationQuery::parse(pairs(&[("issue", "rage")])).unwrap_err())
+                .starts_with("issue must be one of negative_feedback, rage_prompt")
+        );
+        assert_eq!(
+            message(ConversationQuery::parse(pairs(&[("hasIssues", "1")])).unwrap_err()),
+            "hasIssues must be true or false"
+        );
+        assert!(
+            message(ConversationQuery::parse(pairs(&[("q", &"x".repeat(201))])).unwrap_err())
+                .starts_with("q is 201 characters")
+        );
+        assert_eq!(
+            IssuesQuery::parse(pairs(&[("issue", "x")]))
+                .unwrap_err()
+                .code,
+            UNKNOWN
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 
+use super::analysis::{storage, AnalysisConfig, IssueType, Outcome, Status};
 use super::cursor::{self, Kind};
 use super::merge;
 use super::query::{ConversationQuery, DetailQuery, MessageQuery};
@@ -89,10 +90,36 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
     })
 }
 
-/// One page of conversations, newest first.
+/// The time of a read and the idle time, which decide every conversation's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Unix ms.
+    pub now: i64,
+    /// [`AnalysisConfig::idle_ms`].
+    pub idle_ms: i64,
+}
+
+impl Clock {
+    /// The clock of `cfg` at `now`.
+    pub fn new(now: i64, cfg: &AnalysisConfig) -> Clock {
+        Clock {
+            now,
+            idle_ms: cfg.idle_ms,
+        }
+    }
+
+    /// Conversations whose last event is at or before this have ended.
+    pub fn ended_by(self) -> i64 {
+        self.now.saturating_sub(self.idle_ms)
+    }
+}
+
+/// One page of conversations, newest first, with the filters of `q` (status from the last
+/// event's time at `clock`, the stored verdicts, full-text search).
 pub fn conversations(
     conn: &Connection,
     q: &ConversationQuery,
+    clock: Clock,
 ) -> rusqlite::Result<ConversationPage> {
     let mut f = Filter::default();
     f.add("c.agent_id = ?", q.agent_id.clone());
@@ -100,6 +127,27 @@ pub fn conversations(
     f.add("c.last_message_at >= ?", q.window.since);
     f.add("c.started_at < ?", q.window.until);
     f.add("c.seq < ?", q.before_seq);
+    match q.status {
+        Some(Status::Active) => f.add(storage::ACTIVE, Some(clock.ended_by())),
+        Some(Status::Ended) => f.add(storage::ENDED, Some(clock.ended_by())),
+        None => {}
+    }
+    if let Some(o) = q.outcome {
+        if q.status != Some(Status::Ended) {
+            f.add(storage::ENDED, Some(clock.ended_by()));
+        }
+        f.add(storage::OUTCOME, Some(o.as_str().to_owned()));
+    }
+    f.add(storage::ISSUE, q.issue.map(|t| t.as_str().to_owned()));
+    match q.has_issues {
+        Some(true) => f.add(storage::HAS_ISSUES, Some(0)),
+        Some(false) => f.add(storage::NO_ISSUES, Some(0)),
+        None => {}
+    }
+    if let Some(text) = &q.q {
+        let (clause, value) = storage::search_filter(text);
+        f.add(clause, Some(value));
+    }
     let sql = format!(
         "SELECT c.seq, c.id, c.agent_id, c.visitor_id, c.account_id, c.started_at, c.last_message_at,
             (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id),
@@ -110,8 +158,11 @@ pub fn conversations(
             (SELECT coalesce(sum(m.input_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT coalesce(sum(m.output_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT substr(m.content, 1, 400) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'prompt'
-                ORDER BY m.timestamp, m.seq LIMIT 1)
-         FROM conversations c {} ORDER BY c.seq DESC LIMIT ?",
+                ORDER BY m.timestamp, m.seq LIMIT 1),
+            {}
+         FROM conversations c {} {} ORDER BY c.seq DESC LIMIT ?",
+        storage::LIST_COLUMNS,
+        storage::LIST_JOIN,
         f.sql()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -120,8 +171,18 @@ pub fn conversations(
     let mut seqs = Vec::new();
     while let Some(row) = rows.next()? {
         seqs.push(row.get::<_, i64>(0)?);
+        let head = head(row, 1)?;
+        let status = Status::at(head.last_message_at, clock.now, clock.idle_ms);
+        let outcome = match status {
+            Status::Ended => row
+                .get::<_, Option<String>>(15)?
+                .as_deref()
+                .and_then(Outcome::parse),
+            Status::Active => None,
+        };
+        let issue_types: Vec<String> = json_list(row.get(16)?);
         page.push(ConversationSummary {
-            head: head(row, 1)?,
+            head,
             message_count: row.get(7)?,
             prompt_count: row.get(8)?,
             response_count: row.get(9)?,
@@ -130,9 +191,23 @@ pub fn conversations(
             input_tokens: row.get(12)?,
             output_tokens: row.get(13)?,
             title: row.get::<_, Option<String>>(14)?.map(|t| view::title(&t)),
+            status,
+            outcome,
+            issue_types: issue_types
+                .iter()
+                .filter_map(|t| IssueType::parse(t))
+                .collect(),
+            snippet: None,
         });
     }
+    drop(rows);
     let next_cursor = next(&mut page, &seqs, q.limit, Kind::Conversations);
+    if let Some(text) = &q.q {
+        for row in &mut page {
+            row.snippet = storage::first_match(conn, &row.head.id, text)?
+                .map(|content| view::snippet(&content, text));
+        }
+    }
     Ok(ConversationPage {
         conversations: page,
         next_cursor,
@@ -164,10 +239,13 @@ fn head(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ConversationHead> 
 }
 
 /// One conversation with a page of its messages (by timestamp, then insertion), or `None`.
+/// Its verdict is judged afresh at `now`, so it is never behind the sweep.
 pub fn conversation(
     conn: &Connection,
     id: &str,
     q: &DetailQuery,
+    now: i64,
+    cfg: &AnalysisConfig,
 ) -> rusqlite::Result<Option<ConversationDetail>> {
     let head = conn
         .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at,
@@ -176,6 +254,11 @@ pub fn conversation(
             Ok(ConversationDetail {
                 head: head(r, 0)?,
                 message_count: r.get(6)?,
+                status: Status::Active,
+                outcome: None,
+                ended_at: None,
+                duration_seconds: None,
+                issues: Vec::new(),
                 messages: Vec::new(),
                 next_cursor: None,
             })
@@ -184,6 +267,15 @@ pub fn conversation(
     let Some(mut detail) = head else {
         return Ok(None);
     };
+    if let Some(v) = storage::judge_now(conn, id, now, cfg)? {
+        detail.status = v.status;
+        if v.status == Status::Ended {
+            detail.outcome = Some(v.outcome);
+            detail.ended_at = Some(v.ended_at);
+            detail.duration_seconds = Some(v.duration_seconds);
+        }
+        detail.issues = v.issues;
+    }
     let (after_ts, after_seq) = q.after.unwrap_or((-1, -1));
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN}

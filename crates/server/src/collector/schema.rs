@@ -10,7 +10,8 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
 CREATE TABLE deliveries (
@@ -82,7 +83,10 @@ CREATE TABLE reactions (
     PRIMARY KEY (conversation_id, message_id)
 ) WITHOUT ROWID;
 CREATE INDEX reactions_time ON reactions (timestamp);
-"#];
+"#,
+    // 2: conversation verdicts, issues and the full-text index (see analysis::storage).
+    super::analysis::storage::MIGRATION,
+];
 
 /// Why a database cannot be used.
 #[derive(Debug)]

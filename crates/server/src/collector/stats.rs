@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::query::StatsQuery;
-use super::read::Filter;
+use super::analysis::{storage, IssueType};
+use super::query::{IssuesQuery, StatsQuery};
+use super::read::{Clock, Filter};
 
 /// Reactions by value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -55,6 +56,32 @@ pub struct Day {
     pub input_tokens: i64,
     /// Output tokens that day.
     pub output_tokens: i64,
+    /// Conversations with an issue raised that day.
+    pub conversations_with_issues: i64,
+    /// `conversationsWithIssues / conversations`; 0 without conversations.
+    pub issue_rate: f64,
+}
+
+/// Ended conversations by outcome.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OutcomeCounts {
+    /// `completed`.
+    pub completed: i64,
+    /// `abandoned`.
+    pub abandoned: i64,
+    /// `error`.
+    pub error: i64,
+}
+
+/// Each outcome's share of the ended conversations; 0 each without any.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OutcomeShares {
+    /// `completed / ended`.
+    pub completed: f64,
+    /// `abandoned / ended`.
+    pub abandoned: f64,
+    /// `error / ended`.
+    pub error: f64,
 }
 
 /// The stats answer.
@@ -81,6 +108,10 @@ pub struct Stats {
     pub top_tools: Vec<NameCount>,
     /// The 10 most used models, most used first.
     pub top_models: Vec<NameCount>,
+    /// Ended conversations whose `endedAt` is in the window, by outcome.
+    pub outcomes: OutcomeCounts,
+    /// The outcomes' shares of those.
+    pub outcome_shares: OutcomeShares,
     /// Every day with activity, oldest first.
     pub per_day: Vec<Day>,
 }
@@ -121,8 +152,8 @@ fn top(conn: &Connection, q: &StatsQuery, column: &str) -> rusqlite::Result<Vec<
     rows.collect()
 }
 
-/// Computes the stats.
-pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
+/// Computes the stats; `clock` decides which conversations have ended.
+pub fn stats(conn: &Connection, q: &StatsQuery, clock: Clock) -> rusqlite::Result<Stats> {
     let mut s = Stats::default();
     let m = filter(q, "m");
     let sql = format!(
@@ -178,7 +209,32 @@ pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
             (d.positive, d.negative) = (positive, negative);
         }
     }
+    let agent = q.agent_id.as_deref();
+    let (since, until) = (q.window.since, q.window.until);
+    for (day, n) in storage::issue_counts(conn, agent, since, until)?.any_by_day {
+        let d = days.entry(day.clone()).or_insert_with(|| Day {
+            day,
+            ..Day::default()
+        });
+        d.conversations_with_issues = n;
+    }
+    for d in days.values_mut() {
+        d.issue_rate = rate(d.conversations_with_issues, d.conversations);
+    }
     s.per_day = days.into_values().collect();
+    let (completed, abandoned, error) =
+        storage::outcome_counts(conn, agent, since, until, clock.ended_by())?;
+    let ended = completed + abandoned + error;
+    s.outcomes = OutcomeCounts {
+        completed,
+        abandoned,
+        error,
+    };
+    s.outcome_shares = OutcomeShares {
+        completed: rate(completed, ended),
+        abandoned: rate(abandoned, ended),
+        error: rate(error, ended),
+    };
     s.reaction_rate = rate(s.reactions.positive + s.reactions.negative, s.responses);
     s.positive_rate = rate(
         s.reactions.positive,
@@ -187,6 +243,129 @@ pub fn stats(conn: &Connection, q: &StatsQuery) -> rusqlite::Result<Stats> {
     s.top_tools = top(conn, q, "tools_used")?;
     s.top_models = top(conn, q, "models_used")?;
     Ok(s)
+}
+
+/// One issue type on one UTC day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Conversations with the issue raised that day.
+    pub conversations: i64,
+    /// `conversations` ÷ conversations with a message that day.
+    pub rate: f64,
+}
+
+/// One issue type over the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueSummary {
+    /// The issue type.
+    #[serde(rename = "type")]
+    pub issue_type: IssueType,
+    /// Conversations with the issue raised in the window.
+    pub conversations: i64,
+    /// `conversations` ÷ conversations with a message in the window.
+    pub rate: f64,
+    /// Up to 5 of those conversations, latest issue first.
+    pub examples: Vec<String>,
+    /// Days with the issue, oldest first.
+    pub per_day: Vec<IssueDay>,
+}
+
+/// A day of `/api/v1/issues`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuesDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Conversations with a message that day.
+    pub conversations: i64,
+    /// Conversations with any issue raised that day.
+    pub conversations_with_issues: i64,
+    /// `conversationsWithIssues / conversations`.
+    pub rate: f64,
+}
+
+/// `GET /api/v1/issues`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuesReport {
+    /// Conversations with a message in the window.
+    pub conversations: i64,
+    /// Conversations with any issue raised in the window.
+    pub conversations_with_issues: i64,
+    /// `conversationsWithIssues / conversations`.
+    pub rate: f64,
+    /// Every issue type, most conversations first (ties in the order of the type list).
+    pub issues: Vec<IssueSummary>,
+    /// Every day with a message or an issue, oldest first.
+    pub per_day: Vec<IssuesDay>,
+}
+
+/// Examples per issue type.
+const EXAMPLES: i64 = 5;
+
+/// Computes `/api/v1/issues`: issues count on the UTC day they were raised (the time of the
+/// message or reaction that completed them); the rates divide by the conversations with a
+/// message that day, as in `/stats`.
+pub fn issues(conn: &Connection, q: &IssuesQuery) -> rusqlite::Result<IssuesReport> {
+    let agent = q.agent_id.as_deref();
+    let (since, until) = (q.window.since, q.window.until);
+    let (total, active_days) = storage::active_conversations(conn, agent, since, until)?;
+    let counts = storage::issue_counts(conn, agent, since, until)?;
+    let active: BTreeMap<String, i64> = active_days.into_iter().collect();
+    let mut summaries = Vec::new();
+    for t in IssueType::ALL {
+        let n = counts
+            .by_type
+            .iter()
+            .find(|(name, _)| name == t.as_str())
+            .map_or(0, |(_, n)| *n);
+        let per_day = counts
+            .by_type_day
+            .iter()
+            .filter(|(name, _, _)| name == t.as_str())
+            .map(|(_, day, n)| IssueDay {
+                day: day.clone(),
+                conversations: *n,
+                rate: rate(*n, active.get(day).copied().unwrap_or(0)),
+            })
+            .collect();
+        summaries.push(IssueSummary {
+            issue_type: t,
+            conversations: n,
+            rate: rate(n, total),
+            examples: if n > 0 {
+                storage::examples(conn, t, agent, since, until, EXAMPLES)?
+            } else {
+                Vec::new()
+            },
+            per_day,
+        });
+    }
+    summaries.sort_by_key(|s| std::cmp::Reverse(s.conversations));
+    let mut days: BTreeMap<String, (i64, i64)> =
+        active.iter().map(|(d, n)| (d.clone(), (*n, 0))).collect();
+    for (day, n) in counts.any_by_day {
+        days.entry(day).or_default().1 = n;
+    }
+    Ok(IssuesReport {
+        conversations: total,
+        conversations_with_issues: counts.any,
+        rate: rate(counts.any, total),
+        issues: summaries,
+        per_day: days
+            .into_iter()
+            .map(|(day, (conversations, with))| IssuesDay {
+                day,
+                conversations,
+                conversations_with_issues: with,
+                rate: rate(with, conversations),
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+use super::analysis::{self, AnalysisConfig};
 use super::merge::{self, Stamp};
 use super::record::{Kind, Record};
 
@@ -16,12 +17,15 @@ pub struct Outcome {
 
 /// Stores one delivery in one transaction. A `webhook_id` seen before writes nothing and
 /// counts every event as a duplicate; otherwise each event whose `eventId` is new is merged
-/// by the rules of [`merge`].
+/// by the rules of [`merge`]. Every conversation the delivery changed is re-judged
+/// ([`analysis::storage::refresh`]) in the same transaction, so its verdict is never behind
+/// its messages.
 pub fn ingest(
     conn: &mut Connection,
     webhook_id: &str,
     records: &[Record],
     now_ms: i64,
+    cfg: &AnalysisConfig,
 ) -> rusqlite::Result<Outcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fresh = tx
@@ -39,6 +43,7 @@ pub fn ingest(
         accepted: 0,
         duplicates: 0,
     };
+    let mut touched: Vec<&str> = Vec::new();
     for r in records {
         let new = tx
             .prepare_cached("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?1)")?
@@ -55,8 +60,12 @@ pub fn ingest(
         };
         if changed {
             touch_conversation(&tx, r)?;
+            if !touched.contains(&r.conversation_id.as_str()) {
+                touched.push(&r.conversation_id);
+            }
         }
     }
+    analysis::storage::refresh(&tx, touched, now_ms, cfg)?;
     tx.commit()?;
     Ok(outcome)
 }
@@ -135,7 +144,8 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Deletes a conversation with its messages and reactions; `false` when there was none.
+/// Deletes a conversation with its messages, reactions, verdict and issues, and its
+/// messages from the search index; `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
 /// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
 /// copies of those pages from the WAL.
@@ -144,6 +154,7 @@ pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<
     let found = tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? == 1;
     tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
+    analysis::storage::forget(&tx, id)?;
     tx.commit()?;
     Ok(found)
 }

@@ -438,6 +438,11 @@ mod tests {
                 last_message_at: 3000,
             },
             message_count: 3,
+            status: crate::collector::analysis::Status::Ended,
+            outcome: Some(crate::collector::analysis::Outcome::Completed),
+            ended_at: Some(3000),
+            duration_seconds: Some(3),
+            issues: Vec::new(),
             messages: vec![prompt, answer, trace],
             next_cursor: None,
         }

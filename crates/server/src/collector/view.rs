@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::analysis::{Issue, IssueType, Outcome, Status};
+
 /// What every view of a conversation starts with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,6 +46,15 @@ pub struct ConversationSummary {
     pub output_tokens: i64,
     /// The first prompt, whitespace collapsed, cut to 80 characters; `null` without prompts.
     pub title: Option<String>,
+    /// `active` until no event has arrived for the idle time, then `ended`.
+    pub status: Status,
+    /// `completed`, `abandoned` or `error` once ended; `null` while active.
+    pub outcome: Option<Outcome>,
+    /// The distinct types of its issues, in the order of the issue list.
+    pub issue_types: Vec<IssueType>,
+    /// With `q` only: the first matching message around the match (see [`snippet`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 /// `GET /api/v1/conversations`.
@@ -122,6 +133,16 @@ pub struct ConversationDetail {
     pub head: ConversationHead,
     /// All its messages, on every page.
     pub message_count: i64,
+    /// `active` or `ended`.
+    pub status: Status,
+    /// Once ended: `completed`, `abandoned` or `error`; `null` while active.
+    pub outcome: Option<Outcome>,
+    /// Once ended: the last message's time; `null` while active.
+    pub ended_at: Option<i64>,
+    /// Once ended: whole seconds from `startedAt` to `endedAt`; `null` while active.
+    pub duration_seconds: Option<i64>,
+    /// Every issue, each with the messages that raised it and a one-line reason.
+    pub issues: Vec<Issue>,
     /// This page, ordered by timestamp, then insertion.
     pub messages: Vec<MessageView>,
     /// Pass as `cursor` for the next page of messages; `null` on the last page.
@@ -169,9 +190,56 @@ pub fn title(first_prompt: &str) -> String {
     out.chars().take(80).collect()
 }
 
+/// Characters of context a snippet keeps before a match.
+const SNIPPET_BEFORE: usize = 40;
+/// Characters a snippet keeps from the match's start on.
+const SNIPPET_AFTER: usize = 80;
+
+/// A one-line excerpt of `content` around the first case-insensitive occurrence of `q`:
+/// up to 40 characters before it and 80 from it on, with `…` where text was cut. The start
+/// of the content when `q` does not occur (the database matched it differently).
+pub fn snippet(content: &str, q: &str) -> String {
+    let chars: Vec<char> = content
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let at = super::analysis::text::find_folded(&chars, q);
+    let start = at.map_or(0, |a| a.saturating_sub(SNIPPET_BEFORE));
+    let end = (at.unwrap_or(0) + SNIPPET_AFTER).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snippets_surround_the_match_in_any_script() {
+        let long = format!(
+            "{}Die Größe passt nicht{}",
+            "x".repeat(100),
+            "y".repeat(100)
+        );
+        let s = snippet(&long, "GRÖßE");
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        let s = snippet(&long, "größe");
+        assert!(s.contains("Die Größe passt nicht"), "{s}");
+        assert_eq!(s.chars().count(), 40 + 80 + 2);
+        assert_eq!(
+            snippet("パスワードを\n忘れました", "忘れ"),
+            "パスワードを 忘れました"
+        );
+        assert_eq!(snippet("hi 🙂 there", "🙂"), "hi 🙂 there");
+        assert_eq!(snippet("a\nb", "zzz"), "a b");
+    }
 
     #[test]
     fn titles_are_one_line_of_at_most_80_characters() {

@@ -39,6 +39,13 @@ pub fn now_s() -> i64 {
 
 impl Server {
     pub async fn start() -> Server {
+        Server::start_with(Default::default()).await
+    }
+
+    /// A server with these analysis thresholds.
+    pub async fn start_with(
+        analysis: agent_track_server::collector::analysis::AnalysisConfig,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Secrets::parse(&Secrets::generate()).unwrap();
         // A nested, missing directory: open creates it.
@@ -47,6 +54,7 @@ impl Server {
             secrets: secrets.clone(),
             api_key: API_KEY.into(),
             synchronous: Default::default(),
+            analysis,
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -201,4 +209,39 @@ pub fn set(mut event: Value, fields: Value) -> Value {
         event[k] = v.clone();
     }
     event
+}
+
+/// The time now, unix ms.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A conversation's detail.
+pub async fn detail(s: &Server, id: &str) -> Value {
+    s.get_ok(&format!("/api/v1/conversations/{id}")).await
+}
+
+/// The issue types of a conversation's detail, one per issue.
+pub async fn issue_types(s: &Server, id: &str) -> Vec<String> {
+    detail(s, id).await["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The ids of a conversation list.
+pub fn ids(list: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
 }

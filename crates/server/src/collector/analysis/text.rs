@@ -1,0 +1,237 @@
+//! Text normalisation shared by the flags: one definition of "the same text" for every
+//! script. Lower case; letters and digits kept; apostrophes dropped (`don't` = `dont`);
+//! every other character (punctuation, symbols, emoji, whitespace) is a word break; runs of
+//! breaks are one space; no space at either end.
+
+use std::collections::BTreeSet;
+
+/// `text` normalised: see the module documentation.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.chars() {
+        if matches!(c, '\'' | '’' | '‘' | '`') {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// The set of words of a normalised text.
+pub fn words(normalised: &str) -> BTreeSet<&str> {
+    normalised.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
+/// Jaccard similarity of two word sets: |a ∩ b| / |a ∪ b|; 0 when both are empty.
+pub fn jaccard(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
+/// A phrase list, normalised, without empty entries or repeats.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Phrases(Vec<String>);
+
+impl Phrases {
+    /// The phrases of `list`, normalised.
+    pub fn new<'a>(list: impl IntoIterator<Item = &'a str>) -> Phrases {
+        let mut out = Phrases::default();
+        out.extend(list);
+        out
+    }
+
+    /// Adds phrases (normalised; empty ones and repeats skipped).
+    pub fn extend<'a>(&mut self, list: impl IntoIterator<Item = &'a str>) {
+        for p in list {
+            let n = normalise(p);
+            if !n.is_empty() && !self.0.contains(&n) {
+                self.0.push(n);
+            }
+        }
+    }
+
+    /// Parses a phrase file: one phrase per line; blank lines and lines starting with `#`
+    /// are skipped.
+    pub fn file_lines(text: &str) -> impl Iterator<Item = &str> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    }
+
+    /// How many phrases there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The first phrase that occurs in the normalised text `hay`, as whole words (a phrase
+    /// that starts or ends with a letter of a script written without spaces, such as
+    /// Japanese, matches inside a word too).
+    pub fn find(&self, hay: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|p| contains_phrase(hay, p))
+            .map(String::as_str)
+    }
+}
+
+fn spaced(c: Option<char>) -> bool {
+    c.is_none_or(|c| c == ' ' || !c.is_ascii())
+}
+
+fn contains_phrase(hay: &str, phrase: &str) -> bool {
+    let first_ascii = phrase.chars().next().is_some_and(|c| c.is_ascii());
+    let last_ascii = phrase.chars().next_back().is_some_and(|c| c.is_ascii());
+    hay.match_indices(phrase).any(|(i, _)| {
+        let before = hay[..i].chars().next_back();
+        let after = hay[i + phrase.len()..].chars().next();
+        (!first_ascii || spaced(before)) && (!last_ascii || spaced(after))
+    })
+}
+
+/// Upper-case letters ÷ cased letters, with the number of cased letters.
+pub fn upper_share(text: &str) -> (f64, usize) {
+    let (mut upper, mut cased) = (0usize, 0usize);
+    for c in text.chars() {
+        if c.is_uppercase() {
+            upper += 1;
+            cased += 1;
+        } else if c.is_lowercase() {
+            cased += 1;
+        }
+    }
+    if cased == 0 {
+        return (0.0, 0);
+    }
+    (upper as f64 / cased as f64, cased)
+}
+
+/// The longest run of `!` and `?` (ASCII or full-width), as written.
+pub fn longest_mark_run(text: &str) -> String {
+    let (mut best, mut run) = (String::new(), String::new());
+    for c in text.chars() {
+        if matches!(c, '!' | '?' | '！' | '？') {
+            run.push(c);
+            if run.chars().count() > best.chars().count() {
+                best = run.clone();
+            }
+        } else {
+            run.clear();
+        }
+    }
+    best
+}
+
+fn fold(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+/// The character index of the first occurrence of `needle` in `hay`, ignoring case (each
+/// character folded to its first lower-case form); `None` when absent or `needle` is empty.
+pub fn find_folded(hay: &[char], needle: &str) -> Option<usize> {
+    let needle: Vec<char> = needle.chars().map(fold).collect();
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    let hay: Vec<char> = hay.iter().copied().map(fold).collect();
+    hay.windows(needle.len())
+        .position(|w| w == needle.as_slice())
+}
+
+/// Whether `hay` contains `needle`, ignoring case as [`find_folded`] does.
+pub fn contains_folded(hay: &str, needle: &str) -> bool {
+    find_folded(&hay.chars().collect::<Vec<_>>(), needle).is_some()
+}
+
+/// `text` on one line, cut to `max` characters with `…`.
+pub fn quote(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut cut: String = one_line.chars().take(max).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalising_ignores_case_punctuation_and_whitespace_in_any_script() {
+        assert_eq!(
+            normalise("  How do I RESET my password?!  "),
+            "how do i reset my password"
+        );
+        assert_eq!(normalise("I don't know."), normalise("i dont know"));
+        assert_eq!(normalise("I don’t know"), "i dont know");
+        assert_eq!(normalise("Größe ÄNDERN"), "größe ändern");
+        assert_eq!(normalise("Привет, МИР!"), "привет мир");
+        assert_eq!(
+            normalise("パスワードを忘れました。"),
+            "パスワードを忘れました"
+        );
+        assert_eq!(normalise("🙂🙂"), "");
+    }
+
+    #[test]
+    fn jaccard_of_word_sets() {
+        let a = normalise("reset my password please");
+        let b = normalise("please reset my password now");
+        assert_eq!(jaccard(&words(&a), &words(&b)), 0.8);
+        assert_eq!(jaccard(&words(""), &words("")), 0.0);
+    }
+
+    #[test]
+    fn phrases_match_whole_words_and_spaceless_scripts() {
+        let p = Phrases::new(["I don't know", "わかりません", "  ", "I DON'T KNOW"]);
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            p.find(&normalise("Sorry, I don't know.")),
+            Some("i dont know")
+        );
+        assert_eq!(p.find(&normalise("I don't knowingly lie")), None);
+        assert_eq!(
+            p.find(&normalise("すみません、わかりません。")),
+            Some("わかりません")
+        );
+        assert_eq!(
+            Phrases::file_lines("# comment\n\n useless \nthat's wrong\n").collect::<Vec<_>>(),
+            ["useless", "that's wrong"]
+        );
+    }
+
+    #[test]
+    fn upper_case_and_mark_runs() {
+        assert_eq!(upper_share("WHY IS THIS BROKEN"), (1.0, 15));
+        assert_eq!(upper_share("123 !!!"), (0.0, 0));
+        assert_eq!(longest_mark_run("what?! why??? ok!"), "???");
+        assert_eq!(longest_mark_run("なぜ！！！"), "！！！");
+        assert_eq!(quote("a\n b  c", 10), "a b c");
+        assert!(contains_folded("Die GRÖSSE und Größe", "größe"));
+        assert!(contains_folded("ПАРОЛЬ", "пароль"));
+        assert!(!contains_folded("abc", ""));
+        assert_eq!(
+            find_folded(&"xx🙂".chars().collect::<Vec<_>>(), "🙂"),
+            Some(2)
+        );
+        assert_eq!(quote("abcdef", 3), "abc…");
+    }
+}
