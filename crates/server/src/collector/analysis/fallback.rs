@@ -2,7 +2,6 @@
 //! contains a phrase of [`AnalysisConfig::fallback_phrases`] as whole words (English by
 //! default; `--fallback-phrases FILE` adds phrases in any language, one per line).
 
-use super::text::normalise;
 use super::{AnalysisConfig, Conversation, Issue, IssueType, Kind, Message};
 
 /// The fallback phrase `m` matches, when it is an answer that matches one.
@@ -10,7 +9,7 @@ pub fn phrase<'a>(m: &Message, cfg: &'a AnalysisConfig) -> Option<&'a str> {
     if m.kind != Kind::Response {
         return None;
     }
-    cfg.fallback_phrases.find(&normalise(&m.content))
+    cfg.fallback_phrases.find(&m.norm)
 }
 
 /// The fallback-answer issues of `c`.

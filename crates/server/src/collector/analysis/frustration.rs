@@ -7,7 +7,7 @@
 //! - a phrase of [`AnalysisConfig::frustration_phrases`] ("that's wrong", "not what I
 //!   asked", "useless", …; `--frustration-phrases FILE` adds more).
 
-use super::text::{longest_mark_run, normalise, upper_share};
+use super::text::{longest_mark_run, upper_share};
 use super::{AnalysisConfig, Conversation, Issue, IssueType, Kind, Message};
 
 /// Why `m` reads as frustrated, when it does.
@@ -24,7 +24,7 @@ pub fn signal(m: &Message, cfg: &AnalysisConfig) -> Option<String> {
         return Some(format!("a run of \"{run}\""));
     }
     cfg.frustration_phrases
-        .find(&normalise(&m.content))
+        .find(&m.norm)
         .map(|p| format!("the phrase \"{p}\""))
 }
 

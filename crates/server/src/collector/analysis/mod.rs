@@ -115,6 +115,8 @@ pub struct Message {
     pub kind: Kind,
     /// The text.
     pub content: String,
+    /// The text normalised ([`text::normalise`]), computed once for every flag.
+    pub norm: String,
     /// The stored, skew-corrected timestamp (unix ms).
     pub timestamp: i64,
     /// Whether `eventProperties.error` is truthy (not absent, `null`, `false`, `0` or `""`).
@@ -316,6 +318,7 @@ pub(crate) mod testing {
             id: id.into(),
             kind,
             content: content.into(),
+            norm: text::normalise(content),
             timestamp: (s * 1000.0) as i64,
             error: false,
         }

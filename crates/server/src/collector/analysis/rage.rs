@@ -5,7 +5,7 @@
 //! greedily from the earliest prompt; a prompt belongs to at most one group. Prompts that
 //! normalise to nothing (only emoji or punctuation) repeat nothing.
 
-use super::text::{jaccard, normalise, quote, words};
+use super::text::{jaccard, quote, words};
 use super::{AnalysisConfig, Conversation, Issue, IssueType, Kind};
 
 /// The rage-prompt issues of `c`.
@@ -14,7 +14,7 @@ pub fn rage_prompts(c: &Conversation, cfg: &AnalysisConfig) -> Vec<Issue> {
         .messages
         .iter()
         .filter(|m| m.kind == Kind::Prompt)
-        .map(|m| (m, normalise(&m.content)))
+        .map(|m| (m, m.norm.as_str()))
         .collect();
     let mut used = vec![false; prompts.len()];
     let mut issues = Vec::new();

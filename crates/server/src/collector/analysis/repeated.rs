@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::text::{normalise, quote};
+use super::text::quote;
 use super::{Conversation, Issue, IssueType, Kind, Message};
 
 /// The repeated-answer issues of `c`.
@@ -15,9 +15,9 @@ pub fn repeated_answers(c: &Conversation) -> Vec<Issue> {
     let mut prompt: Option<String> = None;
     for m in &c.messages {
         match m.kind {
-            Kind::Prompt => prompt = Some(normalise(&m.content)),
+            Kind::Prompt => prompt = Some(m.norm.clone()),
             Kind::Response => {
-                let answer = normalise(&m.content);
+                let answer = m.norm.clone();
                 let Some(p) = &prompt else { continue };
                 if answer.is_empty() {
                     continue;

@@ -114,10 +114,12 @@ pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Con
                 r.get::<_, Option<String>>(4)?.as_deref(),
                 &r.get::<_, Sql>(5)?,
             );
+            let content: String = r.get(2)?;
             Ok(Message {
                 id: r.get(0)?,
                 kind: Kind::of(&r.get::<_, String>(1)?),
-                content: r.get(2)?,
+                norm: super::text::normalise(&content),
+                content,
                 timestamp: r.get(3)?,
                 error,
             })
