@@ -67,7 +67,7 @@ fn conversation(c: usize) -> Vec<Value> {
         0,
         json!({}),
     );
-    let first = if c % 7 == 0 {
+    let first = if c.is_multiple_of(7) {
         "I'm not able to help with that, could you rephrase?".to_string()
     } else {
         format!("Here is what I found for ticket {c}: open Settings, then Billing, and follow the steps.")
@@ -80,7 +80,7 @@ fn conversation(c: usize) -> Vec<Value> {
         2000,
         json!({"toolsUsed": ["search"], "agentModelsUsed": ["gpt-x"], "agentInputTokenCount": 400, "agentOutputTokenCount": 90}),
     );
-    if c % 5 == 0 {
+    if c.is_multiple_of(5) {
         push(
             2,
             "user_reaction",
@@ -98,8 +98,8 @@ fn conversation(c: usize) -> Vec<Value> {
         20_000,
         json!({}),
     );
-    if c % 11 != 0 {
-        let error = if c % 13 == 0 {
+    if !c.is_multiple_of(11) {
+        let error = if c.is_multiple_of(13) {
             json!({"error": "upstream_timeout"})
         } else {
             json!({})
