@@ -1,7 +1,8 @@
 // Small inline-SVG charts for the dashboard: bars (single or 100%-stacked) and lines over
 // days. Every label is set with textContent; no data ever goes through innerHTML.
 
-const NS = 'http://www.w3.org/2000/svg';
+import { svg as svgEl } from './dom.js';
+
 const W = 320;
 const H = 150;
 const M = { top: 10, right: 8, bottom: 22, left: 36 };
@@ -10,29 +11,10 @@ const PLOT_H = H - M.top - M.bottom;
 const DAY_MS = 86_400_000;
 const MAX_FILLED_DAYS = 400;
 
-function el(tag, attrs = {}, children = []) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null) continue;
-    // Styles go through the CSSOM: a style attribute would break the pages' CSP (no inline style).
-    if (k === 'style') node.style.cssText = String(v);
-    else node.setAttribute(k, String(v));
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
+// SVG elements through the pages' DOM helper (styles go through the CSSOM there).
+const title = (content) => svgEl('title', { text: content });
 
-function title(text) {
-  const t = el('title');
-  t.textContent = text;
-  return t;
-}
-
-function text(x, y, content, attrs = {}) {
-  const t = el('text', { x, y, ...attrs });
-  t.textContent = content;
-  return t;
-}
+const text = (x, y, content, attrs = {}) => svgEl('text', { x, y, ...attrs, text: content });
 
 const compact = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
 const whole = new Intl.NumberFormat();
@@ -79,7 +61,7 @@ function niceMax(max) {
 }
 
 function frame(label) {
-  return el('svg', {
+  return svgEl('svg', {
     viewBox: `0 0 ${W} ${H}`,
     role: 'img',
     'aria-label': label,
@@ -90,7 +72,7 @@ function frame(label) {
 function yAxis(svg, max, format) {
   for (const f of [0, 0.5, 1]) {
     const y = M.top + PLOT_H * (1 - f);
-    svg.append(el('line', { x1: M.left, x2: W - M.right, y1: y, y2: y, class: f === 0 ? 'baseline' : 'grid-line' }));
+    svg.append(svgEl('line', { x1: M.left, x2: W - M.right, y1: y, y2: y, class: f === 0 ? 'baseline' : 'grid-line' }));
     svg.append(text(M.left - 5, y + 3, format(max * f), { 'text-anchor': 'end', class: 'axis-label' }));
   }
 }
@@ -107,7 +89,7 @@ function xLabels(svg, days, band) {
 }
 
 function emptyChart(svg, message) {
-  svg.append(el('line', { x1: M.left, x2: W - M.right, y1: M.top + PLOT_H, y2: M.top + PLOT_H, class: 'baseline' }));
+  svg.append(svgEl('line', { x1: M.left, x2: W - M.right, y1: M.top + PLOT_H, y2: M.top + PLOT_H, class: 'baseline' }));
   svg.append(text(W / 2, M.top + PLOT_H / 2, message, { 'text-anchor': 'middle', class: 'empty-label' }));
   return svg;
 }
@@ -131,7 +113,7 @@ export function barChart({ days, series, label, format = (v) => compact.format(v
     series.forEach((s, j) => {
       const v = num(d[s.key]);
       const h = (v / max) * PLOT_H;
-      const rect = el('rect', {
+      const rect = svgEl('rect', {
         class: 'bar',
         x: (x0 + j * barW).toFixed(2),
         y: (M.top + PLOT_H - h).toFixed(2),
@@ -163,7 +145,7 @@ export function shareChart({ days, series, label }) {
     const x = M.left + band * i + (band - barW) / 2;
     const total = series.reduce((sum, s) => sum + num(d[s.key]), 0);
     if (total === 0) {
-      const r = el('rect', { x: x.toFixed(2), y: M.top + PLOT_H - 2, width: barW.toFixed(2), height: 2, class: 'bar', style: 'fill: var(--border-strong)' });
+      const r = svgEl('rect', { x: x.toFixed(2), y: M.top + PLOT_H - 2, width: barW.toFixed(2), height: 2, class: 'bar', style: 'fill: var(--border-strong)' });
       r.append(title(`${d.day}: no reactions`));
       svg.append(r);
       return;
@@ -175,7 +157,7 @@ export function shareChart({ days, series, label }) {
       if (!v) continue;
       const h = (v / total) * PLOT_H;
       y -= h;
-      const rect = el('rect', { class: 'bar', x: x.toFixed(2), y: y.toFixed(2), width: barW.toFixed(2), height: h.toFixed(2), style: `fill: ${s.color}` });
+      const rect = svgEl('rect', { class: 'bar', x: x.toFixed(2), y: y.toFixed(2), width: barW.toFixed(2), height: h.toFixed(2), style: `fill: ${s.color}` });
       rect.append(title(`${d.day}: ${parts}`));
       svg.append(rect);
     }
@@ -196,12 +178,12 @@ export function lineChart({ days, series, label, format = (v) => compact.format(
   for (const s of series) {
     if (days.length > 1) {
       const d = days.map((day, i) => `${i ? 'L' : 'M'}${xOf(i).toFixed(2)},${yOf(num(day[s.key])).toFixed(2)}`).join(' ');
-      svg.append(el('path', { d, style: `fill: none; stroke: ${s.color}; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round` }));
+      svg.append(svgEl('path', { d, style: `fill: none; stroke: ${s.color}; stroke-width: 2; stroke-linejoin: round; stroke-linecap: round` }));
     }
     const r = days.length > 40 ? 1.5 : 3;
     days.forEach((day, i) => {
       const v = num(day[s.key]);
-      const c = el('circle', { class: 'point', cx: xOf(i).toFixed(2), cy: yOf(v).toFixed(2), r, style: `fill: ${s.color}; stroke: var(--surface); stroke-width: 1` });
+      const c = svgEl('circle', { class: 'point', cx: xOf(i).toFixed(2), cy: yOf(v).toFixed(2), r, style: `fill: ${s.color}; stroke: var(--surface); stroke-width: 1` });
       c.append(title(`${day.day}: ${whole.format(v)} ${s.label}`));
       svg.append(c);
     });

@@ -2,6 +2,7 @@
 // Every piece of data reaches the page through textContent (or SVG attributes), never innerHTML.
 
 import { barChart, fillDays, lineChart, shareChart } from './charts.js';
+import { $, clear, el, text } from './dom.js';
 import { icon } from './icons.js';
 
 const KEY_STORAGE = 'agent-track:dashboard-api-key';
@@ -9,7 +10,6 @@ const PAGE_SIZE = 50;
 const MAX_LIMIT = 200;
 const REFRESH_MS = 5000;
 
-const $ = (id) => document.getElementById(id);
 
 const EMPTY_FILTERS = { q: '', status: '', outcome: '', issue: '', agentId: '', visitorId: '', since: '', until: '' };
 
@@ -66,24 +66,10 @@ function fmtDate(ms) {
 
 // ---------- DOM helpers ----------
 
-function h(tag, props = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = v;
-    else if (k === 'className') node.className = v;
-    else if (k === 'dataset') Object.assign(node.dataset, v);
-    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of children) if (c !== null && c !== undefined && c !== false) node.append(c);
-  return node;
-}
-
 /** A small "name value" pair in a message's meta line. */
-const fact = (name, value) => h('span', { className: 'fact' }, [h('span', { className: 'fact-name', text: name }), ` ${value}`]);
+const fact = (name, value) => el('span', { className: 'fact' }, [el('span', { className: 'fact-name', text: name }), ` ${value}`]);
 
-const chip = (text, className = '') => h('span', { className: `chip ${className}`.trim(), text });
+const chip = (text, className = '') => el('span', { className: `chip ${className}`.trim(), text });
 
 // ---------- state ----------
 
@@ -112,7 +98,7 @@ class ApiError extends Error {
 }
 
 function showError(message) {
-  $('error-text').textContent = message;
+  text('error-text', message);
   $('error').hidden = false;
 }
 function clearError() {
@@ -209,9 +195,9 @@ function showKeyForm(message = '') {
   $('app').hidden = true;
   $('change-key').hidden = true;
   $('key-section').hidden = false;
-  $('key-message').textContent = message;
+  text('key-message', message);
   $('key-message').className = message ? 'small banner' : 'small';
-  $('updated').textContent = '';
+  text('updated', '');
   $('key-input').focus();
 }
 
@@ -345,9 +331,8 @@ async function loadStats(generation) {
 }
 
 function setStat(id, value, raw) {
-  const el = $(id);
-  el.textContent = value;
-  el.dataset.value = String(raw);
+  const node = text(id, value);
+  node.dataset.value = String(raw);
 }
 
 function renderStats(s) {
@@ -359,23 +344,23 @@ function renderStats(s) {
   const tout = n(tokens.output);
 
   setStat('stat-conversations', fmtWhole(s.conversations), n(s.conversations));
-  $('sub-conversations').textContent = state.filters.visitorId ? 'all visitors (stats have no visitor filter)' : state.filters.agentId ? `agent ${state.filters.agentId}` : 'all agents';
+  text('sub-conversations', state.filters.visitorId ? 'all visitors (stats have no visitor filter)' : state.filters.agentId ? `agent ${state.filters.agentId}` : 'all agents');
   setStat('stat-messages', fmtWhole(s.messages), n(s.messages));
-  $('sub-messages').textContent = `${fmtWhole(s.prompts)} prompts · ${fmtWhole(s.responses)} answers`;
+  text('sub-messages', `${fmtWhole(s.prompts)} prompts · ${fmtWhole(s.responses)} answers`);
   setStat('stat-positive-rate', pos + neg ? fmtRate(s.positiveRate) : '–', s.positiveRate ?? '');
-  $('sub-positive').replaceChildren(
+  clear('sub-positive', 
     icon('thumb-up', { label: 'positive' }),
     ` ${fmtWhole(pos)} · `,
     icon('thumb-down', { label: 'negative' }),
     ` ${fmtWhole(neg)} · ${fmtRate(s.reactionRate)} rated`,
   );
   setStat('stat-tokens', compact.format(tin + tout), tin + tout);
-  $('sub-tokens').textContent = `${compact.format(tin)} in · ${compact.format(tout)} out`;
+  text('sub-tokens', `${compact.format(tin)} in · ${compact.format(tout)} out`);
   $('stat-tokens').title = `${fmtWhole(tin)} input + ${fmtWhole(tout)} output tokens`;
 
   const days = fillDays(s.perDay);
   const totalConversations = days.reduce((sum, d) => sum + n(d.conversations), 0);
-  $('chart-per-day').replaceChildren(
+  clear('chart-per-day', 
     barChart({
       days,
       series: [{ key: 'conversations', label: 'conversations', color: 'var(--chart-1)' }],
@@ -383,7 +368,7 @@ function renderStats(s) {
     }),
   );
   $('chart-per-day').dataset.days = String(days.length);
-  $('chart-reactions').replaceChildren(
+  clear('chart-reactions', 
     shareChart({
       days,
       series: [
@@ -393,7 +378,7 @@ function renderStats(s) {
       label: `Positive versus negative reactions per day: ${pos} positive, ${neg} negative`,
     }),
   );
-  $('chart-tokens').replaceChildren(
+  clear('chart-tokens', 
     lineChart({
       days,
       series: [
@@ -420,11 +405,11 @@ async function loadIssues(generation) {
 function renderIssues(r) {
   const total = n(r.conversations);
   const flagged = n(r.conversationsWithIssues);
-  $('issues-summary').textContent = `${fmtWhole(flagged)} of ${fmtWhole(total)} conversations (${fmtRate(r.rate)}) have an issue`;
+  text('issues-summary', `${fmtWhole(flagged)} of ${fmtWhole(total)} conversations (${fmtRate(r.rate)}) have an issue`);
   $('issues-summary').dataset.flagged = String(flagged);
   $('issues-summary').dataset.total = String(total);
   const days = fillDays(r.perDay).map((d) => ({ ...d, percent: Math.round(n(d.rate) * 1000) / 10 }));
-  $('chart-issue-rate').replaceChildren(
+  clear('chart-issue-rate', 
     barChart({
       days,
       series: [{ key: 'percent', label: '% of conversations with an issue', color: 'var(--neg)' }],
@@ -434,13 +419,13 @@ function renderIssues(r) {
   );
   const types = Array.isArray(r.issues) ? r.issues : [];
   const max = Math.max(1, ...types.map((t) => n(t.conversations)));
-  $('issue-types').replaceChildren(
+  clear('issue-types', 
     ...types.map((t) => {
       const count = n(t.conversations);
       const active = state.filters.issue === t.type;
-      const bar = h('span', { className: 'issue-bar' }, [h('span', { className: `issue-bar-fill w${Math.round((count / max) * 10) * 10}` })]);
-      return h('li', {}, [
-        h(
+      const bar = el('span', { className: 'issue-bar' }, [el('span', { className: `issue-bar-fill w${Math.round((count / max) * 10) * 10}` })]);
+      return el('li', {}, [
+        el(
           'button',
           {
             type: 'button',
@@ -451,10 +436,10 @@ function renderIssues(r) {
             onclick: () => filterByIssue(t.type),
           },
           [
-            h('span', { className: 'issue-name', text: issueName(t.type) }),
+            el('span', { className: 'issue-name', text: issueName(t.type) }),
             bar,
-            h('span', { className: 'issue-count', dataset: { testid: 'issue-count' }, text: fmtWhole(count) }),
-            h('span', { className: 'issue-rate muted', text: fmtRate(t.rate) }),
+            el('span', { className: 'issue-count', dataset: { testid: 'issue-count' }, text: fmtWhole(count) }),
+            el('span', { className: 'issue-rate muted', text: fmtRate(t.rate) }),
           ],
         ),
       ]);
@@ -495,17 +480,17 @@ async function loadList(generation, { more = false } = {}) {
 function renderList() {
   const focusedId = document.activeElement?.closest?.('[data-testid="conversation-row"]')?.dataset.id;
   const list = $('conv-list');
-  list.replaceChildren(...state.rows.map(rowElement));
+  clear(list, state.rows.map(rowElement));
   $('list-empty').hidden = state.rows.length > 0;
   $('list-foot').hidden = !state.nextCursor;
-  $('list-count').textContent = `${state.rows.length}${state.nextCursor ? '+' : ''}`;
+  text('list-count', `${state.rows.length}${state.nextCursor ? '+' : ''}`);
   if (focusedId) list.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
 }
 
 function rowElement(c) {
   const current = c.id === state.openId;
   const title = (c.title || '').trim() || '(no prompt yet)';
-  const button = h(
+  const button = el(
     'button',
     {
       type: 'button',
@@ -515,43 +500,43 @@ function rowElement(c) {
       onclick: () => openConversation(c.id),
     },
     [
-      h('span', { className: 'conv-title', text: title, title }),
-      h('span', { className: 'conv-meta' }, [
-        h('span', { className: 'mono', text: c.visitorId || 'anonymous', title: `visitor ${c.visitorId || ''}` }),
-        h('time', { text: fmtWhen(c.lastMessageAt), title: fmtDate(c.lastMessageAt), datetime: Number.isFinite(Number(c.lastMessageAt)) ? new Date(Number(c.lastMessageAt)).toISOString() : null }),
-        h('span', { text: `${fmtWhole(c.messageCount)} msg` }),
-        h('span', { className: 'reactions' }, [
-          h('span', { 'aria-label': `${n(c.positiveReactions)} positive reactions` }, [icon('thumb-up'), ` ${fmtWhole(c.positiveReactions)}`]),
-          h('span', { 'aria-label': `${n(c.negativeReactions)} negative reactions` }, [icon('thumb-down'), ` ${fmtWhole(c.negativeReactions)}`]),
+      el('span', { className: 'conv-title', text: title, title }),
+      el('span', { className: 'conv-meta' }, [
+        el('span', { className: 'mono', text: c.visitorId || 'anonymous', title: `visitor ${c.visitorId || ''}` }),
+        el('time', { text: fmtWhen(c.lastMessageAt), title: fmtDate(c.lastMessageAt), datetime: Number.isFinite(Number(c.lastMessageAt)) ? new Date(Number(c.lastMessageAt)).toISOString() : null }),
+        el('span', { text: `${fmtWhole(c.messageCount)} msg` }),
+        el('span', { className: 'reactions' }, [
+          el('span', { 'aria-label': `${n(c.positiveReactions)} positive reactions` }, [icon('thumb-up'), ` ${fmtWhole(c.positiveReactions)}`]),
+          el('span', { 'aria-label': `${n(c.negativeReactions)} negative reactions` }, [icon('thumb-down'), ` ${fmtWhole(c.negativeReactions)}`]),
         ]),
       ]),
       badges(c),
-      c.snippet ? h('span', { className: 'conv-snippet small', dataset: { testid: 'snippet' }, text: c.snippet }) : null,
+      c.snippet ? el('span', { className: 'conv-snippet small', dataset: { testid: 'snippet' }, text: c.snippet }) : null,
     ],
   );
-  return h('li', {}, [button]);
+  return el('li', {}, [button]);
 }
 
 /** The outcome badge and issue chips of a conversation (list row or detail). */
 function badges(c) {
   const items = [];
   if (c.status === 'active') items.push(chip('active', 'chip-accent'));
-  if (c.outcome) items.push(h('span', { className: `chip outcome outcome-${c.outcome}`, dataset: { testid: 'outcome', value: c.outcome }, text: c.outcome }));
-  for (const t of arr(c.issueTypes)) items.push(h('span', { className: 'chip chip-issue', dataset: { testid: 'issue-chip', type: t } }, [icon('flag'), ` ${issueName(t)}`]));
-  return items.length ? h('span', { className: 'conv-badges' }, items) : null;
+  if (c.outcome) items.push(el('span', { className: `chip outcome outcome-${c.outcome}`, dataset: { testid: 'outcome', value: c.outcome }, text: c.outcome }));
+  for (const t of arr(c.issueTypes)) items.push(el('span', { className: 'chip chip-issue', dataset: { testid: 'issue-chip', type: t } }, [icon('flag'), ` ${issueName(t)}`]));
+  return items.length ? el('span', { className: 'conv-badges' }, items) : null;
 }
 
 $('load-more').addEventListener('click', async () => {
   const btn = $('load-more');
   btn.disabled = true;
-  btn.textContent = 'Loading…';
+  text(btn, 'Loading…');
   try {
     await loadList(state.generation, { more: true });
   } catch (e) {
     report(e);
   } finally {
     btn.disabled = false;
-    btn.textContent = 'Load more';
+    text(btn, 'Load more');
   }
 });
 
@@ -565,7 +550,7 @@ async function openConversation(id, { quiet = false } = {}) {
       b.setAttribute('aria-current', String(b.dataset.id === id));
     }
     $('split').classList.add('has-open');
-    $('view').replaceChildren(h('p', { className: 'view-placeholder', text: 'Loading conversation…' }));
+    clear('view', el('p', { className: 'view-placeholder', text: 'Loading conversation…' }));
   }
   let detail;
   try {
@@ -576,7 +561,7 @@ async function openConversation(id, { quiet = false } = {}) {
       state.openJson = '';
       renderMissing(id);
     } else if (!quiet) {
-      $('view').replaceChildren(h('p', { className: 'view-placeholder', text: e.message }));
+      clear('view', el('p', { className: 'view-placeholder', text: e.message }));
     }
     if (e.status !== 404) report(e);
     return;
@@ -595,16 +580,16 @@ function closeConversation() {
   state.openId = null;
   state.openJson = '';
   $('split').classList.remove('has-open');
-  $('view').replaceChildren(h('p', { className: 'view-placeholder', id: 'view-placeholder', text: 'Select a conversation to read its transcript.' }));
+  clear('view', el('p', { className: 'view-placeholder', id: 'view-placeholder', text: 'Select a conversation to read its transcript.' }));
   for (const b of document.querySelectorAll('[data-testid="conversation-row"]')) b.setAttribute('aria-current', 'false');
   if (id) document.querySelector(`[data-testid="conversation-row"][data-id="${CSS.escape(id)}"]`)?.focus();
 }
 
 function renderMissing(id) {
-  $('view').replaceChildren(
-    h('div', { className: 'view-placeholder' }, [
-      h('p', { text: `Conversation ${id} no longer exists (it was deleted).` }),
-      h('p', {}, [h('button', { type: 'button', className: 'btn btn-sm', text: 'Close', onclick: closeConversation })]),
+  clear('view', 
+    el('div', { className: 'view-placeholder' }, [
+      el('p', { text: `Conversation ${id} no longer exists (it was deleted).` }),
+      el('p', {}, [el('button', { type: 'button', className: 'btn btn-sm', text: 'Close', onclick: closeConversation })]),
     ]),
   );
 }
@@ -639,16 +624,16 @@ function renderConversation(d) {
     ['Id', d.id],
   ];
 
-  const head = h('div', { className: 'view-head' }, [
-    h('div', { className: 'view-title-row' }, [
-      h('h2', { text: title, id: 'view-title' }),
-      h('button', { type: 'button', className: 'btn btn-sm', text: 'Close', 'aria-label': 'Close conversation', dataset: { testid: 'close-conversation' }, onclick: closeConversation }),
+  const head = el('div', { className: 'view-head' }, [
+    el('div', { className: 'view-title-row' }, [
+      el('h2', { text: title, id: 'view-title' }),
+      el('button', { type: 'button', className: 'btn btn-sm', text: 'Close', 'aria-label': 'Close conversation', dataset: { testid: 'close-conversation' }, onclick: closeConversation }),
     ]),
-    h('dl', { className: 'view-facts' }, facts.map(([k, v]) => h('div', {}, [h('dt', { text: k }), h('dd', { text: v ?? '–', className: k === 'Id' || k === 'Visitor' ? 'mono' : '' })]))),
-    h('div', { className: 'view-actions' }, [
-      h('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as Markdown', dataset: { testid: 'download-md' }, onclick: (ev) => download(d.id, 'md', ev.currentTarget) }, [icon('download'), ' Markdown']),
-      h('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as JSON', dataset: { testid: 'download-json' }, onclick: (ev) => download(d.id, 'json', ev.currentTarget) }, [icon('download'), ' JSON']),
-      h('button', { type: 'button', className: 'btn btn-sm btn-danger', text: 'Delete', 'aria-label': 'Delete conversation', dataset: { testid: 'delete-conversation' }, onclick: () => remove(d.id, title) }),
+    el('dl', { className: 'view-facts' }, facts.map(([k, v]) => el('div', {}, [el('dt', { text: k }), el('dd', { text: v ?? '–', className: k === 'Id' || k === 'Visitor' ? 'mono' : '' })]))),
+    el('div', { className: 'view-actions' }, [
+      el('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as Markdown', dataset: { testid: 'download-md' }, onclick: (ev) => download(d.id, 'md', ev.currentTarget) }, [icon('download'), ' Markdown']),
+      el('button', { type: 'button', className: 'btn btn-sm', 'aria-label': 'Download transcript as JSON', dataset: { testid: 'download-json' }, onclick: (ev) => download(d.id, 'json', ev.currentTarget) }, [icon('download'), ' JSON']),
+      el('button', { type: 'button', className: 'btn btn-sm btn-danger', text: 'Delete', 'aria-label': 'Delete conversation', dataset: { testid: 'delete-conversation' }, onclick: () => remove(d.id, title) }),
     ]),
   ]);
 
@@ -662,20 +647,20 @@ function renderConversation(d) {
     }
   }
   const issueList = issues.length
-    ? h('div', { className: 'view-issues', dataset: { testid: 'view-issues' } }, [
-        h('h3', { className: 'small', text: `${issues.length} issue${issues.length === 1 ? '' : 's'}` }),
-        h('ul', {}, issues.map((i) => h('li', { dataset: { testid: 'view-issue', type: i.type } }, [h('span', { className: 'chip chip-issue' }, [icon('flag'), ` ${issueName(i.type)}`]), ` ${i.reason}`]))),
+    ? el('div', { className: 'view-issues', dataset: { testid: 'view-issues' } }, [
+        el('h3', { className: 'small', text: `${issues.length} issue${issues.length === 1 ? '' : 's'}` }),
+        el('ul', {}, issues.map((i) => el('li', { dataset: { testid: 'view-issue', type: i.type } }, [el('span', { className: 'chip chip-issue' }, [icon('flag'), ` ${issueName(i.type)}`]), ` ${i.reason}`]))),
       ])
     : null;
 
-  const list = h(
+  const list = el(
     'ol',
     { className: 'transcript', 'aria-label': 'Transcript' },
-    messages.length ? messages.map((m) => messageElement(m, d, flags)) : [h('li', { className: 'muted', text: 'No messages.' })],
+    messages.length ? messages.map((m) => messageElement(m, d, flags)) : [el('li', { className: 'muted', text: 'No messages.' })],
   );
 
-  const root = h('div', { dataset: { testid: 'conversation-view', id: d.id }, 'aria-labelledby': 'view-title' }, [head, issueList, list]);
-  view.replaceChildren(root);
+  const root = el('div', { dataset: { testid: 'conversation-view', id: d.id }, 'aria-labelledby': 'view-title' }, [head, issueList, list]);
+  clear(view, root);
   scroller.scrollTop = keepScroll;
   list.scrollTop = keepTranscriptScroll;
 }
@@ -692,17 +677,17 @@ function messageElement(m, d, flags = new Map()) {
   const isPrompt = type === 'prompt';
   const who = isPrompt ? 'Visitor' : type === 'agent_trace' ? `${d.agentId} · trace` : d.agentId;
 
-  const header = h('div', { className: 't-who' }, [
-    h('strong', { text: who }),
-    h('time', { text: Number.isFinite(Number(m.timestamp)) ? timeOnly.format(Number(m.timestamp)) : '', title: fmtDate(m.timestamp) }),
+  const header = el('div', { className: 't-who' }, [
+    el('strong', { text: who }),
+    el('time', { text: Number.isFinite(Number(m.timestamp)) ? timeOnly.format(Number(m.timestamp)) : '', title: fmtDate(m.timestamp) }),
     m.suggestedPrompt ? chip('suggested', 'chip-accent') : null,
   ]);
 
   let body;
   if (type === 'agent_trace') {
-    body = h('details', { className: 't-trace' }, [h('summary', { text: 'Trace span' }), h('pre', { text: pretty(m.content) })]);
+    body = el('details', { className: 't-trace' }, [el('summary', { text: 'Trace span' }), el('pre', { text: pretty(m.content) })]);
   } else {
-    body = h('div', { className: 'bubble', text: String(m.content ?? '') });
+    body = el('div', { className: 'bubble', text: String(m.content ?? '') });
   }
 
   const details = [];
@@ -719,24 +704,24 @@ function messageElement(m, d, flags = new Map()) {
   }
 
   const children = [header, body];
-  if (details.length) children.push(h('div', { className: 'msg-meta', 'aria-label': 'Details' }, details));
+  if (details.length) children.push(el('div', { className: 'msg-meta', 'aria-label': 'Details' }, details));
 
   if (m.reaction && (m.reaction.value === 'positive' || m.reaction.value === 'negative')) {
     const positive = m.reaction.value === 'positive';
     const comments = arr(m.reaction.comments);
     children.push(
-      h('div', { className: 't-reaction', dataset: { testid: 'reaction', value: m.reaction.value } }, [
-        h('span', {}, [
-          h('span', { className: `chip ${positive ? 'chip-pos' : 'chip-neg'}` }, [icon(positive ? 'thumb-up' : 'thumb-down'), positive ? ' Helpful' : ' Not helpful']),
-          m.reaction.at ? h('span', { className: 'muted small', text: ` ${fmtDate(m.reaction.at)}` }) : null,
+      el('div', { className: 't-reaction', dataset: { testid: 'reaction', value: m.reaction.value } }, [
+        el('span', {}, [
+          el('span', { className: `chip ${positive ? 'chip-pos' : 'chip-neg'}` }, [icon(positive ? 'thumb-up' : 'thumb-down'), positive ? ' Helpful' : ' Not helpful']),
+          m.reaction.at ? el('span', { className: 'muted small', text: ` ${fmtDate(m.reaction.at)}` }) : null,
         ]),
-        comments.length ? h('ul', { 'aria-label': 'Comments' }, comments.map((c) => h('li', { text: String(c) }))) : null,
+        comments.length ? el('ul', { 'aria-label': 'Comments' }, comments.map((c) => el('li', { text: String(c) }))) : null,
       ]),
     );
   }
 
   if (m.eventProperties && typeof m.eventProperties === 'object' && Object.keys(m.eventProperties).length) {
-    children.push(h('details', { className: 't-props' }, [h('summary', { text: 'Event properties' }), h('pre', { text: JSON.stringify(m.eventProperties, null, 2) })]));
+    children.push(el('details', { className: 't-props' }, [el('summary', { text: 'Event properties' }), el('pre', { text: JSON.stringify(m.eventProperties, null, 2) })]));
   }
 
   // Issues are keyed by message id; a prompt and its answer may share one, so an issue is
@@ -744,17 +729,17 @@ function messageElement(m, d, flags = new Map()) {
   const own = arr(flags.get(m.messageId)).filter((i) => flagKinds(i.type).includes(type));
   if (own.length) {
     children.push(
-      h(
+      el(
         'ul',
         { className: 't-flags', 'aria-label': 'Issues' },
-        own.map((i) => h('li', { dataset: { testid: 'message-flag', type: i.type } }, [icon('flag'), ` ${issueName(i.type)}: ${i.reason}`])),
+        own.map((i) => el('li', { dataset: { testid: 'message-flag', type: i.type } }, [icon('flag'), ` ${issueName(i.type)}: ${i.reason}`])),
       ),
     );
   }
   const className = `t-msg${own.length ? ' t-flagged' : ''}`;
   const dataset = { testid: 'transcript-message', type, messageId: m.messageId || '' };
   if (own.length) dataset.flagged = 'true';
-  return h('li', { className, dataset }, children);
+  return el('li', { className, dataset }, children);
 }
 
 /** The message types an issue type points at. */
@@ -791,7 +776,7 @@ async function download(id, format, button) {
     const res = await api(`${conversationPath(id)}/transcript`, { params: { format } });
     const blob = await res.blob();
     const url = URL.createObjectURL(blob);
-    const a = h('a', { href: url, download: `${id.replace(/[^\w.-]+/g, '_')}.${format}` });
+    const a = el('a', { href: url, download: `${id.replace(/[^\w.-]+/g, '_')}.${format}` });
     document.body.append(a);
     a.click();
     a.remove();
@@ -828,7 +813,7 @@ function report(e) {
 }
 
 function stamp() {
-  $('updated').textContent = `Updated ${timeOnly.format(Date.now())}`;
+  text('updated', `Updated ${timeOnly.format(Date.now())}`);
 }
 
 async function reloadAll() {

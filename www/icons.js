@@ -1,7 +1,7 @@
 // Inline SVG icons: they render the same on every machine, with or without an emoji font.
 // Paths are drawn on a 24×24 grid with `currentColor`, so they take the text colour.
 
-const SVG = 'http://www.w3.org/2000/svg';
+import { svg } from './dom.js';
 
 const PATHS = {
   'thumb-up': 'M7 10v11H3V10h4Zm2 11V10l4.5-7.5c1.2 0 2 1 1.8 2.2L14.6 9H20a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.6 21H9Z',
@@ -18,22 +18,20 @@ const PATHS = {
  * decorative (aria-hidden).
  */
 export function icon(name, { label = '', className = 'icon' } = {}) {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('width', '1em');
-  svg.setAttribute('height', '1em');
-  svg.setAttribute('fill', 'currentColor');
-  svg.setAttribute('class', className);
-  svg.setAttribute('focusable', 'false');
-  svg.dataset.icon = name;
-  if (label) {
-    svg.setAttribute('role', 'img');
-    svg.setAttribute('aria-label', label);
-  } else {
-    svg.setAttribute('aria-hidden', 'true');
-  }
-  const path = document.createElementNS(SVG, 'path');
-  path.setAttribute('d', PATHS[name] || PATHS.flag);
-  svg.append(path);
-  return svg;
+  return svg(
+    'svg',
+    {
+      viewBox: '0 0 24 24',
+      width: '1em',
+      height: '1em',
+      fill: 'currentColor',
+      class: className,
+      focusable: 'false',
+      dataset: { icon: name },
+      role: label ? 'img' : null,
+      'aria-label': label || null,
+      'aria-hidden': label ? null : 'true',
+    },
+    svg('path', { d: PATHS[name] || PATHS.flag }),
+  );
 }
