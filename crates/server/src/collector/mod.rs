@@ -110,9 +110,10 @@ impl CollectorConfig {
 }
 
 /// Why the collector could not open.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     /// The data directory could not be created.
+    #[error("cannot create the data directory {}: {source}", path.display())]
     DataDir {
         /// The directory.
         path: PathBuf,
@@ -120,6 +121,7 @@ pub enum CollectorError {
         source: std::io::Error,
     },
     /// SQLite could not open, configure or migrate the file.
+    #[error("cannot open the database {}: {source}", path.display())]
     Database {
         /// The file.
         path: PathBuf,
@@ -127,6 +129,11 @@ pub enum CollectorError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer agent-track (schema version `found`).
+    #[error(
+        "the database {} has schema version {found}; this build knows up to {}: upgrade agent-track",
+        path.display(),
+        schema::VERSION
+    )]
     SchemaTooNew {
         /// The file.
         path: PathBuf,
@@ -134,26 +141,9 @@ pub enum CollectorError {
         found: i64,
     },
     /// The API key is empty.
+    #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
 }
-
-impl std::fmt::Display for CollectorError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CollectorError::DataDir { path, source } => write!(f, "cannot create the data directory {}: {source}", path.display()),
-            CollectorError::Database { path, source } => write!(f, "cannot open the database {}: {source}", path.display()),
-            CollectorError::SchemaTooNew { path, found } => write!(
-                f,
-                "the database {} has schema version {found}; this build knows up to {}: upgrade agent-track",
-                path.display(),
-                schema::VERSION
-            ),
-            CollectorError::EmptyApiKey => write!(f, "the read API key is empty: set AGENT_TRACK_API_KEY"),
-        }
-    }
-}
-
-impl std::error::Error for CollectorError {}
 
 /// The collector's state: a writer connection and a small pool of [`READERS`] read
 /// connections to one SQLite file (WAL lets readers run while the writer writes), the
