@@ -128,7 +128,8 @@ async function api(path, { params = {}, method = 'GET' } = {}) {
     let detail = '';
     try {
       const body = await res.json();
-      detail = (body.error && (body.error.message || body.error)) || body.message || '';
+      // Every error answer is {requestId, code, message} (docs/PROTOCOL.md 1.7).
+      detail = [body.message, body.requestId].filter(Boolean).join('; ');
     } catch {
       /* not JSON */
     }

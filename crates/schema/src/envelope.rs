@@ -347,7 +347,7 @@ pub struct Context {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResponse {
-    /// Identifies the request in the proxy's logs.
+    /// Identifies the request in the server's logs; also its `x-request-id` header.
     pub request_id: String,
     /// How many events were delivered upstream.
     pub accepted: u64,
@@ -373,7 +373,8 @@ pub struct Rejection {
     pub message: String,
 }
 
-/// The body of every non-200 answer of the proxy.
+/// The body of every error answer (4xx, 5xx) of the proxy and the collector, written by the
+/// server's `error::layer`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {

@@ -382,16 +382,9 @@ pub struct DevArgs {
 }
 
 /// A start-up problem, said plainly. Never contains a secret.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct StartError(pub String);
-
-impl std::fmt::Display for StartError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StartError {}
 
 /// The secret text from `--secret-file` or `AGENT_TRACK_SECRET`.
 pub fn secret_text(file: Option<&Path>) -> Result<String, StartError> {

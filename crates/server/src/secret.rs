@@ -14,30 +14,21 @@ pub struct Secret(Vec<u8>);
 pub struct Secrets(Vec<Secret>);
 
 /// Why a secret was refused. The messages never contain the secret itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
     /// No secret was given.
+    #[error("no secret: set AGENT_TRACK_SECRET (or --secret-file) to one or more whsec_ secrets")]
     Missing,
     /// Secret number `n` (1-based) does not start with `whsec_`.
+    #[error("secret #{0} must start with `whsec_`")]
     Prefix(usize),
     /// Secret number `n` is not valid base64 after `whsec_`.
+    #[error("secret #{0} is not valid base64 after `whsec_`")]
     Base64(usize),
     /// Secret number `n` decodes to `len` bytes, not 24 to 64.
+    #[error("secret #{0} decodes to {1} bytes; it must be 24 to 64 random bytes")]
     Length(usize, usize),
 }
-
-impl std::fmt::Display for SecretError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SecretError::Missing => write!(f, "no secret: set AGENT_TRACK_SECRET (or --secret-file) to one or more whsec_ secrets"),
-            SecretError::Prefix(n) => write!(f, "secret #{n} must start with `whsec_`"),
-            SecretError::Base64(n) => write!(f, "secret #{n} is not valid base64 after `whsec_`"),
-            SecretError::Length(n, len) => write!(f, "secret #{n} decodes to {len} bytes; it must be 24 to 64 random bytes"),
-        }
-    }
-}
-
-impl std::error::Error for SecretError {}
 
 impl Secret {
     /// Parses `whsec_<base64>`; `n` numbers it in errors.

@@ -421,20 +421,9 @@ impl TimedBody {
 }
 
 /// The request body did not arrive within the body timeout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the request body did not arrive within {} ms", .0.as_millis())]
 pub struct BodyTimeout(pub Duration);
-
-impl std::fmt::Display for BodyTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the request body did not arrive within {} ms",
-            self.0.as_millis()
-        )
-    }
-}
-
-impl StdError for BodyTimeout {}
 
 /// Whether `error`, or an error it wraps, is a [`BodyTimeout`].
 pub fn is_body_timeout(error: &(dyn StdError + 'static)) -> bool {

@@ -43,34 +43,24 @@ pub fn sign(secrets: &Secrets, id: &str, timestamp: i64, body: &[u8]) -> String 
 }
 
 /// Why a delivery was refused. Messages say what was wrong, never what was expected.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// A required header is absent or empty.
+    #[error("the {0} header is required")]
     MissingHeader(&'static str),
     /// `webhook-timestamp` is not unix seconds.
+    #[error("{TIMESTAMP} must be unix seconds")]
     BadTimestamp,
     /// The timestamp is more than the tolerance away from now.
+    #[error("{TIMESTAMP} is {skew_s} s from now; at most {TOLERANCE_S} s are allowed")]
     Stale {
         /// Seconds between the timestamp and now.
         skew_s: i64,
     },
     /// No `v1,` entry matches any configured secret (forged, stripped, empty, or signed with
     /// an unknown secret).
+    #[error("no valid v1 signature in {SIGNATURE}")]
     NoMatch,
-}
-
-impl std::fmt::Display for VerifyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VerifyError::MissingHeader(h) => write!(f, "the {h} header is required"),
-            VerifyError::BadTimestamp => write!(f, "{TIMESTAMP} must be unix seconds"),
-            VerifyError::Stale { skew_s } => write!(
-                f,
-                "{TIMESTAMP} is {skew_s} s from now; at most {TOLERANCE_S} s are allowed"
-            ),
-            VerifyError::NoMatch => write!(f, "no valid v1 signature in {SIGNATURE}"),
-        }
-    }
 }
 
 /// A delivery's headers, checked before its body is read: present, well-formed, the

@@ -43,8 +43,10 @@ async fn every_endpoint_requires_the_api_key() {
             .unwrap();
             assert_eq!(res.status().as_u16(), 401, "{path} {auth:?}");
             assert_eq!(res.headers()["www-authenticate"], "Bearer");
+            let header = res.headers()["x-request-id"].to_str().unwrap().to_string();
             let body: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
             assert_eq!(body["code"], "unauthorized");
+            assert_eq!(body["requestId"], header.as_str());
             assert!(body["requestId"].as_str().unwrap().starts_with("req_"));
             assert!(!body["message"].as_str().unwrap().contains(API_KEY));
         }

@@ -13,17 +13,24 @@ use tower::ServiceExt;
 async fn call(
     config: agent_track_server::proxy::ProxyConfig,
     request: Request<Body>,
-) -> (StatusCode, Value) {
+) -> (StatusCode, Value, String) {
     let app = agent_track_server::proxy::app(agent_track_server::proxy::ProxyState::new(config))
         .layer(MockConnectInfo(peer()));
     let response = app.oneshot(request).await.unwrap();
     let status = response.status();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
     (
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        request_id,
     )
 }
 
@@ -97,8 +104,10 @@ async fn every_status_has_a_json_body_with_a_request_id() {
         ),
     ];
     for (config, request, want, code) in cases {
-        let (status, body) = call(config, request).await;
+        let (status, body, header) = call(config, request).await;
         assert_eq!(status, want, "{body}");
+        // The x-request-id header names the same request as the body.
+        assert_eq!(body["requestId"], header.as_str(), "{body}");
         assert!(
             body["requestId"]
                 .as_str()
@@ -108,6 +117,11 @@ async fn every_status_has_a_json_body_with_a_request_id() {
         if !code.is_empty() {
             assert_eq!(body["code"], code);
             assert!(body["message"].as_str().unwrap().len() > 15);
+            assert_eq!(
+                body.as_object().unwrap().len(),
+                3,
+                "only {{requestId, code, message}}"
+            );
         }
     }
     // 429: the second request of a client with a burst of one.

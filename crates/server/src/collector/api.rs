@@ -17,13 +17,14 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -36,7 +37,7 @@ use super::read::Clock;
 use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
 use super::view::ConversationDetail;
 use super::{read, stats, Collector};
-use crate::error::{now_ms, request_id, ApiError};
+use crate::error::{now_ms, ApiError, RequestId};
 
 /// The read routes, each requiring the API key.
 pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
@@ -80,33 +81,45 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
         None => "this endpoint requires the header Authorization: Bearer <API key>",
         Some(_) => "the API key is not valid",
     };
-    let mut response =
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).respond(&request_id());
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
+    (
+        [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message),
+    )
+        .into_response()
 }
 
-type Pairs = Result<Query<Vec<(String, String)>>, QueryRejection>;
-type Id = Result<Path<String>, PathRejection>;
+/// The query string as name-value pairs; an unreadable one is 400 `invalid_parameter`.
+struct Pairs(Vec<(String, String)>);
 
-fn pairs(q: Pairs) -> Result<Vec<(String, String)>, ApiError> {
-    q.map(|Query(p)| p).map_err(|e| {
-        ApiError::bad_request(
-            INVALID,
-            format!("the query string cannot be read: {}", e.body_text()),
-        )
-    })
+impl<S: Send + Sync> FromRequestParts<S> for Pairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(pairs) = Query::from_request_parts(parts, state).await.map_err(|e| {
+            ApiError::bad_request(
+                INVALID,
+                format!("the query string cannot be read: {}", e.body_text()),
+            )
+        })?;
+        Ok(Pairs(pairs))
+    }
 }
 
-fn id(p: Id) -> Result<String, ApiError> {
-    p.map(|Path(id)| id).map_err(|e| {
-        ApiError::bad_request(
-            INVALID,
-            format!("the conversation id cannot be read: {}", e.body_text()),
-        )
-    })
+/// The conversation id of the path; an unreadable one is 400 `invalid_parameter`.
+struct Id(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::from_request_parts(parts, state).await.map_err(|e| {
+            ApiError::bad_request(
+                INVALID,
+                format!("the conversation id cannot be read: {}", e.body_text()),
+            )
+        })?;
+        Ok(Id(id))
+    }
 }
 
 /// The time now, unix ms.
@@ -122,40 +135,34 @@ fn not_found() -> ApiError {
     )
 }
 
-/// Answers `result` for request `rid`.
-fn finish(rid: &str, result: Result<Response, ApiError>) -> Response {
-    result.unwrap_or_else(|e| e.respond(rid))
+async fn list(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Pairs(q): Pairs,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let q = ConversationQuery::parse(q)?;
+    let clock = Clock::new(now(), &c.analysis);
+    let page = c
+        .read(&rid, move |conn| read::conversations(conn, &q, clock))
+        .await?;
+    Ok(Json(page))
 }
 
-async fn list(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let q = ConversationQuery::parse(pairs(q)?)?;
-        let clock = Clock::new(now(), &c.analysis);
-        Ok(Json(
-            c.read(&rid, move |conn| read::conversations(conn, &q, clock))
-                .await?,
-        )
-        .into_response())
-    };
-    finish(&rid, result.await)
-}
-
-async fn one(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let id = id(p)?;
-        let q = DetailQuery::parse(pairs(q)?)?;
-        let cfg = Arc::clone(&c.analysis);
-        let detail = c
-            .read(&rid, move |conn| {
-                read::conversation(conn, &id, &q, now(), &cfg)
-            })
-            .await?
-            .ok_or_else(not_found)?;
-        Ok(Json(detail).into_response())
-    };
-    finish(&rid, result.await)
+async fn one(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Id(id): Id,
+    Pairs(q): Pairs,
+) -> Result<Json<ConversationDetail>, ApiError> {
+    let q = DetailQuery::parse(q)?;
+    let cfg = Arc::clone(&c.analysis);
+    let detail = c
+        .read(&rid, move |conn| {
+            read::conversation(conn, &id, &q, now(), &cfg)
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(detail))
 }
 
 /// The `json` transcript: the conversation with as many messages as fit in
@@ -244,71 +251,73 @@ fn render(
     }))
 }
 
-async fn transcript_of(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let id = id(p)?;
-        let format = Format::parse(pairs(q)?)?;
-        let cfg = Arc::clone(&c.analysis);
-        let rendered = c
-            .read(&rid, move |conn| render(conn, &id, format, &cfg))
-            .await?
-            .ok_or_else(not_found)?;
-        Ok(match rendered {
-            Rendered::Json(t) => Json(t).into_response(),
-            Rendered::Text(text, content_type) => {
-                ([(header::CONTENT_TYPE, content_type)], text).into_response()
-            }
-        })
-    };
-    finish(&rid, result.await)
-}
-
-async fn remove(State(c): State<Arc<Collector>>, p: Id, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let id = id(p)?;
-        super::query::Params::new(pairs(q)?, &[])?;
-        let found = c.delete(&rid, id).await?;
-        if !found {
-            return Err(not_found());
+async fn transcript_of(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Id(id): Id,
+    Pairs(q): Pairs,
+) -> Result<Response, ApiError> {
+    let format = Format::parse(q)?;
+    let cfg = Arc::clone(&c.analysis);
+    let rendered = c
+        .read(&rid, move |conn| render(conn, &id, format, &cfg))
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(match rendered {
+        Rendered::Json(t) => Json(t).into_response(),
+        Rendered::Text(text, content_type) => {
+            ([(header::CONTENT_TYPE, content_type)], text).into_response()
         }
-        tracing::info!(request_id = %rid, "conversation deleted");
-        Ok(StatusCode::NO_CONTENT.into_response())
-    };
-    finish(&rid, result.await)
+    })
 }
 
-async fn messages(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let q = MessageQuery::parse(pairs(q)?)?;
-        Ok(Json(c.read(&rid, move |conn| read::messages(conn, &q)).await?).into_response())
-    };
-    finish(&rid, result.await)
+async fn remove(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Id(id): Id,
+    Pairs(q): Pairs,
+) -> Result<StatusCode, ApiError> {
+    super::query::Params::new(q, &[])?;
+    if !c.delete(&rid, id).await? {
+        return Err(not_found());
+    }
+    tracing::info!(request_id = %rid, "conversation deleted");
+    Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stats_of(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let q = StatsQuery::parse(pairs(q)?)?;
-        let clock = Clock::new(now(), &c.analysis);
-        Ok(Json(
-            c.read(&rid, move |conn| stats::stats(conn, &q, clock))
-                .await?,
-        )
-        .into_response())
-    };
-    finish(&rid, result.await)
+async fn messages(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Pairs(q): Pairs,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let q = MessageQuery::parse(q)?;
+    Ok(Json(
+        c.read(&rid, move |conn| read::messages(conn, &q)).await?,
+    ))
 }
 
-async fn issues_of(State(c): State<Arc<Collector>>, q: Pairs) -> Response {
-    let rid = request_id();
-    let result = async {
-        let q = IssuesQuery::parse(pairs(q)?)?;
-        Ok(Json(c.read(&rid, move |conn| stats::issues(conn, &q)).await?).into_response())
-    };
-    finish(&rid, result.await)
+async fn stats_of(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Pairs(q): Pairs,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let q = StatsQuery::parse(q)?;
+    let clock = Clock::new(now(), &c.analysis);
+    Ok(Json(
+        c.read(&rid, move |conn| stats::stats(conn, &q, clock))
+            .await?,
+    ))
+}
+
+async fn issues_of(
+    State(c): State<Arc<Collector>>,
+    rid: RequestId,
+    Pairs(q): Pairs,
+) -> Result<Json<impl Serialize>, ApiError> {
+    let q = IssuesQuery::parse(q)?;
+    Ok(Json(
+        c.read(&rid, move |conn| stats::issues(conn, &q)).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -16,9 +16,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use http_body_util::BodyExt;
@@ -29,7 +28,7 @@ use agent_track_schema::{Rejection, RelayedEvent};
 
 use super::record::{Record, Refusal};
 use super::{store, Collector};
-use crate::error::{now_ms, request_id, ApiError};
+use crate::error::{now_ms, ApiError, RequestId};
 use crate::signature;
 
 /// Largest accepted body: 8 MB.
@@ -105,13 +104,13 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
     Ok(parsed)
 }
 
-async fn ingest(State(collector): State<Arc<Collector>>, request: Request) -> Response {
-    let rid = request_id();
-    let (parts, body) = request.into_parts();
-    match handle(&collector, &rid, &parts.headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.respond(&rid),
-    }
+async fn ingest(
+    State(collector): State<Arc<Collector>>,
+    rid: RequestId,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    handle(&collector, &rid, &headers, body).await
 }
 
 fn too_large() -> ApiError {
@@ -154,7 +153,7 @@ async fn handle(
     rid: &str,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let now_s = i64::try_from(now_ms() / 1000).unwrap_or(i64::MAX);
     let unauthorized = |e: signature::VerifyError| {
@@ -196,11 +195,10 @@ async fn handle(
             store::ingest(conn, &webhook_id, &records, now, &cfg)
         })
         .await?;
-    let body = serde_json::json!({
+    Ok(Json(serde_json::json!({
         "requestId": rid,
         "accepted": outcome.accepted,
         "duplicates": outcome.duplicates,
         "rejected": rejected,
-    });
-    Ok((StatusCode::OK, Json(body)).into_response())
+    })))
 }

@@ -110,9 +110,10 @@ impl CollectorConfig {
 }
 
 /// Why the collector could not open.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
     /// The data directory could not be created.
+    #[error("cannot create the data directory {}: {source}", path.display())]
     DataDir {
         /// The directory.
         path: PathBuf,
@@ -120,6 +121,7 @@ pub enum CollectorError {
         source: std::io::Error,
     },
     /// SQLite could not open, configure or migrate the file.
+    #[error("cannot open the database {}: {source}", path.display())]
     Database {
         /// The file.
         path: PathBuf,
@@ -127,6 +129,11 @@ pub enum CollectorError {
         source: rusqlite::Error,
     },
     /// The file was written by a newer agent-track (schema version `found`).
+    #[error(
+        "the database {} has schema version {found}; this build knows up to {}: upgrade agent-track",
+        path.display(),
+        schema::VERSION
+    )]
     SchemaTooNew {
         /// The file.
         path: PathBuf,
@@ -134,26 +141,9 @@ pub enum CollectorError {
         found: i64,
     },
     /// The API key is empty.
+    #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
 }
-
-impl std::fmt::Display for CollectorError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CollectorError::DataDir { path, source } => write!(f, "cannot create the data directory {}: {source}", path.display()),
-            CollectorError::Database { path, source } => write!(f, "cannot open the database {}: {source}", path.display()),
-            CollectorError::SchemaTooNew { path, found } => write!(
-                f,
-                "the database {} has schema version {found}; this build knows up to {}: upgrade agent-track",
-                path.display(),
-                schema::VERSION
-            ),
-            CollectorError::EmptyApiKey => write!(f, "the read API key is empty: set AGENT_TRACK_API_KEY"),
-        }
-    }
-}
-
-impl std::error::Error for CollectorError {}
 
 /// The collector's state: a writer connection and a small pool of [`READERS`] read
 /// connections to one SQLite file (WAL lets readers run while the writer writes), the
@@ -316,12 +306,7 @@ impl Collector {
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let this = Arc::clone(self);
-        let done = tokio::task::spawn_blocking(move || f(&mut lock(&this.writer))).await;
-        match done {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(ApiError::internal(request_id, e)),
-            Err(e) => Err(ApiError::internal(request_id, e)),
-        }
+        blocking(request_id, move || f(&mut lock(&this.writer))).await
     }
 
     /// Runs `f` on a free read connection on the blocking pool, like [`Collector::write`];
@@ -337,7 +322,7 @@ impl Collector {
             .await
             .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
-        let done = tokio::task::spawn_blocking(move || {
+        blocking(request_id, move || {
             let taken = this.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             // A connection lost to a panic is replaced.
             let conn = match taken {
@@ -351,12 +336,7 @@ impl Collector {
                 .push(conn);
             result
         })
-        .await;
-        match done {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(ApiError::internal(request_id, e)),
-            Err(e) => Err(ApiError::internal(request_id, e)),
-        }
+        .await
     }
 
     /// Deletes a conversation for good (see [`store::delete_conversation`]); `false` when
@@ -405,13 +385,27 @@ impl Collector {
     }
 }
 
+/// Runs `f` on the blocking pool; its failure, or its panic, is logged and answered as 500
+/// for `request_id`.
+async fn blocking<T: Send + 'static>(
+    request_id: &str,
+    f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ApiError::internal(request_id, e)),
+        Err(e) => Err(ApiError::internal(request_id, e)),
+    }
+}
+
 fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     schema::configure_reader(&conn)?;
     Ok(conn)
 }
 
-/// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`. No
+/// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`, under the
+/// request-id [`crate::error::layer`]. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 ///
 /// Starts the analysis sweep ([`Collector::start_sweep`]).
@@ -419,5 +413,6 @@ pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
     ingest::routes()
         .merge(api::routes(Arc::clone(&collector)))
+        .layer(axum::middleware::from_fn(crate::error::layer))
         .with_state(collector)
 }

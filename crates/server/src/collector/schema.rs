@@ -89,21 +89,17 @@ CREATE INDEX reactions_time ON reactions (timestamp);
 ];
 
 /// Why a database cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// SQLite failed.
-    Sqlite(rusqlite::Error),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
     /// The file was written by a newer build.
+    #[error("the database has schema version {found}; this build knows up to {VERSION}")]
     TooNew {
         /// Its `user_version`.
         found: i64,
     },
-}
-
-impl From<rusqlite::Error> for SchemaError {
-    fn from(e: rusqlite::Error) -> Self {
-        SchemaError::Sqlite(e)
-    }
 }
 
 /// Sets the pragmas of the writer connection: WAL (readers never block the writer; the

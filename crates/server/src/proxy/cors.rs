@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 use super::ProxyState;
-use crate::error::{request_id, ApiError};
+use crate::error::ApiError;
 
 /// What the `Origin` header says about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub async fn layer(State(state): State<Arc<ProxyState>>, request: Request, next:
                 "origin {o} is not allowed to post events; add it to the proxy's allowed origins"
             );
             return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", message)
-                .respond(&request_id());
+                .into_response();
         }
         OriginCheck::Allowed(o) => Some(o),
         OriginCheck::None => None,

@@ -20,18 +20,18 @@ use super::client::{client_ip, is_trusted};
 use super::enrich::{enrich, IdSource, RequestFacts};
 use super::upstream::{relay, Refused, RelayError};
 use super::ProxyState;
-use crate::error::{now_ms, request_id, ApiError};
+use crate::error::{now_ms, ApiError, RequestId};
 
 /// Handles one batch: limits, content type, decoding, per-event validation, enrichment,
 /// relay; answers 200 only after upstream accepted every valid event.
 pub async fn post_events(
     State(state): State<Arc<ProxyState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    rid: RequestId,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let rid = request_id();
     let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
@@ -42,7 +42,7 @@ pub async fn post_events(
     let result = handle(&state, &rid, client, from_trusted, &headers, body).await;
     let (response, events) = match result {
         Ok((r, n)) => (r, n),
-        Err(e) => (e.respond(&rid), 0),
+        Err(e) => (e.into_response(), 0),
     };
     let status = response.status().as_u16();
     state.metrics.count_status(status);

@@ -88,7 +88,8 @@ impl ProxyState {
     }
 }
 
-/// The proxy's routes: `POST /v1/events` (and its preflight), `GET /metrics`. `/healthz` is
+/// The proxy's routes: `POST /v1/events` (and its preflight), `GET /metrics`, under CORS
+/// and, outside it, the request-id [`crate::error::layer`]. `/healthz` is
 /// added by the runner.
 pub fn app(state: Arc<ProxyState>) -> Router {
     Router::new()
@@ -105,5 +106,6 @@ pub fn app(state: Arc<ProxyState>) -> Router {
             state.clone(),
             cors::layer,
         ))
+        .layer(axum::middleware::from_fn(crate::error::layer))
         .with_state(state)
 }

@@ -16,9 +16,10 @@ use super::ProxyState;
 
 /// Why a relay failed; mapped to the browser's status (the browser keeps the events and
 /// retries later in every case).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RelayError {
     /// 503: upstream unreachable or rate limiting (with its `Retry-After`, seconds).
+    #[error("{message}")]
     Unavailable {
         /// What happened.
         message: String,
@@ -26,8 +27,10 @@ pub enum RelayError {
         retry_after_s: Option<u64>,
     },
     /// 502: upstream answered with an error.
+    #[error("{0}")]
     Failed(String),
     /// 504: no answer within the deadline.
+    #[error("upstream did not answer in time")]
     Timeout,
 }
 
