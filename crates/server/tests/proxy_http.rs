@@ -133,7 +133,10 @@ async fn upstream_rate_limiting_becomes_503_with_retry_after() {
     let (status, headers, _) = post(&base, &batch(1)).await;
     assert_eq!(status, 503);
     assert_eq!(headers["retry-after"], "30");
-    assert_eq!(headers["access-control-expose-headers"], "Retry-After");
+    assert_eq!(
+        headers["access-control-expose-headers"],
+        "Retry-After, x-request-id"
+    );
 }
 
 #[tokio::test]

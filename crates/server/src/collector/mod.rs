@@ -293,11 +293,6 @@ impl Collector {
         })
     }
 
-    /// The secrets that verify deliveries.
-    pub fn secrets(&self) -> &Secrets {
-        &self.secrets
-    }
-
     /// Runs `f` on the writer connection on the blocking pool. Failures are logged and
     /// answered as 500 for `request_id`.
     pub(crate) async fn write<T: Send + 'static>(

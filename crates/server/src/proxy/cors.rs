@@ -80,7 +80,7 @@ pub async fn layer(State(state): State<Arc<ProxyState>>, request: Request, next:
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After"),
+            HeaderValue::from_static("Retry-After, x-request-id"),
         );
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
