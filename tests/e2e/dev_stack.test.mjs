@@ -1,23 +1,14 @@
 // The local stack as a new user meets it: `agent-track-server dev`, the demo chat in a real
 // Chromium, and the conversation found through the read API and on the dashboard.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { launchChromium } from '../support/chromium.mjs';
-import { devStack, api, eventually } from '../support/stack.mjs';
+import { api, eventually, devStackAndChromium } from '../support/stack.mjs';
 
-let stack, browser;
-before(async () => {
-  stack = await devStack();
-  browser = await launchChromium();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+// The dev stack and Chromium, started before this file's tests and stopped after.
+const env = devStackAndChromium();
 
 test('a chat with reactions reaches the API and the dashboard', async () => {
+  const { stack, browser } = env;
   const page = await browser.newPage();
   const pageErrors = [];
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -67,6 +58,7 @@ test('a chat with reactions reaches the API and the dashboard', async () => {
 });
 
 test('the shared secret reaches no page, package or response', async () => {
+  const { stack, browser } = env;
   const secretKey = stack.secret.slice('whsec_'.length);
   for (const path of ['/', '/dashboard.html', '/demo.js', '/dashboard.js', '/pkg/agent_track.js', '/pkg/agent_track_bg.wasm', '/metrics', '/healthz', '/api/v1/stats']) {
     const r = await fetch(`${stack.base}${path}`, { headers: { authorization: `Bearer ${stack.apiKey}` } });

@@ -1,24 +1,15 @@
 // The dashboard's Issues view in a real Chromium: conversations made in the demo chat (its
 // scripted agent produces issues on purpose), then the counts the view shows checked against
 // the read API, a click on a type filtering the list, and the flagged messages with reasons.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { launchChromium } from '../support/chromium.mjs';
-import { devStack, api, eventually } from '../support/stack.mjs';
+import { api, eventually, devStackAndChromium } from '../support/stack.mjs';
 
-let stack, browser;
-before(async () => {
-  stack = await devStack();
-  browser = await launchChromium();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+// The dev stack and Chromium, started before this file's tests and stopped after.
+const env = devStackAndChromium();
 
 test('the Issues view shows what the API counts, and a click filters the list', async () => {
+  const { stack, browser } = env;
   const chat = await browser.newPage();
   const pageErrors = [];
   chat.on('pageerror', (e) => pageErrors.push(e.message));

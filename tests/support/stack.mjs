@@ -1,9 +1,11 @@
 // Starts agent-track's servers as real processes on free loopback ports, for end-to-end tests.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { before, after } from 'node:test';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { launchChromium } from './chromium.mjs';
 
 export const BIN = process.env.AGENT_TRACK_SERVER ?? 'target/debug/agent-track-server';
 
@@ -152,4 +154,24 @@ export async function stored(dbFile) {
     "print(json.dumps({'seen': seen, 'rows': rows, 'times': times}))",
   ].join('\n');
   return JSON.parse(execFileSync('python3', ['-c', py, dbFile], { maxBuffer: 1 << 30 }).toString());
+}
+
+/**
+ * For a test file that drives the dev stack in Chromium: registers node:test hooks that start
+ * `devStack()` and Chromium before the file's tests (and make `test-results/` for their
+ * screenshots) and stop both after. Returns `{ stack, browser }`, filled in by the time the
+ * tests run.
+ */
+export function devStackAndChromium() {
+  const env = { stack: null, browser: null };
+  before(async () => {
+    env.stack = await devStack();
+    env.browser = await launchChromium();
+    mkdirSync('test-results', { recursive: true });
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.stack?.stop();
+  });
+  return env;
 }
