@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 use agent_track_server::collector::{app, Collector, CollectorConfig};
 use agent_track_server::secret::Secrets;
-use agent_track_server::{serve, signature};
+use agent_track_server::serve;
 use serde_json::{json, Value};
+
+#[path = "support/signed.rs"]
+mod signed;
 
 const EVENTS_PER_BATCH: usize = 20;
 const T0: u64 = 1_763_719_200_000;
@@ -46,12 +49,6 @@ fn batch(b: usize) -> Vec<u8> {
         })
         .collect();
     serde_json::to_vec(&json!({ "events": events })).expect("a JSON value serializes")
-}
-
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 #[tokio::main]
@@ -105,21 +102,8 @@ async fn main() {
                 let b = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(body) = bodies.get(b) else { break };
                 let id = format!("msg_bench_{b}");
-                let ts = now_s();
                 let t = Instant::now();
-                let res = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header(signature::ID, &id)
-                    .header(signature::TIMESTAMP, ts.to_string())
-                    .header(
-                        signature::SIGNATURE,
-                        signature::sign(&secrets, &id, ts, body),
-                    )
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .expect("the collector answers");
+                let res = signed::post_signed(&client, &url, &secrets, &id, body).await;
                 let status = res.status();
                 let text = res.text().await.unwrap_or_default();
                 assert!(

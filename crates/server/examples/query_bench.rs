@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 
 use agent_track_server::collector::{app, Collector, CollectorConfig};
 use agent_track_server::secret::Secrets;
-use agent_track_server::{serve, signature};
+use agent_track_server::serve;
 use serde_json::{json, Value};
+
+#[path = "support/signed.rs"]
+mod signed;
 
 const T0: u64 = 1_763_719_200_000;
 const CONVERSATIONS_PER_BATCH: usize = 10;
@@ -116,12 +119,6 @@ fn conversation(c: usize) -> Vec<Value> {
     events
 }
 
-fn now_s() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len().max(1)) - 1;
     sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
@@ -191,20 +188,7 @@ async fn main() {
                     break;
                 };
                 let id = format!("msg_bench_{b}");
-                let ts = now_s();
-                let res = client
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header(signature::ID, &id)
-                    .header(signature::TIMESTAMP, ts.to_string())
-                    .header(
-                        signature::SIGNATURE,
-                        signature::sign(&secrets, &id, ts, body),
-                    )
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .expect("the collector answers");
+                let res = signed::post_signed(&client, &url, &secrets, &id, body).await;
                 let text = res.text().await.unwrap_or_default();
                 assert!(text.contains(&format!("\"accepted\":{n}")), "{text}");
             }
