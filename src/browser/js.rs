@@ -7,7 +7,7 @@ use js_sys::{Array, Function, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
 use agent_track_schema::cat;
-use agent_track_schema::json::write::event_json;
+use agent_track_schema::json::write::{event_json, field_str, field_u64, push_key};
 use agent_track_schema::json::Doc;
 use agent_track_schema::text::{find, push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
@@ -202,13 +202,12 @@ pub fn track_agent(
         // Only then can a count have been NaN or Infinity (see check_token_counts).
         check_token_counts(&properties)?;
     }
-    let properties = text;
     let event_properties = match event_properties {
         Some(v) => Some(stringify(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,
     };
-    let props_doc = Doc::parse(&properties)
-        .map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
+    let props_doc =
+        Doc::parse(&text).map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
     let custom_doc = match &event_properties {
         Some(t) => Some(
             Doc::parse(t)
@@ -282,43 +281,36 @@ fn parse(text: &str) -> JsValue {
     JSON::parse(text).unwrap_or(JsValue::NULL)
 }
 
-fn field_u64(out: &mut String, key: &str, n: u64) {
-    out.push('"');
-    out.push_str(key);
-    out.push_str("\":");
-    push_u64(out, n);
-    out.push(',');
-}
-
+/// `{"sent":..,"rejected":..,"dropped":..,"remaining":..}`.
 fn report_json(r: &PassReport) -> String {
     let mut out = String::from("{");
-    field_u64(&mut out, "sent", r.sent);
+    push_key(&mut out, "sent");
+    push_u64(&mut out, r.sent);
     field_u64(&mut out, "rejected", r.rejected);
     field_u64(&mut out, "dropped", r.dropped);
     field_u64(&mut out, "remaining", r.remaining as u64);
-    out.pop();
     out.push('}');
     out
 }
 
+/// `{"queued":..,"sent":..,"rejected":..,"dropped":..,"retries":..,"lastError":..}`.
 fn stats_json(s: &Stats) -> String {
     let mut out = String::from("{");
-    field_u64(&mut out, "queued", s.queued as u64);
+    push_key(&mut out, "queued");
+    push_u64(&mut out, s.queued as u64);
     field_u64(&mut out, "sent", s.sent);
     field_u64(&mut out, "rejected", s.rejected);
     field_u64(&mut out, "dropped", s.dropped);
     field_u64(&mut out, "retries", s.retries);
-    out.push_str("\"lastError\":");
+    out.push_str(",\"lastError\":");
     match &s.last_error {
         None => out.push_str("null"),
         Some(e) => {
-            out.push_str("{\"code\":");
+            out.push('{');
+            push_key(&mut out, "code");
             push_json_str(&mut out, &e.code);
-            out.push_str(",\"message\":");
-            push_json_str(&mut out, &e.message);
-            out.push(',');
+            field_str(&mut out, "message", &e.message);
             field_u64(&mut out, "at", e.at);
-            out.pop();
             out.push('}');
         }
     }
@@ -326,18 +318,18 @@ fn stats_json(s: &Stats) -> String {
     out
 }
 
+/// `[{"code":..,"field":..,"message":..}, ..]`.
 fn problems_json(problems: &[Problem]) -> String {
     let mut out = String::from("[");
     for (i, p) in problems.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        out.push_str("{\"code\":");
+        out.push('{');
+        push_key(&mut out, "code");
         push_json_str(&mut out, p.code.as_str());
-        out.push_str(",\"field\":");
-        push_json_str(&mut out, &p.field);
-        out.push_str(",\"message\":");
-        push_json_str(&mut out, &p.message);
+        field_str(&mut out, "field", &p.field);
+        field_str(&mut out, "message", &p.message);
         out.push('}');
     }
     out.push(']');

@@ -262,7 +262,7 @@ impl EventProperties {
 
     /// From a map (the Rust API).
     pub fn from_map(map: &Map<String, Value>) -> Self {
-        Self::from_checked(Value::Object(map.clone()).to_string())
+        Self::from_checked(serde_json::to_string(map).unwrap_or_default())
     }
 
     /// The JSON text of the object; empty when there are none.

@@ -2,6 +2,8 @@
 //! pages' security headers), and the data folder as the real binary leaves it (private
 //! modes from the start, loose ones tightened with a warning).
 
+mod common;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use agent_track_server::dev::{self, DevConfig};
 use agent_track_server::files::CSP;
 use agent_track_server::serve;
+use common::free_port;
 
 async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,14 +107,6 @@ fn dev_process(data: &Path, port: u16) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits for `/healthz` to answer 200: the port is bound before the store is opened and

@@ -174,14 +174,6 @@ fn the_secret_never_shows_in_help_and_a_bad_one_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("AGENT_TRACK_SECRET"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_trusted_identity_header_without_a_trusted_proxy_refuses_to_start() {
     let bin = env!("CARGO_BIN_EXE_agent-track-server");

@@ -357,12 +357,31 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
     }
 
     fn get(self, key: &str) -> Option<Self> {
-        // The last of repeated keys, as `JSON.parse` and `serde_json` read them.
-        self.members()
-            .into_iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v)
+        let t = self.tok();
+        if t.kind != Kind::Object {
+            return None;
+        }
+        // Walks the key/value pairs in place (no list of members is built); the last of
+        // repeated keys wins, as `JSON.parse` and `serde_json` read them.
+        let mut found = None;
+        let mut at = self.at + 1;
+        while at < t.next as usize {
+            let value = self.doc.nodes[at].next as usize;
+            if value >= t.next as usize {
+                break;
+            }
+            if (Node { doc: self.doc, at })
+                .as_str()
+                .is_some_and(|k| k == key)
+            {
+                found = Some(Node {
+                    doc: self.doc,
+                    at: value,
+                });
+            }
+            at = self.doc.nodes[value].next as usize;
+        }
+        found
     }
 
     fn members(self) -> Vec<(Cow<'d, str>, Self)> {

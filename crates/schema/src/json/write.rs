@@ -13,7 +13,8 @@ pub fn push_key(out: &mut String, key: &str) {
     out.push_str("\":");
 }
 
-fn field_str(out: &mut String, key: &str, value: &str) {
+/// Appends `,"key":"value"` (the value escaped).
+pub fn field_str(out: &mut String, key: &str, value: &str) {
     out.push(',');
     push_key(out, key);
     push_json_str(out, value);
@@ -25,7 +26,8 @@ fn field_opt_str(out: &mut String, key: &str, value: &Option<String>) {
     }
 }
 
-fn field_u64(out: &mut String, key: &str, value: u64) {
+/// Appends `,"key":value`.
+pub fn field_u64(out: &mut String, key: &str, value: u64) {
     out.push(',');
     push_key(out, key);
     push_u64(out, value);

@@ -153,3 +153,12 @@ pub fn batch(n: usize) -> Value {
 pub fn peer() -> SocketAddr {
     "203.0.113.5:40000".parse().unwrap()
 }
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
