@@ -384,6 +384,10 @@ pub struct ErrorBody {
     pub code: String,
     /// What was wrong and what is allowed.
     pub message: String,
+    /// With `validation_error` only: every bad field (a JSON path such as
+    /// `messages[2].content`) and what is wrong with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
         api_key: "bench".into(),
+        ingest_keys: Vec::new(),
         synchronous: match std::env::var("AGENT_TRACK_SYNCHRONOUS").as_deref() {
             Ok("full") => agent_track_server::collector::Synchronous::Full,
             _ => agent_track_server::collector::Synchronous::Normal,

@@ -139,6 +139,7 @@ async fn main() {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
         api_key: KEY.into(),
+        ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
     })

@@ -333,6 +333,11 @@ pub struct CollectorArgs {
     /// Read the secret from this file instead of AGENT_TRACK_SECRET.
     #[arg(long, env = "AGENT_TRACK_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
+    /// Read the ingest keys (space-separated) from this file instead of
+    /// AGENT_TRACK_INGEST_KEYS. Ingest keys may only write: the conversation log API and
+    /// `POST /data/agentic`. Without any, those endpoints answer 401.
+    #[arg(long, env = "AGENT_TRACK_INGEST_KEYS_FILE")]
+    pub ingest_keys_file: Option<PathBuf>,
     /// SQLite `synchronous`: normal (a power loss may undo the last acknowledged batches) or
     /// full (acknowledged means on disk, slower).
     #[arg(
@@ -385,6 +390,25 @@ pub struct DevArgs {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StartError(pub String);
+
+/// The ingest keys from `--ingest-keys-file` or `AGENT_TRACK_INGEST_KEYS` (space-separated;
+/// none is allowed: the write endpoints then answer 401).
+pub fn ingest_keys(file: Option<&Path>) -> Result<Vec<String>, StartError> {
+    let text = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StartError(format!(
+                    "cannot read the ingest keys file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            crate::private::warn_if_open(path);
+            text
+        }
+        None => std::env::var("AGENT_TRACK_INGEST_KEYS").unwrap_or_default(),
+    };
+    Ok(text.split_whitespace().map(str::to_owned).collect())
+}
 
 /// The secret text from `--secret-file` or `AGENT_TRACK_SECRET`.
 pub fn secret_text(file: Option<&Path>) -> Result<String, StartError> {

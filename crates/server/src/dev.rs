@@ -39,9 +39,11 @@ pub struct DevCredentials {
     pub secrets: Secrets,
     /// The read API key.
     pub api_key: String,
+    /// The ingest key of the conversation log API and `/data/agentic` (write only).
+    pub ingest_key: String,
 }
 
-/// Reads `data_dir/secret` and `data_dir/api-key`, creating them (mode 0600, in a folder of
+/// Reads `data_dir/secret`, `data_dir/api-key` and `data_dir/ingest-key`, creating them (mode 0600, in a folder of
 /// mode 0700) on first run; existing ones readable by others are tightened with a warning.
 pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
     private::ensure_dir(data_dir)?;
@@ -49,10 +51,17 @@ pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
     let api_key = read_or_create(&data_dir.join("api-key"), || {
         format!("atk_{:032x}", rand::random::<u128>())
     })?;
+    let ingest_key = read_or_create(&data_dir.join("ingest-key"), || {
+        format!("ati_{:032x}", rand::random::<u128>())
+    })?;
     let secrets = Secrets::parse(&secret).map_err(|e| {
         std::io::Error::other(format!("{}: {e}", data_dir.join("secret").display()))
     })?;
-    Ok(DevCredentials { secrets, api_key })
+    Ok(DevCredentials {
+        secrets,
+        api_key,
+        ingest_key,
+    })
 }
 
 fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> std::io::Result<String> {
@@ -75,6 +84,7 @@ pub fn app(
         data_dir: config.data_dir.clone(),
         secrets: creds.secrets.clone(),
         api_key: creds.api_key.clone(),
+        ingest_keys: vec![creds.ingest_key.clone()],
         synchronous: config.synchronous,
         analysis: config.analysis.clone(),
     })?);

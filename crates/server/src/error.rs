@@ -6,6 +6,8 @@
 //! response header) and writes the body of every [`ApiError`] answered under it, so
 //! handlers return `Result<_, ApiError>` and use `?`.
 
+use std::collections::BTreeMap;
+
 use agent_track_schema::ErrorBody;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request};
@@ -29,6 +31,8 @@ pub struct ApiError {
     pub message: String,
     /// Seconds for `Retry-After` (429, 503).
     pub retry_after_s: Option<u64>,
+    /// Field path -> what is wrong with it (`validation_error`).
+    pub details: Option<BTreeMap<String, String>>,
 }
 
 impl ApiError {
@@ -39,6 +43,21 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after_s: None,
+            details: None,
+        }
+    }
+
+    /// 400 `validation_error` naming every bad field in `details` (field path -> reason).
+    pub fn validation(details: BTreeMap<String, String>) -> Self {
+        let n = details.len();
+        let first = details.keys().next().cloned().unwrap_or_default();
+        let message = match n {
+            1 => format!("{first} is not valid: {}", details[&first]),
+            _ => format!("{n} fields are not valid (first: {first}); see details"),
+        };
+        ApiError {
+            details: Some(details),
+            ..Self::bad_request("validation_error", message)
         }
     }
 
@@ -63,6 +82,7 @@ impl ApiError {
 struct Unwritten {
     code: &'static str,
     message: String,
+    details: Option<BTreeMap<String, String>>,
 }
 
 /// The status and headers (`Retry-After`); the JSON body is written by [`layer`], which
@@ -78,6 +98,7 @@ impl IntoResponse for ApiError {
         response.extensions_mut().insert(Unwritten {
             code: self.code,
             message: self.message,
+            details: self.details,
         });
         response
     }
@@ -138,8 +159,9 @@ pub async fn layer(mut request: Request, next: Next) -> Response {
             request_id: id.0.clone(),
             code: e.code.to_owned(),
             message: e.message,
+            details: e.details,
         };
-        // Serialising three strings cannot fail.
+        // Serialising strings cannot fail.
         let json = serde_json::to_vec(&body).unwrap_or_default();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

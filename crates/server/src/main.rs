@@ -53,6 +53,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 data_dir: args.data_dir.clone(),
                 secrets,
                 api_key: api_key.trim().to_string(),
+                ingest_keys: cli::ingest_keys(args.ingest_keys_file.as_deref())?,
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
             };
@@ -98,7 +99,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             );
             println!("  events:      http://{addr}/v1/events  (proxy -> collector, signed)");
             println!(
-                "  data:        {} (SQLite, secret, api-key)",
+                "  log API:     http://{addr}/api/v1/conversations  (POST; Authorization: Bearer {})",
+                creds.ingest_key
+            );
+            println!(
+                "  data:        {} (SQLite, secret, api-key, ingest-key)",
                 args.data_dir.display()
             );
             serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;

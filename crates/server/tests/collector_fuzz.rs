@@ -76,6 +76,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             data_dir: dir.path().to_path_buf(),
             secrets: secrets.clone(),
             api_key: KEY.into(),
+            ingest_keys: Vec::new(),
             synchronous: Default::default(),
             analysis: Default::default(),
         })

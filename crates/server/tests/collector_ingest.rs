@@ -528,6 +528,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("data"),
         secrets: s.secrets.clone(),
         api_key: API_KEY.into(),
+        ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
     };
@@ -544,6 +545,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         data_dir: s.dir.path().join("x"),
         secrets: s.secrets.clone(),
         api_key: String::new(),
+        ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
     };

@@ -60,7 +60,7 @@ pub fn key_matches(expected: &str, given: &str) -> bool {
 }
 
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
-fn bearer(value: &str) -> Option<&str> {
+pub(crate) fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -76,6 +76,14 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
         .and_then(bearer);
     if given.is_some_and(|k| key_matches(&c.api_key, k)) {
         return next.run(req).await;
+    }
+    if given.is_some_and(|k| super::log::is_ingest_key(&c.ingest_keys, k)) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "an ingest key can only write (create, append, /data/agentic); reads and deletes need the read API key",
+        )
+        .into_response();
     }
     let message = match given {
         None => "this endpoint requires the header Authorization: Bearer <API key>",
@@ -127,7 +135,7 @@ fn now() -> i64 {
     i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
-fn not_found() -> ApiError {
+pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -177,7 +185,7 @@ struct JsonTranscript {
 /// A rendered transcript.
 enum Rendered {
     Text(String, &'static str),
-    Json(JsonTranscript),
+    Json(Box<JsonTranscript>),
 }
 
 /// Writes the transcript of conversation `id` page by page, stopping at the size limit, so
@@ -243,10 +251,10 @@ fn render(
         (None, _) => {
             page.messages = kept;
             page.next_cursor = None;
-            Rendered::Json(JsonTranscript {
+            Rendered::Json(Box::new(JsonTranscript {
                 detail: page,
                 truncated,
-            })
+            }))
         }
     }))
 }
@@ -264,7 +272,7 @@ async fn transcript_of(
         .await?
         .ok_or_else(not_found)?;
     Ok(match rendered {
-        Rendered::Json(t) => Json(t).into_response(),
+        Rendered::Json(t) => Json(*t).into_response(),
         Rendered::Text(text, content_type) => {
             ([(header::CONTENT_TYPE, content_type)], text).into_response()
         }

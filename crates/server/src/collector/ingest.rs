@@ -113,27 +113,38 @@ async fn ingest(
     handle(&collector, &rid, &headers, body).await
 }
 
-fn too_large() -> ApiError {
+fn too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "body_too_large",
-        format!("the body is over {MAX_BODY_BYTES} bytes (8 MB); send smaller batches"),
+        format!(
+            "the body is over {max} bytes ({} MB); send smaller requests",
+            max / (1024 * 1024)
+        ),
     )
 }
 
 /// Reads the body, at most [`MAX_BODY_BYTES`].
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<axum::body::Bytes, ApiError> {
+    read_body_limited(headers, body, MAX_BODY_BYTES).await
+}
+
+/// Reads a body of at most `max` bytes: 413 `body_too_large` beyond (from `Content-Length`
+/// before reading, when declared), 408 `body_timeout` when it does not arrive in time.
+pub async fn read_body_limited(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let too_large = || too_large(max);
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+    if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    match http_body_util::Limited::new(body, MAX_BODY_BYTES)
-        .collect()
-        .await
-    {
+    match http_body_util::Limited::new(body, max).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) if crate::serve::is_body_timeout(&*e) => Err(ApiError::new(

@@ -8,6 +8,8 @@
 //! - [`analysis`]: conversation lifecycle, outcome and issues (pure), with all their SQL
 //!   and the full-text index in [`analysis::storage`].
 //! - [`api`]: the read API under `/api/v1` (bearer API key).
+//! - [`log`]: the conversation log API for backends (create, append; bearer ingest key).
+//! - [`pendo`]: `POST /data/agentic`, Pendo's server-side Conversations API body.
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
 //! - [`schema`]: the SQLite schema and its migrations.
@@ -24,7 +26,9 @@ pub mod analysis;
 pub mod api;
 pub mod cursor;
 pub mod ingest;
+pub mod log;
 pub mod merge;
+pub mod pendo;
 pub mod query;
 pub mod read;
 pub mod record;
@@ -90,6 +94,9 @@ pub struct CollectorConfig {
     pub secrets: Secrets,
     /// Bearer key of the read API; must not be empty.
     pub api_key: String,
+    /// Keys of the conversation log API and `/data/agentic` (write only); none: those
+    /// endpoints answer 401.
+    pub ingest_keys: Vec<String>,
     /// Durability of acknowledged batches. Default [`Synchronous::Normal`].
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
@@ -103,6 +110,7 @@ impl CollectorConfig {
             data_dir: data_dir.into(),
             secrets,
             api_key: api_key.into(),
+            ingest_keys: Vec::new(),
             synchronous: Synchronous::default(),
             analysis: AnalysisConfig::default(),
         }
@@ -143,6 +151,11 @@ pub enum CollectorError {
     /// The API key is empty.
     #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
+    /// An ingest key is empty or equal to the read API key.
+    #[error(
+        "an ingest key must be non-empty and differ from the read API key (which cannot write)"
+    )]
+    BadIngestKey,
 }
 
 /// The collector's state: a writer connection and a small pool of [`READERS`] read
@@ -156,6 +169,7 @@ pub struct Collector {
     truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
+    ingest_keys: Vec<String>,
     analysis: Arc<AnalysisConfig>,
 }
 
@@ -164,6 +178,7 @@ impl std::fmt::Debug for Collector {
         f.debug_struct("Collector")
             .field("secrets", &self.secrets)
             .field("api_key", &"redacted")
+            .field("ingest_keys", &self.ingest_keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -180,6 +195,13 @@ impl Collector {
     pub fn open(config: CollectorConfig) -> Result<Collector, CollectorError> {
         if config.api_key.is_empty() {
             return Err(CollectorError::EmptyApiKey);
+        }
+        if config
+            .ingest_keys
+            .iter()
+            .any(|k| k.is_empty() || k == &config.api_key)
+        {
+            return Err(CollectorError::BadIngestKey);
         }
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
@@ -221,6 +243,7 @@ impl Collector {
             truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
+            ingest_keys: config.ingest_keys,
             analysis: Arc::new(config.analysis),
         })
     }
@@ -407,6 +430,8 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
     ingest::routes()
+        .merge(pendo::routes(Arc::clone(&collector)))
+        .merge(log::routes(Arc::clone(&collector)))
         .merge(api::routes(Arc::clone(&collector)))
         .layer(axum::middleware::from_fn(crate::error::layer))
         .with_state(collector)

@@ -159,7 +159,7 @@ pub fn conversations(
             (SELECT coalesce(sum(m.output_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT substr(m.content, 1, 400) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'prompt'
                 ORDER BY m.timestamp, m.seq LIMIT 1),
-            {}
+            {}, c.closed_at IS NOT NULL
          FROM conversations c {} {} ORDER BY c.seq DESC LIMIT ?",
         storage::LIST_COLUMNS,
         storage::LIST_JOIN,
@@ -172,7 +172,12 @@ pub fn conversations(
     while let Some(row) = rows.next()? {
         seqs.push(row.get::<_, i64>(0)?);
         let head = head(row, 1)?;
-        let status = Status::at(head.last_message_at, clock.now, clock.idle_ms);
+        let closed: bool = row.get(17)?;
+        let status = if closed {
+            Status::Ended
+        } else {
+            Status::at(head.last_message_at, clock.now, clock.idle_ms)
+        };
         let outcome = match status {
             Status::Ended => row
                 .get::<_, Option<String>>(15)?
@@ -249,13 +254,18 @@ pub fn conversation(
 ) -> rusqlite::Result<Option<ConversationDetail>> {
     let head = conn
         .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at,
-            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) FROM conversations c WHERE id = ?1")?
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), metadata FROM conversations c WHERE id = ?1")?
         .query_row([id], |r| {
             Ok(ConversationDetail {
                 head: head(r, 0)?,
                 message_count: r.get(6)?,
                 status: Status::Active,
                 outcome: None,
+                outcome_source: None,
+                metadata: r
+                    .get::<_, Option<String>>(7)?
+                    .and_then(|m| serde_json::from_str(&m).ok())
+                    .unwrap_or_default(),
                 ended_at: None,
                 duration_seconds: None,
                 issues: Vec::new(),
@@ -271,6 +281,11 @@ pub fn conversation(
         detail.status = v.status;
         if v.status == Status::Ended {
             detail.outcome = Some(v.outcome);
+            detail.outcome_source = Some(if v.client_outcome {
+                "client"
+            } else {
+                "analysis"
+            });
             detail.ended_at = Some(v.ended_at);
             detail.duration_seconds = Some(v.duration_seconds);
         }

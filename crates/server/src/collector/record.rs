@@ -11,8 +11,9 @@ use super::time::MAX_MS;
 /// What an event becomes in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// A prompt, agent response or agent trace: a message row, first write wins.
-    Message(EventType),
+    /// A prompt, agent response or agent trace (or, from the conversation log API, a
+    /// system or tool message): a message row, first write wins.
+    Message,
     /// A user reaction: the reaction row of (conversationId, messageId), latest wins.
     Reaction(Reaction),
 }
@@ -24,7 +25,8 @@ pub struct Record {
     pub event_id: String,
     /// Message or reaction.
     pub kind: Kind,
-    /// The event type's wire name.
+    /// The stored message type: an event type's wire name (`prompt`, `agent_response`,
+    /// `agent_trace`, `user_reaction`), or `system` / `tool` from the conversation log API.
     pub type_name: &'static str,
     /// Which agent.
     pub agent_id: String,
@@ -166,7 +168,7 @@ impl Record {
                     "properties.content of a user_reaction must be positive, negative or unreact",
                 )
             })?),
-            other => Kind::Message(other),
+            _ => Kind::Message,
         };
         let mut context = serde_json::to_value(&e.context).unwrap_or(Value::Null);
         if let (Some(ip), Value::Object(map)) = (&relayed.ip, &mut context) {
@@ -223,7 +225,7 @@ mod tests {
     #[test]
     fn flattens_and_normalizes() {
         let r = Record::from_event(&relayed(base("agent_response", "hi"))).unwrap();
-        assert_eq!(r.kind, Kind::Message(EventType::AgentResponse));
+        assert_eq!((&r.kind, r.type_name), (&Kind::Message, "agent_response"));
         assert_eq!(
             (r.timestamp, r.client_timestamp, r.received_at, r.seq),
             (1000, 990, 1005, 3)

@@ -39,6 +39,21 @@ pub fn ingest(
             duplicates: records.len(),
         });
     }
+    let outcome = apply(&tx, records, now_ms, cfg)?;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// Merges `records` in the caller's transaction: each event whose `eventId` is new is
+/// merged by the rules of [`merge`]; every conversation that changed is re-judged
+/// ([`analysis::storage::refresh`]), so its verdict is never behind its messages. Shared by
+/// the signed ingest, the conversation log API and the Pendo-compatible endpoint.
+pub fn apply(
+    tx: &Transaction<'_>,
+    records: &[Record],
+    now_ms: i64,
+    cfg: &AnalysisConfig,
+) -> rusqlite::Result<Outcome> {
     let mut outcome = Outcome {
         accepted: 0,
         duplicates: 0,
@@ -55,18 +70,17 @@ pub fn ingest(
         }
         outcome.accepted += 1;
         let changed = match r.kind {
-            Kind::Message(_) => insert_message(&tx, r)?,
-            Kind::Reaction(reaction) => merge_reaction(&tx, r, merge::name(reaction))?,
+            Kind::Message => insert_message(tx, r)?,
+            Kind::Reaction(reaction) => merge_reaction(tx, r, merge::name(reaction))?,
         };
         if changed {
-            touch_conversation(&tx, r)?;
+            touch_conversation(tx, r)?;
             if !touched.contains(&r.conversation_id.as_str()) {
                 touched.push(&r.conversation_id);
             }
         }
     }
-    analysis::storage::refresh(&tx, touched, now_ms, cfg)?;
-    tx.commit()?;
+    analysis::storage::refresh(tx, touched, now_ms, cfg)?;
     Ok(outcome)
 }
 
@@ -130,6 +144,7 @@ fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Re
 
 /// Creates the conversation on its first event (which fixes its sequence and agent), and
 /// widens its time span with later ones. Visitor and account ids fill in when first known.
+/// A new message resumes a conversation its owner had ended (the log API's `status`).
 fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
@@ -138,7 +153,9 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
              started_at = min(started_at, excluded.started_at),
              last_message_at = max(last_message_at, excluded.last_message_at),
              visitor_id = coalesce(visitor_id, excluded.visitor_id),
-             account_id = coalesce(account_id, excluded.account_id)",
+             account_id = coalesce(account_id, excluded.account_id),
+             closed_at = NULL,
+             client_outcome = NULL",
     )?
     .execute(params![r.conversation_id, r.agent_id, r.visitor_id, r.account_id, r.timestamp])?;
     Ok(())

@@ -34,6 +34,8 @@ fn speaker(m: &MessageView) -> &'static str {
     match m.message_type.as_str() {
         "prompt" => "Visitor",
         "agent_response" => "Agent",
+        "system" => "System",
+        "tool" => "Tool",
         _ => "Trace",
     }
 }
@@ -440,6 +442,8 @@ mod tests {
             message_count: 3,
             status: crate::collector::analysis::Status::Ended,
             outcome: Some(crate::collector::analysis::Outcome::Completed),
+            outcome_source: Some("analysis"),
+            metadata: serde_json::Map::new(),
             ended_at: Some(3000),
             duration_seconds: Some(3),
             issues: Vec::new(),

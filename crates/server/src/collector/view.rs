@@ -96,7 +96,8 @@ pub struct MessageView {
     pub message_id: String,
     /// The eventId of the event that wrote it.
     pub event_id: String,
-    /// `prompt`, `agent_response` or `agent_trace`.
+    /// `prompt`, `agent_response` or `agent_trace`; from the conversation log API also
+    /// `system` and `tool`.
     #[serde(rename = "type")]
     pub message_type: String,
     /// The text.
@@ -137,6 +138,11 @@ pub struct ConversationDetail {
     pub status: Status,
     /// Once ended: `completed`, `abandoned` or `error`; `null` while active.
     pub outcome: Option<Outcome>,
+    /// Once ended: `client` when the outcome was set through the conversation log API,
+    /// `analysis` when computed; `null` while active.
+    pub outcome_source: Option<&'static str>,
+    /// The conversation's metadata set through the conversation log API (`{}` when none).
+    pub metadata: Map<String, Value>,
     /// Once ended: the last message's time; `null` while active.
     pub ended_at: Option<i64>,
     /// Once ended: whole seconds from `startedAt` to `endedAt`; `null` while active.

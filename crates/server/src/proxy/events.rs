@@ -291,6 +291,7 @@ fn relay_error(rid: &str, e: RelayError) -> ApiError {
         code,
         message,
         retry_after_s,
+        details: None,
     }
 }
 

@@ -13,6 +13,8 @@ use tokio::sync::oneshot;
 /// 2025-11-21T10:00:00Z.
 pub const T0: u64 = 1_763_719_200_000;
 pub const API_KEY: &str = "atk_test_key_123";
+/// The ingest key of the conversation log API and `/data/agentic`.
+pub const INGEST_KEY: &str = "ati_test_ingest_456";
 
 pub struct Server {
     pub base: String,
@@ -53,6 +55,7 @@ impl Server {
             data_dir: dir.path().join("data"),
             secrets: secrets.clone(),
             api_key: API_KEY.into(),
+            ingest_keys: vec![INGEST_KEY.into()],
             synchronous: Default::default(),
             analysis,
         };
@@ -164,6 +167,33 @@ impl Server {
             .await
             .unwrap();
         (res.status().as_u16(), res.text().await.unwrap())
+    }
+
+    /// POSTs `body` (JSON text as given) to `path` with these headers; the answer as JSON.
+    pub async fn post_text(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (u16, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs `body` to `path` with the ingest key as the bearer.
+    pub async fn post_ingest(&self, path: &str, body: &Value) -> (u16, Value) {
+        let auth = format!("Bearer {INGEST_KEY}");
+        self.post_text(path, &[("authorization", &auth)], body.to_string())
+            .await
     }
 
     /// Opens the SQLite file directly (a second connection, as an operator would).

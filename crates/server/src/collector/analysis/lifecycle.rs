@@ -5,6 +5,10 @@
 //! - `error`: the last `agent_response` is a failure (`eventProperties.error` truthy, or a
 //!   fallback answer, see [`super::fallback`]);
 //! - `completed`: otherwise (also a conversation without prompts whose last answer is fine).
+//!
+//! A conversation its owner ended through the conversation log API (`status: ended`) is
+//! ended at once, until a later message resumes it; an outcome its owner set overrides the
+//! computed one and is marked as the owner's (`outcomeSource: client`).
 
 use serde::Serialize;
 
@@ -82,13 +86,19 @@ pub struct Lifecycle {
     pub duration_seconds: i64,
     /// The outcome as the conversation stands.
     pub outcome: Outcome,
+    /// Whether the outcome is the owner's ([`Conversation::client_outcome`]).
+    pub client_outcome: bool,
     /// When the conversation ends without another event (`None`: it has ended).
     pub recheck_at: Option<i64>,
 }
 
 /// Judges the lifecycle of `c` at `now`.
 pub fn judge(c: &Conversation, now: i64, cfg: &AnalysisConfig) -> Lifecycle {
-    let status = Status::at(c.last_event_at, now, cfg.idle_ms);
+    let status = if c.closed {
+        Status::Ended
+    } else {
+        Status::at(c.last_event_at, now, cfg.idle_ms)
+    };
     let ended_at = c
         .messages
         .iter()
@@ -97,7 +107,7 @@ pub fn judge(c: &Conversation, now: i64, cfg: &AnalysisConfig) -> Lifecycle {
         .unwrap_or(c.started_at);
     let last_prompt = c.messages.iter().rposition(|m| m.kind == Kind::Prompt);
     let last_response = c.messages.iter().rposition(|m| m.kind == Kind::Response);
-    let outcome = match (last_prompt, last_response) {
+    let computed = match (last_prompt, last_response) {
         (Some(p), r) if r.is_none_or(|r| r < p) => Outcome::Abandoned,
         (_, Some(r)) => {
             let m = &c.messages[r];
@@ -113,7 +123,8 @@ pub fn judge(c: &Conversation, now: i64, cfg: &AnalysisConfig) -> Lifecycle {
         status,
         ended_at,
         duration_seconds: ended_at.saturating_sub(c.started_at).max(0) / 1000,
-        outcome,
+        outcome: c.client_outcome.unwrap_or(computed),
+        client_outcome: c.client_outcome.is_some(),
         recheck_at: (status == Status::Active).then(|| c.last_event_at.saturating_add(cfg.idle_ms)),
     }
 }
@@ -171,6 +182,20 @@ mod tests {
             .push(msg("r2", Kind::Response, "done", 4.0));
         assert_eq!(outcome(&recovered), Outcome::Completed);
         assert_eq!(outcome(&conv(vec![])), Outcome::Completed);
+    }
+
+    #[test]
+    fn an_owner_ends_a_conversation_and_may_set_its_outcome() {
+        let mut c = conv(vec![msg("p1", Kind::Prompt, "hi", 10.0)]);
+        c.closed = true;
+        let l = judge(&c, 11_000, &AnalysisConfig::default());
+        assert_eq!(
+            (l.status, l.recheck_at, l.outcome, l.client_outcome),
+            (Status::Ended, None, Outcome::Abandoned, false)
+        );
+        c.client_outcome = Some(Outcome::Completed);
+        let l = judge(&c, 11_000, &AnalysisConfig::default());
+        assert_eq!((l.outcome, l.client_outcome), (Outcome::Completed, true));
     }
 
     #[test]

@@ -147,6 +147,11 @@ pub struct Conversation {
     pub messages: Vec<Message>,
     /// Current reactions.
     pub reactions: Vec<Reaction>,
+    /// Ended by its owner (the conversation log API's `status: ended`) and not resumed
+    /// since: ended whatever the idle time says.
+    pub closed: bool,
+    /// The outcome its owner set (the log API's `outcome`); overrides the computed one.
+    pub client_outcome: Option<Outcome>,
 }
 
 /// One issue: its type, the messages that raised it and a one-line reason.
@@ -177,6 +182,8 @@ pub struct Verdict {
     pub duration_seconds: i64,
     /// The outcome the conversation has if it ends as it stands (shown once it has ended).
     pub outcome: Outcome,
+    /// Whether [`Verdict::outcome`] was set by the conversation's owner rather than computed.
+    pub client_outcome: bool,
     /// Issues, in the order of [`IssueType::ALL`], then by time.
     pub issues: Vec<Issue>,
     /// The earliest time at which the verdict can change without a new event (a prompt's
@@ -303,6 +310,7 @@ pub fn analyze(c: &Conversation, now: i64, cfg: &AnalysisConfig) -> Verdict {
         ended_at: life.ended_at,
         duration_seconds: life.duration_seconds,
         outcome: life.outcome,
+        client_outcome: life.client_outcome,
         issues,
         recheck_at,
     }
@@ -330,7 +338,7 @@ pub(crate) mod testing {
             started_at: messages.first().map_or(0, |m| m.timestamp),
             last_event_at: messages.last().map_or(0, |m| m.timestamp),
             messages,
-            reactions: Vec::new(),
+            ..Conversation::default()
         }
     }
 

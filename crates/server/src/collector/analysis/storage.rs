@@ -89,17 +89,20 @@ fn truthy(json_type: Option<&str>, value: &Sql) -> bool {
 pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Conversation)>> {
     let head = conn
         .prepare_cached(
-            "SELECT agent_id, started_at, last_message_at FROM conversations WHERE id = ?1",
+            "SELECT agent_id, started_at, last_message_at, closed_at IS NOT NULL, client_outcome
+             FROM conversations WHERE id = ?1",
         )?
         .query_row([id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .optional()?;
-    let Some((agent_id, started_at, last_event_at)) = head else {
+    let Some((agent_id, started_at, last_event_at, closed, client_outcome)) = head else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
@@ -156,6 +159,8 @@ pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Con
             last_event_at,
             messages,
             reactions,
+            closed,
+            client_outcome: client_outcome.as_deref().and_then(super::Outcome::parse),
         },
     )))
 }
@@ -279,10 +284,10 @@ pub const LIST_JOIN: &str = "LEFT JOIN conversation_analysis a ON a.conversation
 /// The verdict columns of a list row: outcome, issue types (JSON array).
 pub const LIST_COLUMNS: &str = "a.outcome, coalesce(a.issue_types, '[]')";
 
-/// Filter: ended (`?` = now - idle).
-pub const ENDED: &str = "c.last_message_at <= ?";
+/// Filter: ended (`?` = now - idle): idle, or ended by its owner.
+pub const ENDED: &str = "(c.last_message_at <= ? OR c.closed_at IS NOT NULL)";
 /// Filter: active (`?` = now - idle).
-pub const ACTIVE: &str = "c.last_message_at > ?";
+pub const ACTIVE: &str = "(c.last_message_at > ? AND c.closed_at IS NULL)";
 /// Filter: outcome (together with [`ENDED`]).
 pub const OUTCOME: &str = "a.outcome = ?";
 /// Filter: has an issue of a type.
@@ -504,9 +509,9 @@ pub fn outcome_counts(
 ) -> rusqlite::Result<(i64, i64, i64)> {
     let (w, mut v) = where_clause("a.agent_id", "a.ended_at", agent, since, until);
     let w = if w.is_empty() {
-        "WHERE c.last_message_at <= ?".to_owned()
+        format!("WHERE {ENDED}")
     } else {
-        format!("{w} AND c.last_message_at <= ?")
+        format!("{w} AND {ENDED}")
     };
     v.push(Sql::Integer(ended_by));
     conn.prepare_cached(&format!(
