@@ -6,12 +6,14 @@
 - Gzips the body of a `POST /v1/events` whose generated `Content-Encoding` is `gzip`, as a
   browser would, so that such batches test the gzip path rather than all meeting
   400 `invalid_gzip`.
-- Adds the read API's bearer key, so that generated queries reach the handlers.
+- Adds the read API's bearer key, so that generated queries reach the handlers, and the
+  ingest key to the conversation log API's writes and to `POST /data/agentic`.
 - `no_server_error` replaces the built-in `not_a_server_error`: any 5xx fails, except 501
   `unsupported_version` from the proxy, which docs/openapi.yaml documents as the deliberate
   answer to a batch `v` the proxy does not understand (a 5xx so that browsers keep the events).
 
-Environment: AGENT_TRACK_SECRET (`whsec_<base64 key>`), AGENT_TRACK_API_KEY.
+Environment: AGENT_TRACK_SECRET (`whsec_<base64 key>`), AGENT_TRACK_API_KEY,
+AGENT_TRACK_INGEST_KEYS.
 """
 
 import base64
@@ -27,6 +29,12 @@ import schemathesis
 
 SECRET = os.environ.get("AGENT_TRACK_SECRET", "")
 API_KEY = os.environ.get("AGENT_TRACK_API_KEY", "")
+INGEST_KEY = os.environ.get("AGENT_TRACK_INGEST_KEYS", "").split(" ")[0]
+
+
+def is_write(case) -> bool:
+    """An operation of the conversation log API (the POSTs under /api/v1/conversations)."""
+    return case.method.upper() == "POST" and case.operation.path.startswith("/api/v1/conversations")
 
 
 def signing_key(secret: str) -> bytes:
@@ -79,6 +87,10 @@ def before_call(context, case, kwargs):
                 kwargs["data"] = gzip.compress(body_bytes(case, kwargs))
             except Exception:
                 return
+    elif path == "/data/agentic" and INGEST_KEY:
+        headers["x-pendo-integration-key"] = INGEST_KEY
+    elif is_write(case) and INGEST_KEY:
+        headers["Authorization"] = f"Bearer {INGEST_KEY}"
     elif path.startswith("/api/v1/") and API_KEY:
         headers["Authorization"] = f"Bearer {API_KEY}"
     case.headers = headers

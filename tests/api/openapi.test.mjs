@@ -129,10 +129,11 @@ before(async () => {
   mkdirSync(REPORT, { recursive: true });
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
+  const ingestKey = `ati_${randomBytes(16).toString('hex')}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-api-'));
-  stack = { secret, apiKey, dataDir };
+  stack = { secret, apiKey, ingestKey, dataDir };
   const [proxyPort, collectorPort] = [await freePort(), await freePort()];
-  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey, AGENT_TRACK_LOG: 'warn' };
+  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey, AGENT_TRACK_INGEST_KEYS: ingestKey, AGENT_TRACK_LOG: 'warn' };
   const collectorBase = `http://127.0.0.1:${collectorPort}`;
   await start(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, collectorBase);
   const proxyBase = `http://127.0.0.1:${proxyPort}`;
@@ -190,6 +191,7 @@ function schemathesis(name, tag, base, phases, filters = []) {
       PYTHONPATH: join(ROOT, 'tests/api'),
       AGENT_TRACK_SECRET: stack.secret,
       AGENT_TRACK_API_KEY: stack.apiKey,
+      AGENT_TRACK_INGEST_KEYS: stack.ingestKey,
     },
     timeoutS: budgetS,
     // Hypothesis and Schemathesis leave folders (.hypothesis, .schemathesis) in their working
@@ -241,4 +243,7 @@ test('the collector answers as docs/openapi.yaml says', () => {
   assert.ok(reads['GET /api/v1/conversations/{id}']?.[200] > 0, 'a seeded conversation was read');
   assert.ok(reads['GET /api/v1/conversations/{id}/transcript']?.[200] > 0, 'a seeded transcript was read');
   assert.ok(deletes['DELETE /api/v1/conversations/{id}']?.[204] > 0, 'a seeded conversation was deleted');
+  // The hook's ingest key is accepted: generated conversations and Pendo events were stored.
+  assert.ok(reads['POST /api/v1/conversations']?.[200] > 0, 'some conversations were created');
+  assert.ok(reads['POST /data/agentic']?.[200] > 0, 'some Pendo events were stored');
 });
