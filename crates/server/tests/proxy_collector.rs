@@ -98,3 +98,44 @@ async fn an_event_only_the_collector_refuses_is_rejected_to_the_browser_and_the_
     assert_eq!((status, &again["rejected"]), (200, &body["rejected"]));
     assert_eq!(collector.count("messages"), 2);
 }
+
+/// The proxy in Pendo mode, pointed at the collector's Pendo-compatible endpoint with an
+/// ingest key: what a team moving from Pendo to agent-track gets by changing the host.
+#[tokio::test]
+async fn the_proxy_in_pendo_mode_relays_to_the_collectors_data_agentic() {
+    let collector = support::Server::start().await;
+    let mut config = ProxyConfig::new(Upstream::Pendo {
+        url: format!("{}/data/agentic", collector.base),
+        key: agent_track_server::proxy::config::PendoKey(support::INGEST_KEY.into()),
+        concurrency: 4,
+    });
+    config.upstream_deadline = std::time::Duration::from_secs(3);
+    let (proxy, _) = common::start_proxy(config).await;
+    let b = common::batch(5);
+    let (status, body) = post(&proxy, &b).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(5)),
+        "{body}"
+    );
+    assert_eq!(collector.count("messages"), 5);
+    // The browser's retry of the same batch is absorbed by the messageId dedupe.
+    let (status, _) = post(&proxy, &b).await;
+    assert_eq!(status, 200);
+    assert_eq!(collector.count("messages"), 5);
+    let conversation = b["events"][0]["properties"]["conversationId"]
+        .as_str()
+        .unwrap();
+    let d = support::detail(&collector, conversation).await;
+    assert_eq!(d["visitorId"], b["events"][0]["visitorId"]);
+    // A wrong key is the proxy's 502: the browser keeps the batch.
+    let mut config = ProxyConfig::new(Upstream::Pendo {
+        url: format!("{}/data/agentic", collector.base),
+        key: agent_track_server::proxy::config::PendoKey("not-a-key".into()),
+        concurrency: 4,
+    });
+    config.upstream_deadline = std::time::Duration::from_secs(3);
+    let (proxy, _) = common::start_proxy(config).await;
+    let (status, _) = post(&proxy, &common::batch(1)).await;
+    assert_eq!(status, 502);
+}
