@@ -25,6 +25,7 @@
 pub mod analysis;
 pub mod api;
 pub mod cursor;
+pub mod db;
 pub mod ingest;
 pub mod log;
 pub mod merge;
