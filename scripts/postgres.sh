@@ -174,7 +174,7 @@ EOF
   done
   if [ -z "$started" ]; then
     [ -z "$out" ] || log "pg_ctl: $out"
-    log "the server did not come up within ${START_TIMEOUT}s; its log ($logfile):"
+    log "the server did not start (pg_ctl waits up to ${START_TIMEOUT}s); its log ($logfile):"
     cat "$logfile" >&2 2>/dev/null || true
     as_owner "$bin/pg_ctl" stop -D "$data" -m immediate -s >/dev/null 2>&1 || true
     die "PostgreSQL did not start in $dir"
