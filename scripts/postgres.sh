@@ -10,12 +10,13 @@
 #   bash scripts/postgres.sh stop DIR   stops that cluster (immediate) and removes DIR; idempotent
 #
 # The server never runs as root: as root (CI) the cluster belongs to the `postgres` system user
-# that Debian's package creates (run through runuser); as anyone else, to that user. It listens
-# on 127.0.0.1 only (and a unix socket inside DIR), with `trust` authentication for loopback and
-# the socket: any local process may connect, which is fine for a throwaway cluster holding test
-# data, and keeps the URL free of secrets. fsync is off: a crash loses the cluster, never data
-# anyone wants. The role `agent_track` may create databases (the tests make one per test) and,
-# as their owner, the trusted extension pg_trgm; it is not a superuser, as in production.
+# that Debian's package creates (commands run through runuser); run by anyone else, it belongs to
+# that user. It listens on 127.0.0.1 only, with `trust` authentication: over TCP only as the
+# tests' role, which any local process may then use (fine for a throwaway cluster of test data,
+# and the URL holds no secret); the superuser only through the unix socket inside DIR (0700).
+# fsync is off: a crash loses the cluster, never data anyone wants. The role `agent_track` may
+# create databases (the tests make one per test) and, as their owner, the trusted extension
+# pg_trgm; it is not a superuser, so the tests cannot rely on superuser rights.
 set -euo pipefail
 
 PG_MAJOR=15
@@ -139,10 +140,10 @@ cmd_start() {
     cat "$dir/initdb.log" >&2
     die "initdb failed in $data"
   fi
-  # Loopback and the socket only: no other host may even try.
-  cat >"$data/pg_hba.conf" <<'EOF'
-local all all              trust
-host  all all 127.0.0.1/32 trust
+  # The socket (inside DIR, 0700) for the superuser; TCP on loopback for the tests' role only.
+  cat >"$data/pg_hba.conf" <<EOF
+local all all                 trust
+host  all $ROLE 127.0.0.1/32 trust
 EOF
 
   local port started="" out=""
