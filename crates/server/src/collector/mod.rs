@@ -8,6 +8,7 @@
 //! - [`analysis`]: conversation lifecycle, outcome and issues (pure), with all their SQL
 //!   and the full-text index in [`analysis::storage`].
 //! - [`api`]: the read API under `/api/v1` (bearer API key).
+//! - [`insights`]: optional model insights of ended conversations (off unless configured).
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
 //! - [`schema`]: the SQLite schema and its migrations.
@@ -24,6 +25,7 @@ pub mod analysis;
 pub mod api;
 pub mod cursor;
 pub mod ingest;
+pub mod insights;
 pub mod merge;
 pub mod query;
 pub mod read;
@@ -48,6 +50,7 @@ use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
+use insights::InsightsConfig;
 
 /// Conversations the sweep judges per transaction.
 const SWEEP_BATCH: i64 = 500;
@@ -94,6 +97,8 @@ pub struct CollectorConfig {
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
     pub analysis: AnalysisConfig,
+    /// Model insights; `None` (the default): off, nothing is sent anywhere.
+    pub insights: Option<InsightsConfig>,
 }
 
 impl CollectorConfig {
@@ -105,6 +110,7 @@ impl CollectorConfig {
             api_key: api_key.into(),
             synchronous: Synchronous::default(),
             analysis: AnalysisConfig::default(),
+            insights: None,
         }
     }
 }
@@ -157,6 +163,10 @@ pub struct Collector {
     secrets: Secrets,
     api_key: String,
     analysis: Arc<AnalysisConfig>,
+    // Model insights.
+    insights: Option<Arc<InsightsConfig>>,
+    /// This process's id in insight claims (`lease_owner`).
+    insights_owner: String,
 }
 
 impl std::fmt::Debug for Collector {
@@ -164,6 +174,7 @@ impl std::fmt::Debug for Collector {
         f.debug_struct("Collector")
             .field("secrets", &self.secrets)
             .field("api_key", &"redacted")
+            .field("insights", &self.insights)
             .finish_non_exhaustive()
     }
 }
@@ -222,6 +233,8 @@ impl Collector {
             secrets: config.secrets,
             api_key: config.api_key,
             analysis: Arc::new(config.analysis),
+            insights: config.insights.map(Arc::new),
+            insights_owner: format!("w_{:016x}", rand::random::<u64>()),
         })
     }
 
@@ -403,9 +416,11 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 /// request-id [`crate::error::layer`]. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 ///
-/// Starts the analysis sweep ([`Collector::start_sweep`]).
+/// Starts the analysis sweep ([`Collector::start_sweep`]) and, when configured, the model
+/// insights worker ([`insights::worker::start`]).
 pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
+    insights::worker::start(&collector);
     ingest::routes()
         .merge(api::routes(Arc::clone(&collector)))
         .layer(axum::middleware::from_fn(crate::error::layer))
