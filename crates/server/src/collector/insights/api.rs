@@ -21,7 +21,7 @@ use super::answer::Insights;
 use super::storage::{self, Stored};
 use crate::collector::api::{not_found, Id, Pairs};
 use crate::collector::query::Params;
-use crate::collector::{time, Collector};
+use crate::collector::Collector;
 use crate::error::{ApiError, RequestId};
 
 /// The verdict part of the answer.
@@ -48,8 +48,8 @@ pub struct InsightsView {
     pub insights: Option<Insights>,
     /// The model asked.
     pub model: Option<String>,
-    /// When the insights were stored (RFC 3339).
-    pub generated_at: Option<String>,
+    /// When the insights were stored (unix ms, like every time of the read API).
+    pub generated_at: Option<i64>,
     /// Requests made for the conversation as it ended last.
     pub attempts: u32,
     /// The last failure.
@@ -90,10 +90,7 @@ pub(crate) async fn insights_of(
         status,
         insights: shown.as_ref().and_then(|s| s.insights.clone()),
         model: shown.as_ref().and_then(|s| s.model.clone()),
-        generated_at: shown
-            .as_ref()
-            .and_then(|s| s.generated_at)
-            .map(time::format),
+        generated_at: shown.as_ref().and_then(|s| s.generated_at),
         attempts: shown.as_ref().map_or(0, |s| s.attempts),
         error: shown.as_ref().and_then(|s| s.error.clone()),
         verdict: verdict.map(|v| VerdictView {
