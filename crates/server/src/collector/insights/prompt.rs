@@ -193,6 +193,15 @@ mod tests {
     }
 
     #[test]
+    fn the_prompt_is_documented_verbatim() {
+        let protocol = include_str!("../../../../../docs/PROTOCOL.md");
+        assert!(
+            protocol.contains(&format!("```text\n{SYSTEM_PROMPT}\n```")),
+            "docs/PROTOCOL.md §4.3 must quote SYSTEM_PROMPT verbatim"
+        );
+    }
+
+    #[test]
     fn the_request_is_deterministic_json_mode() {
         let r = request("llama3", "Transcript…");
         assert_eq!(r["model"], "llama3");
