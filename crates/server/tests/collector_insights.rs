@@ -210,6 +210,7 @@ fn insights(model: &Model) -> InsightsConfig {
     c.retry_base = Duration::from_millis(50);
     c.retry_cap = Duration::from_secs(2);
     c.poll_interval = Duration::from_millis(100);
+    c.idle_poll_max = Duration::from_millis(400);
     c
 }
 

@@ -77,8 +77,11 @@ pub struct InsightsConfig {
     pub retry_base: Duration,
     /// The longest wait before a retry, a `Retry-After` included (default 5 minutes).
     pub retry_cap: Duration,
-    /// How often an idle worker looks for work (default 5 s).
+    /// How often a worker looks for work after finding some (default 5 s)…
     pub poll_interval: Duration,
+    /// …doubling while it finds none, up to this (default 60 s): looking is a scan of the
+    /// ended conversations (see `examples/insights_bench.rs`).
+    pub idle_poll_max: Duration,
 }
 
 impl InsightsConfig {
@@ -95,6 +98,7 @@ impl InsightsConfig {
             retry_base: Duration::from_secs(2),
             retry_cap: Duration::from_secs(300),
             poll_interval: Duration::from_secs(5),
+            idle_poll_max: Duration::from_secs(60),
         }
     }
 
