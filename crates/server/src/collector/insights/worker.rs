@@ -19,7 +19,8 @@
 //!   than [`MAX_ANSWER_BYTES`] are failures.
 //! - The key is sent only in the `Authorization` header. Recorded errors and log lines never
 //!   hold it (any occurrence in an upstream's error body is replaced by `[redacted]`), nor
-//!   the URL (which may carry credentials of its own), nor any conversation content.
+//!   the URL (which may carry credentials of its own). Log lines hold no conversation
+//!   content: only the start of the error ([`log_summary`]), never an upstream's body.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,13 @@ fn redact(text: &str, cfg: &InsightsConfig) -> String {
         Some(k) => text.replace(k.expose(), "[redacted]"),
         None => text.to_owned(),
     }
+}
+
+/// The part of a recorded error that goes into the log: up to its first `: `, so that an
+/// upstream's error body (which may echo the transcript) or the model's wrong value stays out
+/// of the log (the full text is in the API's `error`).
+pub fn log_summary(error: &str) -> &str {
+    error.split(": ").next().unwrap_or(error)
 }
 
 /// The HTTP client: the request timeout, no redirects.
@@ -323,7 +331,13 @@ async fn run(
     match &attempt {
         Attempt::Ready(_) => tracing::info!(attempt = n, "model insights stored"),
         Attempt::Retry { error, .. } | Attempt::Fail(error) => {
-            tracing::warn!(attempt = n, outcome, %error, "model insights: the request failed")
+            let error = log_summary(error);
+            tracing::warn!(
+                attempt = n,
+                outcome,
+                error,
+                "model insights: the request failed"
+            )
         }
     }
     let model = cfg.model.clone();
@@ -365,5 +379,37 @@ async fn run(
             "model insights: the conversation was deleted, resumed or taken over meanwhile; the answer is dropped"
         ),
         Err(e) => tracing::warn!(code = e.code, "model insights: the result could not be stored; the claim expires and it is asked again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_keep_only_the_kind_of_error() {
+        assert_eq!(
+            log_summary("HTTP 400: {\"error\": \"bad prompt: User: my card number\"}"),
+            "HTTP 400"
+        );
+        assert_eq!(
+            log_summary("the answer is not the promised JSON: sentiment is \"mixed\""),
+            "the answer is not the promised JSON"
+        );
+        assert_eq!(
+            log_summary("no answer within 60 s (timeout)"),
+            "no answer within 60 s (timeout)"
+        );
+    }
+
+    #[test]
+    fn the_key_is_redacted_from_error_text() {
+        let mut cfg = InsightsConfig::new("http://127.0.0.1:1/v1/chat/completions", "m");
+        assert_eq!(redact("key sk-1", &cfg), "key sk-1");
+        cfg.key = super::super::InsightsKey::new("sk-1");
+        assert_eq!(
+            redact("key sk-1, again sk-1", &cfg),
+            "key [redacted], again [redacted]"
+        );
     }
 }
