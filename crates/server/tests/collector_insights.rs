@@ -618,3 +618,24 @@ async fn a_resumed_conversation_gets_fresh_insights_and_delete_removes_them() {
     let (status, body) = s.get("/api/v1/conversations/c/insights").await;
     assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_of_reactions_only_sends_nothing() {
+    let model = fake_model().await;
+    let s = Server::start_full(quick_end(), Some(insights(&model))).await;
+    let reaction = with(
+        event(&eid(), "user_reaction", "r", "m1", "positive", now_ms()),
+        json!({ "agentUserReactionComments": [] }),
+    );
+    s.deliver_ok(&eid(), vec![reaction], 1, 0).await;
+    let v = settled(&s, "r").await;
+    assert_eq!(
+        (v["status"].as_str(), v["error"].as_str()),
+        (
+            Some("failed"),
+            Some("the conversation has no messages; nothing was sent")
+        ),
+        "{v}"
+    );
+    assert!(model.received().is_empty());
+}

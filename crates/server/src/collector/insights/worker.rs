@@ -310,6 +310,8 @@ async fn run(
         .read("insights", move |conn| storage::turns(conn, &id))
         .await;
     let attempt = match turns {
+        // Reactions alone make a conversation too; there is nothing to ask about.
+        Ok((0, _, _)) => Attempt::Fail("the conversation has no messages; nothing was sent".into()),
         Ok((total, head, tail)) => {
             let transcript = prompt::transcript(total, &head, &tail);
             let body =
