@@ -142,6 +142,7 @@ async fn main() {
         ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        insights: None,
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::collector::analysis::text::Phrases;
 use crate::collector::analysis::AnalysisConfig;
+use crate::collector::insights::{InsightsConfig, InsightsKey};
 use crate::collector::Synchronous;
 use crate::proxy::config::PendoKey;
 use crate::proxy::{ProxyConfig, Upstream};
@@ -321,6 +322,89 @@ impl AnalysisArgs {
     }
 }
 
+// ---- Model insights (collector::insights) ----
+
+/// The environment variable holding the key of the insights endpoint.
+pub const INSIGHTS_KEY_ENV: &str = "AGENT_TRACK_INSIGHTS_KEY";
+
+/// Model insights of ended conversations (`collector` and `dev`): off, and nothing is sent
+/// anywhere, unless --insights-url is set. The key, if the endpoint needs one, comes from
+/// AGENT_TRACK_INSIGHTS_KEY only.
+#[derive(Args, Debug, Clone)]
+pub struct InsightsArgs {
+    /// Full URL of an OpenAI-compatible chat-completions endpoint (e.g.
+    /// http://127.0.0.1:11434/v1/chat/completions); each ended conversation's transcript is
+    /// sent there. The key, if needed, comes from AGENT_TRACK_INSIGHTS_KEY. Default: off.
+    #[arg(long, env = "AGENT_TRACK_INSIGHTS_URL")]
+    pub insights_url: Option<String>,
+    /// The model to ask (required with --insights-url).
+    #[arg(long, env = "AGENT_TRACK_INSIGHTS_MODEL")]
+    pub insights_model: Option<String>,
+    /// Requests in flight at once (per collector process).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub insights_concurrency: u64,
+    /// Requests per clock hour (UTC), counted in the database over every collector sharing
+    /// it; when reached, the rest waits for the next hour.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub insights_per_hour: u64,
+    /// Seconds for one request, the answer included.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub insights_timeout_seconds: u64,
+}
+
+impl InsightsArgs {
+    /// The insights configuration (`None`: off), with `key` (the value of
+    /// [`INSIGHTS_KEY_ENV`]). A URL without a model, a model without a URL, or a URL that is
+    /// not http(s) is a start error.
+    pub fn config(&self, key: Option<&str>) -> Result<Option<InsightsConfig>, StartError> {
+        let model = self
+            .insights_model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty());
+        let Some(url) = self
+            .insights_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        else {
+            if model.is_some() {
+                return Err(StartError(
+                    "--insights-model is set but --insights-url is not: set the full URL of the chat-completions endpoint too".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            StartError(format!("--insights-url is not a URL ({e}); give the full URL, e.g. http://127.0.0.1:11434/v1/chat/completions"))
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(StartError(format!(
+                "--insights-url must be http or https, not {}",
+                parsed.scheme()
+            )));
+        }
+        let Some(model) = model else {
+            return Err(StartError(
+                "--insights-url is set but --insights-model is not: name the model to ask".into(),
+            ));
+        };
+        let mut c = InsightsConfig::new(url, model);
+        c.key = key.and_then(InsightsKey::new);
+        c.concurrency = self.insights_concurrency as usize;
+        c.per_hour = u32::try_from(self.insights_per_hour).unwrap_or(u32::MAX);
+        c.timeout = Duration::from_secs(self.insights_timeout_seconds);
+        Ok(Some(c))
+    }
+}
+
+/// The value of [`INSIGHTS_KEY_ENV`], if set.
+pub fn insights_key() -> Option<String> {
+    std::env::var(INSIGHTS_KEY_ENV).ok()
+}
+
+// ---- end of model insights ----
+
 /// Options of `collector`.
 #[derive(Args, Debug)]
 pub struct CollectorArgs {
@@ -350,6 +434,9 @@ pub struct CollectorArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Model insights.
+    #[command(flatten)]
+    pub insights: InsightsArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -381,6 +468,9 @@ pub struct DevArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Model insights.
+    #[command(flatten)]
+    pub insights: InsightsArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -630,6 +720,72 @@ mod tests {
         assert!(err.0.contains("`1.5` is not a number from 0 to 1"), "{err}");
         assert!(analysis(&["--rage-prompt-count", "1"]).is_err());
         assert!(analysis(&["--conversation-idle-minutes", "0"]).is_err());
+    }
+
+    fn insights(args: &[&str], key: Option<&str>) -> Result<Option<InsightsConfig>, StartError> {
+        let mut argv = vec!["agent-track-server", "dev"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv)
+            .map_err(|e| StartError(e.to_string()))?
+            .command
+        {
+            Command::Dev(d) => d.insights.config(key),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn insights_are_off_by_default_and_need_a_url_and_a_model() {
+        assert!(insights(&[], Some("sk-x")).unwrap().is_none());
+        let url = "http://127.0.0.1:11434/v1/chat/completions";
+        let err = insights(&["--insights-url", url], None).unwrap_err();
+        assert!(err.0.contains("--insights-model is not"), "{err}");
+        let err = insights(&["--insights-model", "llama3"], None).unwrap_err();
+        assert!(err.0.contains("--insights-url is not"), "{err}");
+        let err = insights(
+            &["--insights-url", "localhost:11434", "--insights-model", "m"],
+            None,
+        )
+        .unwrap_err();
+        assert!(err.0.contains("http or https"), "{err}");
+        let err = insights(
+            &["--insights-url", "not a url", "--insights-model", "m"],
+            None,
+        )
+        .unwrap_err();
+        assert!(err.0.contains("is not a URL"), "{err}");
+        let c = insights(
+            &[
+                "--insights-url",
+                url,
+                "--insights-model",
+                "llama3",
+                "--insights-concurrency",
+                "3",
+                "--insights-per-hour",
+                "10",
+                "--insights-timeout-seconds",
+                "5",
+            ],
+            Some("sk-secret"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((c.url.as_str(), c.model.as_str()), (url, "llama3"));
+        assert_eq!(
+            (c.concurrency, c.per_hour, c.timeout),
+            (3, 10, Duration::from_secs(5))
+        );
+        assert!(!format!("{c:?}").contains("sk-secret"));
+        let c = insights(&["--insights-url", url, "--insights-model", "m"], None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (c.concurrency, c.per_hour, c.timeout),
+            (2, 200, Duration::from_secs(60))
+        );
+        assert!(c.key.is_none());
+        assert!(insights(&["--insights-concurrency", "0"], None).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::collector::analysis::AnalysisConfig;
+use crate::collector::insights::InsightsConfig;
 use crate::collector::{self, Collector, CollectorConfig, Synchronous};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::secret::Secrets;
@@ -31,6 +32,8 @@ pub struct DevConfig {
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
     pub analysis: AnalysisConfig,
+    /// Model insights (`None`: off).
+    pub insights: Option<InsightsConfig>,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -87,6 +90,7 @@ pub fn app(
         ingest_keys: vec![creds.ingest_key.clone()],
         synchronous: config.synchronous,
         analysis: config.analysis.clone(),
+        insights: config.insights.clone(),
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),

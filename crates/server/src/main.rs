@@ -56,6 +56,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 ingest_keys: cli::ingest_keys(args.ingest_keys_file.as_deref())?,
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
+                insights: args.insights.config(cli::insights_key().as_deref())?,
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -80,6 +81,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 pkg: args.pkg.clone(),
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
+                insights: args.insights.config(cli::insights_key().as_deref())?,
             };
             let app = dev::app(&config, addr, &creds).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())

@@ -79,6 +79,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             ingest_keys: Vec::new(),
             synchronous: Default::default(),
             analysis: Default::default(),
+            insights: None,
         })
         .unwrap(),
     );

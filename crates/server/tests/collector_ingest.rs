@@ -531,6 +531,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        insights: None,
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -548,6 +549,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         ingest_keys: Vec::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        insights: None,
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()

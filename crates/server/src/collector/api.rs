@@ -10,6 +10,8 @@
 //! - `GET /api/v1/stats`.
 //! - `GET /api/v1/issues?since=&until=&agentId=`: conversations per issue type, rates per
 //!   UTC day, examples.
+//! - `GET /api/v1/conversations/{id}/insights`: model insights next to the verdict (see
+//!   [`super::insights::api`]).
 //!
 //! Errors are `{requestId, code, message}`: 401 `unauthorized` (with `WWW-Authenticate:
 //! Bearer`), 400 `invalid_parameter` / `unknown_parameter` naming the parameter, 404
@@ -48,6 +50,11 @@ pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/stats", get(stats_of))
         .route("/api/v1/issues", get(issues_of))
+        // Model insights (see collector::insights::api).
+        .route(
+            "/api/v1/conversations/{id}/insights",
+            get(super::insights::api::insights_of),
+        )
         .route_layer(middleware::from_fn_with_state(collector, require_key))
 }
 
@@ -97,7 +104,7 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
 }
 
 /// The query string as name-value pairs; an unreadable one is 400 `invalid_parameter`.
-struct Pairs(Vec<(String, String)>);
+pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Pairs {
     type Rejection = ApiError;
@@ -114,7 +121,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Pairs {
 }
 
 /// The conversation id of the path; an unreadable one is 400 `invalid_parameter`.
-struct Id(String);
+pub(crate) struct Id(pub(crate) String);
 
 impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
@@ -135,6 +142,7 @@ fn now() -> i64 {
     i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
+/// 404 `not_found` for an unknown conversation.
 pub(crate) fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,

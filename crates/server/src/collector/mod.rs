@@ -10,6 +10,7 @@
 //! - [`api`]: the read API under `/api/v1` (bearer API key).
 //! - [`log`]: the conversation log API for backends (create, append; bearer ingest key).
 //! - [`pendo`]: `POST /data/agentic`, Pendo's server-side Conversations API body.
+//! - [`insights`]: optional model insights of ended conversations (off unless configured).
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
 //! - [`schema`]: the SQLite schema and its migrations.
@@ -28,6 +29,7 @@ pub mod cursor;
 pub mod db;
 pub mod ingest;
 pub mod log;
+pub mod insights;
 pub mod merge;
 pub mod pendo;
 pub mod query;
@@ -53,6 +55,7 @@ use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
+use insights::InsightsConfig;
 
 /// Conversations the sweep judges per transaction.
 const SWEEP_BATCH: i64 = 500;
@@ -102,6 +105,8 @@ pub struct CollectorConfig {
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
     pub analysis: AnalysisConfig,
+    /// Model insights; `None` (the default): off, nothing is sent anywhere.
+    pub insights: Option<InsightsConfig>,
 }
 
 impl CollectorConfig {
@@ -114,6 +119,7 @@ impl CollectorConfig {
             ingest_keys: Vec::new(),
             synchronous: Synchronous::default(),
             analysis: AnalysisConfig::default(),
+            insights: None,
         }
     }
 }
@@ -172,6 +178,10 @@ pub struct Collector {
     api_key: String,
     ingest_keys: Vec<String>,
     analysis: Arc<AnalysisConfig>,
+    // Model insights.
+    insights: Option<Arc<InsightsConfig>>,
+    /// This process's id in insight claims (`lease_owner`).
+    insights_owner: String,
 }
 
 impl std::fmt::Debug for Collector {
@@ -180,6 +190,7 @@ impl std::fmt::Debug for Collector {
             .field("secrets", &self.secrets)
             .field("api_key", &"redacted")
             .field("ingest_keys", &self.ingest_keys.len())
+            .field("insights", &self.insights)
             .finish_non_exhaustive()
     }
 }
@@ -246,6 +257,8 @@ impl Collector {
             api_key: config.api_key,
             ingest_keys: config.ingest_keys,
             analysis: Arc::new(config.analysis),
+            insights: config.insights.map(Arc::new),
+            insights_owner: format!("w_{:016x}", rand::random::<u64>()),
         })
     }
 
@@ -427,9 +440,11 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 /// request-id [`crate::error::layer`]. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 ///
-/// Starts the analysis sweep ([`Collector::start_sweep`]).
+/// Starts the analysis sweep ([`Collector::start_sweep`]) and, when configured, the model
+/// insights worker ([`insights::worker::start`]).
 pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
+    insights::worker::start(&collector);
     ingest::routes()
         .merge(pendo::routes(Arc::clone(&collector)))
         .merge(log::routes(Arc::clone(&collector)))

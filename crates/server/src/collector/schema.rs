@@ -10,7 +10,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
@@ -88,6 +88,8 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::analysis::storage::MIGRATION,
     // 3: the conversation log API (see log::storage).
     super::log::storage::MIGRATION,
+    // 4: model insights and their hourly usage (see insights::storage).
+    super::insights::storage::MIGRATION,
 ];
 
 /// Why a database cannot be used.

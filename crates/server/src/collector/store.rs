@@ -161,8 +161,8 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Deletes a conversation with its messages, reactions, verdict and issues, and its
-/// messages from the search index; `false` when there was none.
+/// Deletes a conversation with its messages, reactions, verdict, issues and model insights,
+/// and its messages from the search index; `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
 /// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
 /// copies of those pages from the WAL.
@@ -172,6 +172,7 @@ pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<
     tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
     analysis::storage::forget(&tx, id)?;
+    super::insights::storage::forget(&tx, id)?;
     tx.commit()?;
     Ok(found)
 }

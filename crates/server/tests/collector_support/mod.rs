@@ -48,6 +48,14 @@ impl Server {
     pub async fn start_with(
         analysis: agent_track_server::collector::analysis::AnalysisConfig,
     ) -> Server {
+        Server::start_full(analysis, None).await
+    }
+
+    /// A server with these analysis thresholds and model insights.
+    pub async fn start_full(
+        analysis: agent_track_server::collector::analysis::AnalysisConfig,
+        insights: Option<agent_track_server::collector::insights::InsightsConfig>,
+    ) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Secrets::parse(&Secrets::generate()).unwrap();
         // A nested, missing directory: open creates it.
@@ -58,6 +66,7 @@ impl Server {
             ingest_keys: vec![INGEST_KEY.into()],
             synchronous: Default::default(),
             analysis,
+            insights,
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
