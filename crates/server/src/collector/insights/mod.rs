@@ -53,8 +53,9 @@ impl std::fmt::Debug for InsightsKey {
     }
 }
 
-/// How model insights run. See the module documentation and README "Model insights".
-#[derive(Debug, Clone)]
+/// How model insights run. See the module documentation and README "Model insights". Its
+/// `Debug` shows the URL's scheme, host and port only (a URL may carry credentials too).
+#[derive(Clone)]
 pub struct InsightsConfig {
     /// The full URL of a chat-completions endpoint, e.g.
     /// `http://127.0.0.1:11434/v1/chat/completions`.
@@ -82,6 +83,22 @@ pub struct InsightsConfig {
     /// …doubling while it finds none, up to this (default 60 s): looking is a scan of the
     /// ended conversations (see `examples/insights_bench.rs`).
     pub idle_poll_max: Duration,
+}
+
+impl std::fmt::Debug for InsightsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let origin = reqwest::Url::parse(&self.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| "(not a URL)".into());
+        f.debug_struct("InsightsConfig")
+            .field("url", &origin)
+            .field("model", &self.model)
+            .field("key", &self.key)
+            .field("concurrency", &self.concurrency)
+            .field("per_hour", &self.per_hour)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 impl InsightsConfig {
@@ -126,12 +143,20 @@ mod tests {
 
     #[test]
     fn the_key_never_shows_in_debug() {
-        let mut c = InsightsConfig::new("http://127.0.0.1:1/v1/chat/completions", "m");
+        let mut c = InsightsConfig::new(
+            "https://user:pw@llm.example:8443/v1/chat/completions?api-key=q-secret",
+            "m",
+        );
         c.key = InsightsKey::new(" sk-secret-123 ");
         assert_eq!(c.key.as_ref().unwrap().expose(), "sk-secret-123");
         let shown = format!("{c:?}");
         assert!(!shown.contains("sk-secret"), "{shown}");
         assert!(shown.contains("InsightsKey(redacted)"), "{shown}");
+        assert!(shown.contains("\"https://llm.example:8443\""), "{shown}");
+        assert!(
+            !shown.contains("pw") && !shown.contains("q-secret"),
+            "{shown}"
+        );
         assert!(InsightsKey::new("  ").is_none());
     }
 
