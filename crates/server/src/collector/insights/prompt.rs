@@ -2,7 +2,8 @@
 //! docs/PROTOCOL.md ("Model insights"); change both together.
 //!
 //! The transcript is one user message: a header line, then each message as `Role: text`
-//! (`User` for prompts, `Assistant` for answers, `Agent trace` for traces), separated by
+//! (`User` for prompts, `Assistant` for answers, `Agent trace` for traces, `System` and
+//! `Tool` for the log API's system and tool messages), separated by
 //! blank lines. Each message is cut at [`MESSAGE_CHARS`] characters (ending with `…`). When
 //! the whole exceeds [`TRANSCRIPT_CHARS`], the first messages (up to [`HEAD_CHARS`]) and the
 //! newest ones (the rest of the budget) are kept, with a line saying how many were left out
@@ -37,7 +38,8 @@ pub const TAIL_ROWS: usize = TRANSCRIPT_CHARS / 8;
 /// One stored message as the transcript needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Turn {
-    /// The stored `type`: `prompt`, `agent_response`, `agent_trace`.
+    /// The stored `type`: `prompt`, `agent_response`, `agent_trace`; from the conversation
+    /// log API also `system` and `tool`.
     pub kind: String,
     /// The text (already cut to at most [`MESSAGE_CHARS`] + 1 characters by the query).
     pub content: String,
@@ -47,6 +49,8 @@ fn role(kind: &str) -> &'static str {
     match kind {
         "prompt" => "User",
         "agent_response" => "Assistant",
+        "system" => "System",
+        "tool" => "Tool",
         _ => "Agent trace",
     }
 }
