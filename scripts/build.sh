@@ -8,7 +8,17 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # The release profile is tuned for the servers; the browser module is tuned for size.
 export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
-wasm-pack build --target web --release --out-dir pkg "$@" -- --features talc
+# wasm-pack leaves wasm-opt to the steps below (--no-opt), so that the panic entry points are
+# snipped first (scripts/snip-panics.mjs: a panic traps as it did, without std's panic
+# machinery and message formatting) and wasm-opt then removes what only they reached.
+wasm-pack build --target web --release --no-opt --out-dir pkg "$@" -- --features talc
+node scripts/snip-panics.mjs pkg/agent_track_bg.wasm
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-reference-types --enable-multivalue --enable-mutable-globals \
+  --strip-producers --strip-target-features \
+  pkg/agent_track_bg.wasm -o pkg/agent_track_bg.wasm
+# The glue, minified: pages that import pkg/ without a bundler fetch it as it is.
+node scripts/minify-glue.mjs pkg/agent_track.js
 # wasm-pack copies the crate's README (the repository's) into pkg/; no flag skips that, only
 # `readme = false` in Cargo.toml, which would take it off crates.io too. npm users get the
 # package README instead, written for them. npm packs a README whatever package.json "files"
