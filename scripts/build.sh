@@ -17,8 +17,9 @@ wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sig
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   --strip-producers --strip-target-features \
   pkg/agent_track_bg.wasm -o pkg/agent_track_bg.wasm
-# The glue, minified: pages that import pkg/ without a bundler fetch it as it is.
-node scripts/minify-glue.mjs pkg/agent_track.js
+# The glue and its snippets (js/), minified: pages that import pkg/ without a bundler fetch
+# them as they are.
+find pkg/snippets -name '*.js' -print0 2>/dev/null | xargs -0 node scripts/minify-glue.mjs pkg/agent_track.js
 # wasm-pack copies the crate's README (the repository's) into pkg/; no flag skips that, only
 # `readme = false` in Cargo.toml, which would take it off crates.io too. npm users get the
 # package README instead, written for them. npm packs a README whatever package.json "files"
