@@ -11,6 +11,7 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
 # wasm-pack leaves wasm-opt to the steps below (--no-opt), so that the panic entry points are
 # snipped first (scripts/snip-panics.mjs: a panic traps as it did, without std's panic
 # machinery and message formatting) and wasm-opt then removes what only they reached.
+rm -rf pkg/snippets # wasm-pack adds to it and never removes a snippet that went
 wasm-pack build --target web --release --no-opt --out-dir pkg "$@" -- --features talc
 node scripts/snip-panics.mjs pkg/agent_track_bg.wasm
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \

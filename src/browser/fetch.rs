@@ -1,5 +1,5 @@
 //! [`FetchTransport`]: batches over `fetch`. The only module that touches `fetch`, through
-//! `js/fetch.js` (shipped in the package's `snippets/`), which makes the request; what the
+//! `js/browser.js` (shipped in the package's `snippets/`), which makes the request; what the
 //! answer means stays in Rust ([`Reply`], `delivery::outcome`).
 
 use wasm_bindgen::prelude::*;
@@ -15,7 +15,7 @@ pub const TIMEOUT_MS: u32 = 30_000;
 /// browser's own `CompressionStream` where it exists (`Content-Encoding: gzip`; no
 /// compressor in the module). Page-hide sends are `text/plain` (no CORS preflight) with
 /// `keepalive: true`, and stay uncompressed: `CompressionStream` is asynchronous, and a send
-/// made while the page unloads must leave at once. See `js/fetch.js`.
+/// made while the page unloads must leave at once. See `js/browser.js`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct FetchTransport;
 
@@ -29,7 +29,7 @@ impl Transport for FetchTransport {
     }
 }
 
-#[wasm_bindgen(module = "/js/fetch.js")]
+#[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
     /// Resolves with an [`Answer`] or, for a network failure, its description (a string).
     fn post(endpoint: &str, body: &str, keepalive: bool, timeout_ms: u32) -> js_sys::Promise;

@@ -1,7 +1,9 @@
-// The browser's side of FetchTransport (src/browser/fetch.rs): one POST of one batch body.
-// wasm-bindgen ships this file in pkg/snippets/; the decisions about the answer (sent,
-// retry, drop, backoff) stay in Rust (src/delivery/outcome.rs).
-//
+// The module's browser I/O that is simpler said in JS than through bindings: the request
+// of FetchTransport (src/browser/fetch.rs) and the Web Lock request of WebLock
+// (src/browser/locks.rs). wasm-bindgen ships this file in pkg/snippets/ (minified by
+// scripts/build.sh). The decisions stay in Rust: what an answer means (sent, retry, drop,
+// backoff: src/delivery/outcome.rs), when to send, what to do without the lock.
+
 // post(endpoint, body, keepalive, timeoutMs) resolves, never rejects, with
 //   {status, body, retryAfter}  an HTTP answer (retryAfter: the Retry-After header or undefined)
 //   a string                    a network failure, described ("no response within 30 s")
@@ -35,4 +37,20 @@ export async function post(endpoint, body, keepalive, timeoutMs) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+// lockRequest(locks, name, wait) requests the Web Lock `name` from `locks`
+// (navigator.locks), waiting for it only when `wait` ({ifAvailable: !wait}). Resolves, never
+// rejects, with the function that releases the lock, or null when it was not granted or the
+// request was refused. The lock is held until that function is called.
+export function lockRequest(locks, name, wait) {
+  return new Promise((granted) => {
+    try {
+      locks
+        .request(name, { ifAvailable: !wait }, (lock) => (lock ? new Promise((release) => granted(release)) : granted(null)))
+        .catch(() => granted(null));
+    } catch {
+      granted(null);
+    }
+  });
 }
