@@ -54,3 +54,30 @@ export function lockRequest(locks, name, wait) {
     }
   });
 }
+
+// every(ms, f) calls f every ms milliseconds, after(ms, f) once after ms; each returns the
+// function that cancels it (src/browser/timer.rs calls it when its Timer drops).
+export function every(ms, f) {
+  const id = setInterval(f, ms);
+  return () => clearInterval(id);
+}
+export function after(ms, f) {
+  const id = setTimeout(f, ms);
+  return () => clearTimeout(id);
+}
+
+// pageEvents(online, hidden, shown) listens for the browser coming back `online`, and for the
+// page being hidden (`pagehide`, or `visibilitychange` to hidden) or shown again; returns the
+// function that removes the listeners. Without a window (a worker) it listens to nothing.
+export function pageEvents(online, hidden, shown) {
+  if (typeof window === 'undefined') return () => {};
+  const visibility = () => (document.visibilityState === 'hidden' ? hidden() : shown());
+  addEventListener('online', online);
+  addEventListener('pagehide', hidden);
+  document.addEventListener('visibilitychange', visibility);
+  return () => {
+    removeEventListener('online', online);
+    removeEventListener('pagehide', hidden);
+    document.removeEventListener('visibilitychange', visibility);
+  };
+}

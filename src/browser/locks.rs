@@ -9,11 +9,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use agent_track_schema::text::push_u64;
-use gloo_timers::callback::Interval;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::timer::Timer;
 use crate::delivery::{Guard, Lock, Pending};
 use crate::platform::Platform;
 use crate::storage::Storage;
@@ -104,7 +104,7 @@ struct Holder {
     /// Guards alive (a `flush()` and a page-hide send may overlap).
     guards: Cell<u32>,
     /// Renews the lease while `guards > 0`.
-    renew: RefCell<Option<Interval>>,
+    renew: RefCell<Option<Timer>>,
 }
 
 impl Lease {
@@ -170,7 +170,7 @@ impl LeaseGuard {
             let weak = Rc::downgrade(&holder);
             // Renews only a lease that is still ours: one released on page hide, or taken by
             // another tab after it expired, is left alone.
-            let renew = Interval::new(RENEW_MS, move || {
+            let renew = Timer::every(RENEW_MS, move || {
                 if let Some(h) = weak.upgrade().filter(|h| h.ours()) {
                     h.write();
                 }
