@@ -18,6 +18,8 @@ wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sig
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   --strip-producers --strip-target-features \
   pkg/agent_track_bg.wasm -o pkg/agent_track_bg.wasm
+# The hashed import and export names, shortened in the .wasm and the glue alike.
+node scripts/shorten-names.mjs pkg/agent_track_bg.wasm pkg/agent_track.js
 # The glue and its snippets (js/), minified: pages that import pkg/ without a bundler fetch
 # them as they are.
 find pkg/snippets -name '*.js' -print0 2>/dev/null | xargs -0 node scripts/minify-glue.mjs pkg/agent_track.js
