@@ -14,7 +14,12 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
 rm -rf pkg/snippets # wasm-pack adds to it and never removes a snippet that went
 wasm-pack build --target web --release --no-opt --out-dir pkg "$@" -- --features talc
 node scripts/snip-panics.mjs pkg/agent_track_bg.wasm
-wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# -Oz, then the control flow rebuilt (--flatten --rereloop) and -Oz again until nothing
+# shrinks: 1.6 % smaller than -Oz once. --low-memory-unused: nothing lives in the first
+# 1 KiB of memory (Rust's wasm32 stack comes first and grows down from 1 MiB, its data
+# after), so address arithmetic can fold into load/store offsets.
+wasm-opt --low-memory-unused -Oz --flatten --rereloop -Oz --converge \
+  --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   --strip-producers --strip-target-features \
   pkg/agent_track_bg.wasm -o pkg/agent_track_bg.wasm
