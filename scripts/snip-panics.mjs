@@ -23,7 +23,9 @@
 // snipped too, but only after a check: no function outside them and the panic entry points
 // calls one of them. A `format!`, `to_string()` or `write!` added to the module makes its
 // function call into core::fmt, and the build stops here naming it instead of shipping a
-// formatter that traps.
+// formatter that traps. What the check cannot see: formatting only through a `dyn Display`
+// (`to_string()` on a `&dyn Display`), an indirect call with no direct one; the module has
+// none, keep it so.
 import binaryen from 'binaryen';
 import { readFileSync, writeFileSync } from 'node:fs';
 
