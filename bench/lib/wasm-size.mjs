@@ -170,7 +170,7 @@ export async function shippedFiles(pkgDir, glue = 'agent_track.js', wasm = 'agen
     seen.add(path);
     files.push(path);
     const text = await readFile(path, 'utf8');
-    for (const m of text.matchAll(/(?:import|export)\s*(?:[^'"]*?\sfrom\s*)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+    for (const m of text.matchAll(/(?:import|export)\s*(?:[^'"]*?\bfrom\s*)?['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
       await visit(join(dirname(path), m[1] ?? m[2]));
     }
   };

@@ -1,17 +1,19 @@
 //! The cross-tab send lock: Web Locks (`navigator.locks`) where the browser has them, else a
 //! `localStorage` lease with expiry.
 //!
-//! `navigator.locks` is bound here with our own extern: web-sys's `LockManager` needs
-//! `--cfg web_sys_unstable_apis`, which would leak into every app that depends on this crate.
+//! `navigator.locks` is requested in `js/browser.js` (`lockRequest`): web-sys's `LockManager`
+//! needs `--cfg web_sys_unstable_apis`, which would leak into every app that depends on this
+//! crate, and the request's callback and promises are a few lines of JS.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_timers::callback::Interval;
-use js_sys::{Function, Object, Promise, Reflect};
+use agent_track_schema::text::push_u64;
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::timer::Timer;
 use crate::delivery::{Guard, Lock, Pending};
 use crate::platform::Platform;
 use crate::storage::Storage;
@@ -20,17 +22,12 @@ use crate::storage::Storage;
 /// [`crate::keys`]).
 pub use crate::keys::LOCK as LOCK_NAME;
 
-#[wasm_bindgen]
+#[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
-    /// `navigator.locks`.
-    type LockManager;
-    #[wasm_bindgen(method, catch)]
-    fn request(
-        this: &LockManager,
-        name: &str,
-        options: &JsValue,
-        callback: &Function,
-    ) -> Result<Promise, JsValue>;
+    /// `locks.request(name, {ifAvailable: !wait}, ..)`; resolves with the function that
+    /// releases the lock, or `null` when it was not granted (see `js/browser.js`).
+    #[wasm_bindgen(js_name = lockRequest)]
+    fn lock_request(locks: &JsValue, name: &str, wait: bool) -> Promise;
 }
 
 /// The browser's best lock: Web Locks when `navigator.locks` exists (secure contexts of
@@ -45,7 +42,7 @@ pub fn default_lock(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Rc<
 /// `navigator.locks.request(LOCK_NAME, {ifAvailable}, cb)`: the lock is held until the
 /// promise `cb` returns settles, which happens when the [`Guard`] drops. Exclusive across the
 /// tabs and workers of an origin, and within one tab.
-pub struct WebLock(LockManager);
+pub struct WebLock(JsValue);
 
 impl WebLock {
     /// `None` when the browser has no `navigator.locks`.
@@ -54,7 +51,7 @@ impl WebLock {
         let locks = Reflect::get(&navigator, &"locks".into())
             .ok()
             .filter(|l| l.is_object())?;
-        Some(WebLock(locks.unchecked_into()))
+        Some(WebLock(locks))
     }
 }
 
@@ -68,36 +65,12 @@ impl Drop for Release {
     }
 }
 
-/// A promise and the function that resolves it.
-fn deferred() -> (Promise, Function) {
-    let mut resolve = None;
-    let promise = Promise::new(&mut |res, _| resolve = Some(res));
-    (promise, resolve.expect("the executor runs synchronously"))
-}
-
 impl Lock for WebLock {
     fn acquire(&self, wait: bool) -> Pending<Option<Guard>> {
-        let (held, release) = deferred();
-        let (granted, grant) = deferred();
-        let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
-            let _ = grant.call1(&JsValue::NULL, &JsValue::from_bool(!lock.is_null()));
-            if lock.is_null() {
-                Promise::resolve(&JsValue::NULL).into()
-            } else {
-                held.into()
-            }
-        });
-        let options = Object::new();
-        let _ = Reflect::set(&options, &"ifAvailable".into(), &JsValue::from_bool(!wait));
-        let requested = self
-            .0
-            .request(LOCK_NAME, &options, callback.unchecked_ref());
+        let granted = lock_request(&self.0, LOCK_NAME, wait);
         Box::pin(async move {
-            if requested.is_err() {
-                return None;
-            }
-            let granted = JsFuture::from(granted).await.ok()?.as_bool()?;
-            granted.then(|| Guard::new(Release(release)))
+            let release: Function = JsFuture::from(granted).await.ok()?.dyn_into().ok()?;
+            Some(Guard::new(Release(release)))
         })
     }
 }
@@ -131,7 +104,7 @@ struct Holder {
     /// Guards alive (a `flush()` and a page-hide send may overlap).
     guards: Cell<u32>,
     /// Renews the lease while `guards > 0`.
-    renew: RefCell<Option<Interval>>,
+    renew: RefCell<Option<Timer>>,
 }
 
 impl Lease {
@@ -164,7 +137,7 @@ impl Holder {
     fn write(&self) -> bool {
         let mut mine = self.owner.clone();
         mine.push(' ');
-        mine.push_str(&(self.platform.now_ms() + LEASE_MS).to_string());
+        push_u64(&mut mine, self.platform.now_ms() + LEASE_MS);
         // Write, then read back: another tab's write in between wins.
         self.storage.set(LOCK_NAME, &mine).is_ok()
             && self.storage.get(LOCK_NAME).ok().flatten().as_deref() == Some(mine.as_str())
@@ -197,7 +170,7 @@ impl LeaseGuard {
             let weak = Rc::downgrade(&holder);
             // Renews only a lease that is still ours: one released on page hide, or taken by
             // another tab after it expired, is left alone.
-            let renew = Interval::new(RENEW_MS, move || {
+            let renew = Timer::every(RENEW_MS, move || {
                 if let Some(h) = weak.upgrade().filter(|h| h.ours()) {
                     h.write();
                 }

@@ -8,6 +8,7 @@ mod local_storage;
 mod locks;
 mod platform;
 mod scheduler;
+mod timer;
 
 use std::cell::RefCell;
 use std::rc::Rc;

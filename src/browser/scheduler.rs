@@ -5,10 +5,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::{Interval, Timeout};
-use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{EventTarget, VisibilityState};
+
+use super::timer::{PageEvents, Timer};
 
 use crate::delivery::Lock;
 use crate::tracker::{Tracker, WeakTracker};
@@ -18,8 +17,8 @@ use crate::tracker::{Tracker, WeakTracker};
 pub struct Scheduler {
     /// Owned here; the timer and listeners hold only weak references to it.
     _state: Rc<State>,
-    _interval: Interval,
-    _listeners: Vec<Listener>,
+    _interval: Timer,
+    _listeners: PageEvents,
 }
 
 struct State {
@@ -27,7 +26,7 @@ struct State {
     /// The tracker's cross-tab lock, released on page hide.
     lock: Rc<dyn Lock>,
     /// Wakes the tracker when a backoff ends.
-    retry: RefCell<Option<Timeout>>,
+    retry: RefCell<Option<Timer>>,
     /// The page-hide send of this hide already ran (`visibilitychange` and `pagehide` both
     /// fire on unload; one send per hide).
     hide_sent: Cell<bool>,
@@ -49,29 +48,21 @@ impl Scheduler {
         let due = Rc::downgrade(&state);
         tracker.on_flush_due(Rc::new(move || automatic(due.clone())));
         let tick = Rc::downgrade(&state);
-        let interval = Interval::new(interval_ms, move || automatic(tick.clone()));
-        let mut listeners = Vec::new();
-        if let Some(window) = web_sys::window() {
-            let online = Rc::downgrade(&state);
-            listeners.push(Listener::new(&window, "online", move || {
-                automatic(online.clone())
-            }));
-            let hide = Rc::downgrade(&state);
-            listeners.push(Listener::new(&window, "pagehide", move || {
-                page_hidden(&hide)
-            }));
-            if let Some(document) = window.document() {
-                let vis = Rc::downgrade(&state);
-                let doc = document.clone();
-                listeners.push(Listener::new(&document, "visibilitychange", move || {
-                    if doc.visibility_state() == VisibilityState::Hidden {
-                        page_hidden(&vis);
-                    } else if let Some(s) = vis.upgrade() {
-                        s.hide_sent.set(false);
-                    }
-                }));
-            }
-        }
+        let interval = Timer::every(interval_ms, move || automatic(tick.clone()));
+        let (online, hide, shown) = (
+            Rc::downgrade(&state),
+            Rc::downgrade(&state),
+            Rc::downgrade(&state),
+        );
+        let listeners = PageEvents::listen(
+            move || automatic(online.clone()),
+            move || page_hidden(&hide),
+            move || {
+                if let Some(s) = shown.upgrade() {
+                    s.hide_sent.set(false);
+                }
+            },
+        );
         if tracker.stats().queued > 0 {
             automatic(Rc::downgrade(&state));
         }
@@ -95,7 +86,7 @@ fn automatic(state: Weak<State>) {
                     .saturating_sub(js_sys::Date::now() as u64)
                     .min(u64::from(u32::MAX)) as u32;
                 let again = state.clone();
-                *s.retry.borrow_mut() = Some(Timeout::new(wait, move || automatic(again)));
+                *s.retry.borrow_mut() = Some(Timer::after(wait, move || automatic(again.clone())));
             }
         }
     });
@@ -116,32 +107,4 @@ fn page_hidden(state: &Weak<State>) {
     // lock and starts its keepalive request. The page may be gone before that answers.
     let lock = s.lock.clone();
     spawn_local(async move { lock.release_on_hide() });
-}
-
-/// An event listener removed when dropped.
-#[must_use = "the listener is removed when this drops"]
-struct Listener {
-    target: EventTarget,
-    kind: &'static str,
-    callback: Closure<dyn FnMut()>,
-}
-
-impl Listener {
-    fn new(target: &EventTarget, kind: &'static str, f: impl FnMut() + 'static) -> Listener {
-        let callback = Closure::<dyn FnMut()>::new(f);
-        let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
-        Listener {
-            target: target.clone(),
-            kind,
-            callback,
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
-    }
 }
