@@ -67,6 +67,7 @@ async fn main() {
             _ => agent_track_server::collector::Synchronous::Normal,
         },
         analysis: Default::default(),
+        webhooks: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -141,6 +141,7 @@ async fn main() {
         api_key: KEY.into(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        webhooks: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

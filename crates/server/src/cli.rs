@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::collector::analysis::text::Phrases;
 use crate::collector::analysis::AnalysisConfig;
+use crate::collector::webhooks::WebhookConfig;
 use crate::collector::Synchronous;
 use crate::proxy::config::PendoKey;
 use crate::proxy::{ProxyConfig, Upstream};
@@ -345,6 +346,9 @@ pub struct CollectorArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Outbound webhooks.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -376,10 +380,92 @@ pub struct DevArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Outbound webhooks (without a secret, one is generated into the data folder as
+    /// `webhook-secret`).
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
 }
+
+// ---- Outbound webhooks (collector and dev) ----
+
+/// Outbound webhooks of the collector. The signing secret comes from
+/// AGENT_TRACK_WEBHOOK_SECRET or --webhook-secret-file, never from a flag; it is distinct
+/// from AGENT_TRACK_SECRET (which signs proxy -> collector).
+#[derive(Args, Debug, Clone, Default)]
+pub struct WebhookArgs {
+    /// Send signed events (conversation.ended, conversation.flagged, reaction.negative) to
+    /// this http(s) URL; repeat the flag for more receivers (or give a comma-separated list
+    /// in the variable).
+    #[arg(
+        long = "webhook-url",
+        env = "AGENT_TRACK_WEBHOOK_URLS",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+    /// Read the webhook signing secret (whsec_...) from this file instead of
+    /// AGENT_TRACK_WEBHOOK_SECRET.
+    #[arg(long, env = "AGENT_TRACK_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// The environment variable of the webhook signing secret.
+pub const WEBHOOK_SECRET_ENV: &str = "AGENT_TRACK_WEBHOOK_SECRET";
+
+impl WebhookArgs {
+    /// The webhook configuration: URLs checked, the secret read (only when there are URLs)
+    /// from --webhook-secret-file or AGENT_TRACK_WEBHOOK_SECRET, else from `generated` (the
+    /// dev stack's), else refused.
+    pub fn config(
+        &self,
+        generated: Option<&dyn Fn() -> Result<String, StartError>>,
+    ) -> Result<WebhookConfig, StartError> {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let mut config = WebhookConfig {
+            urls,
+            ..WebhookConfig::default()
+        };
+        if config.urls.is_empty() {
+            return Ok(config);
+        }
+        let text = match &self.webhook_secret_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map(|s| {
+                        crate::private::warn_if_open(path);
+                        s.trim().to_string()
+                    })
+                    .map_err(|e| {
+                        StartError(format!(
+                            "cannot read the webhook secret file {}: {e}",
+                            path.display()
+                        ))
+                    })?,
+            ),
+            None => match std::env::var(WEBHOOK_SECRET_ENV) {
+                Ok(s) if !s.trim().is_empty() => Some(s),
+                _ => generated.map(|g| g()).transpose()?,
+            },
+        };
+        if let Some(text) = text {
+            config.secrets = Some(
+                Secrets::parse(&text)
+                    .map_err(|e| StartError(format!("{WEBHOOK_SECRET_ENV}: {e}")))?,
+            );
+        }
+        config.validate().map_err(|e| StartError(e.to_string()))?;
+        Ok(config)
+    }
+}
+
+// ---- end of outbound webhooks ----
 
 /// A start-up problem, said plainly. Never contains a secret.
 #[derive(Debug, thiserror::Error)]

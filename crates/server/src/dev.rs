@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::collector::analysis::AnalysisConfig;
+use crate::collector::webhooks::WebhookConfig;
 use crate::collector::{self, Collector, CollectorConfig, Synchronous};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::secret::Secrets;
@@ -31,6 +32,8 @@ pub struct DevConfig {
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
     pub analysis: AnalysisConfig,
+    /// Outbound webhooks.
+    pub webhooks: WebhookConfig,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -55,6 +58,13 @@ pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
     Ok(DevCredentials { secrets, api_key })
 }
 
+/// Reads `data_dir/webhook-secret`, creating it (mode 0600) on first use: the dev stack's
+/// outbound webhook secret when `--webhook-url` is given without one.
+pub fn webhook_secret(data_dir: &Path) -> std::io::Result<String> {
+    private::ensure_dir(data_dir)?;
+    read_or_create(&data_dir.join("webhook-secret"), Secrets::generate)
+}
+
 fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> std::io::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
         private::ensure_file(path)?;
@@ -77,6 +87,7 @@ pub fn app(
         api_key: creds.api_key.clone(),
         synchronous: config.synchronous,
         analysis: config.analysis.clone(),
+        webhooks: config.webhooks.clone(),
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),

@@ -55,6 +55,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 api_key: api_key.trim().to_string(),
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
+                webhooks: args.webhooks.config(None)?,
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -62,7 +63,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, "collector listening");
+            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, webhooks = collector.webhook_config().urls.len(), "collector listening");
             let app = collector::app(Arc::new(collector)).merge(serve::health());
             serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
@@ -79,6 +80,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 pkg: args.pkg.clone(),
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
+                webhooks: args.webhooks.config(Some(&|| {
+                    dev::webhook_secret(&args.data_dir).map_err(|e| {
+                        cli::StartError(format!(
+                            "cannot prepare {}: {e}",
+                            args.data_dir.join("webhook-secret").display()
+                        ))
+                    })
+                }))?,
             };
             let app = dev::app(&config, addr, &creds).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())

@@ -78,6 +78,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             api_key: KEY.into(),
             synchronous: Default::default(),
             analysis: Default::default(),
+            webhooks: Default::default(),
         })
         .unwrap(),
     );

@@ -530,6 +530,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         api_key: API_KEY.into(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        webhooks: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -546,6 +547,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         api_key: String::new(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        webhooks: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()

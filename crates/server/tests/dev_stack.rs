@@ -25,6 +25,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         pkg: pkg.to_path_buf(),
         synchronous: Default::default(),
         analysis: Default::default(),
+        webhooks: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));

@@ -10,6 +10,8 @@
 //! - `GET /api/v1/stats`.
 //! - `GET /api/v1/issues?since=&until=&agentId=`: conversations per issue type, rates per
 //!   UTC day, examples.
+//! - `GET /api/v1/webhooks/deliveries`: the outbound webhook outbox (see
+//!   [`super::webhooks::api`]).
 //!
 //! Errors are `{requestId, code, message}`: 401 `unauthorized` (with `WWW-Authenticate:
 //! Bearer`), 400 `invalid_parameter` / `unknown_parameter` naming the parameter, 404
@@ -48,6 +50,8 @@ pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/stats", get(stats_of))
         .route("/api/v1/issues", get(issues_of))
+        // Outbound webhooks: GET /api/v1/webhooks/deliveries.
+        .merge(super::webhooks::api::routes())
         .route_layer(middleware::from_fn_with_state(collector, require_key))
 }
 
@@ -89,7 +93,7 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
 }
 
 /// The query string as name-value pairs; an unreadable one is 400 `invalid_parameter`.
-struct Pairs(Vec<(String, String)>);
+pub(crate) struct Pairs(pub(crate) Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Pairs {
     type Rejection = ApiError;

@@ -19,6 +19,7 @@
 //! - [`query`]: query parameters checked into plain values.
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`time`]: RFC 3339 in and out.
+//! - [`webhooks`]: signed outbound webhooks from a transactional outbox.
 
 pub mod analysis;
 pub mod api;
@@ -34,6 +35,7 @@ pub mod store;
 pub mod time;
 pub mod transcript;
 pub mod view;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,12 +44,13 @@ use std::time::Duration;
 
 use axum::Router;
 use rusqlite::Connection;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
+use webhooks::{Targets, WebhookConfig, WebhookConfigError};
 
 /// Conversations the sweep judges per transaction.
 const SWEEP_BATCH: i64 = 500;
@@ -94,6 +97,8 @@ pub struct CollectorConfig {
     pub synchronous: Synchronous,
     /// Thresholds of the conversation analysis.
     pub analysis: AnalysisConfig,
+    /// Outbound webhooks (none by default).
+    pub webhooks: WebhookConfig,
 }
 
 impl CollectorConfig {
@@ -105,6 +110,7 @@ impl CollectorConfig {
             api_key: api_key.into(),
             synchronous: Synchronous::default(),
             analysis: AnalysisConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -143,6 +149,9 @@ pub enum CollectorError {
     /// The API key is empty.
     #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
+    /// The webhook configuration is not usable.
+    #[error(transparent)]
+    Webhooks(#[from] WebhookConfigError),
 }
 
 /// The collector's state: a writer connection and a small pool of [`READERS`] read
@@ -157,6 +166,11 @@ pub struct Collector {
     secrets: Secrets,
     api_key: String,
     analysis: Arc<AnalysisConfig>,
+    // Outbound webhooks: the configuration, the URLs the write path queues events for, and
+    // the worker's wake-up after a write queued some.
+    webhooks: Arc<WebhookConfig>,
+    webhook_targets: Targets,
+    webhook_wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -181,6 +195,7 @@ impl Collector {
         if config.api_key.is_empty() {
             return Err(CollectorError::EmptyApiKey);
         }
+        config.webhooks.validate()?;
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
             result.map_err(|source| CollectorError::DataDir {
@@ -222,7 +237,33 @@ impl Collector {
             secrets: config.secrets,
             api_key: config.api_key,
             analysis: Arc::new(config.analysis),
+            webhook_targets: config.webhooks.targets(),
+            webhooks: Arc::new(config.webhooks),
+            webhook_wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The outbound webhook configuration.
+    pub fn webhook_config(&self) -> &WebhookConfig {
+        &self.webhooks
+    }
+
+    /// The URLs the write path queues webhook events for (empty: none).
+    pub(crate) fn webhook_targets(&self) -> &Targets {
+        &self.webhook_targets
+    }
+
+    /// Tells the webhook worker that a write may have queued events.
+    pub(crate) fn wake_webhooks(&self) {
+        if !self.webhook_targets.is_empty() {
+            self.webhook_wake.notify_one();
+        }
+    }
+
+    /// Starts the webhook delivery worker ([`webhooks::deliver::start`]) when URLs are
+    /// configured.
+    pub fn start_webhooks(self: &Arc<Self>) {
+        webhooks::deliver::start(self, Arc::clone(&self.webhook_wake));
     }
 
     /// The thresholds of the analysis.
@@ -241,12 +282,16 @@ impl Collector {
         let mut total = 0;
         loop {
             let cfg = Arc::clone(&self.analysis);
+            let hooks = self.webhook_targets.clone();
             let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
             let n = self
                 .write("sweep", move |conn| {
-                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH)
+                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH, &hooks)
                 })
                 .await?;
+            if n > 0 {
+                self.wake_webhooks();
+            }
             total += n;
             if n < SWEEP_BATCH as usize {
                 return Ok(total);
@@ -403,9 +448,11 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 /// request-id [`crate::error::layer`]. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 ///
-/// Starts the analysis sweep ([`Collector::start_sweep`]).
+/// Starts the analysis sweep ([`Collector::start_sweep`]) and the webhook worker
+/// ([`Collector::start_webhooks`]).
 pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
+    collector.start_webhooks();
     ingest::routes()
         .merge(api::routes(Arc::clone(&collector)))
         .layer(axum::middleware::from_fn(crate::error::layer))

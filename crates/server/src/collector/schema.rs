@@ -10,7 +10,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
@@ -86,6 +86,8 @@ CREATE INDEX reactions_time ON reactions (timestamp);
 "#,
     // 2: conversation verdicts, issues and the full-text index (see analysis::storage).
     super::analysis::storage::MIGRATION,
+    // 3: the outbound webhook outbox (see webhooks::storage).
+    super::webhooks::storage::MIGRATION,
 ];
 
 /// Why a database cannot be used.

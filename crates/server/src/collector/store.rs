@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::analysis::{self, AnalysisConfig};
 use super::merge::{self, Stamp};
 use super::record::{Kind, Record};
+use super::webhooks::{self, events::NegativeReaction, Targets};
 
 /// What a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +20,15 @@ pub struct Outcome {
 /// counts every event as a duplicate; otherwise each event whose `eventId` is new is merged
 /// by the rules of [`merge`]. Every conversation the delivery changed is re-judged
 /// ([`analysis::storage::refresh`]) in the same transaction, so its verdict is never behind
-/// its messages.
+/// its messages. The webhook events the delivery causes are queued for `hooks` in the same
+/// transaction (a negative reaction that becomes current here; the verdicts' in `refresh`).
 pub fn ingest(
     conn: &mut Connection,
     webhook_id: &str,
     records: &[Record],
     now_ms: i64,
     cfg: &AnalysisConfig,
+    hooks: &Targets,
 ) -> rusqlite::Result<Outcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fresh = tx
@@ -56,7 +59,23 @@ pub fn ingest(
         outcome.accepted += 1;
         let changed = match r.kind {
             Kind::Message(_) => insert_message(&tx, r)?,
-            Kind::Reaction(reaction) => merge_reaction(&tx, r, merge::name(reaction))?,
+            Kind::Reaction(reaction) => {
+                let value = merge::name(reaction);
+                let current = merge_reaction(&tx, r, value)?;
+                // Outbound webhooks: a negative reaction that became the current one.
+                if current && value == "negative" && !hooks.is_empty() {
+                    let event = webhooks::events::reaction_negative(&NegativeReaction {
+                        conversation_id: &r.conversation_id,
+                        message_id: &r.message_id,
+                        agent_id: &r.agent_id,
+                        visitor_id: r.visitor_id.as_deref(),
+                        comments: &r.comments,
+                        timestamp: r.timestamp,
+                    });
+                    webhooks::storage::enqueue(&tx, hooks, &[event], now_ms)?;
+                }
+                current
+            }
         };
         if changed {
             touch_conversation(&tx, r)?;
@@ -65,7 +84,7 @@ pub fn ingest(
             }
         }
     }
-    analysis::storage::refresh(&tx, touched, now_ms, cfg)?;
+    analysis::storage::refresh(&tx, touched, now_ms, cfg, hooks)?;
     tx.commit()?;
     Ok(outcome)
 }
@@ -144,8 +163,9 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Deletes a conversation with its messages, reactions, verdict and issues, and its
-/// messages from the search index; `false` when there was none.
+/// Deletes a conversation with its messages, reactions, verdict and issues, its messages
+/// from the search index, and its webhook outbox rows (delivered, failed or not yet sent);
+/// `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
 /// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
 /// copies of those pages from the WAL.
@@ -155,6 +175,7 @@ pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<
     tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
     analysis::storage::forget(&tx, id)?;
+    webhooks::storage::forget(&tx, id)?;
     tx.commit()?;
     Ok(found)
 }

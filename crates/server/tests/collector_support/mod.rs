@@ -55,6 +55,7 @@ impl Server {
             api_key: API_KEY.into(),
             synchronous: Default::default(),
             analysis,
+            webhooks: Default::default(),
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
