@@ -40,7 +40,7 @@ CREATE TABLE webhook_outbox (
     last_error       TEXT,
     delivered_at     INTEGER
 );
-CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE status = 'pending';
 CREATE INDEX webhook_outbox_queue ON webhook_outbox (url, conversation_id, id) WHERE status = 'pending';
 CREATE INDEX webhook_outbox_conversation ON webhook_outbox (conversation_id);
 "#;
@@ -104,6 +104,10 @@ pub struct Claimed {
 /// `next_attempt_at` reached, not leased (or the lease expired), and no older pending row of
 /// the same (URL, conversation), which keeps each conversation's events in order per URL.
 /// One statement, so two processes never claim the same row.
+///
+/// Cost: the due index is walked in order and stops after `n` claimable rows (the unary `+`
+/// keeps SQLite from choosing the per-URL index, which would sort every pending row); rows
+/// held back by an older one of their conversation are skipped one by one.
 pub fn claim(
     conn: &Connection,
     urls: &[String],
@@ -119,7 +123,7 @@ pub fn claim(
              SELECT o.id FROM webhook_outbox o
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?3
                AND (o.lease_until IS NULL OR o.lease_until <= ?3)
-               AND o.url IN (SELECT value FROM json_each(?4))
+               AND +o.url IN (SELECT value FROM json_each(?4))
                AND NOT EXISTS (
                    SELECT 1 FROM webhook_outbox p
                    WHERE p.status = 'pending' AND p.url = o.url
