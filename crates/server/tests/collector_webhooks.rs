@@ -1011,4 +1011,6 @@ async fn a_url_without_a_secret_or_a_bad_url_refuses_to_open() {
         fast(),
     ));
     assert!(bad.contains("#2") && bad.contains("http"), "{bad}");
+    let same = open(hooks(&["https://ok.example/"], INGEST_SECRET, fast()));
+    assert!(same.contains("must differ"), "{same}");
 }

@@ -196,6 +196,11 @@ impl Collector {
             return Err(CollectorError::EmptyApiKey);
         }
         config.webhooks.validate()?;
+        if let Some(hooks) = &config.webhooks.secrets {
+            if hooks.all().iter().any(|s| config.secrets.all().contains(s)) {
+                return Err(WebhookConfigError::SameSecret.into());
+            }
+        }
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
             result.map_err(|source| CollectorError::DataDir {

@@ -106,6 +106,10 @@ pub enum WebhookConfigError {
     /// URLs without a secret.
     #[error("--webhook-url needs a signing secret: set AGENT_TRACK_WEBHOOK_SECRET (or --webhook-secret-file) to a whsec_ secret, distinct from AGENT_TRACK_SECRET")]
     NoSecret,
+    /// A webhook secret is also an ingest secret: every receiver could sign deliveries to
+    /// `POST /v1/ingest`.
+    #[error("AGENT_TRACK_WEBHOOK_SECRET must differ from every AGENT_TRACK_SECRET: a webhook receiver holds it and could otherwise sign deliveries to the collector")]
+    SameSecret,
 }
 
 impl WebhookConfig {
