@@ -777,4 +777,89 @@ mod tests {
         .unwrap();
         assert_eq!((c.event_rate_per_minute, c.event_rate_burst), (60, 500));
     }
+
+    // ---- outbound webhooks ----
+
+    fn webhook_args(args: &[&str]) -> WebhookArgs {
+        let mut argv = vec!["agent-track-server", "collector"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Collector(c) => c.webhooks,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn webhook_flags_need_a_secret_and_http_urls() {
+        // No URL: no webhooks, no secret read.
+        let none = webhook_args(&[]).config(None).unwrap();
+        assert!(none.urls.is_empty() && none.secrets.is_none());
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), format!("{}\n", Secrets::generate())).unwrap();
+        let path = file.path().to_str().unwrap();
+        let two = webhook_args(&[
+            "--webhook-url",
+            "https://a.example/h",
+            "--webhook-url",
+            "http://127.0.0.1:9000/h",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap();
+        assert_eq!(two.urls.len(), 2);
+        assert!(two.secrets.is_some());
+        let bad = webhook_args(&[
+            "--webhook-url",
+            "ftp://a.example/",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap_err();
+        assert!(bad.0.contains("#1"), "{}", bad.0);
+        std::fs::write(file.path(), "not-a-secret").unwrap();
+        let err = webhook_args(&[
+            "--webhook-url",
+            "https://a.example/",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap_err();
+        assert!(
+            err.0.contains("whsec_") && !err.0.contains("not-a-secret"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn dev_generates_a_webhook_secret_when_none_is_given() {
+        let args = WebhookArgs {
+            urls: vec!["http://127.0.0.1:9000/h".into()],
+            webhook_secret_file: None,
+        };
+        if std::env::var_os(WEBHOOK_SECRET_ENV).is_some() {
+            return; // The environment decides; nothing to check here.
+        }
+        assert!(args
+            .config(None)
+            .unwrap_err()
+            .0
+            .contains("AGENT_TRACK_WEBHOOK_SECRET"));
+        let dir = tempfile::tempdir().unwrap();
+        let generate =
+            || crate::dev::webhook_secret(dir.path()).map_err(|e| StartError(e.to_string()));
+        let first = args.config(Some(&generate)).unwrap();
+        assert!(first.secrets.is_some());
+        let kept = std::fs::read_to_string(dir.path().join("webhook-secret")).unwrap();
+        assert!(kept.starts_with("whsec_"));
+        args.config(Some(&generate)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("webhook-secret")).unwrap(),
+            kept,
+            "kept across runs"
+        );
+    }
 }

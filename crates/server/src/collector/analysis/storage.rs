@@ -674,6 +674,51 @@ mod tests {
     }
 
     #[test]
+    fn verdict_changes_queue_webhook_events_except_for_history() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::collector::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
+             INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
+                received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
+             VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
+        )
+        .unwrap();
+        let cfg = AnalysisConfig::default();
+        let hooks = crate::collector::webhooks::WebhookConfig {
+            urls: vec!["http://127.0.0.1:1/h".into()],
+            ..Default::default()
+        }
+        .targets();
+        let queued = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT type FROM webhook_outbox ORDER BY id")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        // Judged for the first time as history (already unanswered and ended): nothing.
+        let idle = 1000 + 30 * 60_000;
+        assert_eq!(
+            sweep(&mut conn, Sweep::Missing, idle, &cfg, 500, &hooks).unwrap(),
+            1
+        );
+        assert!(queued(&conn).is_empty());
+        // A new verdict of the same conversation: unchanged, nothing.
+        refresh(&conn, ["old"], idle + 1, &cfg, &hooks).unwrap();
+        assert!(queued(&conn).is_empty());
+        // Forgotten and judged again through the write path: a new issue type, then the end.
+        forget(&conn, "old").unwrap();
+        refresh(&conn, ["old"], idle + 2, &cfg, &hooks).unwrap();
+        assert_eq!(
+            queued(&conn),
+            ["conversation.flagged", "conversation.ended"]
+        );
+        refresh(&conn, ["old"], idle + 3, &cfg, &hooks).unwrap();
+        assert_eq!(queued(&conn).len(), 2, "once per change");
+    }
+
+    #[test]
     fn search_patterns_escape_their_syntax() {
         assert_eq!(fts_query("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(like_pattern("50%_\\"), "%50\\%\\_\\\\%");
