@@ -106,6 +106,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 creds.api_key
             );
             println!("  events:      http://{addr}/v1/events  (proxy -> collector, signed)");
+            if !config.webhooks.urls.is_empty() {
+                println!(
+                    "  webhooks:    {} URL(s); deliveries at http://{addr}/api/v1/webhooks/deliveries (secret: AGENT_TRACK_WEBHOOK_SECRET, --webhook-secret-file or {})",
+                    config.webhooks.urls.len(),
+                    args.data_dir.join("webhook-secret").display()
+                );
+            }
             println!(
                 "  data:        {} (SQLite, secret, api-key)",
                 args.data_dir.display()
