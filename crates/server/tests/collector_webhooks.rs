@@ -1014,3 +1014,38 @@ async fn a_url_without_a_secret_or_a_bad_url_refuses_to_open() {
     let same = open(hooks(&["https://ok.example/"], INGEST_SECRET, fast()));
     assert!(same.contains("must differ"), "{same}");
 }
+
+#[tokio::test]
+async fn two_collectors_on_one_database_send_each_event_once() {
+    let key = secret();
+    let rx = Receiver::start(&key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let one = Running::open(
+        &data,
+        hooks(&[&rx.url], &key, fast()),
+        AnalysisConfig::default(),
+    )
+    .await;
+    let two = Running::open(
+        &data,
+        hooks(&[&rx.url], &key, fast()),
+        AnalysisConfig::default(),
+    )
+    .await;
+    for i in 0..20 {
+        let c = if i % 2 == 0 { &one } else { &two };
+        c.deliver(exchange(&format!("c{i}"))).await;
+    }
+    until("20 events arrive", || rx.hits().len() >= 20).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let hits = rx.hits();
+    let mut ids: Vec<&str> = hits.iter().map(|h| h.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((hits.len(), ids.len()), (20, 20), "each webhook-id once");
+    assert_eq!(
+        one.deliveries("?status=delivered&limit=200").await.len(),
+        20
+    );
+}
