@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::storage::{self, Attempt, Claimed};
 use super::{redact, RetryPolicy};
@@ -228,59 +228,77 @@ pub fn start(collector: &Arc<Collector>, wake: Arc<Notify>) {
     let owner: Arc<str> = Arc::from(format!("w_{:032x}", rand::random::<u128>()));
     let slots = Arc::new(Semaphore::new(policy.concurrency.max(1)));
     let weak = Arc::downgrade(collector);
+    // Finished attempts come back to the loop, which records them together with the next
+    // claim in one transaction. Each carries its slot (so at most `concurrency` rows are
+    // claimed and unrecorded) and the collector (kept open until its result is written).
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     runtime.spawn(async move {
         let mut pruned_at = 0i64;
+        let mut done: Vec<Done> = Vec::new();
         loop {
-            let Some(this) = weak.upgrade() else { return };
-            let free = slots.available_permits();
+            while let Ok(d) = done_rx.try_recv() {
+                done.push(d);
+            }
+            let this = match done.first() {
+                Some(d) => Arc::clone(&d.collector),
+                None => match weak.upgrade() {
+                    Some(this) => this,
+                    None => return,
+                },
+            };
+            let free = slots.available_permits() + done.len();
+            let results: Vec<(i64, Attempt)> =
+                done.iter().map(|d| (d.id, d.attempt.clone())).collect();
+            let (urls, owner2) = (Arc::clone(&urls), Arc::clone(&owner));
+            let now = now();
+            let lease_until = now.saturating_add(ms(policy.lease));
+            let claimed = this
+                .write("webhooks", move |conn| {
+                    storage::record_and_claim(
+                        conn,
+                        &owner2,
+                        &results,
+                        &urls,
+                        now,
+                        lease_until,
+                        free,
+                    )
+                })
+                .await;
+            // Recorded (or, on a failure, left leased until the lease expires): the slots
+            // are free again.
+            done.clear();
             let mut more = false;
-            if free > 0 {
-                let (urls, owner2) = (Arc::clone(&urls), Arc::clone(&owner));
-                let now = now();
-                let lease_until = now.saturating_add(ms(policy.lease));
-                match this
-                    .write("webhooks", move |conn| {
-                        storage::claim(conn, &urls, &owner2, now, lease_until, free)
-                    })
-                    .await
-                {
-                    Ok(rows) => {
-                        more = rows.len() == free;
-                        for row in rows {
-                            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-                                break;
-                            };
-                            let (this, client, secrets, policy, owner, wake) = (
-                                Arc::clone(&this),
-                                client.clone(),
-                                Arc::clone(&secrets),
-                                Arc::clone(&policy),
-                                Arc::clone(&owner),
-                                Arc::clone(&wake),
-                            );
-                            tokio::spawn(async move {
-                                let result = attempt(&client, &secrets, &policy, &row).await;
-                                log(&row, &result);
-                                let id = row.id;
-                                let recorded = this
-                                    .write("webhooks", move |conn| {
-                                        storage::record(conn, id, &owner, &result)
-                                    })
-                                    .await;
-                                if let Err(e) = recorded {
-                                    tracing::warn!(code = %e.code, webhook_id = %row.webhook_id, "a webhook attempt could not be recorded; the row is tried again when its lease expires");
-                                }
-                                drop(permit);
-                                wake.notify_one();
+            match claimed {
+                Ok(rows) => {
+                    more = free > 0 && rows.len() == free;
+                    for row in rows {
+                        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                            break;
+                        };
+                        let (collector, client, secrets, policy, done_tx) = (
+                            Arc::clone(&this),
+                            client.clone(),
+                            Arc::clone(&secrets),
+                            Arc::clone(&policy),
+                            done_tx.clone(),
+                        );
+                        tokio::spawn(async move {
+                            let attempt = attempt(&client, &secrets, &policy, &row).await;
+                            log(&row, &attempt);
+                            let _ = done_tx.send(Done {
+                                id: row.id,
+                                attempt,
+                                _slot: slot,
+                                collector,
                             });
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(code = %e.code, "claiming webhook deliveries failed; retrying at the next poll");
+                        });
                     }
                 }
+                Err(e) => {
+                    tracing::warn!(code = %e.code, "recording or claiming webhook deliveries failed; the rows are tried again when their leases expire");
+                }
             }
-            let now = now();
             if now.saturating_sub(pruned_at) >= PRUNE_EVERY_MS {
                 let before = now.saturating_sub(ms(policy.keep_final));
                 match this
@@ -296,11 +314,20 @@ pub fn start(collector: &Arc<Collector>, wake: Arc<Notify>) {
                 continue;
             }
             tokio::select! {
+                Some(d) = done_rx.recv() => done.push(d),
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(policy.poll_interval) => {}
             }
         }
     });
+}
+
+/// A finished attempt on its way to be recorded.
+struct Done {
+    id: i64,
+    attempt: Attempt,
+    _slot: OwnedSemaphorePermit,
+    collector: Arc<Collector>,
 }
 
 fn log(row: &Claimed, result: &Attempt) {

@@ -216,6 +216,30 @@ pub fn record(
     Ok(n == 1)
 }
 
+/// The worker's one write per round, in one transaction: records the finished `attempts`
+/// (row id, what came of it) of `owner`, then claims up to `n` due rows (see [`claim`]).
+pub fn record_and_claim(
+    conn: &mut Connection,
+    owner: &str,
+    attempts: &[(i64, Attempt)],
+    urls: &[String],
+    now: i64,
+    lease_until: i64,
+    n: usize,
+) -> rusqlite::Result<Vec<Claimed>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (id, attempt) in attempts {
+        record(&tx, *id, owner, attempt)?;
+    }
+    let claimed = if n > 0 {
+        claim(&tx, urls, owner, now, lease_until, n)?
+    } else {
+        Vec::new()
+    };
+    tx.commit()?;
+    Ok(claimed)
+}
+
 /// Deletes every outbox row of conversation `id` (pending ones hold its content; the final
 /// ones name it), in the caller's transaction.
 pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<()> {
