@@ -457,6 +457,48 @@ mod tests {
     }
 
     #[test]
+    fn one_transaction_records_attempts_and_claims_the_next_rows() {
+        let mut conn = db();
+        let targets = Targets(vec!["http://a/".to_string()].into());
+        enqueue(
+            &conn,
+            &targets,
+            &[event("c1"), event("c1"), event("c2")],
+            1000,
+        )
+        .unwrap();
+        let urls = targets.urls().to_vec();
+        let first = record_and_claim(&mut conn, "p", &[], &urls, 1000, 5000, 4).unwrap();
+        assert_eq!(first.len(), 2, "c1's first row and c2's");
+        let results = vec![
+            (
+                first[0].id,
+                Attempt::Delivered {
+                    status: 200,
+                    at: 1001,
+                },
+            ),
+            (
+                first[1].id,
+                Attempt::Retry {
+                    status: Some(503),
+                    error: "HTTP 503".into(),
+                    next_at: 9000,
+                },
+            ),
+        ];
+        let next = record_and_claim(&mut conn, "p", &results, &urls, 1002, 5000, 4).unwrap();
+        assert_eq!(next.len(), 1, "c1's second row; c2's waits until 9000");
+        assert_eq!(next[0].attempts, 0);
+        assert_eq!(counts(&conn).unwrap(), (2, 1, 0));
+        // At 9000: c2's retry is due, and c1's second row, whose lease (to 5000) expired
+        // without a result (a process that died), is claimable again.
+        let again = record_and_claim(&mut conn, "p2", &[], &urls, 9000, 20_000, 4).unwrap();
+        let got: Vec<(i64, i64)> = again.iter().map(|c| (c.id, c.attempts)).collect();
+        assert_eq!(got, [(next[0].id, 0), (first[1].id, 1)]);
+    }
+
+    #[test]
     fn webhook_ids_are_fresh() {
         let a = new_webhook_id();
         assert!(a.starts_with("msg_") && a.len() == 36);
