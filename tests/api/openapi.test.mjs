@@ -135,7 +135,12 @@ before(async () => {
   const [proxyPort, collectorPort] = [await freePort(), await freePort()];
   const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey, AGENT_TRACK_INGEST_KEYS: ingestKey, AGENT_TRACK_LOG: 'warn' };
   const collectorBase = `http://127.0.0.1:${collectorPort}`;
-  await start(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, collectorBase);
+  // Outbound webhooks to a port where nothing listens: the seeded conversations fill
+  // /api/v1/webhooks/deliveries with pending rows and recorded failures.
+  const webhookPort = await freePort();
+  const collectorEnv = { ...env, AGENT_TRACK_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}` };
+  await start(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir,
+    '--webhook-url', `http://127.0.0.1:${webhookPort}/hooks`], collectorEnv, collectorBase);
   const proxyBase = `http://127.0.0.1:${proxyPort}`;
   // Rate limits lifted: Schemathesis sends far more than a browser would, and a 429 would
   // stop generated batches before they reach validation and the relay.

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::collector::analysis::text::Phrases;
 use crate::collector::analysis::AnalysisConfig;
 use crate::collector::insights::{InsightsConfig, InsightsKey};
+use crate::collector::webhooks::WebhookConfig;
 use crate::collector::Synchronous;
 use crate::proxy::config::PendoKey;
 use crate::proxy::{ProxyConfig, Upstream};
@@ -437,6 +438,9 @@ pub struct CollectorArgs {
     /// Model insights.
     #[command(flatten)]
     pub insights: InsightsArgs,
+    /// Outbound webhooks.
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -471,10 +475,92 @@ pub struct DevArgs {
     /// Model insights.
     #[command(flatten)]
     pub insights: InsightsArgs,
+    /// Outbound webhooks (without a secret, one is generated into the data folder as
+    /// `webhook-secret`).
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
 }
+
+// ---- Outbound webhooks (collector and dev) ----
+
+/// Outbound webhooks of the collector. The signing secret comes from
+/// AGENT_TRACK_WEBHOOK_SECRET or --webhook-secret-file, never from a flag; it is distinct
+/// from AGENT_TRACK_SECRET (which signs proxy -> collector).
+#[derive(Args, Debug, Clone, Default)]
+pub struct WebhookArgs {
+    /// Send signed events (conversation.ended, conversation.flagged, reaction.negative) to
+    /// this http(s) URL; repeat the flag for more receivers (or give a comma-separated list
+    /// in the variable).
+    #[arg(
+        long = "webhook-url",
+        env = "AGENT_TRACK_WEBHOOK_URLS",
+        value_delimiter = ','
+    )]
+    pub urls: Vec<String>,
+    /// Read the webhook signing secret (whsec_...) from this file instead of
+    /// AGENT_TRACK_WEBHOOK_SECRET.
+    #[arg(long, env = "AGENT_TRACK_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+}
+
+/// The environment variable of the webhook signing secret.
+pub const WEBHOOK_SECRET_ENV: &str = "AGENT_TRACK_WEBHOOK_SECRET";
+
+impl WebhookArgs {
+    /// The webhook configuration: URLs checked, the secret read (only when there are URLs)
+    /// from --webhook-secret-file or AGENT_TRACK_WEBHOOK_SECRET, else from `generated` (the
+    /// dev stack's), else refused.
+    pub fn config(
+        &self,
+        generated: Option<&dyn Fn() -> Result<String, StartError>>,
+    ) -> Result<WebhookConfig, StartError> {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        let mut config = WebhookConfig {
+            urls,
+            ..WebhookConfig::default()
+        };
+        if config.urls.is_empty() {
+            return Ok(config);
+        }
+        let text = match &self.webhook_secret_file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map(|s| {
+                        crate::private::warn_if_open(path);
+                        s.trim().to_string()
+                    })
+                    .map_err(|e| {
+                        StartError(format!(
+                            "cannot read the webhook secret file {}: {e}",
+                            path.display()
+                        ))
+                    })?,
+            ),
+            None => match std::env::var(WEBHOOK_SECRET_ENV) {
+                Ok(s) if !s.trim().is_empty() => Some(s),
+                _ => generated.map(|g| g()).transpose()?,
+            },
+        };
+        if let Some(text) = text {
+            config.secrets = Some(
+                Secrets::parse(&text)
+                    .map_err(|e| StartError(format!("{WEBHOOK_SECRET_ENV}: {e}")))?,
+            );
+        }
+        config.validate().map_err(|e| StartError(e.to_string()))?;
+        Ok(config)
+    }
+}
+
+// ---- end of outbound webhooks ----
 
 /// A start-up problem, said plainly. Never contains a secret.
 #[derive(Debug, thiserror::Error)]
@@ -870,5 +956,90 @@ mod tests {
         ])
         .unwrap();
         assert_eq!((c.event_rate_per_minute, c.event_rate_burst), (60, 500));
+    }
+
+    // ---- outbound webhooks ----
+
+    fn webhook_args(args: &[&str]) -> WebhookArgs {
+        let mut argv = vec!["agent-track-server", "collector"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Collector(c) => c.webhooks,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn webhook_flags_need_a_secret_and_http_urls() {
+        // No URL: no webhooks, no secret read.
+        let none = webhook_args(&[]).config(None).unwrap();
+        assert!(none.urls.is_empty() && none.secrets.is_none());
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), format!("{}\n", Secrets::generate())).unwrap();
+        let path = file.path().to_str().unwrap();
+        let two = webhook_args(&[
+            "--webhook-url",
+            "https://a.example/h",
+            "--webhook-url",
+            "http://127.0.0.1:9000/h",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap();
+        assert_eq!(two.urls.len(), 2);
+        assert!(two.secrets.is_some());
+        let bad = webhook_args(&[
+            "--webhook-url",
+            "ftp://a.example/",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap_err();
+        assert!(bad.0.contains("#1"), "{}", bad.0);
+        std::fs::write(file.path(), "not-a-secret").unwrap();
+        let err = webhook_args(&[
+            "--webhook-url",
+            "https://a.example/",
+            "--webhook-secret-file",
+            path,
+        ])
+        .config(None)
+        .unwrap_err();
+        assert!(
+            err.0.contains("whsec_") && !err.0.contains("not-a-secret"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn dev_generates_a_webhook_secret_when_none_is_given() {
+        let args = WebhookArgs {
+            urls: vec!["http://127.0.0.1:9000/h".into()],
+            webhook_secret_file: None,
+        };
+        if std::env::var_os(WEBHOOK_SECRET_ENV).is_some() {
+            return; // The environment decides; nothing to check here.
+        }
+        assert!(args
+            .config(None)
+            .unwrap_err()
+            .0
+            .contains("AGENT_TRACK_WEBHOOK_SECRET"));
+        let dir = tempfile::tempdir().unwrap();
+        let generate =
+            || crate::dev::webhook_secret(dir.path()).map_err(|e| StartError(e.to_string()));
+        let first = args.config(Some(&generate)).unwrap();
+        assert!(first.secrets.is_some());
+        let kept = std::fs::read_to_string(dir.path().join("webhook-secret")).unwrap();
+        assert!(kept.starts_with("whsec_"));
+        args.config(Some(&generate)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("webhook-secret")).unwrap(),
+            kept,
+            "kept across runs"
+        );
     }
 }

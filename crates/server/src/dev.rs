@@ -14,6 +14,7 @@ use axum::Router;
 
 use crate::collector::analysis::AnalysisConfig;
 use crate::collector::insights::InsightsConfig;
+use crate::collector::webhooks::WebhookConfig;
 use crate::collector::{self, Collector, CollectorConfig, Synchronous};
 use crate::proxy::{self, ProxyConfig, Upstream};
 use crate::secret::Secrets;
@@ -34,6 +35,8 @@ pub struct DevConfig {
     pub analysis: AnalysisConfig,
     /// Model insights (`None`: off).
     pub insights: Option<InsightsConfig>,
+    /// Outbound webhooks.
+    pub webhooks: WebhookConfig,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -67,6 +70,13 @@ pub fn credentials(data_dir: &Path) -> std::io::Result<DevCredentials> {
     })
 }
 
+/// Reads `data_dir/webhook-secret`, creating it (mode 0600) on first use: the dev stack's
+/// outbound webhook secret when `--webhook-url` is given without one.
+pub fn webhook_secret(data_dir: &Path) -> std::io::Result<String> {
+    private::ensure_dir(data_dir)?;
+    read_or_create(&data_dir.join("webhook-secret"), Secrets::generate)
+}
+
 fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> std::io::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
         private::ensure_file(path)?;
@@ -91,6 +101,7 @@ pub fn app(
         synchronous: config.synchronous,
         analysis: config.analysis.clone(),
         insights: config.insights.clone(),
+        webhooks: config.webhooks.clone(),
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),

@@ -57,6 +57,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
+                webhooks: args.webhooks.config(None)?,
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -64,7 +65,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, "collector listening");
+            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, webhooks = collector.webhook_config().urls.len(), "collector listening");
             let app = collector::app(Arc::new(collector)).merge(serve::health());
             serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
@@ -82,6 +83,14 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
+                webhooks: args.webhooks.config(Some(&|| {
+                    dev::webhook_secret(&args.data_dir).map_err(|e| {
+                        cli::StartError(format!(
+                            "cannot prepare {}: {e}",
+                            args.data_dir.join("webhook-secret").display()
+                        ))
+                    })
+                }))?,
             };
             let app = dev::app(&config, addr, &creds).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())
@@ -100,6 +109,13 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 creds.api_key
             );
             println!("  events:      http://{addr}/v1/events  (proxy -> collector, signed)");
+            if !config.webhooks.urls.is_empty() {
+                println!(
+                    "  webhooks:    {} URL(s); deliveries at http://{addr}/api/v1/webhooks/deliveries (secret: AGENT_TRACK_WEBHOOK_SECRET, --webhook-secret-file or {})",
+                    config.webhooks.urls.len(),
+                    args.data_dir.join("webhook-secret").display()
+                );
+            }
             println!(
                 "  log API:     http://{addr}/api/v1/conversations  (POST; Authorization: Bearer {})",
                 creds.ingest_key

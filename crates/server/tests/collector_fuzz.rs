@@ -80,6 +80,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             synchronous: Default::default(),
             analysis: Default::default(),
             insights: None,
+            webhooks: Default::default(),
         })
         .unwrap(),
     );

@@ -532,6 +532,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         synchronous: Default::default(),
         analysis: Default::default(),
         insights: None,
+        webhooks: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -550,6 +551,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         synchronous: Default::default(),
         analysis: Default::default(),
         insights: None,
+        webhooks: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()

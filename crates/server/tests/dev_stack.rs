@@ -26,6 +26,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         synchronous: Default::default(),
         analysis: Default::default(),
         insights: None,
+        webhooks: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));

@@ -12,6 +12,8 @@
 //!   UTC day, examples.
 //! - `GET /api/v1/conversations/{id}/insights`: model insights next to the verdict (see
 //!   [`super::insights::api`]).
+//! - `GET /api/v1/webhooks/deliveries`: the outbound webhook outbox (see
+//!   [`super::webhooks::api`]).
 //!
 //! Errors are `{requestId, code, message}`: 401 `unauthorized` (with `WWW-Authenticate:
 //! Bearer`), 400 `invalid_parameter` / `unknown_parameter` naming the parameter, 404
@@ -55,6 +57,8 @@ pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
             "/api/v1/conversations/{id}/insights",
             get(super::insights::api::insights_of),
         )
+        // Outbound webhooks: GET /api/v1/webhooks/deliveries.
+        .merge(super::webhooks::api::routes())
         .route_layer(middleware::from_fn_with_state(collector, require_key))
 }
 

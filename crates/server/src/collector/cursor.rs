@@ -15,6 +15,8 @@ pub enum Kind {
     Messages,
     /// `GET /api/v1/conversations/{id}`: its messages by timestamp, then insertion.
     ConversationMessages,
+    /// `GET /api/v1/webhooks/deliveries`: newest first.
+    WebhookDeliveries,
 }
 
 impl Kind {
@@ -23,6 +25,7 @@ impl Kind {
             Kind::Conversations => "c1",
             Kind::Messages => "m1",
             Kind::ConversationMessages => "d1",
+            Kind::WebhookDeliveries => "w1",
         }
     }
 }

@@ -201,11 +201,15 @@ async fn handle(
     }
     let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
     let cfg = Arc::clone(&collector.analysis);
+    let hooks = collector.webhook_targets().clone();
     let outcome = collector
         .write(rid, move |conn| {
-            store::ingest(conn, &webhook_id, &records, now, &cfg)
+            store::ingest(conn, &webhook_id, &records, now, &cfg, &hooks)
         })
         .await?;
+    if outcome.accepted > 0 {
+        collector.wake_webhooks();
+    }
     Ok(Json(serde_json::json!({
         "requestId": rid,
         "accepted": outcome.accepted,

@@ -22,6 +22,7 @@
 //! - [`query`]: query parameters checked into plain values.
 //! - [`cursor`]: opaque keyset cursors.
 //! - [`time`]: RFC 3339 in and out.
+//! - [`webhooks`]: signed outbound webhooks from a transactional outbox.
 
 pub mod analysis;
 pub mod api;
@@ -41,6 +42,7 @@ pub mod store;
 pub mod time;
 pub mod transcript;
 pub mod view;
+pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,13 +51,14 @@ use std::time::Duration;
 
 use axum::Router;
 use rusqlite::Connection;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
 use insights::InsightsConfig;
+use webhooks::{Targets, WebhookConfig, WebhookConfigError};
 
 /// Conversations the sweep judges per transaction.
 const SWEEP_BATCH: i64 = 500;
@@ -107,6 +110,8 @@ pub struct CollectorConfig {
     pub analysis: AnalysisConfig,
     /// Model insights; `None` (the default): off, nothing is sent anywhere.
     pub insights: Option<InsightsConfig>,
+    /// Outbound webhooks (none by default).
+    pub webhooks: WebhookConfig,
 }
 
 impl CollectorConfig {
@@ -120,6 +125,7 @@ impl CollectorConfig {
             synchronous: Synchronous::default(),
             analysis: AnalysisConfig::default(),
             insights: None,
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -163,6 +169,9 @@ pub enum CollectorError {
         "an ingest key must be non-empty and differ from the read API key (which cannot write)"
     )]
     BadIngestKey,
+    /// The webhook configuration is not usable.
+    #[error(transparent)]
+    Webhooks(#[from] WebhookConfigError),
 }
 
 /// The collector's state: a writer connection and a small pool of [`READERS`] read
@@ -182,6 +191,11 @@ pub struct Collector {
     insights: Option<Arc<InsightsConfig>>,
     /// This process's id in insight claims (`lease_owner`).
     insights_owner: String,
+    // Outbound webhooks: the configuration, the URLs the write path queues events for, and
+    // the worker's wake-up after a write queued some.
+    webhooks: Arc<WebhookConfig>,
+    webhook_targets: Targets,
+    webhook_wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Collector {
@@ -214,6 +228,12 @@ impl Collector {
             .any(|k| k.is_empty() || k == &config.api_key)
         {
             return Err(CollectorError::BadIngestKey);
+        }
+        config.webhooks.validate()?;
+        if let Some(hooks) = &config.webhooks.secrets {
+            if hooks.all().iter().any(|s| config.secrets.all().contains(s)) {
+                return Err(WebhookConfigError::SameSecret.into());
+            }
         }
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
@@ -259,7 +279,33 @@ impl Collector {
             analysis: Arc::new(config.analysis),
             insights: config.insights.map(Arc::new),
             insights_owner: format!("w_{:016x}", rand::random::<u64>()),
+            webhook_targets: config.webhooks.targets(),
+            webhooks: Arc::new(config.webhooks),
+            webhook_wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The outbound webhook configuration.
+    pub fn webhook_config(&self) -> &WebhookConfig {
+        &self.webhooks
+    }
+
+    /// The URLs the write path queues webhook events for (empty: none).
+    pub(crate) fn webhook_targets(&self) -> &Targets {
+        &self.webhook_targets
+    }
+
+    /// Tells the webhook worker that a write may have queued events.
+    pub(crate) fn wake_webhooks(&self) {
+        if !self.webhook_targets.is_empty() {
+            self.webhook_wake.notify_one();
+        }
+    }
+
+    /// Starts the webhook delivery worker ([`webhooks::deliver::start`]) when URLs are
+    /// configured.
+    pub fn start_webhooks(self: &Arc<Self>) {
+        webhooks::deliver::start(self, Arc::clone(&self.webhook_wake));
     }
 
     /// The thresholds of the analysis.
@@ -278,12 +324,16 @@ impl Collector {
         let mut total = 0;
         loop {
             let cfg = Arc::clone(&self.analysis);
+            let hooks = self.webhook_targets.clone();
             let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
             let n = self
                 .write("sweep", move |conn| {
-                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH)
+                    analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH, &hooks)
                 })
                 .await?;
+            if n > 0 {
+                self.wake_webhooks();
+            }
             total += n;
             if n < SWEEP_BATCH as usize {
                 return Ok(total);
@@ -440,10 +490,12 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
 /// request-id [`crate::error::layer`]. No
 /// `/healthz`: the runner adds it ([`crate::serve::health`]).
 ///
-/// Starts the analysis sweep ([`Collector::start_sweep`]) and, when configured, the model
-/// insights worker ([`insights::worker::start`]).
+/// Starts the analysis sweep ([`Collector::start_sweep`]), the webhook worker
+/// ([`Collector::start_webhooks`]) and, when configured, the model insights worker
+/// ([`insights::worker::start`]).
 pub fn app(collector: Arc<Collector>) -> Router {
     collector.start_sweep();
+    collector.start_webhooks();
     insights::worker::start(&collector);
     ingest::routes()
         .merge(pendo::routes(Arc::clone(&collector)))

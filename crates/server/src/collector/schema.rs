@@ -10,7 +10,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
@@ -90,6 +90,8 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::log::storage::MIGRATION,
     // 4: model insights and their hourly usage (see insights::storage).
     super::insights::storage::MIGRATION,
+    // 5: the outbound webhook outbox (see webhooks::storage).
+    super::webhooks::storage::MIGRATION,
 ];
 
 /// Why a database cannot be used.

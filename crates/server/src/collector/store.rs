@@ -5,6 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use super::analysis::{self, AnalysisConfig};
 use super::merge::{self, Stamp};
 use super::record::{Kind, Record};
+use super::webhooks::{self, events::NegativeReaction, Targets};
 
 /// What a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,13 +20,15 @@ pub struct Outcome {
 /// counts every event as a duplicate; otherwise each event whose `eventId` is new is merged
 /// by the rules of [`merge`]. Every conversation the delivery changed is re-judged
 /// ([`analysis::storage::refresh`]) in the same transaction, so its verdict is never behind
-/// its messages.
+/// its messages. The webhook events the delivery causes are queued for `hooks` in the same
+/// transaction (a negative reaction that becomes current here; the verdicts' in `refresh`).
 pub fn ingest(
     conn: &mut Connection,
     webhook_id: &str,
     records: &[Record],
     now_ms: i64,
     cfg: &AnalysisConfig,
+    hooks: &Targets,
 ) -> rusqlite::Result<Outcome> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let fresh = tx
@@ -39,7 +42,7 @@ pub fn ingest(
             duplicates: records.len(),
         });
     }
-    let outcome = apply(&tx, records, now_ms, cfg)?;
+    let outcome = apply(&tx, records, now_ms, cfg, hooks)?;
     tx.commit()?;
     Ok(outcome)
 }
@@ -47,12 +50,15 @@ pub fn ingest(
 /// Merges `records` in the caller's transaction: each event whose `eventId` is new is
 /// merged by the rules of [`merge`]; every conversation that changed is re-judged
 /// ([`analysis::storage::refresh`]), so its verdict is never behind its messages. Shared by
-/// the signed ingest, the conversation log API and the Pendo-compatible endpoint.
+/// the signed ingest, the conversation log API and the Pendo-compatible endpoint. The webhook
+/// events the records cause are queued for `hooks` in the same transaction (a negative
+/// reaction that becomes current here; the verdicts' in `refresh`).
 pub fn apply(
     tx: &Transaction<'_>,
     records: &[Record],
     now_ms: i64,
     cfg: &AnalysisConfig,
+    hooks: &Targets,
 ) -> rusqlite::Result<Outcome> {
     let mut outcome = Outcome {
         accepted: 0,
@@ -71,7 +77,23 @@ pub fn apply(
         outcome.accepted += 1;
         let changed = match r.kind {
             Kind::Message => insert_message(tx, r)?,
-            Kind::Reaction(reaction) => merge_reaction(tx, r, merge::name(reaction))?,
+            Kind::Reaction(reaction) => {
+                let value = merge::name(reaction);
+                let current = merge_reaction(tx, r, value)?;
+                // Outbound webhooks: a negative reaction that became the current one.
+                if current && value == "negative" && !hooks.is_empty() {
+                    let event = webhooks::events::reaction_negative(&NegativeReaction {
+                        conversation_id: &r.conversation_id,
+                        message_id: &r.message_id,
+                        agent_id: &r.agent_id,
+                        visitor_id: r.visitor_id.as_deref(),
+                        comments: &r.comments,
+                        timestamp: r.timestamp,
+                    });
+                    webhooks::storage::enqueue(tx, hooks, &[event], now_ms)?;
+                }
+                current
+            }
         };
         if changed {
             touch_conversation(tx, r)?;
@@ -80,7 +102,7 @@ pub fn apply(
             }
         }
     }
-    analysis::storage::refresh(tx, touched, now_ms, cfg)?;
+    analysis::storage::refresh(tx, touched, now_ms, cfg, hooks)?;
     Ok(outcome)
 }
 
@@ -161,8 +183,9 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
     Ok(())
 }
 
-/// Deletes a conversation with its messages, reactions, verdict, issues and model insights,
-/// and its messages from the search index; `false` when there was none.
+/// Deletes a conversation with its messages, reactions, verdict, issues, model insights and
+/// webhook outbox rows (delivered, failed or not yet sent), and its messages from the search
+/// index; `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
 /// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
 /// copies of those pages from the WAL.
@@ -173,6 +196,7 @@ pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
     analysis::storage::forget(&tx, id)?;
     super::insights::storage::forget(&tx, id)?;
+    webhooks::storage::forget(&tx, id)?;
     tx.commit()?;
     Ok(found)
 }

@@ -67,6 +67,7 @@ impl Server {
             synchronous: Default::default(),
             analysis,
             insights,
+            webhooks: Default::default(),
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

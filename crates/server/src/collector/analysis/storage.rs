@@ -19,6 +19,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::{analyze, AnalysisConfig, Conversation, Issue, IssueType, Kind, Message, Reaction};
 use crate::collector::merge;
+use crate::collector::webhooks::{self, events::Who, Targets};
 
 /// Schema step 2: verdicts, issues, the search index.
 pub const MIGRATION: &str = r#"
@@ -165,18 +166,60 @@ pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Con
     )))
 }
 
+/// The stored verdict's status and issue types of conversation `id`, if any.
+fn stored_verdict(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Vec<String>)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT status, issue_types FROM conversation_analysis WHERE conversation_id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .optional()?
+        .map(|(status, types)| (status, serde_json::from_str(&types).unwrap_or_default())))
+}
+
+/// Who conversation `id` belongs to (for webhook events).
+fn who(conn: &Connection, id: &str, agent_id: &str) -> rusqlite::Result<Who> {
+    let (visitor_id, account_id) = conn
+        .prepare_cached("SELECT visitor_id, account_id FROM conversations WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((None, None));
+    Ok(Who {
+        agent_id: agent_id.to_owned(),
+        visitor_id,
+        account_id,
+    })
+}
+
 /// Re-judges conversations `ids` at `now` and stores their verdicts (in the caller's
 /// transaction). An id without a conversation loses its verdict.
+///
+/// With webhook `hooks`, the new verdict is compared with the stored one first, and the
+/// events it causes (see [`webhooks::events::on_verdict`]: an issue type it did not have,
+/// going from not ended to ended) are queued in the same transaction.
 pub fn refresh<'a>(
     conn: &Connection,
     ids: impl IntoIterator<Item = &'a str>,
     now: i64,
     cfg: &AnalysisConfig,
+    hooks: &Targets,
 ) -> rusqlite::Result<()> {
     for id in ids {
         match load(conn, id)? {
             Some((agent_id, c)) => {
                 let v = analyze(&c, now, cfg);
+                // Outbound webhooks: the events of this verdict against the stored one.
+                if !hooks.is_empty() {
+                    let before = stored_verdict(conn, id)?;
+                    if webhooks::events::may_fire(&v, before.as_ref()) {
+                        let who = who(conn, id, &agent_id)?;
+                        let events =
+                            webhooks::events::on_verdict(id, &who, &c, &v, before.as_ref());
+                        webhooks::storage::enqueue(conn, hooks, &events, now)?;
+                    }
+                }
                 let types: Vec<&str> = v.issue_types().iter().map(|t| t.as_str()).collect();
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO conversation_analysis (conversation_id, agent_id, status, outcome, ended_at,
@@ -239,14 +282,17 @@ pub enum Sweep {
     Missing,
 }
 
-/// Re-judges, in one transaction, up to `batch` conversations of `kind` at `now`. Returns
-/// how many were judged; call again while it returns `batch`.
+/// Re-judges, in one transaction, up to `batch` conversations of `kind` at `now`, queueing
+/// the webhook events of [`Sweep::Due`] verdicts for `hooks` (a [`Sweep::Missing`] judges
+/// history, which causes none). Returns how many were judged; call again while it returns
+/// `batch`.
 pub fn sweep(
     conn: &mut Connection,
     kind: Sweep,
     now: i64,
     cfg: &AnalysisConfig,
     batch: i64,
+    hooks: &Targets,
 ) -> rusqlite::Result<usize> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let ids: Vec<String> = {
@@ -263,7 +309,9 @@ pub fn sweep(
         let rows = stmt.query_map(params![now, batch], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    refresh(&tx, ids.iter().map(String::as_str), now, cfg)?;
+    let none = Targets::none();
+    let hooks = if kind == Sweep::Missing { &none } else { hooks };
+    refresh(&tx, ids.iter().map(String::as_str), now, cfg, hooks)?;
     tx.commit()?;
     Ok(ids.len())
 }
@@ -562,18 +610,43 @@ mod tests {
         .unwrap();
         let cfg = AnalysisConfig::default();
         // 30 s after the prompt: judged, the prompt not yet unanswered, a recheck at 61 s.
-        assert_eq!(sweep(&mut conn, Sweep::Due, 31_000, &cfg, 500).unwrap(), 0);
         assert_eq!(
-            sweep(&mut conn, Sweep::Missing, 31_000, &cfg, 500).unwrap(),
+            sweep(&mut conn, Sweep::Due, 31_000, &cfg, 500, &Targets::none()).unwrap(),
+            0
+        );
+        assert_eq!(
+            sweep(
+                &mut conn,
+                Sweep::Missing,
+                31_000,
+                &cfg,
+                500,
+                &Targets::none()
+            )
+            .unwrap(),
             1
         );
         assert_eq!(
-            sweep(&mut conn, Sweep::Missing, 31_000, &cfg, 500).unwrap(),
+            sweep(
+                &mut conn,
+                Sweep::Missing,
+                31_000,
+                &cfg,
+                500,
+                &Targets::none()
+            )
+            .unwrap(),
             0
         );
         assert!(stored_issues(&conn, "old").unwrap().is_empty());
-        assert_eq!(sweep(&mut conn, Sweep::Due, 60_999, &cfg, 500).unwrap(), 0);
-        assert_eq!(sweep(&mut conn, Sweep::Due, 61_000, &cfg, 500).unwrap(), 1);
+        assert_eq!(
+            sweep(&mut conn, Sweep::Due, 60_999, &cfg, 500, &Targets::none()).unwrap(),
+            0
+        );
+        assert_eq!(
+            sweep(&mut conn, Sweep::Due, 61_000, &cfg, 500, &Targets::none()).unwrap(),
+            1
+        );
         let issues = stored_issues(&conn, "old").unwrap();
         assert_eq!(issues[0].issue_type, IssueType::UnansweredPrompt);
         // Next due: when the conversation goes idle (30 minutes after its last event).
@@ -584,7 +657,15 @@ mod tests {
             .unwrap();
         assert_eq!(recheck, Some(1000 + 30 * 60_000));
         assert_eq!(
-            sweep(&mut conn, Sweep::Due, 1000 + 30 * 60_000, &cfg, 500).unwrap(),
+            sweep(
+                &mut conn,
+                Sweep::Due,
+                1000 + 30 * 60_000,
+                &cfg,
+                500,
+                &Targets::none()
+            )
+            .unwrap(),
             1
         );
         let (status, recheck): (String, Option<i64>) = conn
@@ -595,6 +676,51 @@ mod tests {
             )
             .unwrap();
         assert_eq!((status.as_str(), recheck), ("ended", None));
+    }
+
+    #[test]
+    fn verdict_changes_queue_webhook_events_except_for_history() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::collector::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
+             INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
+                received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
+             VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
+        )
+        .unwrap();
+        let cfg = AnalysisConfig::default();
+        let hooks = crate::collector::webhooks::WebhookConfig {
+            urls: vec!["http://127.0.0.1:1/h".into()],
+            ..Default::default()
+        }
+        .targets();
+        let queued = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT type FROM webhook_outbox ORDER BY id")
+                .unwrap();
+            let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+            rows.collect::<rusqlite::Result<_>>().unwrap()
+        };
+        // Judged for the first time as history (already unanswered and ended): nothing.
+        let idle = 1000 + 30 * 60_000;
+        assert_eq!(
+            sweep(&mut conn, Sweep::Missing, idle, &cfg, 500, &hooks).unwrap(),
+            1
+        );
+        assert!(queued(&conn).is_empty());
+        // A new verdict of the same conversation: unchanged, nothing.
+        refresh(&conn, ["old"], idle + 1, &cfg, &hooks).unwrap();
+        assert!(queued(&conn).is_empty());
+        // Forgotten and judged again through the write path: a new issue type, then the end.
+        forget(&conn, "old").unwrap();
+        refresh(&conn, ["old"], idle + 2, &cfg, &hooks).unwrap();
+        assert_eq!(
+            queued(&conn),
+            ["conversation.flagged", "conversation.ended"]
+        );
+        refresh(&conn, ["old"], idle + 3, &cfg, &hooks).unwrap();
+        assert_eq!(queued(&conn).len(), 2, "once per change");
     }
 
     #[test]

@@ -251,6 +251,7 @@ fn json<T: Serialize>(value: &T) -> String {
 }
 
 /// Stores `messages` and `state` for conversation `id` in one transaction; the status after.
+#[allow(clippy::too_many_arguments)]
 fn write(
     tx: &rusqlite::Transaction<'_>,
     id: &str,
@@ -259,16 +260,17 @@ fn write(
     state: &StateIn,
     now: i64,
     cfg: &super::analysis::AnalysisConfig,
+    hooks: &super::webhooks::Targets,
 ) -> rusqlite::Result<(Vec<String>, String)> {
     let (records, ids) = records(id, head, messages, now);
-    store::apply(tx, &records, now, cfg)?;
+    store::apply(tx, &records, now, cfg, hooks)?;
     let closed = match state.status {
         Some(StatusIn::Ended(_)) => Some(true),
         Some(StatusIn::Active) => Some(false),
         None => None,
     };
     storage::set_state(tx, id, closed, state.outcome, state.metadata.as_ref(), now)?;
-    super::analysis::storage::refresh(tx, [id], now, cfg)?;
+    super::analysis::storage::refresh(tx, [id], now, cfg, hooks)?;
     let status = storage::status(tx, id)?.unwrap_or_else(|| "active".into());
     Ok((ids, status))
 }
@@ -291,6 +293,7 @@ async fn create(
     } = request::create(&body)?;
     let now = now();
     let cfg = Arc::clone(&c.analysis);
+    let hooks = c.webhook_targets().clone();
     let result = c
         .write(&rid, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -327,7 +330,7 @@ async fn create(
                     fresh.account_id.as_deref(),
                 )?;
             }
-            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg)?;
+            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             if let Some(key) = &idempotency_key {
                 storage::remember_key(&tx, key, &id, now)?;
             }
@@ -335,6 +338,7 @@ async fn create(
             Ok(Some(answer(id, &head, status, ids, created)))
         })
         .await?;
+    c.wake_webhooks();
     result.map(Json).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -355,17 +359,19 @@ async fn append(
     let AppendIn { messages, state } = request::append(&body)?;
     let now = now();
     let cfg = Arc::clone(&c.analysis);
+    let hooks = c.webhook_targets().clone();
     let result = c
         .write(&rid, move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some(head) = storage::head(&tx, &id)? else {
                 return Ok(None);
             };
-            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg)?;
+            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             tx.commit()?;
             Ok(Some(answer(id, &head, status, ids, false)))
         })
         .await?;
+    c.wake_webhooks();
     result.map(Json).ok_or_else(super::api::not_found)
 }
 
