@@ -180,9 +180,11 @@ impl Running {
                 data_dir: data.to_path_buf(),
                 secrets: ingest.clone(),
                 api_key: API_KEY.into(),
+                ingest_keys: Vec::new(),
                 synchronous: Default::default(),
                 analysis,
                 webhooks,
+                insights: None,
             })
             .unwrap(),
         );
