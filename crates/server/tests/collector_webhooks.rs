@@ -180,7 +180,7 @@ impl Running {
                 data_dir: data.to_path_buf(),
                 secrets: ingest.clone(),
                 api_key: API_KEY.into(),
-                ingest_keys: Vec::new(),
+                ingest_keys: vec![LOG_KEY.into()],
                 synchronous: Default::default(),
                 analysis,
                 webhooks,
@@ -241,6 +241,20 @@ impl Running {
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
         assert_eq!(status, 200, "{text}");
+    }
+
+    /// POSTs to the conversation log API with the ingest key; expects 200.
+    async fn log(&self, path: &str, body: Value) -> Value {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(LOG_KEY)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        res.json().await.unwrap()
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {
@@ -485,6 +499,63 @@ async fn the_three_events_arrive_signed_with_their_data() {
         )
         .unwrap();
     assert_eq!(bodies, 0);
+}
+
+/// The ingest key of the conversation log API.
+const LOG_KEY: &str = "ati_webhooks_test";
+
+#[tokio::test]
+async fn a_backend_ending_a_conversation_fires_ended_once_per_ending() {
+    let key = secret();
+    let rx = Receiver::start(&key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Running::open(
+        dir.path(),
+        hooks(&[&rx.url], &key, fast()),
+        AnalysisConfig::default(),
+    )
+    .await;
+    c.log(
+        "/api/v1/conversations",
+        json!({"id": "backend-1", "agentId": "bot", "status": "completed",
+               "messages": [{"role": "user", "content": "cancel my plan"}]}),
+    )
+    .await;
+    until("ended by its owner", || {
+        rx.delivered("conversation.ended").len() == 1
+    })
+    .await;
+    let ended = rx.delivered("conversation.ended");
+    assert_eq!(ended[0].body["data"]["conversationId"], "backend-1");
+    assert_eq!(ended[0].body["data"]["outcome"], "completed");
+    // A later append resumes it; ending it again fires again, and only then.
+    c.log(
+        "/api/v1/conversations/backend-1/messages",
+        json!({"messages": [{"role": "assistant", "content": "Done: your plan is cancelled."}]}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rx.delivered("conversation.ended").len(),
+        1,
+        "active again: nothing new"
+    );
+    c.log(
+        "/api/v1/conversations/backend-1/messages",
+        json!({"messages": [{"role": "user", "content": "thanks"}], "status": "ended"}),
+    )
+    .await;
+    until("ended again", || {
+        rx.delivered("conversation.ended").len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        rx.delivered("conversation.ended").len(),
+        2,
+        "once per ending"
+    );
+    assert_eq!(rx.bad_signatures(), 0);
 }
 
 #[tokio::test]
