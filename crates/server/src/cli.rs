@@ -435,6 +435,9 @@ pub struct CollectorArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Retention.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Model insights.
     #[command(flatten)]
     pub insights: InsightsArgs,
@@ -444,6 +447,29 @@ pub struct CollectorArgs {
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+/// Retention options of `collector` and `dev` (see the collector's `retention` module).
+#[derive(Args, Debug)]
+pub struct RetentionArgs {
+    /// Delete conversations whose last message is older than this many days, with everything
+    /// attached to them. Default: keep them forever. (Content-free dedupe rows are pruned
+    /// either way, only where dedupe stays correct.)
+    #[arg(long, env = "AGENT_TRACK_RETAIN_DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub retain_days: Option<u32>,
+    /// Seconds between retention runs.
+    #[arg(long, env = "AGENT_TRACK_RETENTION_INTERVAL_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub retention_interval_seconds: u64,
+}
+
+impl RetentionArgs {
+    /// The retention of these options.
+    pub fn config(&self) -> crate::collector::retention::RetentionConfig {
+        crate::collector::retention::RetentionConfig {
+            retain_days: self.retain_days,
+            interval: std::time::Duration::from_secs(self.retention_interval_seconds),
+        }
+    }
 }
 
 /// Options of `dev`.
@@ -472,6 +498,9 @@ pub struct DevArgs {
     /// Conversation analysis.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Retention.
+    #[command(flatten)]
+    pub retention: RetentionArgs,
     /// Model insights.
     #[command(flatten)]
     pub insights: InsightsArgs,

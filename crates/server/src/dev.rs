@@ -37,6 +37,8 @@ pub struct DevConfig {
     pub insights: Option<InsightsConfig>,
     /// Outbound webhooks.
     pub webhooks: WebhookConfig,
+    /// Retention.
+    pub retention: crate::collector::retention::RetentionConfig,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -103,6 +105,7 @@ pub fn app(
         insights: config.insights.clone(),
         webhooks: config.webhooks.clone(),
     })?);
+    collector.start_retention(config.retention.clone());
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
         url: format!("http://{addr}/v1/ingest"),
         secrets: creds.secrets.clone(),

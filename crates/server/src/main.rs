@@ -66,7 +66,11 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
             tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, webhooks = collector.webhook_config().urls.len(), "collector listening");
-            let app = collector::app(Arc::new(collector)).merge(serve::health());
+            let collector = Arc::new(collector);
+            collector.start_retention(args.retention.config());
+            let app = collector::app(Arc::clone(&collector))
+                .merge(collector::metrics_routes(collector))
+                .merge(serve::health());
             serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
         }
         Command::Dev(args) => {
@@ -83,6 +87,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 synchronous: args.synchronous.into(),
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
+                retention: args.retention.config(),
                 webhooks: args.webhooks.config(Some(&|| {
                     dev::webhook_secret(&args.data_dir).map_err(|e| {
                         cli::StartError(format!(

@@ -27,6 +27,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
+        retention: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));

@@ -210,6 +210,10 @@ async fn handle(
     if outcome.accepted > 0 {
         collector.wake_webhooks();
     }
+    let m = collector.metrics();
+    m.count("ingest", "accepted", outcome.accepted as u64);
+    m.count("ingest", "duplicate", outcome.duplicates as u64);
+    m.count("ingest", "rejected", rejected.len() as u64);
     Ok(Json(serde_json::json!({
         "requestId": rid,
         "accepted": outcome.accepted,

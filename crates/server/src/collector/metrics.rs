@@ -80,8 +80,7 @@ mod tests {
         ));
         assert!(!text.contains("log_api"), "zero counts are not listed");
         assert!(text.contains("agent_track_collector_retention_runs_total 1"));
-        assert!(text.contains(
-            "agent_track_collector_retention_removed_total{table=\"seen_events\"} 40"
-        ));
+        assert!(text
+            .contains("agent_track_collector_retention_removed_total{table=\"seen_events\"} 40"));
     }
 }

@@ -32,10 +32,12 @@ pub mod ingest;
 pub mod insights;
 pub mod log;
 pub mod merge;
+pub mod metrics;
 pub mod pendo;
 pub mod query;
 pub mod read;
 pub mod record;
+pub mod retention;
 pub mod schema;
 pub mod stats;
 pub mod store;
@@ -191,6 +193,8 @@ pub struct Collector {
     insights: Option<Arc<InsightsConfig>>,
     /// This process's id in insight claims (`lease_owner`).
     insights_owner: String,
+    /// Counters of `GET /metrics`.
+    metrics: metrics::Metrics,
     // Outbound webhooks: the configuration, the URLs the write path queues events for, and
     // the worker's wake-up after a write queued some.
     webhooks: Arc<WebhookConfig>,
@@ -282,7 +286,68 @@ impl Collector {
             webhook_targets: config.webhooks.targets(),
             webhooks: Arc::new(config.webhooks),
             webhook_wake: Arc::new(Notify::new()),
+            metrics: metrics::Metrics::default(),
         })
+    }
+
+    /// The counters of `GET /metrics`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.metrics
+    }
+
+    /// One retention run at `now` (see [`retention`]): every step, batch by batch, each batch
+    /// its own short transaction. Returns what it removed; counts it in the metrics and logs it.
+    pub async fn retain(
+        self: &Arc<Self>,
+        cfg: &retention::RetentionConfig,
+        now: i64,
+    ) -> Result<retention::Removed, ApiError> {
+        let mut removed = Vec::new();
+        for step in retention::Step::ALL {
+            let Some(before) = step.before(now, cfg) else {
+                continue;
+            };
+            let mut total = 0u64;
+            loop {
+                let n = self
+                    .write("retention", move |conn| step.run(conn, before))
+                    .await?;
+                total += n;
+                if n < step.batch() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            if total > 0 {
+                removed.push((step.table(), total));
+            }
+        }
+        self.metrics.retention(&removed);
+        if !removed.is_empty() {
+            tracing::info!(removed = ?removed, "retention removed old rows");
+        }
+        Ok(removed)
+    }
+
+    /// Runs [`Collector::retain`] at once and then every `cfg.interval`, until the collector
+    /// is dropped. Needs a Tokio runtime; without one nothing is started.
+    pub fn start_retention(self: &Arc<Self>, cfg: retention::RetentionConfig) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(self);
+        let every = cfg.interval.max(Duration::from_millis(100));
+        runtime.spawn(async move {
+            loop {
+                let Some(this) = weak.upgrade() else { return };
+                let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+                if let Err(e) = this.retain(&cfg, now).await {
+                    tracing::warn!(code = %e.code, "retention failed; retrying at the next interval");
+                }
+                drop(this);
+                tokio::time::sleep(every).await;
+            }
+        });
     }
 
     /// The outbound webhook configuration.
@@ -484,6 +549,27 @@ fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     schema::configure_reader(&conn)?;
     Ok(conn)
+}
+
+/// `GET /metrics` of the `collector` command (Prometheus text; no key, like the proxy's:
+/// counts only). Not part of [`app`], so that `dev`, which serves the proxy's `/metrics` on
+/// the same port, does not clash.
+pub fn metrics_routes(collector: Arc<Collector>) -> Router {
+    Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let c = Arc::clone(&collector);
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    c.metrics.render(),
+                )
+            }
+        }),
+    )
 }
 
 /// The collector's routes: `POST /v1/ingest` and the read API under `/api/v1`, under the

@@ -282,6 +282,10 @@ async fn track(
         })
         .await?;
     c.wake_webhooks();
+    c.metrics()
+        .count("pendo", "accepted", outcome.accepted as u64);
+    c.metrics()
+        .count("pendo", "duplicate", outcome.duplicates as u64);
     Ok(Json(serde_json::json!({
         "requestId": rid.as_str(),
         "accepted": outcome.accepted,

@@ -14,9 +14,9 @@
 //!   browser's later retry is a new request with a new webhook-id, caught by its eventIds.
 //! - **Idempotency keys** of the conversation log API: after [`IDEMPOTENCY_KEEP_MS`], 48 hours
 //!   (they promise 24 hours).
-//! - **Webhook outbox rows that are delivered or failed for good**: with `--retain-days N`,
-//!   after N days (pending rows are never removed by age: they are retried for 24 hours and
-//!   then become final).
+//! - **Webhook outbox rows that are delivered or failed for good** (content-free): after a week
+//!   by the webhook worker, and with `--retain-days N` after N days if that is sooner (pending
+//!   rows are never removed by age: they are retried for 24 hours and then become final).
 //!
 //! Each step deletes at most [`BATCH`] rows (or [`CONVERSATION_BATCH`] conversations) per
 //! transaction and goes again, so ingestion waits at most one small transaction.
@@ -132,7 +132,8 @@ impl Step {
                     )?
                     .query_map(params![before, CONVERSATION_BATCH], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for id in &ids {
                     super::store::forget_conversation(&tx, id)?;
                 }
@@ -154,21 +155,23 @@ impl Step {
                 "DELETE FROM idempotency_keys WHERE key IN
                     (SELECT key FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)",
             ),
-            Step::Outbox => {
-                let n = super::webhooks::storage::prune_final(conn, before, BATCH)?;
-                Ok(n)
-            }
+            // The webhook worker also prunes them after a week; with --retain-days, sooner.
+            Step::Outbox => Ok(super::webhooks::storage::prune(conn, before)? as u64),
         }
     }
 
-    /// The batch size of this step.
+    /// The batch size of this step (the outbox step runs once per run).
     pub fn batch(self) -> u64 {
         match self {
             Step::Conversations => CONVERSATION_BATCH as u64,
+            Step::Outbox => u64::MAX,
             _ => BATCH as u64,
         }
     }
 }
+
+/// What one run removed, by table (tables with nothing removed left out).
+pub type Removed = Vec<(&'static str, u64)>;
 
 #[cfg(test)]
 mod tests {
@@ -178,16 +181,29 @@ mod tests {
     fn dedupe_outlives_the_retry_window_and_content_waits_for_the_flag() {
         let cfg = RetentionConfig::default();
         let now = 100 * 86_400_000;
-        assert_eq!(Step::Conversations.before(now, &cfg), None, "kept forever by default");
+        assert_eq!(
+            Step::Conversations.before(now, &cfg),
+            None,
+            "kept forever by default"
+        );
         assert_eq!(Step::Outbox.before(now, &cfg), None);
-        assert_eq!(Step::SeenEvents.before(now, &cfg), Some(now - 8 * 86_400_000));
+        assert_eq!(
+            Step::SeenEvents.before(now, &cfg),
+            Some(now - 8 * 86_400_000)
+        );
         assert!(SEEN_EVENTS_KEEP_MS > agent_track_schema::limits::MAX_EVENT_AGE_MS as i64);
         assert_eq!(Step::Deliveries.before(now, &cfg), Some(now - 86_400_000));
-        assert_eq!(Step::IdempotencyKeys.before(now, &cfg), Some(now - 2 * 86_400_000));
+        assert_eq!(
+            Step::IdempotencyKeys.before(now, &cfg),
+            Some(now - 2 * 86_400_000)
+        );
         let cfg = RetentionConfig {
             retain_days: Some(30),
             ..cfg
         };
-        assert_eq!(Step::Conversations.before(now, &cfg), Some(now - 30 * 86_400_000));
+        assert_eq!(
+            Step::Conversations.before(now, &cfg),
+            Some(now - 30 * 86_400_000)
+        );
     }
 }

@@ -10,7 +10,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 5] = [
+const MIGRATIONS: [&str; 6] = [
     r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
@@ -92,6 +92,8 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::insights::storage::MIGRATION,
     // 5: the outbound webhook outbox (see webhooks::storage).
     super::webhooks::storage::MIGRATION,
+    // 6: when each eventId was seen, for retention (see retention).
+    super::retention::MIGRATION,
 ];
 
 /// Why a database cannot be used.

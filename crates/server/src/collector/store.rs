@@ -67,8 +67,10 @@ pub fn apply(
     let mut touched: Vec<&str> = Vec::new();
     for r in records {
         let new = tx
-            .prepare_cached("INSERT OR IGNORE INTO seen_events (event_id) VALUES (?1)")?
-            .execute([&r.event_id])?
+            .prepare_cached(
+                "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?1, ?2)",
+            )?
+            .execute(params![r.event_id, now_ms])?
             == 1;
         if !new {
             outcome.duplicates += 1;
@@ -191,13 +193,24 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
 /// copies of those pages from the WAL.
 pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found = forget_conversation(&tx, id)?;
+    tx.commit()?;
+    Ok(found)
+}
+
+/// [`delete_conversation`] in the caller's transaction (retention deletes several per
+/// transaction); also its idempotency keys.
+pub fn forget_conversation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
     let found = tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? == 1;
     tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
     tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
-    analysis::storage::forget(&tx, id)?;
-    super::insights::storage::forget(&tx, id)?;
-    webhooks::storage::forget(&tx, id)?;
-    tx.commit()?;
+    tx.execute(
+        "DELETE FROM idempotency_keys WHERE conversation_id = ?1",
+        [id],
+    )?;
+    analysis::storage::forget(tx, id)?;
+    super::insights::storage::forget(tx, id)?;
+    webhooks::storage::forget(tx, id)?;
     Ok(found)
 }
 

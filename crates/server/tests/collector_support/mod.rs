@@ -21,6 +21,9 @@ pub struct Server {
     pub client: reqwest::Client,
     pub secrets: Secrets,
     pub dir: tempfile::TempDir,
+    /// The collector behind the socket (for calls the HTTP API does not offer, such as a
+    /// retention run at a chosen time).
+    pub collector: std::sync::Weak<Collector>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -70,12 +73,15 @@ impl Server {
             webhooks: Default::default(),
         };
         let collector = Arc::new(Collector::open(config).unwrap());
+        let weak = Arc::downgrade(&collector);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve::run(
             listener,
-            app(collector).merge(serve::health()),
+            app(Arc::clone(&collector))
+                .merge(agent_track_server::collector::metrics_routes(collector))
+                .merge(serve::health()),
             async {
                 let _ = stopped.await;
             },
@@ -85,6 +91,7 @@ impl Server {
             client: reqwest::Client::new(),
             secrets,
             dir,
+            collector: weak,
             stop: Some(stop),
         }
     }

@@ -261,9 +261,9 @@ fn write(
     now: i64,
     cfg: &super::analysis::AnalysisConfig,
     hooks: &super::webhooks::Targets,
-) -> rusqlite::Result<(Vec<String>, String)> {
+) -> rusqlite::Result<(Vec<String>, String, store::Outcome)> {
     let (records, ids) = records(id, head, messages, now);
-    store::apply(tx, &records, now, cfg, hooks)?;
+    let outcome = store::apply(tx, &records, now, cfg, hooks)?;
     let closed = match state.status {
         Some(StatusIn::Ended(_)) => Some(true),
         Some(StatusIn::Active) => Some(false),
@@ -272,7 +272,7 @@ fn write(
     storage::set_state(tx, id, closed, state.outcome, state.metadata.as_ref(), now)?;
     super::analysis::storage::refresh(tx, [id], now, cfg, hooks)?;
     let status = storage::status(tx, id)?.unwrap_or_else(|| "active".into());
-    Ok((ids, status))
+    Ok((ids, status, outcome))
 }
 
 async fn create(
@@ -302,7 +302,15 @@ async fn create(
                     let head = storage::head(&tx, &existing)?;
                     let status =
                         storage::status(&tx, &existing)?.unwrap_or_else(|| "active".into());
-                    return Ok(head.map(|h| answer(existing, &h, status, Vec::new(), false)));
+                    return Ok(head.map(|h| {
+                        (
+                            answer(existing, &h, status, Vec::new(), false),
+                            store::Outcome {
+                                accepted: 0,
+                                duplicates: 0,
+                            },
+                        )
+                    }));
                 }
             }
             let id = id.unwrap_or_else(|| new_id("conv_"));
@@ -330,16 +338,18 @@ async fn create(
                     fresh.account_id.as_deref(),
                 )?;
             }
-            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
+            let (ids, status, outcome) =
+                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             if let Some(key) = &idempotency_key {
                 storage::remember_key(&tx, key, &id, now)?;
             }
             tx.commit()?;
-            Ok(Some(answer(id, &head, status, ids, created)))
+            Ok(Some((answer(id, &head, status, ids, created), outcome)))
         })
         .await?;
     c.wake_webhooks();
-    result.map(Json).ok_or_else(|| {
+    count(&c, result.as_ref().map(|r| r.1));
+    result.map(|r| Json(r.0)).ok_or_else(|| {
         ApiError::new(
             StatusCode::CONFLICT,
             "conflict",
@@ -366,13 +376,24 @@ async fn append(
             let Some(head) = storage::head(&tx, &id)? else {
                 return Ok(None);
             };
-            let (ids, status) = write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
+            let (ids, status, outcome) =
+                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             tx.commit()?;
-            Ok(Some(answer(id, &head, status, ids, false)))
+            Ok(Some((answer(id, &head, status, ids, false), outcome)))
         })
         .await?;
     c.wake_webhooks();
-    result.map(Json).ok_or_else(super::api::not_found)
+    count(&c, result.as_ref().map(|r| r.1));
+    result.map(|r| Json(r.0)).ok_or_else(super::api::not_found)
+}
+
+/// Counts a request's messages in the metrics.
+fn count(c: &Collector, outcome: Option<store::Outcome>) {
+    if let Some(o) = outcome {
+        c.metrics().count("log_api", "accepted", o.accepted as u64);
+        c.metrics()
+            .count("log_api", "duplicate", o.duplicates as u64);
+    }
 }
 
 fn now() -> i64 {
