@@ -89,7 +89,7 @@ pub fn app(
         analysis: config.analysis.clone(),
     })?);
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
-        url: format!("http://{addr}/v1/ingest"),
+        urls: vec![format!("http://{addr}/v1/ingest")],
         secrets: creds.secrets.clone(),
     });
     let port = addr.port();

@@ -112,8 +112,12 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn upstream_url(config: &proxy::ProxyConfig) -> &str {
-    match &config.upstream {
-        proxy::Upstream::Webhook { url, .. } | proxy::Upstream::Pendo { url, .. } => url,
-    }
+/// The upstream URLs as logged: no user, password or query (see `proxy::config::url_label`).
+fn upstream_url(config: &proxy::ProxyConfig) -> Vec<String> {
+    config
+        .upstream
+        .urls()
+        .iter()
+        .map(|u| proxy::config::url_label(u))
+        .collect()
 }

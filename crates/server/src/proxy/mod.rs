@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod upstream;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ pub struct ProxyState {
     pub event_limiter: RateLimiter,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The round-robin position in the upstream list: each batch starts at the next URL.
+    pub next_upstream: AtomicUsize,
 }
 
 impl ProxyState {
@@ -64,11 +67,12 @@ impl ProxyState {
         let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
         let event_limiter = RateLimiter::new(config.event_rate_per_minute, config.event_rate_burst);
         let state = Arc::new(ProxyState {
-            config,
             client,
             limiter,
             event_limiter,
-            metrics: Metrics::default(),
+            metrics: Metrics::new(config.upstream.urls().iter().map(|u| config::url_label(u))),
+            next_upstream: AtomicUsize::new(0),
+            config,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&state);

@@ -34,11 +34,13 @@ pub fn body(e: &RelayedEvent) -> Value {
 }
 
 /// Sends every event, at most `concurrency` at once, each with the retry policy of
-/// [`super::with_retries`]. Fails with the first failure; otherwise returns the events Pendo
-/// refused for good.
+/// [`super::with_retries`], starting at `urls[start]` and failing over along the list. Fails
+/// with the first failure; otherwise returns the events Pendo refused for good.
+#[allow(clippy::too_many_arguments)]
 pub async fn send(
     state: &ProxyState,
-    url: &str,
+    urls: &[String],
+    start: usize,
     key: &PendoKey,
     concurrency: usize,
     events: &[RelayedEvent],
@@ -51,10 +53,10 @@ pub async fn send(
         let event_id = e.event.event_id.clone();
         async move {
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
-            with_retries(state, deadline, |left| {
+            with_retries(state, deadline, start, |index, left| {
                 let request = state
                     .client
-                    .post(url)
+                    .post(&urls[index])
                     .timeout(left)
                     .header("x-pendo-integration-key", &key.0)
                     .header("content-type", "application/json")

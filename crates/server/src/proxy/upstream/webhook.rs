@@ -34,11 +34,14 @@ pub fn webhook_id<'a>(event_ids: impl IntoIterator<Item = &'a str>) -> String {
     )
 }
 
-/// Posts the signed batch; see [`super::with_retries`] for the retry policy. Returns the
-/// events refused for good.
+/// Posts the signed batch to `urls[start]`, failing over along the list; see
+/// [`super::with_retries`] for the retry policy. Every attempt, at whichever upstream, carries
+/// the same `webhook-id` and body, so receivers sharing one database store the batch once.
+/// Returns the events refused for good.
 pub async fn send(
     state: &ProxyState,
-    url: &str,
+    urls: &[String],
+    start: usize,
     secrets: &Secrets,
     events: &[RelayedEvent],
     deadline: Instant,
@@ -52,12 +55,12 @@ pub async fn send(
         })
         .map_err(|e| RelayError::Failed(e.to_string()))?;
         let id = webhook_id(pending.iter().map(|e| e.event.event_id.as_str()));
-        let outcome = with_retries(state, deadline, |left| {
+        let outcome = with_retries(state, deadline, start, |index, left| {
             // A fresh timestamp per attempt: the receiver refuses stale ones.
             let timestamp = (crate::error::now_ms() / 1000) as i64;
             let request = state
                 .client
-                .post(url)
+                .post(&urls[index])
                 .timeout(left)
                 .header("content-type", "application/json")
                 .header(signature::ID, &id)
