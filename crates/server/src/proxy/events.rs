@@ -201,7 +201,7 @@ pub fn validate<'a>(
             field: field.into(),
             message,
         };
-        let size = serde_json::to_vec(raw).map_or(usize::MAX, |v| v.len());
+        let size = compact_len(raw);
         if size > MAX_EVENT_BYTES {
             rejected.push(reject(
                 Code::TooLarge.as_str(),
@@ -256,6 +256,25 @@ pub fn validate<'a>(
         }
     }
     (valid, rejected)
+}
+
+/// The length of `value` as compact JSON text, counted without writing it anywhere.
+fn compact_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 fn trusted(headers: &HeaderMap, name: Option<&str>) -> Option<String> {
@@ -370,7 +389,7 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
         .trim()
         .to_ascii_lowercase();
     match encoding.as_str() {
-        "identity" | "" => Ok(bytes.to_vec()),
+        "identity" | "" => Ok(Vec::from(bytes)),
         "gzip" => {
             let mut out = Vec::new();
             let mut decoder = flate2::read::GzDecoder::new(&bytes[..]).take(max as u64 + 1);
