@@ -5,6 +5,7 @@
 //! - [`config`]: [`ProxyConfig`], every option and its default.
 //! - [`events`]: `POST /v1/events`.
 //! - [`batch`]: the body's contract version; v2 events expanded to the v1 shape (pure).
+//! - [`plain`]: the fast reading of plain bodies in place, without a `Value` tree (pure).
 //! - [`enrich`]: normalization before relaying (pure).
 //! - [`client`]: the client's address behind trusted proxies (pure).
 //! - [`rate_limit`]: a token bucket per client.
@@ -19,6 +20,7 @@ pub mod cors;
 pub mod enrich;
 pub mod events;
 pub mod metrics;
+pub mod plain;
 pub mod rate_limit;
 pub mod upstream;
 
