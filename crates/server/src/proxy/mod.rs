@@ -49,6 +49,8 @@ pub struct ProxyState {
     pub metrics: Metrics,
     /// The round-robin position in the upstream list: each batch starts at the next URL.
     pub next_upstream: AtomicUsize,
+    /// The upstream URLs parsed once (`None`: not a URL; the request then fails as before).
+    upstream_urls: Vec<Option<reqwest::Url>>,
 }
 
 impl ProxyState {
@@ -74,6 +76,12 @@ impl ProxyState {
             event_limiter,
             metrics: Metrics::new(config.upstream.urls().iter().map(|u| config::url_label(u))),
             next_upstream: AtomicUsize::new(0),
+            upstream_urls: config
+                .upstream
+                .urls()
+                .iter()
+                .map(|u| reqwest::Url::parse(u).ok())
+                .collect(),
             config,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -91,6 +99,16 @@ impl ProxyState {
             });
         }
         state
+    }
+}
+
+impl ProxyState {
+    /// A POST to upstream number `index` of the list, its URL parsed once at start.
+    pub(crate) fn post(&self, index: usize) -> reqwest::RequestBuilder {
+        match self.upstream_urls.get(index) {
+            Some(Some(url)) => self.client.post(url.clone()),
+            _ => self.client.post(&self.config.upstream.urls()[index]),
+        }
     }
 }
 

@@ -60,6 +60,11 @@ fn plain_text(b: &[u8]) -> bool {
             b'"' => {
                 i += 1;
                 loop {
+                    // To the next quote or backslash at once.
+                    match memchr::memchr2(b'"', b'\\', b.get(i..).unwrap_or_default()) {
+                        Some(at) => i += at,
+                        None => return false,
+                    }
                     match b.get(i) {
                         None => return false,
                         Some(b'"') => break,

@@ -69,14 +69,12 @@ pub async fn relay(
     let deadline = Instant::now() + state.config.upstream_deadline;
     let start = state.next_upstream.fetch_add(1, Ordering::Relaxed);
     match &state.config.upstream {
-        Upstream::Webhook { urls, secrets } => {
-            webhook::send(state, urls, start, secrets, events, deadline).await
+        Upstream::Webhook { secrets, .. } => {
+            webhook::send(state, start, secrets, events, deadline).await
         }
         Upstream::Pendo {
-            urls,
-            key,
-            concurrency,
-        } => pendo::send(state, urls, start, key, *concurrency, events, deadline).await,
+            key, concurrency, ..
+        } => pendo::send(state, start, key, *concurrency, events, deadline).await,
     }
 }
 

@@ -34,12 +34,10 @@ pub fn body(e: &RelayedEvent) -> Value {
 }
 
 /// Sends every event, at most `concurrency` at once, each with the retry policy of
-/// [`super::with_retries`], starting at `urls[start]` and failing over along the list. Fails
+/// [`super::with_retries`], starting at upstream `start` of the list and failing over along the list. Fails
 /// with the first failure; otherwise returns the events Pendo refused for good.
-#[allow(clippy::too_many_arguments)]
 pub async fn send(
     state: &ProxyState,
-    urls: &[String],
     start: usize,
     key: &PendoKey,
     concurrency: usize,
@@ -55,8 +53,7 @@ pub async fn send(
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
             with_retries(state, deadline, start, |index, left| {
                 let request = state
-                    .client
-                    .post(&urls[index])
+                    .post(index)
                     .timeout(left)
                     .header("x-pendo-integration-key", &key.0)
                     .header("content-type", "application/json")

@@ -59,13 +59,12 @@ pub fn write_batch(out: &mut String, events: &[&RelayedEvent]) {
     out.push_str("]}");
 }
 
-/// Posts the signed batch to `urls[start]`, failing over along the list; see
+/// Posts the signed batch to upstream `start` of the list, failing over along the list; see
 /// [`super::with_retries`] for the retry policy. Every attempt, at whichever upstream, carries
 /// the same `webhook-id` and body, so receivers sharing one database store the batch once.
 /// Returns the events refused for good.
 pub async fn send(
     state: &ProxyState,
-    urls: &[String],
     start: usize,
     secrets: &Secrets,
     events: &[RelayedEvent],
@@ -91,8 +90,7 @@ pub async fn send(
             // A fresh timestamp per attempt: the receiver refuses stale ones.
             let timestamp = (crate::error::now_ms() / 1000) as i64;
             let request = state
-                .client
-                .post(&urls[index])
+                .post(index)
                 .timeout(left)
                 .header("content-type", "application/json")
                 .header(signature::ID, &id)
