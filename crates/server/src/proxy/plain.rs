@@ -284,6 +284,87 @@ mod tests {
         );
     }
 
+    /// Both readings of `body`: relayed events (as JSON values, so that key order does not
+    /// count) and rejections.
+    fn both(body: &str, facts: &RequestFacts) -> [(Vec<Value>, Vec<Rejection>); 2] {
+        let relayed = |(valid, rejected): (Vec<RelayedEvent>, Vec<Rejection>)| {
+            let valid = valid
+                .iter()
+                .map(|e| serde_json::to_value(e).unwrap())
+                .collect();
+            (valid, rejected)
+        };
+        let doc = doc(body.as_bytes()).expect("a plain body");
+        let plain = relayed(validate(&batch(&doc).expect("a plain batch"), facts));
+        let value: Value = serde_json::from_str(body).unwrap();
+        let events = super::super::batch::events(value.as_object().unwrap()).unwrap();
+        let reference = relayed(super::super::events::validate(events.iter(), facts));
+        [plain, reference]
+    }
+
+    #[test]
+    fn both_readings_relay_and_reject_the_same() {
+        let now = 1_763_712_000_000u64;
+        let facts = RequestFacts {
+            received_at: now,
+            sent_at: now,
+            ..Default::default()
+        };
+        let ok = |id: &str| {
+            format!(
+                r#"{{"eventId":"{id}","type":"agent_response","timestamp":{now},"visitorId":"v","accountId":"a","properties":{{"agentId":"bot","conversationId":"c","messageId":"m-{id}","content":"hi \"there\"\n","toolsUsed":["t"],"modelUsed":"m1","agentInputTokenCount":12}},"eventProperties":{{"z":1,"a":[1,{{"b":null}}],"a":2}},"context":{{"url":"https://app.example/","seq":1,"sdk":"agent-track/0.1.0"}}}}"#
+            )
+        };
+        let long = "x".repeat(200_000);
+        let big_props = format!(r#"{{"k":"{}"}}"#, "y".repeat(17_000));
+        let events = [
+            ok("e1"),
+            ok("e1"),
+            ok("e2").replace(r#""eventId":"e2","#, r#""eventId":"e2","zzz":1,"aaa":2,"#),
+            ok("e3").replace(
+                r#""agentId":"bot","#,
+                r#""agentId":"bot","zeta":1,"alpha":2,"#,
+            ),
+            ok("e4").replace(r#""visitorId":"v","#, ""),
+            ok("e5").replace(&format!(r#""timestamp":{now}"#), r#""timestamp":1"#),
+            ok("e6").replace("agent_response", "nope"),
+            ok("e7").replace("hi ", &long),
+            ok("e8").replace(r#"{"z":1,"a":[1,{"b":null}],"a":2}"#, &big_props),
+            ok("e9").replace(r#""seq":1"#, r#""seq":1,"seq":2"#),
+            r#""not an event""#.to_string(),
+            "7".to_string(),
+        ];
+        let body = format!(r#"{{"sentAt":{now},"events":[{}]}}"#, events.join(","));
+        let [plain, reference] = both(&body, &facts);
+        assert_eq!(plain.1, reference.1);
+        assert_eq!(plain.0, reference.0);
+        assert_eq!(
+            (plain.0.len(), plain.1.len()),
+            (2, 9),
+            "{:?}",
+            plain.1.iter().map(|r| &r.code).collect::<Vec<_>>()
+        );
+
+        let v2 = format!(
+            r#"{{"v":2,"sentAt":{now},"context":{{"url":"u","seq":9,"sdk":"s/1"}},"events":[{},{},{}]}}"#,
+            ok("a").replace(
+                r#"{"url":"https://app.example/","seq":1,"sdk":"agent-track/0.1.0"}"#,
+                r#"{"seq":3}"#
+            ),
+            ok("b").replace(
+                r#"{"url":"https://app.example/","seq":1,"sdk":"agent-track/0.1.0"}"#,
+                "{}"
+            ),
+            ok("c"),
+        );
+        let [plain, reference] = both(&v2, &facts);
+        assert_eq!(plain, reference);
+        let no_sdk = v2.replace(r#","sdk":"s/1""#, "");
+        let [plain, reference] = both(&no_sdk, &facts);
+        assert_eq!(plain, reference);
+        assert_eq!(plain.1.len(), 2);
+    }
+
     #[test]
     fn v2_expansion_matches_the_value_reading() {
         let body = r#"{"v":2,"sentAt":1,"context":{"url":"u","seq":9,"sdk":"s"},"events":[{"eventId":"a","context":{"seq":7}},{"eventId":"b","context":{}},{"eventId":"c","context":{"seq":1,"url":"own"}},{"eventId":"d"}]}"#;
