@@ -270,6 +270,9 @@ impl Validation {
                 return false;
             }
         };
+        // Normalizing can break a rule only by folding `modelUsed` into `agentModelsUsed`
+        // (defaulting `suggestedPrompt` breaks none); `parse_event` checked the rest.
+        let folds_model = event.properties.model_used.is_some();
         let relayed = enrich(event, facts);
         if relayed.event.visitor_id.is_none() {
             self.rejected.push(match facts.visitor_id {
@@ -286,7 +289,10 @@ impl Validation {
             });
             return false;
         }
-        if let Err(problems) = relayed.event.properties.validate(relayed.event.event_type) {
+        if let Err(problems) = match folds_model {
+            true => relayed.event.properties.validate(relayed.event.event_type),
+            false => Ok(()),
+        } {
             let p = &problems[0];
             self.rejected.push(reject(
                 p.code.as_str(),
