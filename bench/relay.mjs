@@ -9,6 +9,8 @@
 //     filtered lists and searches (crates/server/examples/query_bench.rs).
 // Needs wrk and nginx on PATH and the release binaries built (scripts/bench.sh does both).
 // Writes bench/results/relay.json. Usage: node bench/relay.mjs
+// BENCH_RELAY_ONLY=1 runs the relay throughput part alone (no ingest, no queries, no results
+// file); BENCH_BIN_DIR points at the release binaries when they are not in target/release.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { writeFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -27,6 +29,7 @@ const INGEST_BATCHES = Number(process.env.BENCH_INGEST_BATCHES ?? 5000);
 const INGEST_SENDERS = 4;
 const QUERY_CONVERSATIONS = Number(process.env.BENCH_QUERY_CONVERSATIONS ?? 10_000);
 const QUERY_RUNS = Number(process.env.BENCH_QUERY_RUNS ?? 100);
+const RELAY_ONLY = process.env.BENCH_RELAY_ONLY === '1';
 const PORTS = { upstream: 9811, proxy: 9812, nginx: 9813 };
 const log = (...a) => console.error('[relay]', ...a);
 
@@ -84,7 +87,7 @@ const tmp = await mkdtemp(join(tmpdir(), 'agent-track-bench-'));
 await (await import('node:fs/promises')).chmod(tmp, 0o755); // nginx workers run as nobody
 const result = { date: new Date().toISOString(), cores: cpus().length, seconds: SECONDS, rounds: ROUNDS, connections: CONNS, eventsPerRequest: 20 };
 try {
-  const bin = join(root, 'target', 'release');
+  const bin = process.env.BENCH_BIN_DIR ?? join(root, 'target', 'release');
   const batchFile = join(tmp, 'batch.json');
   await run(process.execPath, [join(here, 'proxy', 'batch.mjs'), batchFile]);
   result.batchBytes = (await (await import('node:fs/promises')).stat(batchFile)).size;
@@ -142,24 +145,27 @@ http {
   result.proxyRss = await rssKb(proxy.pid);
   result.nginxRss = await rssKb(nginx.pid);
   stopAll();
+  log(`proxy/nginx: ${(result.proxy.rps / result.nginx.rps * 100).toFixed(1)} % (best rounds)`);
 
-  // The collector: signed batches of 20 events into SQLite, 4 concurrent senders.
-  const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 120_000 });
-  const m = /ingested (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
-  result.ingest = m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
-    : { error: stdout.trim() };
-  log(stdout.trim());
+  if (!RELAY_ONLY) {
+    // The collector: signed batches of 20 events into SQLite, 4 concurrent senders.
+    const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 120_000 });
+    const m = /ingested (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
+    result.ingest = m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
+      : { error: stdout.trim() };
+    log(stdout.trim());
 
-  // Reads at 10,000 conversations: list, filtered lists, searches (p50/p95 over the API).
-  const q = await run(join(bin, 'examples', 'query_bench'), [String(QUERY_CONVERSATIONS), String(QUERY_RUNS)], { timeout: 600_000 });
-  const ing = /ingested (\d+) conversations \((\d+) events.* in ([\d.]+) s: (\d+) events\/s/.exec(q.stdout);
-  result.queries = {
-    conversations: QUERY_CONVERSATIONS,
-    runs: QUERY_RUNS,
-    ingest: ing ? { conversations: +ing[1], events: +ing[2], seconds: +ing[3], eventsPerSec: +ing[4] } : null,
-    rows: [...q.stdout.matchAll(/^(.+?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$/gm)].map((r) => ({ query: r[1].trim(), p50: +r[2], p95: +r[3], rows: +r[4] })),
-  };
-  log(q.stdout.trim());
+    // Reads at 10,000 conversations: list, filtered lists, searches (p50/p95 over the API).
+    const q = await run(join(bin, 'examples', 'query_bench'), [String(QUERY_CONVERSATIONS), String(QUERY_RUNS)], { timeout: 600_000 });
+    const ing = /ingested (\d+) conversations \((\d+) events.* in ([\d.]+) s: (\d+) events\/s/.exec(q.stdout);
+    result.queries = {
+      conversations: QUERY_CONVERSATIONS,
+      runs: QUERY_RUNS,
+      ingest: ing ? { conversations: +ing[1], events: +ing[2], seconds: +ing[3], eventsPerSec: +ing[4] } : null,
+      rows: [...q.stdout.matchAll(/^(.+?)\s+([\d.]+)\s+([\d.]+)\s+(\d+)$/gm)].map((r) => ({ query: r[1].trim(), p50: +r[2], p95: +r[3], rows: +r[4] })),
+    };
+    log(q.stdout.trim());
+  }
 } finally {
   stopAll();
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
@@ -169,6 +175,7 @@ async function rssKb(pid) {
   try { return Number(/VmHWM:\s+(\d+)/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return null; }
 }
 
+if (RELAY_ONLY) process.exit(0);
 await mkdir(join(here, 'results'), { recursive: true });
 await writeFile(join(here, 'results', 'relay.json'), JSON.stringify(result, null, 2) + '\n');
 log('-> bench/results/relay.json');

@@ -146,8 +146,10 @@ pub struct ProxyArgs {
     /// Address to listen on.
     #[arg(long, env = "AGENT_TRACK_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
-    /// Upstream URL [default: the local collector, or the --pendo-region endpoint in pendo
-    /// mode]. Redirects from it are not followed.
+    /// Upstream URL, or several comma-separated: batches are spread over them round-robin and
+    /// an attempt that fails (connection error, timeout, 5xx) goes on to the next at once
+    /// [default: the local collector, or the --pendo-region endpoint in pendo mode].
+    /// Redirects are not followed.
     #[arg(long, env = "AGENT_TRACK_UPSTREAM")]
     pub upstream: Option<String>,
     /// Upstream mode.
@@ -640,6 +642,14 @@ pub fn secrets(text: &str) -> Result<Secrets, StartError> {
 }
 
 impl ProxyArgs {
+    /// The `--upstream` list, each URL checked, or `default` alone.
+    fn upstreams(&self, default: &str) -> Result<Vec<String>, StartError> {
+        match &self.upstream {
+            Some(list) => crate::proxy::config::parse_upstreams(list).map_err(StartError),
+            None => Ok(vec![default.to_string()]),
+        }
+    }
+
     /// The proxy configuration, with the secret read and checked. A trusted identity header
     /// without any `--trusted-proxy` is refused: nobody could set it.
     pub fn config(&self) -> Result<ProxyConfig, StartError> {
@@ -670,10 +680,7 @@ impl ProxyArgs {
         let secret = secret_text(self.secret_file.as_deref())?;
         let upstream = match self.mode {
             Mode::Webhook => Upstream::Webhook {
-                url: self
-                    .upstream
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_COLLECTOR_URL.into()),
+                urls: self.upstreams(DEFAULT_COLLECTOR_URL)?,
                 secrets: secrets(&secret)?,
             },
             Mode::Pendo => {
@@ -683,10 +690,7 @@ impl ProxyArgs {
                     ));
                 }
                 Upstream::Pendo {
-                    url: self
-                        .upstream
-                        .clone()
-                        .unwrap_or_else(|| self.pendo_region.url().into()),
+                    urls: self.upstreams(self.pendo_region.url())?,
                     key: PendoKey(secret.trim().to_string()),
                     concurrency: self.pendo_concurrency,
                 }
@@ -743,7 +747,7 @@ mod tests {
         let mut all = vec!["--mode", "pendo"];
         all.extend_from_slice(args);
         match proxy_config(&all).unwrap().upstream {
-            Upstream::Pendo { url, .. } => url,
+            Upstream::Pendo { urls, .. } => urls.join(","),
             other => panic!("{other:?}"),
         }
     }
@@ -926,6 +930,49 @@ mod tests {
                 "https://proxy.example/agentic"
             ]),
             "https://proxy.example/agentic"
+        );
+    }
+
+    #[test]
+    fn upstream_lists_are_checked_url_by_url() {
+        let webhook = |list: &str| {
+            let secret = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(secret.path(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+            let argv = [
+                "agent-track-server",
+                "proxy",
+                "--secret-file",
+                secret.path().to_str().unwrap(),
+                "--upstream",
+                list,
+            ];
+            match Cli::try_parse_from(argv).unwrap().command {
+                Command::Proxy(p) => p.config().map(|c| c.upstream.urls().to_vec()),
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(
+            webhook("http://10.0.0.1:8788/v1/ingest, https://b.example/v1/ingest").unwrap(),
+            vec![
+                "http://10.0.0.1:8788/v1/ingest",
+                "https://b.example/v1/ingest"
+            ]
+        );
+        let err = webhook("http://a.example/v1/ingest,ftp://b.example/x").unwrap_err();
+        assert!(
+            err.0.contains("\"ftp://b.example/x\"") && err.0.contains("only http:// and https://"),
+            "{err}"
+        );
+        let err = webhook("http://a.example/v1/ingest,not a url").unwrap_err();
+        assert!(err.0.contains("\"not a url\" is not a URL"), "{err}");
+        let err = webhook("http://a.example/v1/ingest,,http://b.example").unwrap_err();
+        assert!(err.0.contains("entry 2 is empty"), "{err}");
+        assert_eq!(
+            pendo_url(&[
+                "--upstream",
+                "https://p1.example/agentic,https://p2.example/agentic"
+            ]),
+            "https://p1.example/agentic,https://p2.example/agentic"
         );
     }
 

@@ -107,7 +107,7 @@ pub fn app(
     })?);
     collector.start_retention(config.retention.clone());
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {
-        url: format!("http://{addr}/v1/ingest"),
+        urls: vec![format!("http://{addr}/v1/ingest")],
         secrets: creds.secrets.clone(),
     });
     let port = addr.port();

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 async fn stack() -> (support::Server, String) {
     let collector = support::Server::start().await;
     let mut config = ProxyConfig::new(Upstream::Webhook {
-        url: format!("{}/v1/ingest", collector.base),
+        urls: vec![format!("{}/v1/ingest", collector.base)],
         secrets: collector.secrets.clone(),
     });
     config.upstream_deadline = std::time::Duration::from_secs(3);

@@ -517,7 +517,7 @@ async fn rate_limits_read_every_forwarded_line_and_group_ipv6_by_64() {
 async fn events_are_rate_limited_too() {
     let up = FakeUpstream::start().await;
     let mut config = ProxyConfig::new(Upstream::Pendo {
-        url: up.url.clone(),
+        urls: vec![up.url.clone()],
         key: PendoKey("pendo-track-secret".into()),
         concurrency: 8,
     });
@@ -555,7 +555,7 @@ async fn redirects_from_upstream_are_not_followed() {
         ..reply(307)
     }]);
     let mut config = ProxyConfig::new(Upstream::Pendo {
-        url: up.url.clone(),
+        urls: vec![up.url.clone()],
         key: PendoKey("pendo-track-secret".into()),
         concurrency: 1,
     });
@@ -678,7 +678,7 @@ async fn clock_skew_is_corrected() {
 async fn pendo_mode_sends_each_event_with_the_integration_key() {
     let up = FakeUpstream::start().await;
     let mut config = ProxyConfig::new(Upstream::Pendo {
-        url: up.url.clone(),
+        urls: vec![up.url.clone()],
         key: PendoKey("pendo-track-secret".into()),
         concurrency: 2,
     });

@@ -7,27 +7,84 @@ use agent_track_schema::limits::MAX_BATCH_BYTES;
 
 use crate::secret::Secrets;
 
-/// Where and how the proxy relays.
+/// Where and how the proxy relays. Each mode holds a list of URLs (at least one): batches
+/// are spread over it round-robin, and an attempt that fails with a connection error, a
+/// timeout or a 5xx goes on to the next URL (see [`super::upstream::with_retries`]).
 #[derive(Clone, Debug)]
 pub enum Upstream {
-    /// Standard Webhooks: one signed POST per batch to `url` (default: the collector at
-    /// `http://127.0.0.1:8788/v1/ingest`).
+    /// Standard Webhooks: one signed POST per batch to one of `urls` (default: the collector
+    /// at `http://127.0.0.1:8788/v1/ingest`).
     Webhook {
-        /// The receiver's URL.
-        url: String,
+        /// The receivers' URLs, in round-robin order.
+        urls: Vec<String>,
         /// Signing secrets: the first signs, each adds a signature (rotation).
         secrets: Secrets,
     },
-    /// Pendo: one POST per event to `url` (default `https://data.pendo.io/data/agentic`, or
-    /// the host of `--pendo-region`) with `x-pendo-integration-key`.
+    /// Pendo: one POST per event to one of `urls` (default
+    /// `https://data.pendo.io/data/agentic`, or the host of `--pendo-region`) with
+    /// `x-pendo-integration-key`.
     Pendo {
-        /// The endpoint URL.
-        url: String,
+        /// The endpoint URLs, in round-robin order.
+        urls: Vec<String>,
         /// The Track Event shared secret. Never logged (Debug is redacted).
         key: PendoKey,
         /// Events sent at once per batch. Default 8.
         concurrency: usize,
     },
+}
+
+impl Upstream {
+    /// The URLs, in round-robin order.
+    pub fn urls(&self) -> &[String] {
+        match self {
+            Upstream::Webhook { urls, .. } | Upstream::Pendo { urls, .. } => urls,
+        }
+    }
+}
+
+/// Parses a `--upstream` value: one or more comma-separated `http://` or `https://` URLs with
+/// a host. Blanks around commas are ignored; an empty entry, another scheme or a URL that does
+/// not parse is an error naming it (at most 200 characters of it) and saying what is allowed.
+pub fn parse_upstreams(list: &str) -> Result<Vec<String>, String> {
+    let mut urls = Vec::new();
+    for (i, entry) in list.split(',').map(str::trim).enumerate() {
+        let shown: String = entry.chars().take(200).collect();
+        if entry.is_empty() {
+            return Err(format!(
+                "--upstream entry {} is empty; give one or more comma-separated http:// or https:// URLs",
+                i + 1
+            ));
+        }
+        let url = reqwest::Url::parse(entry).map_err(|e| {
+            format!("--upstream {shown:?} is not a URL ({e}); give http:// or https:// URLs")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "--upstream {shown:?} has the scheme {:?}; only http:// and https:// are allowed",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("--upstream {shown:?} has no host"));
+        }
+        urls.push(entry.to_string());
+    }
+    Ok(urls)
+}
+
+/// `url` for a metrics label: scheme, host, port and path only (no user, password or query,
+/// which may hold credentials).
+pub fn url_label(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or("");
+            match u.port() {
+                Some(port) => format!("{}://{host}:{port}{}", u.scheme(), u.path()),
+                None => format!("{}://{host}{}", u.scheme(), u.path()),
+            }
+        }
+        Err(_) => "invalid".into(),
+    }
 }
 
 /// Pendo's Track Event shared secret.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use agent_track_schema::json::Json as JsonValue;
 use agent_track_schema::limits::{MAX_BATCH_EVENTS, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES};
 use agent_track_schema::{parse_event, BatchResponse, Code, Rejection, RelayedEvent};
 use axum::body::Body;
@@ -70,43 +71,56 @@ async fn handle(
     check_content_type(headers)?;
     let bytes = read_body(headers, body, state.config.max_body_bytes).await?;
     let received_at = now_ms();
-    let batch: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let Some(obj) = batch.as_object() else {
-        return Err(ApiError::bad_request(
-            "invalid_batch",
-            "the body must be an object {sentAt, events}",
-        ));
+    // A plain body is read in place (see `super::plain`); any other with a `Value` tree.
+    let doc = super::plain::doc(&bytes);
+    let value: Value;
+    let parsed = match doc.as_ref().and_then(super::plain::batch) {
+        Some(plain) => Parsed::Plain(plain),
+        None => {
+            value = serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+            })?;
+            let Some(obj) = value.as_object() else {
+                return Err(ApiError::bad_request(
+                    "invalid_batch",
+                    "the body must be an object {sentAt, events}",
+                ));
+            };
+            let events = super::batch::events(obj)?;
+            let sent_at = obj.get("sentAt").and_then(Value::as_u64).ok_or_else(|| {
+                ApiError::bad_request(
+                    "invalid_batch",
+                    "sentAt must be unix milliseconds (a whole number)",
+                )
+            })?;
+            Parsed::Value { events, sent_at }
+        }
     };
-    let events = super::batch::events(obj)?;
-    let sent_at = obj.get("sentAt").and_then(Value::as_u64).ok_or_else(|| {
-        ApiError::bad_request(
-            "invalid_batch",
-            "sentAt must be unix milliseconds (a whole number)",
-        )
-    })?;
-    if events.len() > MAX_BATCH_EVENTS {
+    let (count, sent_at) = match &parsed {
+        Parsed::Plain(p) => (p.events.len(), p.sent_at),
+        Parsed::Value { events, sent_at } => (events.len(), *sent_at),
+    };
+    if count > MAX_BATCH_EVENTS {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_many_events",
             format!(
                 "the batch has {} events; at most {MAX_BATCH_EVENTS} are allowed per batch",
-                events.len()
+                count
             ),
         ));
     }
-    if let Err(retry_after_s) = state.event_limiter.take(
-        client,
-        events.len().try_into().unwrap_or(u32::MAX),
-        now_ms(),
-    ) {
+    if let Err(retry_after_s) =
+        state
+            .event_limiter
+            .take(client, count.try_into().unwrap_or(u32::MAX), now_ms())
+    {
         let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
                 "too many events from this client ({} in this batch); retry in {retry_after_s} s",
-                events.len()
+                count
             ),
         );
         e.retry_after_s = Some(retry_after_s);
@@ -127,7 +141,10 @@ async fn handle(
         account_id: source(state.config.account_header.as_deref()),
         ip: state.config.forward_ip.then(|| client.to_string()),
     };
-    let (valid, mut rejected) = validate(events.iter(), &facts);
+    let (valid, mut rejected) = match &parsed {
+        Parsed::Plain(p) => super::plain::validate(p, &facts),
+        Parsed::Value { events, .. } => validate(events.iter(), &facts),
+    };
     let mut accepted = valid.len();
     if !valid.is_empty() {
         let refused = relay(state, &valid)
@@ -136,14 +153,14 @@ async fn handle(
         if !refused.is_empty() {
             accepted -= refused.len().min(accepted);
             tracing::info!(request_id = %rid, refused = refused.len(), "upstream refused events for good");
-            rejected.extend(upstream_rejections(&events, refused));
+            rejected.extend(upstream_rejections(&parsed, refused));
         }
     }
     for r in &rejected {
         state.metrics.count_rejected(&r.code);
     }
     state.metrics.count_accepted(accepted as u64);
-    let n = events.len();
+    let n = count;
     Ok((
         Json(BatchResponse {
             request_id: rid.to_string(),
@@ -155,16 +172,28 @@ async fn handle(
     ))
 }
 
+/// A body as read: plain, in place, or as a `Value` tree.
+enum Parsed<'d, 'a, 'v> {
+    Plain(super::plain::Batch<'d, 'a>),
+    Value {
+        events: super::batch::Events<'v>,
+        sent_at: u64,
+    },
+}
+
 /// Upstream's refusals as rejections of the browser's batch, at the index where the browser
 /// sent each event.
-fn upstream_rejections(events: &super::batch::Events<'_>, refused: Vec<Refused>) -> Vec<Rejection> {
+fn upstream_rejections(parsed: &Parsed<'_, '_, '_>, refused: Vec<Refused>) -> Vec<Rejection> {
     refused
         .into_iter()
         .map(|r| Rejection {
-            index: events
-                .iter()
-                .position(|e| e.get("eventId").and_then(Value::as_str) == Some(r.event_id.as_str()))
-                .unwrap_or_default(),
+            index: match parsed {
+                Parsed::Plain(p) => super::plain::position(p, &r.event_id),
+                Parsed::Value { events, .. } => events.iter().position(|e| {
+                    e.get("eventId").and_then(Value::as_str) == Some(r.event_id.as_str())
+                }),
+            }
+            .unwrap_or_default(),
             event_id: r.event_id,
             code: r.code,
             field: r.field,
@@ -184,43 +213,69 @@ pub fn validate<'a>(
     events: impl IntoIterator<Item = std::borrow::Cow<'a, Value>>,
     facts: &RequestFacts,
 ) -> (Vec<RelayedEvent>, Vec<Rejection>) {
-    let mut valid = Vec::new();
-    let mut rejected = Vec::new();
-    let mut seen = HashSet::new();
+    let mut v = Validation::default();
     for (index, raw) in events.into_iter().enumerate() {
         let raw: &Value = &raw;
-        let event_id = raw
-            .get("eventId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        v.check(index, raw, compact_len(raw), facts);
+    }
+    v.finish()
+}
+
+/// The events of a batch checked so far (see [`validate`]), for any reading of the body.
+#[derive(Default)]
+pub struct Validation {
+    valid: Vec<RelayedEvent>,
+    /// The rejections so far, in body order.
+    pub rejected: Vec<Rejection>,
+    seen: HashSet<String>,
+}
+
+impl Validation {
+    /// Checks the event at `index`, `size` bytes as compact JSON text; `false` when it was
+    /// rejected (the rejection is the last of [`Validation::rejected`]).
+    pub fn check<'j, J: JsonValue<'j>>(
+        &mut self,
+        index: usize,
+        raw: J,
+        size: usize,
+        facts: &RequestFacts,
+    ) -> bool {
+        let event_id = || {
+            raw.get("eventId")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .into_owned()
+        };
         let reject = |code: &str, field: &str, message: String| Rejection {
             index,
-            event_id: event_id.clone(),
+            event_id: event_id(),
             code: code.into(),
             field: field.into(),
             message,
         };
-        let size = serde_json::to_vec(raw).map_or(usize::MAX, |v| v.len());
         if size > MAX_EVENT_BYTES {
-            rejected.push(reject(
+            self.rejected.push(reject(
                 Code::TooLarge.as_str(),
                 "event",
                 format!("the event is {size} bytes; at most {MAX_EVENT_BYTES} are allowed"),
             ));
-            continue;
+            return false;
         }
         let event = match parse_event(raw) {
             Ok(e) => e,
             Err(problems) => {
                 let p = &problems[0];
-                rejected.push(reject(p.code.as_str(), &p.field, p.message.clone()));
-                continue;
+                self.rejected
+                    .push(reject(p.code.as_str(), &p.field, p.message.clone()));
+                return false;
             }
         };
+        // Normalizing can break a rule only by folding `modelUsed` into `agentModelsUsed`
+        // (defaulting `suggestedPrompt` breaks none); `parse_event` checked the rest.
+        let folds_model = event.properties.model_used.is_some();
         let relayed = enrich(event, facts);
         if relayed.event.visitor_id.is_none() {
-            rejected.push(match facts.visitor_id {
+            self.rejected.push(match facts.visitor_id {
                 IdSource::Browser => reject(
                     Code::MissingField.as_str(),
                     "visitorId",
@@ -232,30 +287,58 @@ pub fn validate<'a>(
                     "visitorId comes from the header that the site's auth layer sets (--visitor-header); this request did not carry it through a --trusted-proxy, and the browser's visitorId is never used instead".into(),
                 ),
             });
-            continue;
+            return false;
         }
-        if let Err(problems) = relayed.event.properties.validate(relayed.event.event_type) {
+        if let Err(problems) = match folds_model {
+            true => relayed.event.properties.validate(relayed.event.event_type),
+            false => Ok(()),
+        } {
             let p = &problems[0];
-            rejected.push(reject(
+            self.rejected.push(reject(
                 p.code.as_str(),
                 &p.field,
                 format!("once normalized for relaying: {}", p.message),
             ));
-            continue;
+            return false;
         }
         if facts.received_at.saturating_sub(relayed.event.timestamp) > MAX_EVENT_AGE_MS {
-            rejected.push(reject(
+            self.rejected.push(reject(
                 "too_old",
                 "timestamp",
                 "the event is older than 7 days, which the server-side endpoint refuses".into(),
             ));
-            continue;
+            return false;
         }
-        if seen.insert(relayed.event.event_id.clone()) {
-            valid.push(relayed);
+        if !self.seen.contains(relayed.event.event_id.as_str()) {
+            self.seen.insert(relayed.event.event_id.clone());
+            self.valid.push(relayed);
+        }
+        true
+    }
+
+    /// The relayable events and the rejections.
+    pub fn finish(self) -> (Vec<RelayedEvent>, Vec<Rejection>) {
+        (self.valid, self.rejected)
+    }
+}
+
+/// The length of `value` as compact JSON text, counted without writing it anywhere.
+pub fn compact_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
     }
-    (valid, rejected)
+    let mut count = Count(0);
+    match serde_json::to_writer(&mut count, value) {
+        Ok(()) => count.0,
+        Err(_) => usize::MAX,
+    }
 }
 
 fn trusted(headers: &HeaderMap, name: Option<&str>) -> Option<String> {
@@ -370,7 +453,7 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
         .trim()
         .to_ascii_lowercase();
     match encoding.as_str() {
-        "identity" | "" => Ok(bytes.to_vec()),
+        "identity" | "" => Ok(Vec::from(bytes)),
         "gzip" => {
             let mut out = Vec::new();
             let mut decoder = flate2::read::GzDecoder::new(&bytes[..]).take(max as u64 + 1);

@@ -11,9 +11,17 @@ const BUCKETS_S: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Attempts and failures of one upstream URL.
+struct PerUpstream {
+    label: String,
+    attempts: AtomicU64,
+    failures: AtomicU64,
+}
+
 /// The proxy's counters.
 #[derive(Default)]
 pub struct Metrics {
+    per_upstream: Vec<PerUpstream>,
     responses: Mutex<BTreeMap<u16, u64>>,
     accepted: AtomicU64,
     rejected: Mutex<BTreeMap<String, u64>>,
@@ -31,6 +39,33 @@ fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K, n: u64) {
 }
 
 impl Metrics {
+    /// Counters with one attempts/failures pair per upstream, labelled `labels` (in the
+    /// order of the upstream list; see [`super::config::url_label`]).
+    pub fn new(labels: impl IntoIterator<Item = String>) -> Metrics {
+        Metrics {
+            per_upstream: labels
+                .into_iter()
+                .map(|label| PerUpstream {
+                    label,
+                    attempts: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                })
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+
+    /// One attempt at upstream number `index` of the list, and whether it failed (no answer
+    /// for good: a connection error, a timeout, a retryable or failing status).
+    pub fn count_upstream_attempt(&self, index: usize, failed: bool) {
+        if let Some(u) = self.per_upstream.get(index) {
+            u.attempts.fetch_add(1, Ordering::Relaxed);
+            if failed {
+                u.failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// One response with `status`.
     pub fn count_status(&self, status: u16) {
         bump(&self.responses, status, 1);
@@ -103,6 +138,24 @@ impl Metrics {
                 "agent_track_proxy_upstream_requests_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        let _ = writeln!(out, "# HELP agent_track_proxy_upstream_attempts_total Upstream requests, by upstream URL.\n# TYPE agent_track_proxy_upstream_attempts_total counter");
+        for u in &self.per_upstream {
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_upstream_attempts_total{{upstream=\"{}\"}} {}",
+                u.label,
+                u.attempts.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(out, "# HELP agent_track_proxy_upstream_failures_total Upstream requests without an answer for good (connection error, timeout, retryable or failing status), by upstream URL.\n# TYPE agent_track_proxy_upstream_failures_total counter");
+        for u in &self.per_upstream {
+            let _ = writeln!(
+                out,
+                "agent_track_proxy_upstream_failures_total{{upstream=\"{}\"}} {}",
+                u.label,
+                u.failures.load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(out, "# HELP agent_track_proxy_upstream_seconds Upstream request latency.\n# TYPE agent_track_proxy_upstream_seconds histogram");
         for (i, b) in BUCKETS_S.iter().enumerate() {
             let _ = writeln!(
@@ -132,7 +185,14 @@ mod tests {
 
     #[test]
     fn renders_counters_and_a_cumulative_histogram() {
-        let m = Metrics::default();
+        let m = Metrics::new([
+            "http://a:1/v1/ingest".to_string(),
+            "http://b:2/v1/ingest".into(),
+        ]);
+        m.count_upstream_attempt(0, false);
+        m.count_upstream_attempt(1, true);
+        m.count_upstream_attempt(1, false);
+        m.count_upstream_attempt(7, true);
         m.count_status(200);
         m.count_status(200);
         m.count_accepted(20);
@@ -145,5 +205,14 @@ mod tests {
         assert!(text.contains("agent_track_proxy_upstream_seconds_bucket{le=\"0.025\"} 0"));
         assert!(text.contains("agent_track_proxy_upstream_seconds_bucket{le=\"0.05\"} 1"));
         assert!(text.contains("agent_track_proxy_upstream_seconds_count 1"));
+        assert!(text.contains(
+            "agent_track_proxy_upstream_attempts_total{upstream=\"http://b:2/v1/ingest\"} 2"
+        ));
+        assert!(text.contains(
+            "agent_track_proxy_upstream_failures_total{upstream=\"http://b:2/v1/ingest\"} 1"
+        ));
+        assert!(text.contains(
+            "agent_track_proxy_upstream_failures_total{upstream=\"http://a:1/v1/ingest\"} 0"
+        ));
     }
 }

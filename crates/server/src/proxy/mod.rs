@@ -5,6 +5,7 @@
 //! - [`config`]: [`ProxyConfig`], every option and its default.
 //! - [`events`]: `POST /v1/events`.
 //! - [`batch`]: the body's contract version; v2 events expanded to the v1 shape (pure).
+//! - [`plain`]: the fast reading of plain bodies in place, without a `Value` tree (pure).
 //! - [`enrich`]: normalization before relaying (pure).
 //! - [`client`]: the client's address behind trusted proxies (pure).
 //! - [`rate_limit`]: a token bucket per client.
@@ -19,9 +20,11 @@ pub mod cors;
 pub mod enrich;
 pub mod events;
 pub mod metrics;
+pub mod plain;
 pub mod rate_limit;
 pub mod upstream;
 
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +47,10 @@ pub struct ProxyState {
     pub event_limiter: RateLimiter,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The round-robin position in the upstream list: each batch starts at the next URL.
+    pub next_upstream: AtomicUsize,
+    /// The upstream URLs parsed once (`None`: not a URL; the request then fails as before).
+    upstream_urls: Vec<Option<reqwest::Url>>,
 }
 
 impl ProxyState {
@@ -64,11 +71,18 @@ impl ProxyState {
         let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
         let event_limiter = RateLimiter::new(config.event_rate_per_minute, config.event_rate_burst);
         let state = Arc::new(ProxyState {
-            config,
             client,
             limiter,
             event_limiter,
-            metrics: Metrics::default(),
+            metrics: Metrics::new(config.upstream.urls().iter().map(|u| config::url_label(u))),
+            next_upstream: AtomicUsize::new(0),
+            upstream_urls: config
+                .upstream
+                .urls()
+                .iter()
+                .map(|u| reqwest::Url::parse(u).ok())
+                .collect(),
+            config,
         });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let weak = Arc::downgrade(&state);
@@ -85,6 +99,16 @@ impl ProxyState {
             });
         }
         state
+    }
+}
+
+impl ProxyState {
+    /// A POST to upstream number `index` of the list, its URL parsed once at start.
+    pub(crate) fn post(&self, index: usize) -> reqwest::RequestBuilder {
+        match self.upstream_urls.get(index) {
+            Some(Some(url)) => self.client.post(url.clone()),
+            _ => self.client.post(&self.config.upstream.urls()[index]),
+        }
     }
 }
 

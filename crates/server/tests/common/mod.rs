@@ -113,7 +113,7 @@ impl FakeUpstream {
 /// A proxy config relaying to `url` in webhook mode with the known-answer secret.
 pub fn webhook_config(url: &str) -> ProxyConfig {
     let mut c = ProxyConfig::new(Upstream::Webhook {
-        url: url.into(),
+        urls: vec![url.into()],
         secrets: Secrets::parse(SECRET).unwrap(),
     });
     c.allowed_origins = vec!["https://app.example".into()];

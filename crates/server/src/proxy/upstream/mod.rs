@@ -6,6 +6,7 @@
 pub mod pendo;
 pub mod webhook;
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use agent_track_schema::RelayedEvent;
@@ -60,21 +61,20 @@ pub struct Refused {
 
 /// Delivers `events` upstream. `Ok` once upstream accepted every event except the ones it
 /// refused for good (returned: final for those events only); `Err` when the batch must be
-/// kept and retried.
+/// kept and retried. Each batch starts at the next URL of the list (round-robin).
 pub async fn relay(
     state: &ProxyState,
     events: &[RelayedEvent],
 ) -> Result<Vec<Refused>, RelayError> {
     let deadline = Instant::now() + state.config.upstream_deadline;
+    let start = state.next_upstream.fetch_add(1, Ordering::Relaxed);
     match &state.config.upstream {
-        Upstream::Webhook { url, secrets } => {
-            webhook::send(state, url, secrets, events, deadline).await
+        Upstream::Webhook { secrets, .. } => {
+            webhook::send(state, start, secrets, events, deadline).await
         }
         Upstream::Pendo {
-            url,
-            key,
-            concurrency,
-        } => pendo::send(state, url, key, *concurrency, events, deadline).await,
+            key, concurrency, ..
+        } => pendo::send(state, start, key, *concurrency, events, deadline).await,
     }
 }
 
@@ -92,63 +92,95 @@ pub(crate) enum Outcome {
 pub(crate) enum Attempt {
     /// Upstream answered for good.
     Done(Outcome),
-    /// Worth another try: 408, 429, 502, 503, 504, connection failure.
+    /// Worth another try: 408, 429, 502, 503, 504, connection failure. `failover`: at the
+    /// next upstream of the list (502, 503, 504, connection failure), else at the same one.
     Retry {
         message: String,
         retry_after_s: Option<u64>,
         unavailable: bool,
+        failover: bool,
     },
-    /// No answer in time: worth another try if time is left.
+    /// No answer in time: worth another try (at the next upstream) if time is left.
     TimedOut,
+    /// Another 5xx (500, 501, 505...): with one upstream, as [`Attempt::Fail`]; with several,
+    /// worth a try at the next one.
+    ServerError(String),
     /// Not worth another try now; the browser keeps the batch and retries later.
     Fail(String),
 }
 
 /// Runs `attempt` until upstream answers for good, fails, the attempts are used up or the
-/// deadline passes. Backoff between attempts: 100 ms, 200 ms, 400 ms..., or upstream's
-/// `Retry-After` when it fits before the deadline.
+/// deadline passes. `attempt` gets the index of the upstream URL to use and the time it may
+/// take. The first attempt goes to upstream `start` (modulo the list's length); after a
+/// connection error, a timeout or a 5xx the next attempt goes to the next upstream of the
+/// list at once, until every upstream was tried; then, and between attempts at the same
+/// upstream (408, 429, or a list of one), it waits: 100 ms, 200 ms, 400 ms..., or upstream's
+/// `Retry-After` when it fits before the deadline. With several upstreams, an attempt may take
+/// at most the time left divided by the upstreams not tried yet in this round, so that a hung
+/// upstream leaves time for the next; and there are at least as many attempts as upstreams.
 pub(crate) async fn with_retries<F, Fut>(
     state: &ProxyState,
     deadline: Instant,
+    start: usize,
     mut attempt: F,
 ) -> Result<Outcome, RelayError>
 where
-    F: FnMut(Duration) -> Fut,
+    F: FnMut(usize, Duration) -> Fut,
     Fut: std::future::Future<Output = Attempt>,
 {
+    let upstreams = state.config.upstream.urls().len().max(1);
+    let attempts = state
+        .config
+        .upstream_attempts
+        .max(1)
+        .max(upstreams.try_into().unwrap_or(u32::MAX));
+    let mut index = start % upstreams;
+    // Upstreams tried since the last wait.
+    let mut tried = 0usize;
     let mut last = RelayError::Timeout;
-    for n in 0..state.config.upstream_attempts.max(1) {
+    for n in 0..attempts {
         let Some(left) = deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
         else {
             break;
         };
+        let untried = upstreams.saturating_sub(tried).min((attempts - n) as usize);
+        let budget = left / untried.max(1) as u32;
         let started = Instant::now();
-        let result = tokio::time::timeout(left, attempt(left)).await;
+        let result = tokio::time::timeout(budget, attempt(index, budget))
+            .await
+            .unwrap_or(Attempt::TimedOut);
         let took = started.elapsed();
-        let (retry_after_s, outcome) = match result {
-            Err(_) => {
-                state.metrics.observe_upstream("timeout", took);
-                return Err(RelayError::Timeout);
-            }
-            Ok(Attempt::Done(outcome)) => {
+        state
+            .metrics
+            .count_upstream_attempt(index, !matches!(result, Attempt::Done(_)));
+        let (failover, retry_after_s, error) = match result {
+            Attempt::Done(outcome) => {
                 state.metrics.observe_upstream("ok", took);
                 return Ok(outcome);
             }
-            Ok(Attempt::TimedOut) => {
+            Attempt::TimedOut => {
                 state.metrics.observe_upstream("timeout", took);
-                (None, RelayError::Timeout)
+                (true, None, RelayError::Timeout)
             }
-            Ok(Attempt::Fail(message)) => {
+            Attempt::Fail(message) => {
                 state.metrics.observe_upstream("failed", took);
                 return Err(RelayError::Failed(message));
             }
-            Ok(Attempt::Retry {
+            Attempt::ServerError(message) => {
+                state.metrics.observe_upstream("failed", took);
+                if upstreams == 1 {
+                    return Err(RelayError::Failed(message));
+                }
+                (true, None, RelayError::Failed(message))
+            }
+            Attempt::Retry {
                 message,
                 retry_after_s,
                 unavailable,
-            }) => {
+                failover,
+            } => {
                 state
                     .metrics
                     .observe_upstream(if unavailable { "connect" } else { "retryable" }, took);
@@ -160,10 +192,18 @@ where
                 } else {
                     RelayError::Failed(message)
                 };
-                (retry_after_s, e)
+                (failover, retry_after_s, e)
             }
         };
-        last = outcome;
+        last = error;
+        tried += 1;
+        if failover && upstreams > 1 {
+            index = (index + 1) % upstreams;
+            if tried < upstreams {
+                continue;
+            }
+        }
+        tried = 0;
         let wait =
             retry_after_s.map_or(Duration::from_millis(100 << n.min(6)), Duration::from_secs);
         if Instant::now() + wait >= deadline {
@@ -188,7 +228,8 @@ pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// the per-event rejections its body lists (`{"rejected": [{eventId, code, field, message}]}`,
 /// the shape of the proxy's own answer); 400 or 422 naming refused events: final for those;
 /// 408, 429, 502, 503, 504: retried; anything else (401, 403, 404, 413, 500, a redirect, a
-/// 400 naming no event) fails the attempt so that the batch is kept and retried later.
+/// 400 naming no event) fails the attempt so that the batch is kept and retried later, except
+/// that another 5xx (500, 501...) goes on to the next upstream when there are several.
 pub(crate) fn classify(answer: &Answer, what: &str) -> Attempt {
     let status = answer.status;
     if status.is_success() {
@@ -220,12 +261,15 @@ pub(crate) fn classify(answer: &Answer, what: &str) -> Attempt {
             message,
             retry_after_s,
             unavailable: true,
+            failover: code == 503,
         },
         408 | 502 | 504 => Attempt::Retry {
             message,
             retry_after_s,
             unavailable: false,
+            failover: code != 408,
         },
+        500..=599 => Attempt::ServerError(message),
         _ => Attempt::Fail(message),
     }
 }
@@ -314,6 +358,7 @@ pub(crate) async fn send_once(
             ),
             retry_after_s: None,
             unavailable: true,
+            failover: true,
         }),
     }
 }
@@ -334,8 +379,13 @@ mod tests {
         match a {
             Attempt::Done(Outcome::Accepted(r)) => format!("accepted {}", r.len()),
             Attempt::Done(Outcome::Refused(r)) => format!("refused {}", r.len()),
-            Attempt::Retry { unavailable, .. } => format!("retry {unavailable}"),
+            Attempt::Retry {
+                unavailable,
+                failover,
+                ..
+            } => format!("retry {unavailable} {failover}"),
             Attempt::TimedOut => "timeout".into(),
+            Attempt::ServerError(m) => format!("server error {m}"),
             Attempt::Fail(m) => format!("fail {m}"),
         }
     }
@@ -356,22 +406,29 @@ mod tests {
         ))
         .starts_with("fail"));
         assert!(kind(classify(&answer(400, r#"{"rejected":[]}"#), "upstream")).starts_with("fail"));
-        for status in [401, 403, 404, 413, 500, 307] {
+        for status in [401, 403, 404, 413, 307] {
             assert!(
                 kind(classify(&answer(status, named), "upstream")).starts_with("fail"),
                 "{status}"
             );
         }
-        for (status, unavailable) in [
-            (408, false),
-            (429, true),
-            (502, false),
-            (503, true),
-            (504, false),
+        for status in [500, 501, 505] {
+            assert!(
+                kind(classify(&answer(status, named), "upstream")).starts_with("server error"),
+                "{status}"
+            );
+        }
+        // 5xx goes on to the next upstream; 408 and 429 are retried at the same one.
+        for (status, unavailable, failover) in [
+            (408, false, false),
+            (429, true, false),
+            (502, false, true),
+            (503, true, true),
+            (504, false, true),
         ] {
             assert_eq!(
                 kind(classify(&answer(status, ""), "upstream")),
-                format!("retry {unavailable}")
+                format!("retry {unavailable} {failover}")
             );
         }
         assert!(kind(classify(&answer(401, ""), "upstream")).contains("share the secret"));

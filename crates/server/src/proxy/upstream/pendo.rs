@@ -34,11 +34,11 @@ pub fn body(e: &RelayedEvent) -> Value {
 }
 
 /// Sends every event, at most `concurrency` at once, each with the retry policy of
-/// [`super::with_retries`]. Fails with the first failure; otherwise returns the events Pendo
-/// refused for good.
+/// [`super::with_retries`], starting at upstream `start` of the list and failing over along the list. Fails
+/// with the first failure; otherwise returns the events Pendo refused for good.
 pub async fn send(
     state: &ProxyState,
-    url: &str,
+    start: usize,
     key: &PendoKey,
     concurrency: usize,
     events: &[RelayedEvent],
@@ -51,10 +51,9 @@ pub async fn send(
         let event_id = e.event.event_id.clone();
         async move {
             let _permit = permits.acquire().await.map_err(|_| RelayError::Timeout)?;
-            with_retries(state, deadline, |left| {
+            with_retries(state, deadline, start, |index, left| {
                 let request = state
-                    .client
-                    .post(url)
+                    .post(index)
                     .timeout(left)
                     .header("x-pendo-integration-key", &key.0)
                     .header("content-type", "application/json")

@@ -6,7 +6,9 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use agent_track_schema::{RelayBatch, RelayedEvent};
+use agent_track_schema::json::write::{field_str, field_u64, write_event};
+use agent_track_schema::RelayedEvent;
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{classify, send_once, with_retries, Outcome, Refused, RelayError};
@@ -34,30 +36,61 @@ pub fn webhook_id<'a>(event_ids: impl IntoIterator<Item = &'a str>) -> String {
     )
 }
 
-/// Posts the signed batch; see [`super::with_retries`] for the retry policy. Returns the
-/// events refused for good.
+/// Writes the relayed batch `{"events":[..]}` into `out` (cleared first): the same bytes as
+/// `serde_json` writes for a `RelayBatch` of these events (a test holds the two together),
+/// written once, without building or cloning the events.
+pub fn write_batch(out: &mut String, events: &[&RelayedEvent]) {
+    out.clear();
+    out.push_str("{\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_event(out, &e.event);
+        // `RelayedEvent` flattens the event, then adds its own fields.
+        out.pop();
+        field_u64(out, "receivedAt", e.received_at);
+        field_u64(out, "clientTimestamp", e.client_timestamp);
+        if let Some(ip) = &e.ip {
+            field_str(out, "ip", ip);
+        }
+        out.push('}');
+    }
+    out.push_str("]}");
+}
+
+/// Posts the signed batch to upstream `start` of the list, failing over along the list; see
+/// [`super::with_retries`] for the retry policy. Every attempt, at whichever upstream, carries
+/// the same `webhook-id` and body, so receivers sharing one database store the batch once.
+/// Returns the events refused for good.
 pub async fn send(
     state: &ProxyState,
-    url: &str,
+    start: usize,
     secrets: &Secrets,
     events: &[RelayedEvent],
     deadline: Instant,
 ) -> Result<Vec<Refused>, RelayError> {
     let mut pending: Vec<&RelayedEvent> = events.iter().collect();
     let mut refused: Vec<Refused> = Vec::new();
+    let mut text = String::with_capacity(
+        events
+            .iter()
+            .map(|e| {
+                640 + e.event.properties.content.len() + e.event.event_properties.as_str().len()
+            })
+            .sum(),
+    );
     // Each round removes at least one event, so this ends.
     loop {
-        let body = serde_json::to_vec(&RelayBatch {
-            events: pending.iter().map(|e| (*e).clone()).collect(),
-        })
-        .map_err(|e| RelayError::Failed(e.to_string()))?;
+        write_batch(&mut text, &pending);
+        // One serialisation per round; every attempt shares these bytes.
+        let body = Bytes::from(std::mem::take(&mut text).into_bytes());
         let id = webhook_id(pending.iter().map(|e| e.event.event_id.as_str()));
-        let outcome = with_retries(state, deadline, |left| {
+        let outcome = with_retries(state, deadline, start, |index, left| {
             // A fresh timestamp per attempt: the receiver refuses stale ones.
             let timestamp = (crate::error::now_ms() / 1000) as i64;
             let request = state
-                .client
-                .post(url)
+                .post(index)
                 .timeout(left)
                 .header("content-type", "application/json")
                 .header(signature::ID, &id)
@@ -135,6 +168,28 @@ mod tests {
 
     fn id_of(events: &[RelayedEvent]) -> String {
         webhook_id(events.iter().map(|e| e.event.event_id.as_str()))
+    }
+
+    #[test]
+    fn the_batch_is_written_as_serde_writes_a_relay_batch() {
+        let mut a = relayed("e1");
+        a.ip = Some("203.0.113.9".into());
+        a.event.event_properties = agent_track_schema::parse_event_properties(Some(
+            &serde_json::json!({"x": [1, "\u{e9}\""]}),
+        ))
+        .unwrap();
+        a.event.properties.tools_used = Some(vec!["t\n1".into()]);
+        a.event.context.url = Some("https://app.example/\u{2028}".into());
+        let b = relayed("e2");
+        let mut out = String::from("stale");
+        write_batch(&mut out, &[&a, &b]);
+        let serde = serde_json::to_string(&agent_track_schema::RelayBatch {
+            events: vec![a.clone(), b.clone()],
+        })
+        .unwrap();
+        assert_eq!(out, serde);
+        write_batch(&mut out, &[]);
+        assert_eq!(out, r#"{"events":[]}"#);
     }
 
     #[test]
