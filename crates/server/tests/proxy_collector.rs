@@ -105,7 +105,7 @@ async fn an_event_only_the_collector_refuses_is_rejected_to_the_browser_and_the_
 async fn the_proxy_in_pendo_mode_relays_to_the_collectors_data_agentic() {
     let collector = support::Server::start().await;
     let mut config = ProxyConfig::new(Upstream::Pendo {
-        url: format!("{}/data/agentic", collector.base),
+        urls: vec![format!("{}/data/agentic", collector.base)],
         key: agent_track_server::proxy::config::PendoKey(support::INGEST_KEY.into()),
         concurrency: 4,
     });
@@ -130,7 +130,7 @@ async fn the_proxy_in_pendo_mode_relays_to_the_collectors_data_agentic() {
     assert_eq!(d["visitorId"], b["events"][0]["visitorId"]);
     // A wrong key is the proxy's 502: the browser keeps the batch.
     let mut config = ProxyConfig::new(Upstream::Pendo {
-        url: format!("{}/data/agentic", collector.base),
+        urls: vec![format!("{}/data/agentic", collector.base)],
         key: agent_track_server::proxy::config::PendoKey("not-a-key".into()),
         concurrency: 4,
     });
