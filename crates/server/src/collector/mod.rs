@@ -27,7 +27,6 @@
 pub mod analysis;
 pub mod api;
 pub mod cursor;
-pub mod db;
 pub mod ingest;
 pub mod insights;
 pub mod log;
