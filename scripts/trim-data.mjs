@@ -30,6 +30,8 @@ const SLACK = 16;
 const objects = [];
 /** The span of .rodata and .data. */
 let low = Infinity, high = 0;
+/** wasm-ld's merged string sections: NUL-terminated strings, split below. */
+const merged = [];
 let output = null;
 for (const line of readFileSync(mapFile, 'utf8').split('\n')) {
   const out = /^\s*([0-9a-f-]+)\s+[0-9a-f]+\s+([0-9a-f]+) (\S+)$/.exec(line);
@@ -41,9 +43,11 @@ for (const line of readFileSync(mapFile, 'utf8').split('\n')) {
     }
   }
   const m = /^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s{9}(\S.*:\(.*\))$/.exec(line);
-  if (m && (output === '.rodata' || output === '.data') && !m[3].startsWith('<internal>')) {
+  if (m && (output === '.rodata' || output === '.data')) {
     const size = parseInt(m[2], 16);
-    if (size > 0) objects.push({ start: parseInt(m[1], 16), size, live: false });
+    if (size === 0) continue;
+    if (m[3].startsWith('<internal>')) merged.push({ start: parseInt(m[1], 16), size });
+    else objects.push({ start: parseInt(m[1], 16), size, live: false });
   }
 }
 objects.sort((a, b) => a.start - b.start);
@@ -92,6 +96,25 @@ const fileAt = (a) => {
   for (const s of segments) if (a >= s.addr && a < s.addr + s.len) return s.at + (a - s.addr);
   return -1;
 };
+
+// A merged string section is one constant per NUL-terminated string. Strings may share a
+// tail, which a pointer into the middle of a string then names: such a string stays whole.
+// A section that does not end in a NUL is left as one constant.
+for (const m of merged) {
+  const end = m.start + m.size;
+  const byte = (a) => { const f = fileAt(a); return f < 0 ? 0 : buf[f]; };
+  if (byte(end - 1) !== 0) {
+    objects.push({ start: m.start, size: m.size, live: false });
+    continue;
+  }
+  for (let a = m.start; a < end; ) {
+    let z = a;
+    while (byte(z) !== 0) z++;
+    objects.push({ start: a, size: z + 1 - a, live: false });
+    a = z + 1;
+  }
+}
+objects.sort((a, b) => a.start - b.start);
 
 // The constants an address may belong to: those within [start - SLACK, start + size].
 const targets = (v) => {
