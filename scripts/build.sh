@@ -12,7 +12,11 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=true CARGO_PR
 # snipped first (scripts/snip-panics.mjs: a panic traps as it did, without std's panic
 # machinery and message formatting) and wasm-opt then removes what only they reached.
 rm -rf pkg/snippets # wasm-pack adds to it and never removes a snippet that went
-wasm-pack build --target web --release --no-opt --out-dir pkg "$@" -- --features talc
+# wasm-ld's link map of the module, for scripts/trim-data.mjs (build.rs passes --Map): a new
+# path each build, so that cargo links again and the map is this build's.
+map=$(mktemp -t agent-track-link.XXXXXX)
+trap 'rm -f "$map"' EXIT
+AGENT_TRACK_LINK_MAP="$map" wasm-pack build --target web --release --no-opt --out-dir pkg "$@" -- --features talc
 node scripts/snip-panics.mjs pkg/agent_track_bg.wasm
 # -Oz, then the control flow rebuilt (--flatten --rereloop) and -Oz again until nothing
 # shrinks: 1.6 % smaller than -Oz once. --low-memory-unused: nothing lives in the first
@@ -23,6 +27,9 @@ wasm-opt --low-memory-unused -Oz --flatten --rereloop -Oz --converge \
   --enable-reference-types --enable-multivalue --enable-mutable-globals \
   --strip-producers --strip-target-features \
   pkg/agent_track_bg.wasm -o pkg/agent_track_bg.wasm
+# The constants only the snipped code read (panic messages and locations, formatting tables),
+# zeroed in place: wasm-opt cannot split the data section, the link map can.
+node scripts/trim-data.mjs "$map" pkg/agent_track_bg.wasm
 # The hashed import and export names, shortened in the .wasm and the glue alike.
 node scripts/shorten-names.mjs pkg/agent_track_bg.wasm pkg/agent_track.js
 # The glue and its snippets (js/), minified: pages that import pkg/ without a bundler fetch
