@@ -196,7 +196,7 @@ if (shipped) {
   w();
 }
 if (shippedWasm) {
-  w(`\`pkg/agent_track_bg.wasm\` by section (after wasm-bindgen and wasm-opt, raw bytes): ${shippedWasm.sections.filter((x) => x.bytes >= 512).map((x) => `${x.section} ${kb(x.bytes)} KB`).join(', ')}; the data section (${kb(shippedWasm.dataBytes)} KB) holds the validation and error messages and lookup tables; 3.3 KB of it, the constants only the snipped panics and formatting read (panic messages, source paths and locations, `core::fmt` and Unicode tables), are zeroed by `scripts/trim-data.mjs` and cost little under gzip.`);
+  w(`\`pkg/agent_track_bg.wasm\` by section (after wasm-bindgen and wasm-opt, raw bytes): ${shippedWasm.sections.filter((x) => x.bytes >= 512).map((x) => `${x.section} ${kb(x.bytes)} KB`).join(', ')}; the data section (${kb(shippedWasm.dataBytes)} KB) holds the validation and error messages and lookup tables; 3.3 KB of it, the constants only the snipped panics and formatting read (panic messages, source paths and locations, \`core::fmt\` and Unicode tables), are zeroed by \`scripts/trim-data.mjs\` and cost little under gzip.`);
   w();
 }
 if (wb) {
