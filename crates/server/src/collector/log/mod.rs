@@ -282,6 +282,7 @@ async fn create(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
+    let now = now();
     let CreateIn {
         id,
         agent_id,
@@ -290,8 +291,7 @@ async fn create(
         messages,
         state,
         idempotency_key,
-    } = request::create(&body)?;
-    let now = now();
+    } = request::create(&body, now)?;
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
@@ -366,8 +366,8 @@ async fn append(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
-    let AppendIn { messages, state } = request::append(&body)?;
     let now = now();
+    let AppendIn { messages, state } = request::append(&body, now)?;
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
