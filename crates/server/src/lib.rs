@@ -9,6 +9,7 @@
 //! - [`dev`]: proxy + collector + pages on one port, for local use.
 //! - [`cli`]: flags and environment of `agent-track-server`.
 //! - [`secret`]: the `whsec_` shared secrets (redacted everywhere).
+//! - [`redact`]: URLs as logs, errors, metrics and answers show them (no credentials).
 //! - [`signature`]: Standard Webhooks v1 signing and constant-time verification.
 //! - [`error`]: [`error::ApiError`], the JSON error answer of every server.
 //! - [`files`]: static files for the dev stack.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod files;
 pub mod private;
 pub mod proxy;
+pub mod redact;
 pub mod secret;
 pub mod serve;
 pub mod signature;

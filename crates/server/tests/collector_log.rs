@@ -237,6 +237,37 @@ async fn status_words_end_and_resume_and_an_explicit_outcome_wins() {
 }
 
 #[tokio::test]
+async fn a_reaction_does_not_resume_a_conversation_its_owner_ended() {
+    let s = Server::start().await;
+    create_ok(
+        &s,
+        json!({"id": "r", "agentId": "bot", "status": "completed", "messages": [
+        {"id": "p1", "role": "user", "content": "cancel my plan"},
+        {"id": "a1", "role": "assistant", "content": "Cancelled."}]}),
+    )
+    .await;
+    let reaction = json!({"type": "user_reaction", "visitor_id": "v1",
+        "props": {"agentId": "bot", "conversationId": "r", "messageId": "a1", "content": "negative"}});
+    let key = [("x-pendo-integration-key", INGEST_KEY)];
+    assert_eq!(
+        s.post_text("/data/agentic", &key, reaction.to_string())
+            .await
+            .0,
+        200
+    );
+    let d = detail(&s, "r").await;
+    assert_eq!(
+        (
+            d["status"].as_str(),
+            d["outcome"].as_str(),
+            d["outcomeSource"].as_str()
+        ),
+        (Some("ended"), Some("completed"), Some("client"))
+    );
+    assert_eq!(d["messages"][1]["reaction"]["value"], "negative");
+}
+
+#[tokio::test]
 async fn a_failed_answer_in_metadata_counts_for_the_analysis() {
     let s = Server::start().await;
     create_ok(

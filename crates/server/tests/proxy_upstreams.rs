@@ -94,7 +94,7 @@ async fn batches_are_spread_round_robin_over_the_list() {
     }
     let text = metrics(&base).await;
     for up in [&a, &b] {
-        let label = up.url.as_str();
+        let label = agent_track_server::redact::url(&up.url);
         assert!(
             text.contains(&format!(
                 "agent_track_proxy_upstream_attempts_total{{upstream=\"{label}\"}} 3"
@@ -134,14 +134,15 @@ async fn with_one_upstream_down_everything_goes_to_the_other_and_none_is_lost() 
     // Batches 0, 2, 4 started at the closed port, failed there and went on at once.
     assert!(
         text.contains(&format!(
-            "agent_track_proxy_upstream_failures_total{{upstream=\"{down}\"}} 3"
+            "agent_track_proxy_upstream_failures_total{{upstream=\"{}\"}} 3",
+            agent_track_server::redact::url(&down)
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
             "agent_track_proxy_upstream_attempts_total{{upstream=\"{}\"}} 6",
-            b.url
+            agent_track_server::redact::url(&b.url)
         )),
         "{text}"
     );

@@ -20,7 +20,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Metrics {
     /// Events or messages from `source` (`ingest`, `log_api`, `pendo`) that ended as
-    /// `outcome` (`accepted`, `duplicate`, `rejected`).
+    /// `outcome` (`accepted`, `duplicate`; `rejected` for events a signed delivery refused one
+    /// by one — a log API or `/data/agentic` request refused whole is an error answer, not
+    /// counted here).
     pub fn count(&self, source: &'static str, outcome: &'static str, n: u64) {
         if n > 0 {
             *lock(&self.events).entry((source, outcome)).or_default() += n;

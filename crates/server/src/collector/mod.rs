@@ -322,6 +322,14 @@ impl Collector {
             }
         }
         self.metrics.retention(&removed);
+        // Deleted conversations' old pages leave the WAL too, as after a DELETE.
+        if removed.iter().any(|(t, _)| *t == "conversations") {
+            let rid = "retention";
+            match self.write(rid, |conn| store::truncate_wal(conn)).await {
+                Ok(true) => {}
+                _ => self.truncate_later(rid),
+            }
+        }
         if !removed.is_empty() {
             tracing::info!(removed = ?removed, "retention removed old rows");
         }

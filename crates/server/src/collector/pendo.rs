@@ -156,12 +156,15 @@ pub fn parse(body: &Value, now: i64) -> Result<RelayedEvent, ApiError> {
     let account_id = string(&mut details, obj, "account_id", false);
     let timestamp = match obj.get("timestamp") {
         None | Some(Value::Null) => Some(now),
-        Some(v) => match v.as_i64().filter(|t| (0..=time::MAX_MS).contains(t)) {
+        Some(v) => match v.as_i64().filter(|t| {
+            (0..=time::MAX_MS).contains(t)
+                && *t <= now.saturating_add(super::log::request::MAX_FUTURE_MS)
+        }) {
             Some(t) => Some(t),
             None => {
                 details.insert(
                     "timestamp".into(),
-                    format!("must be unix milliseconds from 0 to {}", time::MAX_MS),
+                    "must be unix milliseconds, not more than 5 minutes ahead of the collector's clock".to_owned(),
                 );
                 None
             }

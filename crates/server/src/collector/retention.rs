@@ -118,22 +118,24 @@ impl Step {
         }
     }
 
-    /// Deletes one batch older than `before` (in the caller's transaction); how many went.
-    /// A run repeats it while it returns a full batch.
+    /// Deletes one batch older than `before`, in one transaction; how many went. A run
+    /// repeats it while it returns a full batch.
     pub fn run(self, conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
         let simple = |conn: &mut Connection, sql: &str| -> rusqlite::Result<u64> {
             Ok(conn.execute(sql, params![before, BATCH])? as u64)
         };
         match self {
             Step::Conversations => {
-                let ids: Vec<String> = conn
+                // Chosen inside the write transaction, so a conversation that just received a
+                // message is not deleted.
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let ids: Vec<String> = tx
                     .prepare_cached(
                         "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2",
                     )?
                     .query_map(params![before, CONVERSATION_BATCH], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for id in &ids {
                     super::store::forget_conversation(&tx, id)?;
                 }

@@ -168,7 +168,8 @@ fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Re
 
 /// Creates the conversation on its first event (which fixes its sequence and agent), and
 /// widens its time span with later ones. Visitor and account ids fill in when first known.
-/// A new message resumes a conversation its owner had ended (the log API's `status`).
+/// A new message (not a reaction) resumes a conversation its owner had ended (the log API's
+/// `status`), which also drops the outcome its owner set.
 fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> {
     tx.prepare_cached(
         "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
@@ -178,10 +179,17 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
              last_message_at = max(last_message_at, excluded.last_message_at),
              visitor_id = coalesce(visitor_id, excluded.visitor_id),
              account_id = coalesce(account_id, excluded.account_id),
-             closed_at = NULL,
-             client_outcome = NULL",
+             closed_at = CASE WHEN ?6 THEN NULL ELSE closed_at END,
+             client_outcome = CASE WHEN ?6 THEN NULL ELSE client_outcome END",
     )?
-    .execute(params![r.conversation_id, r.agent_id, r.visitor_id, r.account_id, r.timestamp])?;
+    .execute(params![
+        r.conversation_id,
+        r.agent_id,
+        r.visitor_id,
+        r.account_id,
+        r.timestamp,
+        r.kind == Kind::Message
+    ])?;
     Ok(())
 }
 

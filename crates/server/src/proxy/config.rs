@@ -48,7 +48,8 @@ impl Upstream {
 pub fn parse_upstreams(list: &str) -> Result<Vec<String>, String> {
     let mut urls = Vec::new();
     for (i, entry) in list.split(',').map(str::trim).enumerate() {
-        let shown: String = entry.chars().take(200).collect();
+        // Named by position, never echoed: a URL may hold a credential.
+        let shown = format!("entry {}", i + 1);
         if entry.is_empty() {
             return Err(format!(
                 "--upstream entry {} is empty; give one or more comma-separated http:// or https:// URLs",
@@ -56,35 +57,26 @@ pub fn parse_upstreams(list: &str) -> Result<Vec<String>, String> {
             ));
         }
         let url = reqwest::Url::parse(entry).map_err(|e| {
-            format!("--upstream {shown:?} is not a URL ({e}); give http:// or https:// URLs")
+            format!("--upstream {shown} is not a URL ({e}); give http:// or https:// URLs")
         })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!(
-                "--upstream {shown:?} has the scheme {:?}; only http:// and https:// are allowed",
+                "--upstream {shown} has the scheme {:?}; only http:// and https:// are allowed",
                 url.scheme()
             ));
         }
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(format!("--upstream {shown:?} has no host"));
+            return Err(format!("--upstream {shown} has no host"));
         }
         urls.push(entry.to_string());
     }
     Ok(urls)
 }
 
-/// `url` for a metrics label: scheme, host, port and path only (no user, password or query,
-/// which may hold credentials).
+/// `url` for a metrics label and the log: its origin and a short hash, never its user
+/// information, path or query ([`crate::redact::url`]).
 pub fn url_label(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(u) => {
-            let host = u.host_str().unwrap_or("");
-            match u.port() {
-                Some(port) => format!("{}://{host}:{port}{}", u.scheme(), u.path()),
-                None => format!("{}://{host}{}", u.scheme(), u.path()),
-            }
-        }
-        Err(_) => "invalid".into(),
-    }
+    crate::redact::url(url)
 }
 
 /// Pendo's Track Event shared secret.

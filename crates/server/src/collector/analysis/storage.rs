@@ -1,7 +1,7 @@
 //! Every SQL statement of the analysis and of full-text search: the schema step, loading a
 //! conversation for [`super::analyze`], storing verdicts, the sweep, the list filters, and
 //! the aggregates of `/api/v1/issues` and `/api/v1/stats`. This is the storage boundary: a
-//! second backend (PostgreSQL) reimplements this module and nothing else of the analysis.
+//! second backend (PostgreSQL, not built yet) would reimplement this module and nothing else of the analysis.
 //!
 //! Tables (schema step 2):
 //!

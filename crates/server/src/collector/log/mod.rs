@@ -270,7 +270,12 @@ fn write(
         None => None,
     };
     storage::set_state(tx, id, closed, state.outcome, state.metadata.as_ref(), now)?;
-    super::analysis::storage::refresh(tx, [id], now, cfg, hooks)?;
+    // `apply` judged the conversation if its messages changed; judge it again only when this
+    // request changed its state too (or it has no verdict yet).
+    let state_changed = closed.is_some() || state.outcome.is_some();
+    if state_changed || outcome.accepted == 0 || storage::status(tx, id)?.is_none() {
+        super::analysis::storage::refresh(tx, [id], now, cfg, hooks)?;
+    }
     let status = storage::status(tx, id)?.unwrap_or_else(|| "active".into());
     Ok((ids, status, outcome))
 }
@@ -282,6 +287,7 @@ async fn create(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
+    let now = now();
     let CreateIn {
         id,
         agent_id,
@@ -290,8 +296,9 @@ async fn create(
         messages,
         state,
         idempotency_key,
-    } = request::create(&body)?;
-    let now = now();
+    } = request::create(&body, now)?;
+    // Keys are scoped to the agent: two backends choosing the same key never meet.
+    let idempotency_key = idempotency_key.map(|k| format!("{agent_id}\u{0}{k}"));
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
@@ -366,8 +373,8 @@ async fn append(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
-    let AppendIn { messages, state } = request::append(&body)?;
     let now = now();
+    let AppendIn { messages, state } = request::append(&body, now)?;
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c

@@ -180,11 +180,21 @@ const MESSAGE_FIELDS: [&str; 11] = [
 ];
 const USAGE_FIELDS: [&str; 3] = ["promptTokens", "completionTokens", "totalTokens"];
 
+/// How far in the future a message's `timestamp` may be (clock skew between the backend and
+/// the collector); a later one would keep its conversation active until then.
+pub const MAX_FUTURE_MS: i64 = 5 * 60 * 1000;
+
+/// At most this many fields are named in `details` (the rest are counted in one entry).
+pub const MAX_DETAILS: usize = 50;
+
 /// Collects the problems of one body.
 #[derive(Default)]
 struct Checker {
     details: BTreeMap<String, String>,
+    more: usize,
     too_large: Option<ApiError>,
+    /// The time of the request, unix ms.
+    now: i64,
 }
 
 fn too_large(code: &'static str, message: String) -> ApiError {
@@ -204,7 +214,12 @@ fn kind(v: &Value) -> &'static str {
 
 impl Checker {
     fn bad(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.details.entry(field.into()).or_insert(reason.into());
+        let field = field.into();
+        if self.details.len() >= MAX_DETAILS && !self.details.contains_key(&field) {
+            self.more += 1;
+            return;
+        }
+        self.details.entry(field).or_insert(reason.into());
     }
 
     fn limit(&mut self, e: ApiError) {
@@ -218,7 +233,14 @@ impl Checker {
         if self.details.is_empty() {
             Ok(value)
         } else {
-            Err(ApiError::validation(self.details))
+            let mut details = self.details;
+            if self.more > 0 {
+                details.insert(
+                    "…".into(),
+                    format!("and {} more fields not listed", self.more),
+                );
+            }
+            Err(ApiError::validation(details))
         }
     }
 
@@ -451,6 +473,16 @@ impl Checker {
                 None
             }
         };
+        let timestamp = timestamp.filter(|t| {
+            let ok = *t <= self.now.saturating_add(MAX_FUTURE_MS);
+            if !ok {
+                self.bad(
+                    join(path, "timestamp"),
+                    "must not be more than 5 minutes ahead of the collector's clock",
+                );
+            }
+            ok
+        });
         let model = self.id(obj, path, "model");
         let (prompt_tokens, completion_tokens) = self.usage(obj.get("usage"), path);
         let mut tools = self.tool_calls(obj.get("toolCalls"), path);
@@ -626,10 +658,13 @@ fn object(body: &Value) -> Result<&Map<String, Value>, ApiError> {
     })
 }
 
-/// Checks a create body.
-pub fn create(body: &Value) -> Result<CreateIn, ApiError> {
+/// Checks a create body received at `now` (unix ms).
+pub fn create(body: &Value, now: i64) -> Result<CreateIn, ApiError> {
     let obj = object(body)?;
-    let mut c = Checker::default();
+    let mut c = Checker {
+        now,
+        ..Checker::default()
+    };
     c.unknown(obj, "", &CREATE_FIELDS);
     let id = c.id(obj, "", "id");
     let agent_id = c.id(obj, "", "agentId");
@@ -707,10 +742,13 @@ pub fn create(body: &Value) -> Result<CreateIn, ApiError> {
     })
 }
 
-/// Checks an append body.
-pub fn append(body: &Value) -> Result<AppendIn, ApiError> {
+/// Checks an append body received at `now` (unix ms).
+pub fn append(body: &Value, now: i64) -> Result<AppendIn, ApiError> {
     let obj = object(body)?;
-    let mut c = Checker::default();
+    let mut c = Checker {
+        now,
+        ..Checker::default()
+    };
     c.unknown(obj, "", &APPEND_FIELDS);
     let messages = c.messages(obj.get("messages"), "messages", true);
     let state = c.state(obj);
@@ -721,6 +759,9 @@ pub fn append(body: &Value) -> Result<AppendIn, ApiError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// 2026-12-04.
+    const NOW: i64 = 1_796_400_000_000;
 
     fn details(e: ApiError) -> BTreeMap<String, String> {
         assert_eq!(
@@ -744,7 +785,7 @@ mod tests {
                  "usage": {"promptTokens": 5, "completionTokens": 7, "totalTokens": 12},
                  "latencyMs": 812, "metadata": {"error": false}}
             ]
-        }))
+        }), NOW)
         .unwrap();
         assert_eq!(c.id.as_deref(), Some("c1"));
         assert_eq!(
@@ -783,7 +824,7 @@ mod tests {
                 "messages": [{"role": "bot", "content": "x"}, {"role": "user", "content": "  "},
                              {"role": "assistant", "content": "a", "usage": {"promptTokens": -1}},
                              "hi"]
-            }))
+            }), NOW)
             .unwrap_err(),
         );
         assert_eq!(
@@ -814,54 +855,94 @@ mod tests {
         let many: Vec<Value> = (0..501)
             .map(|_| json!({"role": "user", "content": "x"}))
             .collect();
-        let e = append(&json!({"messages": many})).unwrap_err();
+        let e = append(&json!({"messages": many}), NOW).unwrap_err();
         assert_eq!(
             (e.status, e.code),
             (StatusCode::PAYLOAD_TOO_LARGE, "too_many_messages")
         );
         let big = "x".repeat(MAX_MESSAGE_BYTES + 1);
-        let e = append(&json!({"messages": [{"role": "user", "content": big}]})).unwrap_err();
+        let e = append(
+            &json!({"messages": [{"role": "user", "content": big}]}),
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "message_too_large");
         assert!(e.message.contains("messages[0].content"), "{}", e.message);
-        let e = create(&json!({"agentId": "a", "content": "x".repeat(MAX_TRANSCRIPT_BYTES + 1)}))
-            .unwrap_err();
+        let e = create(
+            &json!({"agentId": "a", "content": "x".repeat(MAX_TRANSCRIPT_BYTES + 1)}),
+            NOW,
+        )
+        .unwrap_err();
         assert_eq!(e.code, "content_too_large");
     }
 
     #[test]
     fn append_needs_a_message_and_contradictions_are_refused() {
-        let d = details(append(&json!({"messages": []})).unwrap_err());
+        let d = details(append(&json!({"messages": []}), NOW).unwrap_err());
         assert_eq!(d["messages"], "must hold at least one message");
         let d = details(
-            append(&json!({"messages": [{"role": "user", "content": "x"}], "status": "abandoned", "outcome": "completed"}))
+            append(&json!({"messages": [{"role": "user", "content": "x"}], "status": "abandoned", "outcome": "completed"}), NOW)
                 .unwrap_err(),
         );
         assert!(d["outcome"].starts_with("contradicts status"), "{d:?}");
         let a = append(
             &json!({"messages": [{"role": "user", "content": "x"}], "status": "in_progress"}),
+            NOW,
         )
         .unwrap();
         assert_eq!(a.state.status, Some(StatusIn::Active));
     }
 
     #[test]
+    fn future_timestamps_are_refused_and_details_are_capped() {
+        let d = details(
+            append(
+                &json!({"messages": [{"role": "user", "content": "x", "timestamp": NOW + MAX_FUTURE_MS + 1}]}),
+                NOW,
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            d["messages[0].timestamp"].contains("5 minutes ahead"),
+            "{d:?}"
+        );
+        assert!(append(&json!({"messages": [{"role": "user", "content": "x", "timestamp": NOW + MAX_FUTURE_MS}]}), NOW).is_ok());
+        let mut body = serde_json::Map::new();
+        body.insert("messages".into(), json!([{"role": "user", "content": "x"}]));
+        for i in 0..200 {
+            body.insert(format!("unknown{i}"), json!(1));
+        }
+        let d = details(append(&Value::Object(body), NOW).unwrap_err());
+        assert_eq!(d.len(), MAX_DETAILS + 1);
+        assert_eq!(d["…"], "and 150 more fields not listed");
+    }
+
+    #[test]
     fn content_transcripts_become_messages() {
-        let c = create(&json!({"agentId": "a", "content": "User: hi\nthere\nAssistant: hello"}))
-            .unwrap();
+        let c = create(
+            &json!({"agentId": "a", "content": "User: hi\nthere\nAssistant: hello"}),
+            NOW,
+        )
+        .unwrap();
         assert_eq!(c.messages.len(), 2);
         assert_eq!(
             (c.messages[0].role, c.messages[0].content.as_str()),
             (Role::User, "hi\nthere")
         );
-        let c = create(&json!({"agentId": "a", "content": "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}"})).unwrap();
+        let c = create(&json!({"agentId": "a", "content": "{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}"}), NOW).unwrap();
         assert_eq!(c.messages[0].content, "q");
         let d = details(
-            create(&json!({"agentId": "a", "content": "{\"messages\": [{\"role\": \"x\", \"content\": \"q\"}]}"}))
+            create(&json!({"agentId": "a", "content": "{\"messages\": [{\"role\": \"x\", \"content\": \"q\"}]}"}), NOW)
                 .unwrap_err(),
         );
         assert!(d.contains_key("content.messages[0].role"), "{d:?}");
-        let d =
-            details(create(&json!({"agentId": "a", "content": "x", "messages": []})).unwrap_err());
+        let d = details(
+            create(
+                &json!({"agentId": "a", "content": "x", "messages": []}),
+                NOW,
+            )
+            .unwrap_err(),
+        );
         assert_eq!(d["content"], "give messages or content, not both");
     }
 }

@@ -1,7 +1,7 @@
 //! Every SQL statement of the webhook outbox: the schema step, queueing events (in the
 //! caller's transaction), claiming due rows with a lease, recording attempts, deletion with
 //! a conversation, pruning, and the deliveries listing. This is the storage boundary: a
-//! second backend (PostgreSQL) reimplements this module and nothing else of the webhooks;
+//! second backend (PostgreSQL, not built yet) would reimplement this module and nothing else of the webhooks;
 //! the claim is one `UPDATE ... WHERE id IN (SELECT ...) RETURNING`, which PostgreSQL runs
 //! as is (add `FOR UPDATE SKIP LOCKED` to its inner select).
 //!
