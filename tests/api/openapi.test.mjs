@@ -14,7 +14,7 @@
 //
 // Run: cargo build -p agent-track-server && node --test tests/api/
 // Knobs: API_TEST_EXAMPLES (examples per operation, default 100), API_TEST_LIMIT_S (wall-clock
-// limit of all the Schemathesis runs together, default 150; a run still going then is killed
+// limit of all the Schemathesis runs together, default 300; a run still going then is killed
 // and fails).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,7 +33,7 @@ const VENV = join(ROOT, 'target/api-venv');
 const BIN = join(VENV, 'bin');
 const REPORT = join(ROOT, 'target/api-report');
 const EXAMPLES = Number(process.env.API_TEST_EXAMPLES ?? 100);
-const LIMIT_S = Number(process.env.API_TEST_LIMIT_S ?? 150);
+const LIMIT_S = Number(process.env.API_TEST_LIMIT_S ?? 300);
 /** When the Schemathesis runs must be over (set by the first one). */
 let deadline;
 
@@ -183,7 +183,10 @@ function schemathesis(name, tag, base, phases, filters = []) {
     '--phases', phases,
     '--max-examples', String(EXAMPLES),
     '--seed', '20261204',
-    '--workers', '2',
+    // One worker: with two, CPython 3.11's ast module (which Hypothesis uses to describe
+    // filters) is not thread-safe and a run can crash with "AST constructor recursion depth
+    // mismatch" (seen here once), which is no finding about the servers.
+    '--workers', '1',
     // A request that takes this long counts as a hang.
     '--request-timeout', '10',
     '--generation-database', 'none',
