@@ -27,6 +27,7 @@
 pub mod analysis;
 pub mod api;
 pub mod cursor;
+pub mod db;
 pub mod ingest;
 pub mod insights;
 pub mod log;
