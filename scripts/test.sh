@@ -11,7 +11,16 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+recorder=""
+pg_dir=""
+# shellcheck disable=SC2317 # (called by the trap)
+# At exit: stop the recorder and the throwaway PostgreSQL (which removes its folder), if started.
+cleanup() {
+  if [ -n "$recorder" ]; then kill "$recorder" 2>/dev/null || true; fi
+  if [ -n "$pg_dir" ]; then bash scripts/postgres.sh stop "$pg_dir" || true; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
 status=0
 run() {
   printf '\n== %s\n' "$*"
@@ -30,6 +39,23 @@ run cargo fmt --all --check
 run cargo clippy --workspace --all-targets --quiet -- -D warnings
 run cargo clippy -p agent-track --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 
+# A throwaway PostgreSQL for the collector's PostgreSQL tests (scripts/postgres.sh): installed
+# from Debian's packages if missing, a cluster in a temporary folder as an unprivileged user on a
+# free loopback port, stopped at exit. AGENT_TRACK_TEST_POSTGRES=required makes those tests fail,
+# never skip, without it: a failed install or start is a failed step, and the rest still runs.
+export AGENT_TRACK_TEST_POSTGRES=required
+unset AGENT_TRACK_TEST_DATABASE_URL
+run bash scripts/postgres.sh install
+pg_dir=$(mktemp -d -t agent-track-pg.XXXXXX)
+printf '\n== %s\n' "bash scripts/postgres.sh start $pg_dir"
+if pg_url=$(bash scripts/postgres.sh start "$pg_dir"); then
+  export AGENT_TRACK_TEST_DATABASE_URL="$pg_url"
+  printf '%s\n' "$pg_url"
+else
+  status=1
+  printf '== FAILED: %s\n' "bash scripts/postgres.sh start $pg_dir" | tee -a "$log"
+fi
+
 run cargo test --workspace --quiet
 
 # The browser tests post batches to a real HTTP server on loopback (tests/support/recorder.mjs).
@@ -37,7 +63,6 @@ export RECORDER_PORT="${RECORDER_PORT:-47311}"
 export AGENT_TRACK_RECORDER="http://127.0.0.1:$RECORDER_PORT"
 node tests/support/recorder.mjs "$RECORDER_PORT" > /tmp/agent-track-recorder.log 2>&1 &
 recorder=$!
-trap 'kill $recorder 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 50); do grep -q listening /tmp/agent-track-recorder.log 2>/dev/null && break; sleep 0.1; done
 # One run per file, so that a failing file does not hide the others' results.
 for file in tests/web_*.rs; do
