@@ -59,6 +59,7 @@ use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
+use db::Conn;
 use insights::InsightsConfig;
 use webhooks::{Targets, WebhookConfig, WebhookConfigError};
 
@@ -445,23 +446,42 @@ impl Collector {
         })
     }
 
-    /// Runs `f` on the writer connection on the blocking pool. Failures are logged and
+    /// Runs `f` in a write transaction on the blocking pool: on SQLite the writer connection
+    /// inside `BEGIN IMMEDIATE`. `Ok` commits, `Err` rolls back. Failures are logged and
     /// answered as 500 for `request_id`.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let this = Arc::clone(self);
-        blocking(request_id, move || f(&mut lock(&this.writer))).await
+        blocking(request_id, move || {
+            let mut writer = lock(&this.writer);
+            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&mut Conn::Sqlite(&tx))?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
     }
 
-    /// Runs `f` on a free read connection on the blocking pool, like [`Collector::write`];
-    /// waits (without holding a thread) while all [`READERS`] are busy.
-    pub(crate) async fn read<T: Send + 'static>(
+    /// Runs `f` on the writer connection outside any transaction (SQLite maintenance such as
+    /// the WAL checkpoint); `None` on a backend without such maintenance.
+    pub(crate) async fn maintain<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<Option<T>, ApiError> {
+        let this = Arc::clone(self);
+        blocking(request_id, move || Ok(Some(f(&lock(&this.writer))?))).await
+    }
+
+    /// Runs `f` in a read transaction on a free read connection on the blocking pool, like
+    /// [`Collector::write`]; waits (without holding a thread) while all [`READERS`] are busy.
+    pub(crate) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        request_id: &str,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let _slot = self
             .read_slots
@@ -472,11 +492,16 @@ impl Collector {
         blocking(request_id, move || {
             let taken = this.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
             // A connection lost to a panic is replaced.
-            let conn = match taken {
+            let mut conn = match taken {
                 Some(c) => c,
                 None => open_reader(&this.path)?,
             };
-            let result = f(&conn);
+            let result = (|| {
+                let tx = conn.transaction()?;
+                let out = f(&mut Conn::Sqlite(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            })();
             this.readers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -497,14 +522,19 @@ impl Collector {
     ) -> Result<bool, ApiError> {
         let found = self
             .write(request_id, move |conn| {
-                let found = store::delete_conversation(conn, &id)?;
-                Ok((found, found && store::truncate_wal(conn)?))
+                store::forget_conversation(conn, &id)
             })
             .await?;
-        if found.0 && !found.1 {
-            self.truncate_later(request_id);
+        if found {
+            let truncated = self
+                .maintain(request_id, store::truncate_wal)
+                .await?
+                .unwrap_or(true);
+            if !truncated {
+                self.truncate_later(request_id);
+            }
         }
-        Ok(found.0)
+        Ok(found)
     }
 
     /// Retries the WAL truncation every 100 ms, for up to a minute, without blocking writes.
@@ -518,9 +548,9 @@ impl Collector {
             for _ in 0..600 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let done = this
-                    .write(&rid, |conn| store::truncate_wal(conn))
+                    .maintain(&rid, store::truncate_wal)
                     .await
-                    .unwrap_or(false);
+                    .is_ok_and(|t| t.unwrap_or(true));
                 if done {
                     this.truncate_pending.store(false, Ordering::Release);
                     return;
@@ -536,7 +566,7 @@ impl Collector {
 /// for `request_id`.
 async fn blocking<T: Send + 'static>(
     request_id: &str,
-    f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+    f: impl FnOnce() -> db::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),

@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use super::db::{self, params, Conn};
 
 /// How long an eventId stays in `seen_events`: the 7-day age limit plus a day.
 pub const SEEN_EVENTS_KEEP_MS: i64 =
@@ -120,24 +120,20 @@ impl Step {
 
     /// Deletes one batch older than `before` (in the caller's transaction); how many went.
     /// A run repeats it while it returns a full batch.
-    pub fn run(self, conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
-        let simple = |conn: &mut Connection, sql: &str| -> rusqlite::Result<u64> {
-            Ok(conn.execute(sql, params![before, BATCH])? as u64)
+    pub fn run(self, conn: &mut Conn<'_, '_>, before: i64) -> db::Result<u64> {
+        let simple = |conn: &mut Conn<'_, '_>, sql: &str| -> db::Result<u64> {
+            conn.execute(sql, params![before, BATCH])
         };
         match self {
             Step::Conversations => {
-                let ids: Vec<String> = conn
-                    .prepare_cached(
-                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2",
-                    )?
-                    .query_map(params![before, CONVERSATION_BATCH], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let ids: Vec<String> = conn.rows(
+                    "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2",
+                    params![before, CONVERSATION_BATCH],
+                    |r| r.get(0),
+                )?;
                 for id in &ids {
-                    super::store::forget_conversation(&tx, id)?;
+                    super::store::forget_conversation(conn, id)?;
                 }
-                tx.commit()?;
                 Ok(ids.len() as u64)
             }
             Step::SeenEvents => simple(

@@ -41,6 +41,9 @@ pub enum DbError {
     /// A column could not be read as the type asked for.
     #[error("column {0}: {1}")]
     Type(usize, String),
+    /// A SQLite-only step asked of another backend.
+    #[error("{0} is not available on this database")]
+    Unsupported(&'static str),
 }
 
 /// The result of a storage call.
@@ -59,6 +62,32 @@ pub enum Value {
     Text(String),
     /// A boolean (an integer 0/1 on SQLite).
     Bool(bool),
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Int(n)
+    }
+}
+impl From<String> for Value {
+    fn from(t: String) -> Self {
+        Value::Text(t)
+    }
+}
+impl From<&str> for Value {
+    fn from(t: &str) -> Self {
+        Value::Text(t.to_owned())
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+
+/// `values` as a parameter list.
+pub fn refs(values: &[Value]) -> Vec<&dyn ToValue> {
+    values.iter().map(|v| v as &dyn ToValue).collect()
 }
 
 /// Something that binds as a parameter.
@@ -80,6 +109,21 @@ impl ToValue for i64 {
 impl ToValue for usize {
     fn value(&self) -> Value {
         Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl ToValue for u64 {
+    fn value(&self) -> Value {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl ToValue for i32 {
+    fn value(&self) -> Value {
+        Value::Int(i64::from(*self))
+    }
+}
+impl ToValue for u16 {
+    fn value(&self) -> Value {
+        Value::Int(i64::from(*self))
     }
 }
 impl ToValue for u32 {
@@ -159,6 +203,18 @@ impl FromColumn for i64 {
         }
     }
 }
+macro_rules! from_int {
+    ($($t:ty),*) => {$(
+        impl FromColumn for $t {
+            fn read(row: &Row<'_>, i: usize) -> Result<Self> {
+                let n = i64::read(row, i)?;
+                <$t>::try_from(n).map_err(|e| type_error(i, e))
+            }
+        }
+    )*};
+}
+from_int!(u64, usize, u32, i32);
+
 impl FromColumn for f64 {
     fn read(row: &Row<'_>, i: usize) -> Result<Self> {
         match row {
@@ -236,6 +292,15 @@ fn sqlite_params(params: &[&dyn ToValue]) -> Vec<rusqlite::types::Value> {
 }
 
 impl Conn<'_, '_> {
+    /// The SQLite connection, for a module not yet ported to [`Conn`] (an error on
+    /// PostgreSQL).
+    pub fn sqlite(&self) -> Result<&rusqlite::Connection> {
+        match self {
+            Conn::Sqlite(c) => Ok(c),
+            Conn::Postgres(..) => Err(DbError::Unsupported("this SQLite-only storage call")),
+        }
+    }
+
     /// Which database.
     pub fn dialect(&self) -> Dialect {
         match self {

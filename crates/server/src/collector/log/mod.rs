@@ -253,7 +253,7 @@ fn json<T: Serialize>(value: &T) -> String {
 /// Stores `messages` and `state` for conversation `id` in one transaction; the status after.
 #[allow(clippy::too_many_arguments)]
 fn write(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut super::db::Conn<'_, '_>,
     id: &str,
     head: &Head,
     messages: Vec<MessageIn>,
@@ -261,7 +261,7 @@ fn write(
     now: i64,
     cfg: &super::analysis::AnalysisConfig,
     hooks: &super::webhooks::Targets,
-) -> rusqlite::Result<(Vec<String>, String, store::Outcome)> {
+) -> super::db::Result<(Vec<String>, String, store::Outcome)> {
     let (records, ids) = records(id, head, messages, now);
     let outcome = store::apply(tx, &records, now, cfg, hooks)?;
     let closed = match state.status {
@@ -295,13 +295,11 @@ async fn create(
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
-        .write(&rid, move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        .write(&rid, move |tx| {
             if let Some(key) = &idempotency_key {
-                if let Some(existing) = storage::idempotent(&tx, key, now)? {
-                    let head = storage::head(&tx, &existing)?;
-                    let status =
-                        storage::status(&tx, &existing)?.unwrap_or_else(|| "active".into());
+                if let Some(existing) = storage::idempotent(tx, key, now)? {
+                    let head = storage::head(tx, &existing)?;
+                    let status = storage::status(tx, &existing)?.unwrap_or_else(|| "active".into());
                     return Ok(head.map(|h| {
                         (
                             answer(existing, &h, status, Vec::new(), false),
@@ -325,25 +323,24 @@ async fn create(
                     .unwrap_or(now)
                     .min(now),
             };
-            let created = storage::create(&tx, &id, &fresh)?;
-            let head = match storage::head(&tx, &id)? {
+            let created = storage::create(tx, &id, &fresh)?;
+            let head = match storage::head(tx, &id)? {
                 Some(h) if created || h.agent_id == fresh.agent_id => h,
                 _ => return Ok(None),
             };
             if !created {
                 storage::fill_ids(
-                    &tx,
+                    tx,
                     &id,
                     fresh.visitor_id.as_deref(),
                     fresh.account_id.as_deref(),
                 )?;
             }
             let (ids, status, outcome) =
-                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
+                write(tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             if let Some(key) = &idempotency_key {
-                storage::remember_key(&tx, key, &id, now)?;
+                storage::remember_key(tx, key, &id, now)?;
             }
-            tx.commit()?;
             Ok(Some((answer(id, &head, status, ids, created), outcome)))
         })
         .await?;
@@ -371,14 +368,12 @@ async fn append(
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
-        .write(&rid, move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(head) = storage::head(&tx, &id)? else {
+        .write(&rid, move |tx| {
+            let Some(head) = storage::head(tx, &id)? else {
                 return Ok(None);
             };
             let (ids, status, outcome) =
-                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
-            tx.commit()?;
+                write(tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
             Ok(Some((answer(id, &head, status, ids, false), outcome)))
         })
         .await?;
