@@ -104,6 +104,7 @@ pub fn app(
         analysis: config.analysis.clone(),
         insights: config.insights.clone(),
         webhooks: config.webhooks.clone(),
+        database: Default::default(),
     })?);
     collector.start_retention(config.retention.clone());
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {

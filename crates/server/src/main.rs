@@ -63,6 +63,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
                 webhooks: args.webhooks.config(None)?,
+                database: Default::default(),
             };
             let collector = Collector::open(config).map_err(|e| {
                 format!("cannot open the store in {}: {e}", args.data_dir.display())

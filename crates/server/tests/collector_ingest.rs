@@ -533,6 +533,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
+        database: Default::default(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
@@ -552,6 +553,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
+        database: Default::default(),
     };
     assert!(agent_track_server::collector::Collector::open(empty_key)
         .unwrap_err()

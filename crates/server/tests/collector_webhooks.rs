@@ -185,6 +185,7 @@ impl Running {
                 analysis,
                 webhooks,
                 insights: None,
+                database: Default::default(),
             })
             .unwrap(),
         );

@@ -115,6 +115,8 @@ pub struct CollectorConfig {
     pub insights: Option<InsightsConfig>,
     /// Outbound webhooks (none by default).
     pub webhooks: WebhookConfig,
+    /// Where the data lives: SQLite under `data_dir` (the default) or PostgreSQL.
+    pub database: db::url::Database,
 }
 
 impl CollectorConfig {
@@ -129,6 +131,7 @@ impl CollectorConfig {
             analysis: AnalysisConfig::default(),
             insights: None,
             webhooks: WebhookConfig::default(),
+            database: db::url::Database::Sqlite,
         }
     }
 }
@@ -164,6 +167,14 @@ pub enum CollectorError {
         /// Its schema version.
         found: i64,
     },
+    /// PostgreSQL could not be reached or migrated (the URL shown without its password).
+    #[error("cannot open the database {url}: {message}")]
+    Postgres {
+        /// The URL, password redacted.
+        url: String,
+        /// The cause, password redacted.
+        message: String,
+    },
     /// The API key is empty.
     #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
@@ -185,6 +196,9 @@ pub struct Collector {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     read_slots: Semaphore,
+    /// PostgreSQL (`None`: SQLite): the URL and a pool of clients, each with its prepared
+    /// statements. The SQLite connections above are then unused in-memory stand-ins.
+    postgres: Option<PgPool>,
     truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
@@ -214,6 +228,67 @@ impl std::fmt::Debug for Collector {
     }
 }
 
+/// A small pool of PostgreSQL clients ([`PG_CLIENTS`] at most kept).
+struct PgPool {
+    url: String,
+    clients: Mutex<Vec<(postgres::Client, db::Statements)>>,
+    slots: Semaphore,
+}
+
+/// PostgreSQL clients of one collector (reads and writes share them).
+pub const PG_CLIENTS: usize = 8;
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        let clients = std::mem::take(self.clients.get_mut().unwrap_or_else(|e| e.into_inner()));
+        PgPool::close(clients);
+    }
+}
+
+impl PgPool {
+    /// Closes `clients` on a thread of their own (closing runs the client's runtime, which
+    /// cannot run inside another; the collector may be dropped in async code).
+    fn close(clients: Vec<(postgres::Client, db::Statements)>) {
+        if clients.is_empty() {
+            return;
+        }
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    }
+
+    fn connect(url: &str) -> Result<(postgres::Client, db::Statements), db::DbError> {
+        Ok((
+            postgres::Client::connect(url, postgres::NoTls)?,
+            db::Statements::new(),
+        ))
+    }
+
+    /// Runs `f` in a transaction on a free client (`write`: read-write, else read-only).
+    fn run<T>(
+        &self,
+        write: bool,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T>,
+    ) -> db::Result<T> {
+        let taken = self.clients.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut client, mut stmts) = match taken {
+            Some(c) if !c.0.is_closed() => c,
+            _ => Self::connect(&self.url)?,
+        };
+        let result = (|| {
+            let mut tx = client.build_transaction().read_only(!write).start()?;
+            let out = f(&mut Conn::Postgres(&mut tx, &mut stmts))?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        if !client.is_closed() {
+            self.clients
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((client, stmts));
+        }
+        result
+    }
+}
+
 /// A poisoned lock only means a panic happened while it was held; the connection itself is
 /// fine (an open transaction was rolled back when it was dropped).
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -239,6 +314,9 @@ impl Collector {
             if hooks.all().iter().any(|s| config.secrets.all().contains(s)) {
                 return Err(WebhookConfigError::SameSecret.into());
             }
+        }
+        if let db::url::Database::Postgres(url) = &config.database {
+            return Self::open_postgres(url.clone(), config);
         }
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
@@ -267,16 +345,80 @@ impl Collector {
                 path: path.clone(),
                 found,
             },
+            schema::SchemaError::Postgres(e) => CollectorError::Postgres {
+                url: path.display().to_string(),
+                message: e.to_string(),
+            },
         })?;
         let readers = (0..READERS)
             .map(|_| open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        Ok(Collector {
+        Ok(Self::with(config, path, writer, readers, None))
+    }
+
+    /// [`Collector::open`] on PostgreSQL: connects, migrates under the advisory lock, keeps
+    /// the client for the pool.
+    fn open_postgres(url: String, config: CollectorConfig) -> Result<Collector, CollectorError> {
+        let fail = |message: String| CollectorError::Postgres {
+            url: db::url::redact(&url),
+            message: db::url::redact_error(&message, &url),
+        };
+        // On a thread of its own: the synchronous client runs its own runtime, which cannot
+        // start inside the caller's (open may be called from async code).
+        let connected = std::thread::scope(|s| {
+            s.spawn(|| {
+                let (mut client, stmts) = PgPool::connect(&url).map_err(|e| e.to_string())?;
+                match schema::migrate_postgres(&mut client) {
+                    Ok(()) => Ok((client, stmts)),
+                    Err(e) => {
+                        PgPool::close(vec![(client, stmts)]);
+                        Err(match e {
+                            schema::SchemaError::TooNew { found } => found.to_string(),
+                            other => other.to_string(),
+                        })
+                    }
+                }
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the connection thread panicked".into()))
+        });
+        let (client, stmts) = connected.map_err(|message| match message.parse::<i64>() {
+            Ok(found) => CollectorError::SchemaTooNew {
+                path: PathBuf::from(db::url::redact(&url)),
+                found,
+            },
+            Err(_) => fail(message),
+        })?;
+        let stand_in = || Connection::open_in_memory().map_err(|e| fail(e.to_string()));
+        let pool = PgPool {
+            url: url.clone(),
+            clients: Mutex::new(vec![(client, stmts)]),
+            slots: Semaphore::new(PG_CLIENTS),
+        };
+        let writer = stand_in()?;
+        Ok(Self::with(
+            config,
+            PathBuf::from(db::url::redact(&url)),
+            writer,
+            Vec::new(),
+            Some(pool),
+        ))
+    }
+
+    fn with(
+        config: CollectorConfig,
+        path: PathBuf,
+        writer: Connection,
+        readers: Vec<Connection>,
+        postgres: Option<PgPool>,
+    ) -> Collector {
+        Collector {
             path,
             writer: Mutex::new(writer),
             readers: Mutex::new(readers),
             read_slots: Semaphore::new(READERS),
+            postgres,
             truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
@@ -288,7 +430,16 @@ impl Collector {
             webhooks: Arc::new(config.webhooks),
             webhook_wake: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
-        })
+        }
+    }
+
+    /// Which database this collector stores in.
+    pub fn dialect(&self) -> db::Dialect {
+        if self.postgres.is_some() {
+            db::Dialect::Postgres
+        } else {
+            db::Dialect::Sqlite
+        }
     }
 
     /// The counters of `GET /metrics`.
@@ -438,6 +589,9 @@ impl Collector {
 
     /// The writer's `synchronous` setting as SQLite reports it.
     pub fn synchronous(&self) -> rusqlite::Result<Synchronous> {
+        if self.postgres.is_some() {
+            return Ok(Synchronous::Normal);
+        }
         let n: i64 = lock(&self.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok(if n >= 2 {
             Synchronous::Full
@@ -454,6 +608,9 @@ impl Collector {
         request_id: &str,
         f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        if self.postgres.is_some() {
+            return self.on_postgres(request_id, true, f).await;
+        }
         let this = Arc::clone(self);
         blocking(request_id, move || {
             let mut writer = lock(&this.writer);
@@ -472,8 +629,35 @@ impl Collector {
         request_id: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<Option<T>, ApiError> {
+        if self.postgres.is_some() {
+            return Ok(None);
+        }
         let this = Arc::clone(self);
         blocking(request_id, move || Ok(Some(f(&lock(&this.writer))?))).await
+    }
+
+    /// [`Collector::write`] and [`Collector::read`] on PostgreSQL: a pooled client, waiting
+    /// (without a thread) while all [`PG_CLIENTS`] are busy.
+    async fn on_postgres<T: Send + 'static>(
+        self: &Arc<Self>,
+        request_id: &str,
+        write: bool,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Some(pool) = &self.postgres else {
+            return Err(ApiError::internal(request_id, "no PostgreSQL pool"));
+        };
+        let _slot = pool
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(request_id, e))?;
+        let this = Arc::clone(self);
+        blocking(request_id, move || match &this.postgres {
+            Some(pool) => pool.run(write, f),
+            None => Err(db::DbError::Unsupported("PostgreSQL")),
+        })
+        .await
     }
 
     /// Runs `f` in a read transaction on a free read connection on the blocking pool, like
@@ -483,6 +667,9 @@ impl Collector {
         request_id: &str,
         f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        if self.postgres.is_some() {
+            return self.on_postgres(request_id, false, f).await;
+        }
         let _slot = self
             .read_slots
             .acquire()

@@ -142,7 +142,7 @@ pub fn conversations(
         None => {}
     }
     if let Some(text) = &q.q {
-        let (clause, value) = storage::search_filter(text);
+        let (clause, value) = storage::search_filter_in(conn.dialect(), text);
         f.add(clause, Some(value));
     }
     let sql = format!(

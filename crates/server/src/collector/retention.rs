@@ -46,6 +46,14 @@ CREATE INDEX seen_events_time ON seen_events (seen_at);
 CREATE INDEX deliveries_time ON deliveries (received_at);
 "#;
 
+/// Schema step 6 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+ALTER TABLE seen_events ADD COLUMN seen_at BIGINT NOT NULL DEFAULT 0;
+UPDATE seen_events SET seen_at = CAST(extract(epoch FROM now()) AS BIGINT) * 1000;
+CREATE INDEX seen_events_time ON seen_events (seen_at);
+CREATE INDEX deliveries_time ON deliveries (received_at);
+"#;
+
 /// What retention does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionConfig {

@@ -67,6 +67,43 @@ END;
 INSERT INTO message_fts (message_fts) VALUES ('rebuild');
 "#;
 
+/// Schema step 2 on PostgreSQL: the same tables; search by `ILIKE` over a `pg_trgm` GIN
+/// index on `messages.content` instead of FTS5 (no triggers: the index follows the table).
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE conversation_analysis (
+    conversation_id  TEXT PRIMARY KEY,
+    agent_id         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    outcome          TEXT NOT NULL,
+    ended_at         BIGINT NOT NULL,
+    duration_seconds BIGINT NOT NULL,
+    issue_types      TEXT NOT NULL,
+    issue_count      BIGINT NOT NULL,
+    analyzed_at      BIGINT NOT NULL,
+    recheck_at       BIGINT
+);
+CREATE INDEX conversation_analysis_outcome ON conversation_analysis (outcome, ended_at);
+CREATE INDEX conversation_analysis_recheck ON conversation_analysis (recheck_at) WHERE recheck_at IS NOT NULL;
+
+CREATE TABLE conversation_issues (
+    conversation_id TEXT NOT NULL,
+    ordinal         BIGINT NOT NULL,
+    type            TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    message_ids     TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, ordinal)
+);
+CREATE INDEX conversation_issues_type ON conversation_issues (type, conversation_id);
+CREATE INDEX conversation_issues_time ON conversation_issues (at);
+
+CREATE INDEX conversations_last ON conversations (last_message_at);
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_content_trgm ON messages USING gin (content gin_trgm_ops);
+"#;
+
 /// Characters of each message the analysis reads (a longer message is judged on its start).
 const ANALYSED_CHARS: i64 = 20_000;
 
@@ -216,6 +253,13 @@ pub fn refresh<'a>(
     hooks: &Targets,
 ) -> db::Result<()> {
     for id in ids {
+        if conn.dialect() == db::Dialect::Postgres {
+            // Collectors sharing the database judge a conversation one at a time.
+            conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?1 FOR UPDATE",
+                params![id],
+            )?;
+        }
         match load(conn, id)? {
             Some((agent_id, c)) => {
                 let v = analyze(&c, now, cfg);
@@ -370,6 +414,19 @@ pub const MATCHES: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.conversation
 pub const CONTAINS: &str =
     "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')";
 
+/// Filter on PostgreSQL: a message contains `?` (a LIKE pattern, see [`like_pattern`]),
+/// case-insensitively; the `pg_trgm` index serves patterns of three characters or more.
+pub const ILIKE: &str =
+    "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content ILIKE ? ESCAPE '\\')";
+
+/// The search filter for `q` in `dialect`'s SQL: the clause and its value.
+pub fn search_filter_in(dialect: db::Dialect, q: &str) -> (&'static str, String) {
+    match dialect {
+        db::Dialect::Sqlite => search_filter(q),
+        db::Dialect::Postgres => (ILIKE, like_pattern(q)),
+    }
+}
+
 /// Queries of at least this many characters use the trigram index.
 pub const TRIGRAM_CHARS: usize = 3;
 
@@ -420,8 +477,11 @@ pub fn first_match(conn: &mut Conn<'_, '_>, id: &str, q: &str) -> db::Result<Opt
     {
         return Ok(Some(c));
     }
-    let (clause, value) = search_filter(q);
-    let sql = if clause == MATCHES {
+    let (clause, value) = search_filter_in(conn.dialect(), q);
+    let sql = if clause == ILIKE {
+        "SELECT m.content FROM messages m WHERE m.conversation_id = ?1 AND m.content ILIKE ?2 ESCAPE '\\'
+         ORDER BY m.timestamp, m.seq LIMIT 1"
+    } else if clause == MATCHES {
         "SELECT m.content FROM message_fts f JOIN messages m ON m.seq = f.rowid
          WHERE message_fts MATCH ?2 AND m.conversation_id = ?1 ORDER BY m.timestamp, m.seq LIMIT 1"
     } else {

@@ -47,7 +47,7 @@ impl Bound {
 
     fn sql(&self) -> &(dyn ToSql + Sync) {
         match self {
-            Bound::Null => &None::<String>,
+            Bound::Null => &Null,
             Bound::I64(n) => n,
             Bound::I32(n) => n,
             Bound::F64(f) => f,
@@ -55,6 +55,28 @@ impl Bound {
             Bound::Bool(b) => b,
         }
     }
+}
+
+/// SQL NULL of whatever type the parameter has (`Option<String>` would refuse a non-text
+/// parameter).
+#[derive(Debug)]
+struct Null;
+
+impl ToSql for Null {
+    fn to_sql(
+        &self,
+        _: &Type,
+        _: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
 }
 
 fn prepare(

@@ -2,9 +2,10 @@
 //! and error.
 
 /// Where the collector stores its data.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum Database {
     /// SQLite under the data directory (the default).
+    #[default]
     Sqlite,
     /// PostgreSQL at this URL (`postgres://user:password@host:port/db`).
     Postgres(String),

@@ -45,6 +45,32 @@ CREATE TABLE insight_usage (
 CREATE INDEX conversation_analysis_status ON conversation_analysis (status);
 "#;
 
+/// Schema step 4 on PostgreSQL (`task_completed` stays an integer 0/1, as on SQLite).
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE conversation_insights (
+    conversation_id TEXT PRIMARY KEY,
+    last_message_at BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner     TEXT,
+    lease_until     BIGINT,
+    model           TEXT,
+    summary         TEXT,
+    sentiment       TEXT,
+    sentiment_score DOUBLE PRECISION,
+    task_completed  BIGINT,
+    topics          TEXT,
+    generated_at    BIGINT,
+    error           TEXT
+);
+CREATE TABLE insight_usage (
+    hour     BIGINT PRIMARY KEY,
+    requests BIGINT NOT NULL
+);
+CREATE INDEX conversation_analysis_status ON conversation_analysis (status);
+"#;
+
 /// One hour in ms: the unit of the cap.
 pub const HOUR_MS: i64 = 3_600_000;
 

@@ -27,6 +27,20 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_time ON idempotency_keys (created_at);
 "#;
 
+/// Schema step 3 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+ALTER TABLE conversations ADD COLUMN closed_at BIGINT;
+ALTER TABLE conversations ADD COLUMN client_outcome TEXT;
+ALTER TABLE conversations ADD COLUMN metadata TEXT;
+
+CREATE TABLE idempotency_keys (
+    key             TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX idempotency_keys_time ON idempotency_keys (created_at);
+"#;
+
 /// How long an idempotency key holds.
 pub const IDEMPOTENCY_MS: i64 = 24 * 60 * 60 * 1000;
 

@@ -44,6 +44,30 @@ CREATE INDEX webhook_outbox_queue ON webhook_outbox (url, conversation_id, id) W
 CREATE INDEX webhook_outbox_conversation ON webhook_outbox (conversation_id);
 "#;
 
+/// Schema step 5 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE webhook_outbox (
+    id               BIGSERIAL PRIMARY KEY,
+    webhook_id       TEXT NOT NULL UNIQUE,
+    url              TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL,
+    body             TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    created_at       BIGINT NOT NULL,
+    next_attempt_at  BIGINT,
+    lease_until      BIGINT,
+    lease_owner      TEXT,
+    last_status_code BIGINT,
+    last_error       TEXT,
+    delivered_at     BIGINT
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_queue ON webhook_outbox (url, conversation_id, id) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_conversation ON webhook_outbox (conversation_id);
+"#;
+
 /// A new `webhook-id`: `msg_` and 32 hex digits of OS randomness.
 pub fn new_webhook_id() -> String {
     let mut bytes = [0u8; 16];
