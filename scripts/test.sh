@@ -39,24 +39,30 @@ run cargo fmt --all --check
 run cargo clippy --workspace --all-targets --quiet -- -D warnings
 run cargo clippy -p agent-track --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 
-# A throwaway PostgreSQL for the collector's PostgreSQL tests (scripts/postgres.sh): installed
-# from Debian's packages if missing, a cluster in a temporary folder as an unprivileged user on a
-# free loopback port, stopped at exit. AGENT_TRACK_TEST_POSTGRES=required makes those tests fail,
-# never skip, without it: a failed install or start is a failed step, and the rest still runs.
-export AGENT_TRACK_TEST_POSTGRES=required
-unset AGENT_TRACK_TEST_DATABASE_URL
+# The workspace's tests, the collector's on SQLite (its default).
+run env -u AGENT_TRACK_TEST_DATABASE_URL -u AGENT_TRACK_TEST_POSTGRES cargo test --workspace --quiet
+
+# The collector's tests a second time on PostgreSQL: a throwaway cluster (scripts/postgres.sh),
+# installed from Debian's packages if missing, in a temporary folder as an unprivileged user on a
+# free loopback port, stopped at exit; each test makes its own database through the URL
+# (tests/collector_support). AGENT_TRACK_TEST_POSTGRES=required makes them fail, never skip,
+# when PostgreSQL could not be started: a failed install or start is a failed step too.
 run bash scripts/postgres.sh install
 pg_dir=$(mktemp -d -t agent-track-pg.XXXXXX)
+pg_url=""
 printf '\n== %s\n' "bash scripts/postgres.sh start $pg_dir"
 if pg_url=$(bash scripts/postgres.sh start "$pg_dir"); then
-  export AGENT_TRACK_TEST_DATABASE_URL="$pg_url"
   printf '%s\n' "$pg_url"
 else
   status=1
   printf '== FAILED: %s\n' "bash scripts/postgres.sh start $pg_dir" | tee -a "$log"
 fi
-
-run cargo test --workspace --quiet
+collector_tests=()
+for file in crates/server/tests/collector_*.rs; do
+  collector_tests+=(--test "$(basename "$file" .rs)")
+done
+run env AGENT_TRACK_TEST_POSTGRES=required AGENT_TRACK_TEST_DATABASE_URL="$pg_url" \
+  cargo test -p agent-track-server --quiet "${collector_tests[@]}"
 
 # The browser tests post batches to a real HTTP server on loopback (tests/support/recorder.mjs).
 export RECORDER_PORT="${RECORDER_PORT:-47311}"

@@ -84,6 +84,14 @@ impl TestDatabase {
             c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
         })
     }
+
+    /// Runs `sql` (statements without parameters).
+    pub fn exec(&self, sql: &str) {
+        off_runtime(|| {
+            let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+            c.batch_execute(sql).unwrap();
+        })
+    }
 }
 
 impl Drop for TestDatabase {
@@ -294,6 +302,30 @@ impl Server {
     /// Opens the SQLite file directly (a second connection, as an operator would).
     pub fn db(&self) -> rusqlite::Connection {
         rusqlite::Connection::open(self.dir.path().join("data").join(DB_FILE)).unwrap()
+    }
+
+    /// The database this server's collector uses (for a second collector on it).
+    pub fn database(&self) -> agent_track_server::collector::db::url::Database {
+        match &self.pg {
+            Some(db) => agent_track_server::collector::db::url::Database::Postgres(db.url.clone()),
+            None => Default::default(),
+        }
+    }
+
+    /// The integer `sql` returns, on either backend (SQL both understand).
+    pub fn scalar(&self, sql: &str) -> i64 {
+        match &self.pg {
+            Some(pg) => pg.one(sql),
+            None => self.db().query_row(sql, [], |r| r.get(0)).unwrap(),
+        }
+    }
+
+    /// Runs `sql` straight on the database (as an operator would), on either backend.
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => pg.exec(sql),
+            None => self.db().execute_batch(sql).unwrap(),
+        }
     }
 
     pub fn count(&self, table: &str) -> i64 {
