@@ -368,28 +368,25 @@ impl Collector {
         // start inside the caller's (open may be called from async code).
         let connected = std::thread::scope(|s| {
             s.spawn(|| {
-                let (mut client, stmts) = PgPool::connect(&url).map_err(|e| e.to_string())?;
+                let (mut client, stmts) = PgPool::connect(&url).map_err(|e| fail(e.to_string()))?;
                 match schema::migrate_postgres(&mut client) {
                     Ok(()) => Ok((client, stmts)),
                     Err(e) => {
                         PgPool::close(vec![(client, stmts)]);
                         Err(match e {
-                            schema::SchemaError::TooNew { found } => found.to_string(),
-                            other => other.to_string(),
+                            schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew {
+                                path: PathBuf::from(db::url::redact(&url)),
+                                found,
+                            },
+                            other => fail(other.to_string()),
                         })
                     }
                 }
             })
             .join()
-            .unwrap_or_else(|_| Err("the connection thread panicked".into()))
+            .unwrap_or_else(|_| Err(fail("the connection thread panicked".into())))
         });
-        let (client, stmts) = connected.map_err(|message| match message.parse::<i64>() {
-            Ok(found) => CollectorError::SchemaTooNew {
-                path: PathBuf::from(db::url::redact(&url)),
-                found,
-            },
-            Err(_) => fail(message),
-        })?;
+        let (client, stmts) = connected?;
         let stand_in = || Connection::open_in_memory().map_err(|e| fail(e.to_string()));
         let pool = PgPool {
             url: url.clone(),

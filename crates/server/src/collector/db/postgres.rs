@@ -11,7 +11,10 @@ use super::{DbError, Result, Statements, ToValue, Value};
 pub fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("PostgreSQL {}: {}", db.code().code(), db.message()),
-        None => format!("PostgreSQL: {e}"),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("PostgreSQL: {e}: {cause}"),
+            None => format!("PostgreSQL: {e}"),
+        },
     }
 }
 
