@@ -134,11 +134,17 @@ impl Step {
         };
         match self {
             Step::Conversations => {
-                let ids: Vec<String> = conn.rows(
-                    "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2",
-                    params![before, CONVERSATION_BATCH],
-                    |r| r.get(0),
-                )?;
+                // PostgreSQL: collectors sharing the database take different conversations.
+                let sql = match conn.dialect() {
+                    db::Dialect::Sqlite => {
+                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2"
+                    }
+                    db::Dialect::Postgres => {
+                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2 FOR UPDATE SKIP LOCKED"
+                    }
+                };
+                let ids: Vec<String> =
+                    conn.rows(sql, params![before, CONVERSATION_BATCH], |r| r.get(0))?;
                 for id in &ids {
                     super::store::forget_conversation(conn, id)?;
                 }

@@ -368,7 +368,12 @@ pub fn sweep(
              LIMIT ?2"
         }
     };
-    let ids: Vec<String> = conn.rows(sql, params![now, batch], |r| r.get(0))?;
+    // PostgreSQL: collectors sharing the database each claim their own rows, never waiting.
+    let sql = match conn.dialect() {
+        db::Dialect::Sqlite => sql.to_owned(),
+        db::Dialect::Postgres => format!("{sql} FOR UPDATE SKIP LOCKED"),
+    };
+    let ids: Vec<String> = conn.rows(&sql, params![now, batch], |r| r.get(0))?;
     let none = Targets::none();
     let hooks = if kind == Sweep::Missing { &none } else { hooks };
     refresh(conn, ids.iter().map(String::as_str), now, cfg, hooks)?;

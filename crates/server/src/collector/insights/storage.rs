@@ -163,6 +163,14 @@ pub fn claim(
             out.cap_until = Some((hour + 1) * HOUR_MS);
             break;
         }
+        if tx.dialect() == db::Dialect::Postgres {
+            // Collectors sharing the database claim a conversation one at a time: the second
+            // waits here, then reads the first one's claim below.
+            tx.execute(
+                "SELECT 1 FROM conversations WHERE id = ?1 FOR UPDATE",
+                params![id],
+            )?;
+        }
         let current: Option<i64> = tx
             .row_opt("SELECT c.last_message_at FROM conversations c JOIN conversation_analysis a ON a.conversation_id = c.id
                  WHERE c.id = ?1 AND a.status = 'ended'", params![id], |r| r.get(0))?;
