@@ -94,6 +94,28 @@ impl TestDatabase {
     }
 }
 
+/// The database of a test that opens collectors on a data folder itself (several, or one after
+/// another): SQLite in `data`, or, on PostgreSQL, one database per folder for the whole test
+/// process (kept until the throwaway cluster is removed, so a reopened collector finds its
+/// data).
+pub fn database_at(data: &std::path::Path) -> agent_track_server::collector::db::url::Database {
+    use agent_track_server::collector::db::url::Database;
+    static BY_FOLDER: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = BY_FOLDER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, url)) = known.iter().find(|(p, _)| p == data) {
+        return Database::Postgres(url.clone());
+    }
+    let Some(db) = TestDatabase::from_env() else {
+        return Database::Sqlite;
+    };
+    let url = db.url.clone();
+    // Not dropped: see above.
+    std::mem::forget(db);
+    known.push((data.to_path_buf(), url.clone()));
+    Database::Postgres(url)
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let (admin, name) = (&self.admin, &self.name);
