@@ -532,7 +532,7 @@ async fn reopening_the_file_keeps_the_data_and_the_dedupe() {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
-        database: Default::default(),
+        database: s.database(),
     };
     let again = agent_track_server::collector::Collector::open(config).unwrap();
     drop(again);
