@@ -235,6 +235,9 @@ struct PgPool {
     slots: Semaphore,
 }
 
+/// Attempts of a PostgreSQL transaction aborted by a deadlock or a serialization failure.
+pub const PG_ATTEMPTS: u32 = 3;
+
 /// PostgreSQL clients of one collector (reads and writes share them).
 pub const PG_CLIENTS: usize = 8;
 
@@ -266,7 +269,7 @@ impl PgPool {
     fn run<T>(
         &self,
         write: bool,
-        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T>,
+        f: &mut impl FnMut(&mut Conn<'_, '_>) -> db::Result<T>,
     ) -> db::Result<T> {
         let taken = self.clients.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let (mut client, mut stmts) = match taken {
@@ -598,12 +601,14 @@ impl Collector {
     }
 
     /// Runs `f` in a write transaction on the blocking pool: on SQLite the writer connection
-    /// inside `BEGIN IMMEDIATE`. `Ok` commits, `Err` rolls back. Failures are logged and
+    /// inside `BEGIN IMMEDIATE`; on PostgreSQL a pooled client, `f` run again (up to
+    /// [`PG_ATTEMPTS`] times) when the database aborted the transaction for a deadlock or a
+    /// serialization failure with another collector. `Ok` commits, `Err` rolls back. Failures are logged and
     /// answered as 500 for `request_id`.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
-        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
+        mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         if self.postgres.is_some() {
             return self.on_postgres(request_id, true, f).await;
@@ -639,7 +644,7 @@ impl Collector {
         self: &Arc<Self>,
         request_id: &str,
         write: bool,
-        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
+        mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         let Some(pool) = &self.postgres else {
             return Err(ApiError::internal(request_id, "no PostgreSQL pool"));
@@ -650,9 +655,17 @@ impl Collector {
             .await
             .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
-        blocking(request_id, move || match &this.postgres {
-            Some(pool) => pool.run(write, f),
-            None => Err(db::DbError::Unsupported("PostgreSQL")),
+        blocking(request_id, move || {
+            let Some(pool) = &this.postgres else {
+                return Err(db::DbError::Unsupported("PostgreSQL"));
+            };
+            let mut attempt = 1;
+            loop {
+                match pool.run(write, &mut f) {
+                    Err(e) if attempt < PG_ATTEMPTS && e.is_transient() => attempt += 1,
+                    result => return result,
+                }
+            }
         })
         .await
     }
@@ -665,6 +678,12 @@ impl Collector {
         f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         if self.postgres.is_some() {
+            // Read-only at READ COMMITTED: never aborted for a conflict, so run once.
+            let mut once = Some(f);
+            let f = move |conn: &mut Conn<'_, '_>| match once.take() {
+                Some(f) => f(conn),
+                None => Err(db::DbError::Unsupported("a second attempt of a read")),
+            };
             return self.on_postgres(request_id, false, f).await;
         }
         let _slot = self

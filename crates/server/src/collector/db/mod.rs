@@ -46,6 +46,21 @@ pub enum DbError {
     Unsupported(&'static str),
 }
 
+impl DbError {
+    /// Whether trying the transaction again may succeed: PostgreSQL aborted it for a deadlock
+    /// (`40P01`) or a serialization failure (`40001`) with a concurrent one.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Postgres(e) => matches!(
+                e.code(),
+                Some(c) if *c == ::postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+                    || *c == ::postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// The result of a storage call.
 pub type Result<T> = std::result::Result<T, DbError>;
 

@@ -311,11 +311,12 @@ async fn create(
                     }));
                 }
             }
-            let id = id.unwrap_or_else(|| new_id("conv_"));
+            // (Cloned: a transaction PostgreSQL aborts for a conflict runs again.)
+            let id = id.clone().unwrap_or_else(|| new_id("conv_"));
             let fresh = Head {
-                agent_id,
-                visitor_id,
-                account_id,
+                agent_id: agent_id.clone(),
+                visitor_id: visitor_id.clone(),
+                account_id: account_id.clone(),
                 started_at: messages
                     .iter()
                     .filter_map(|m| m.timestamp)
@@ -337,7 +338,7 @@ async fn create(
                 )?;
             }
             let (ids, status, outcome) =
-                write(tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
+                write(tx, &id, &head, messages.clone(), &state, now, &cfg, &hooks)?;
             if let Some(key) = &idempotency_key {
                 storage::remember_key(tx, key, &id, now)?;
             }
@@ -373,8 +374,11 @@ async fn append(
                 return Ok(None);
             };
             let (ids, status, outcome) =
-                write(tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
-            Ok(Some((answer(id, &head, status, ids, false), outcome)))
+                write(tx, &id, &head, messages.clone(), &state, now, &cfg, &hooks)?;
+            Ok(Some((
+                answer(id.clone(), &head, status, ids, false),
+                outcome,
+            )))
         })
         .await?;
     c.wake_webhooks();
