@@ -152,6 +152,18 @@ pub fn claim(
 ) -> db::Result<Claim> {
     let tx = conn;
     let hour = now.div_euclid(HOUR_MS);
+    if tx.dialect() == db::Dialect::Postgres {
+        // Collectors sharing the database count the hour's requests one claim at a time
+        // (the hour's row locked until this transaction ends), so the cap holds over all.
+        tx.execute(
+            "INSERT INTO insight_usage (hour, requests) VALUES (?1, 0) ON CONFLICT DO NOTHING",
+            params![hour],
+        )?;
+        tx.execute(
+            "SELECT requests FROM insight_usage WHERE hour = ?1 FOR UPDATE",
+            params![hour],
+        )?;
+    }
     let used = used_this_hour(tx, now)?;
     let room = rules.per_hour.saturating_sub(used) as usize;
     let mut out = Claim::default();
