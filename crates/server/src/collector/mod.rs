@@ -1,5 +1,6 @@
 //! The collector: the default, self-hosted upstream of the proxy. It verifies signed
-//! deliveries, dedupes and stores them in SQLite, and serves a read API over them.
+//! deliveries, dedupes and stores them in SQLite (the default) or PostgreSQL, and serves a
+//! read API over them.
 //!
 //! # Layout
 //!
@@ -13,7 +14,8 @@
 //! - [`insights`]: optional model insights of ended conversations (off unless configured).
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
-//! - [`schema`]: the SQLite schema and its migrations.
+//! - [`schema`]: the schema and its migrations, on SQLite and on PostgreSQL.
+//! - [`db`]: the storage boundary, one connection type over both databases.
 //! - [`store`]: the write path (one transaction per delivery; deletion).
 //! - [`read`]: conversation pages, one conversation, the message export.
 //! - [`stats`]: `GET /api/v1/stats`.
@@ -188,17 +190,9 @@ pub enum CollectorError {
     Webhooks(#[from] WebhookConfigError),
 }
 
-/// The collector's state: a writer connection and a small pool of [`READERS`] read
-/// connections to one SQLite file (WAL lets readers run while the writer writes), the
-/// secrets and the API key.
+/// The collector's state: its [`Store`], the secrets and the API key.
 pub struct Collector {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    read_slots: Semaphore,
-    /// PostgreSQL (`None`: SQLite): the URL and a pool of clients, each with its prepared
-    /// statements. The SQLite connections above are then unused in-memory stand-ins.
-    postgres: Option<PgPool>,
+    store: Store,
     truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
@@ -226,6 +220,23 @@ impl std::fmt::Debug for Collector {
             .field("insights", &self.insights)
             .finish_non_exhaustive()
     }
+}
+
+/// Where a collector keeps its data.
+enum Store {
+    /// A writer connection and a small pool of [`READERS`] read connections to one SQLite
+    /// file (WAL lets readers run while the writer writes).
+    Sqlite(SqliteStore),
+    /// A pool of PostgreSQL clients, each with its prepared statements.
+    Postgres(PgPool),
+}
+
+/// The SQLite side of [`Store`].
+struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    read_slots: Semaphore,
 }
 
 /// A small pool of PostgreSQL clients ([`PG_CLIENTS`] at most kept).
@@ -357,7 +368,15 @@ impl Collector {
             .map(|_| open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        Ok(Self::with(config, path, writer, readers, None))
+        Ok(Self::with(
+            config,
+            Store::Sqlite(SqliteStore {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+                read_slots: Semaphore::new(READERS),
+            }),
+        ))
     }
 
     /// [`Collector::open`] on PostgreSQL: connects, migrates under the advisory lock, keeps
@@ -390,35 +409,17 @@ impl Collector {
             .unwrap_or_else(|_| Err(fail("the connection thread panicked".into())))
         });
         let (client, stmts) = connected?;
-        let stand_in = || Connection::open_in_memory().map_err(|e| fail(e.to_string()));
         let pool = PgPool {
             url: url.clone(),
             clients: Mutex::new(vec![(client, stmts)]),
             slots: Semaphore::new(PG_CLIENTS),
         };
-        let writer = stand_in()?;
-        Ok(Self::with(
-            config,
-            PathBuf::from(db::url::redact(&url)),
-            writer,
-            Vec::new(),
-            Some(pool),
-        ))
+        Ok(Self::with(config, Store::Postgres(pool)))
     }
 
-    fn with(
-        config: CollectorConfig,
-        path: PathBuf,
-        writer: Connection,
-        readers: Vec<Connection>,
-        postgres: Option<PgPool>,
-    ) -> Collector {
+    fn with(config: CollectorConfig, store: Store) -> Collector {
         Collector {
-            path,
-            writer: Mutex::new(writer),
-            readers: Mutex::new(readers),
-            read_slots: Semaphore::new(READERS),
-            postgres,
+            store,
             truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
@@ -435,10 +436,9 @@ impl Collector {
 
     /// Which database this collector stores in.
     pub fn dialect(&self) -> db::Dialect {
-        if self.postgres.is_some() {
-            db::Dialect::Postgres
-        } else {
-            db::Dialect::Sqlite
+        match self.store {
+            Store::Sqlite(_) => db::Dialect::Sqlite,
+            Store::Postgres(_) => db::Dialect::Postgres,
         }
     }
 
@@ -589,10 +589,10 @@ impl Collector {
 
     /// The writer's `synchronous` setting as SQLite reports it.
     pub fn synchronous(&self) -> rusqlite::Result<Synchronous> {
-        if self.postgres.is_some() {
+        let Store::Sqlite(sqlite) = &self.store else {
             return Ok(Synchronous::Normal);
-        }
-        let n: i64 = lock(&self.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        };
+        let n: i64 = lock(&sqlite.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok(if n >= 2 {
             Synchronous::Full
         } else {
@@ -610,12 +610,15 @@ impl Collector {
         request_id: &str,
         mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        if self.postgres.is_some() {
+        if let Store::Postgres(_) = self.store {
             return self.on_postgres(request_id, true, f).await;
         }
         let this = Arc::clone(self);
         blocking(request_id, move || {
-            let mut writer = lock(&this.writer);
+            let Store::Sqlite(sqlite) = &this.store else {
+                return Err(db::DbError::Unsupported("SQLite"));
+            };
+            let mut writer = lock(&sqlite.writer);
             let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let out = f(&mut Conn::Sqlite(&tx))?;
             tx.commit()?;
@@ -631,11 +634,15 @@ impl Collector {
         request_id: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<Option<T>, ApiError> {
-        if self.postgres.is_some() {
+        if let Store::Postgres(_) = self.store {
             return Ok(None);
         }
         let this = Arc::clone(self);
-        blocking(request_id, move || Ok(Some(f(&lock(&this.writer))?))).await
+        blocking(request_id, move || match &this.store {
+            Store::Sqlite(sqlite) => Ok(Some(f(&lock(&sqlite.writer))?)),
+            Store::Postgres(_) => Ok(None),
+        })
+        .await
     }
 
     /// [`Collector::write`] and [`Collector::read`] on PostgreSQL: a pooled client, waiting
@@ -646,7 +653,7 @@ impl Collector {
         write: bool,
         mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let Some(pool) = &self.postgres else {
+        let Store::Postgres(pool) = &self.store else {
             return Err(ApiError::internal(request_id, "no PostgreSQL pool"));
         };
         let _slot = pool
@@ -656,7 +663,7 @@ impl Collector {
             .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
         blocking(request_id, move || {
-            let Some(pool) = &this.postgres else {
+            let Store::Postgres(pool) = &this.store else {
                 return Err(db::DbError::Unsupported("PostgreSQL"));
             };
             let mut attempt = 1;
@@ -677,7 +684,7 @@ impl Collector {
         request_id: &str,
         f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        if self.postgres.is_some() {
+        let Store::Sqlite(sqlite) = &self.store else {
             // Read-only at READ COMMITTED: never aborted for a conflict, so run once.
             let mut once = Some(f);
             let f = move |conn: &mut Conn<'_, '_>| match once.take() {
@@ -685,19 +692,26 @@ impl Collector {
                 None => Err(db::DbError::Unsupported("a second attempt of a read")),
             };
             return self.on_postgres(request_id, false, f).await;
-        }
-        let _slot = self
+        };
+        let _slot = sqlite
             .read_slots
             .acquire()
             .await
             .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
         blocking(request_id, move || {
-            let taken = this.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Store::Sqlite(sqlite) = &this.store else {
+                return Err(db::DbError::Unsupported("SQLite"));
+            };
+            let taken = sqlite
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
             // A connection lost to a panic is replaced.
             let mut conn = match taken {
                 Some(c) => c,
-                None => open_reader(&this.path)?,
+                None => open_reader(&sqlite.path)?,
             };
             let result = (|| {
                 let tx = conn.transaction()?;
@@ -705,7 +719,8 @@ impl Collector {
                 tx.commit()?;
                 Ok(out)
             })();
-            this.readers
+            sqlite
+                .readers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(conn);
