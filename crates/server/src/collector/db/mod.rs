@@ -307,15 +307,6 @@ fn sqlite_params(params: &[&dyn ToValue]) -> Vec<rusqlite::types::Value> {
 }
 
 impl Conn<'_, '_> {
-    /// The SQLite connection, for a module not yet ported to [`Conn`] (an error on
-    /// PostgreSQL).
-    pub fn sqlite(&self) -> Result<&rusqlite::Connection> {
-        match self {
-            Conn::Sqlite(c) => Ok(c),
-            Conn::Postgres(..) => Err(DbError::Unsupported("this SQLite-only storage call")),
-        }
-    }
-
     /// Which database.
     pub fn dialect(&self) -> Dialect {
         match self {
