@@ -1,7 +1,8 @@
 //! Every SQL statement of the analysis and of full-text search: the schema step, loading a
 //! conversation for [`super::analyze`], storing verdicts, the sweep, the list filters, and
-//! the aggregates of `/api/v1/issues` and `/api/v1/stats`. This is the storage boundary: a
-//! second backend (PostgreSQL) reimplements this module and nothing else of the analysis.
+//! the aggregates of `/api/v1/issues` and `/api/v1/stats`, written once over
+//! [`crate::collector::db::Conn`] for SQLite and PostgreSQL (their few differences, such as
+//! day buckets, JSON and search, side by side here).
 //!
 //! Tables (schema step 2):
 //!
