@@ -11,7 +11,16 @@ bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+recorder=""
+pg_dir=""
+# shellcheck disable=SC2317 # (called by the trap)
+# At exit: stop the recorder and the throwaway PostgreSQL (which removes its folder), if started.
+cleanup() {
+  if [ -n "$recorder" ]; then kill "$recorder" 2>/dev/null || true; fi
+  if [ -n "$pg_dir" ]; then bash scripts/postgres.sh stop "$pg_dir" || true; fi
+  rm -f "$log"
+}
+trap cleanup EXIT
 status=0
 run() {
   printf '\n== %s\n' "$*"
@@ -30,14 +39,36 @@ run cargo fmt --all --check
 run cargo clippy --workspace --all-targets --quiet -- -D warnings
 run cargo clippy -p agent-track --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 
-run cargo test --workspace --quiet
+# The workspace's tests, the collector's on SQLite (its default).
+run env -u AGENT_TRACK_TEST_DATABASE_URL -u AGENT_TRACK_TEST_POSTGRES cargo test --workspace --quiet
+
+# The collector's tests a second time on PostgreSQL: a throwaway cluster (scripts/postgres.sh),
+# installed from Debian's packages if missing, in a temporary folder as an unprivileged user on a
+# free loopback port, stopped at exit; each test makes its own database through the URL
+# (tests/collector_support). AGENT_TRACK_TEST_POSTGRES=required makes them fail, never skip,
+# when PostgreSQL could not be started: a failed install or start is a failed step too.
+run bash scripts/postgres.sh install
+pg_dir=$(mktemp -d -t agent-track-pg.XXXXXX)
+pg_url=""
+printf '\n== %s\n' "bash scripts/postgres.sh start $pg_dir"
+if pg_url=$(bash scripts/postgres.sh start "$pg_dir"); then
+  printf '%s\n' "$pg_url"
+else
+  status=1
+  printf '== FAILED: %s\n' "bash scripts/postgres.sh start $pg_dir" | tee -a "$log"
+fi
+collector_tests=()
+for file in crates/server/tests/collector_*.rs; do
+  collector_tests+=(--test "$(basename "$file" .rs)")
+done
+run env AGENT_TRACK_TEST_POSTGRES=required AGENT_TRACK_TEST_DATABASE_URL="$pg_url" \
+  cargo test -p agent-track-server --quiet "${collector_tests[@]}"
 
 # The browser tests post batches to a real HTTP server on loopback (tests/support/recorder.mjs).
 export RECORDER_PORT="${RECORDER_PORT:-47311}"
 export AGENT_TRACK_RECORDER="http://127.0.0.1:$RECORDER_PORT"
 node tests/support/recorder.mjs "$RECORDER_PORT" > /tmp/agent-track-recorder.log 2>&1 &
 recorder=$!
-trap 'kill $recorder 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 50); do grep -q listening /tmp/agent-track-recorder.log 2>/dev/null && break; sleep 0.1; done
 # One run per file, so that a failing file does not hide the others' results.
 for file in tests/web_*.rs; do

@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use agent_track_server::collector::db::Conn;
 use agent_track_server::collector::insights::storage::{self, ClaimRules};
 use agent_track_server::collector::schema;
 use rusqlite::{params, Connection};
@@ -79,20 +80,23 @@ fn main() {
     schema::configure_reader(&reader).expect("pragmas");
     let now = 1_800_000_000_000_i64;
     let (p50, p95) = time(runs, || {
-        let c = storage::candidates(&reader, now, 16).expect("candidates");
+        let c = storage::candidates(&mut Conn::Sqlite(&reader), now, 16).expect("candidates");
         assert_eq!(c.len(), 16);
     });
     println!("candidate search, work waiting: p50 {p50:.2} ms, p95 {p95:.2} ms");
     // Claim 2 at a time until no work is left, timing each claim.
     let mut claims = Vec::new();
     loop {
-        let c = storage::candidates(&reader, now, 16).expect("candidates");
+        let c = storage::candidates(&mut Conn::Sqlite(&reader), now, 16).expect("candidates");
         if c.is_empty() {
             break;
         }
         let t = Instant::now();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .expect("a transaction");
         let got = storage::claim(
-            &mut conn,
+            &mut Conn::Sqlite(&tx),
             &c,
             2,
             now,
@@ -104,6 +108,7 @@ fn main() {
             },
         )
         .expect("claim");
+        tx.commit().expect("commit");
         claims.push(t.elapsed().as_secs_f64() * 1000.0);
         for j in got.jobs {
             let at = storage::Finish {
@@ -111,7 +116,7 @@ fn main() {
                 last_message_at: j.last_message_at,
                 owner: "bench",
             };
-            storage::record_failed(&conn, at, "m", "bench").expect("record");
+            storage::record_failed(&mut Conn::Sqlite(&conn), at, "m", "bench").expect("record");
         }
     }
     let (p50, p95) = percentiles(claims.clone());
@@ -120,7 +125,7 @@ fn main() {
         claims.len()
     );
     let (p50, p95) = time(runs, || {
-        let c = storage::candidates(&reader, now, 16).expect("candidates");
+        let c = storage::candidates(&mut Conn::Sqlite(&reader), now, 16).expect("candidates");
         assert!(c.is_empty());
     });
     println!("candidate search, no work left (the idle poll's full scan): p50 {p50:.2} ms, p95 {p95:.2} ms");

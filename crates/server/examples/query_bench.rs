@@ -144,6 +144,7 @@ async fn main() {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
+        database: Default::default(),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agent_track_server::collector::db::Conn;
 use agent_track_server::collector::webhooks::events::Event;
 use agent_track_server::collector::webhooks::{storage, EventType, RetryPolicy, WebhookConfig};
 use agent_track_server::collector::{app, Collector, CollectorConfig, DB_FILE};
@@ -144,13 +145,13 @@ async fn ingest_mode(batches: usize) {
     let (with, dir) = ingest(batches, webhooks).await;
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("the database");
     // Every event was queued by the ingest transactions.
-    let (p, d, f) = storage::counts(&conn).expect("counts");
+    let (p, d, f) = storage::counts(&mut Conn::Sqlite(&conn)).expect("counts");
     let want = usize::try_from(p + d + f).unwrap_or(0);
     while received.load(Ordering::Relaxed) < want {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let arrived = start.elapsed();
-    let (pending, delivered, failed) = storage::counts(&conn).expect("counts");
+    let (pending, delivered, failed) = storage::counts(&mut Conn::Sqlite(&conn)).expect("counts");
     let rate = |d: Duration| (batches * 8) as f64 / d.as_secs_f64();
     println!(
         "ingest of {batches} deliveries of 8 events (4 senders):\n  without webhooks: {:.0} ms, {:.0} events/s\n  with one webhook URL: {:.0} ms, {:.0} events/s; {want} webhook events all received {:.0} ms after the first post ({:.0} events/s end to end); outbox: {pending} pending, {delivered} delivered, {failed} failed",
@@ -218,7 +219,7 @@ async fn main() {
                 body: body.clone(),
             })
             .collect();
-        storage::enqueue(&tx, &targets, &events, now).expect("queued");
+        storage::enqueue(&mut Conn::Sqlite(&tx), &targets, &events, now).expect("queued");
         tx.commit().expect("committed");
     }
     let queued = start.elapsed();
@@ -238,7 +239,7 @@ async fn main() {
     let start = Instant::now();
     let _router = app(Arc::clone(&collector));
     loop {
-        let (pending, _, failed) = storage::counts(&conn).expect("counts");
+        let (pending, _, failed) = storage::counts(&mut Conn::Sqlite(&conn)).expect("counts");
         if pending == 0 {
             assert_eq!(failed, 0, "no delivery failed");
             break;

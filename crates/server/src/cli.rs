@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::collector::analysis::text::Phrases;
 use crate::collector::analysis::AnalysisConfig;
+use crate::collector::db::url::Database;
 use crate::collector::insights::{InsightsConfig, InsightsKey};
 use crate::collector::webhooks::WebhookConfig;
 use crate::collector::Synchronous;
@@ -417,6 +418,11 @@ pub struct CollectorArgs {
     /// Folder of the SQLite file.
     #[arg(long, env = "AGENT_TRACK_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of SQLite: read the URL (`postgres://user:password@host/db`) from
+    /// this file instead of AGENT_TRACK_DATABASE_URL (never a flag: it may hold a password).
+    /// Without either, SQLite under --data-dir.
+    #[arg(long, env = "AGENT_TRACK_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
     /// Read the secret from this file instead of AGENT_TRACK_SECRET.
     #[arg(long, env = "AGENT_TRACK_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
@@ -483,6 +489,11 @@ pub struct DevArgs {
     /// Folder of the SQLite file, the generated secret and API key.
     #[arg(long, env = "AGENT_TRACK_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// PostgreSQL instead of SQLite: read the URL (`postgres://user:password@host/db`) from
+    /// this file instead of AGENT_TRACK_DATABASE_URL (never a flag: it may hold a password).
+    /// Without either, SQLite under --data-dir.
+    #[arg(long, env = "AGENT_TRACK_DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
     /// Folder of the web pages.
     #[arg(long, default_value = "www")]
     pub www: PathBuf,
@@ -615,6 +626,28 @@ pub fn ingest_keys(file: Option<&Path>) -> Result<Vec<String>, StartError> {
         None => std::env::var("AGENT_TRACK_INGEST_KEYS").unwrap_or_default(),
     };
     Ok(text.split_whitespace().map(str::to_owned).collect())
+}
+
+/// The database from `--database-url-file` or `AGENT_TRACK_DATABASE_URL`; SQLite without
+/// either. An error never repeats the URL's password.
+pub fn database(file: Option<&Path>) -> Result<Database, StartError> {
+    let url = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                StartError(format!(
+                    "cannot read the database URL file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            crate::private::warn_if_open(path);
+            text
+        }
+        None => match std::env::var("AGENT_TRACK_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => return Ok(Database::Sqlite),
+        },
+    };
+    Database::parse(&url).map_err(|e| StartError(format!("AGENT_TRACK_DATABASE_URL: {e}")))
 }
 
 /// The secret text from `--secret-file` or `AGENT_TRACK_SECRET`.
@@ -905,6 +938,29 @@ mod tests {
         );
         assert!(c.key.is_none());
         assert!(insights(&["--insights-concurrency", "0"], None).is_err());
+    }
+
+    #[test]
+    fn the_database_url_comes_from_its_file_and_never_shows_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("database-url");
+        std::fs::write(&path, "postgres://u:s3cret@127.0.0.1:5432/db\n").unwrap();
+        let db = database(Some(&path)).unwrap();
+        assert_eq!(
+            db,
+            Database::Postgres("postgres://u:s3cret@127.0.0.1:5432/db".into())
+        );
+        assert!(!format!("{db:?}").contains("s3cret"));
+        assert!(!db.describe().contains("s3cret"));
+        std::fs::write(&path, "mysql://u:s3cret@127.0.0.1/db").unwrap();
+        let e = database(Some(&path)).unwrap_err();
+        assert!(
+            e.0.contains("postgres://") && !e.0.contains("s3cret"),
+            "{}",
+            e.0
+        );
+        let e = database(Some(&dir.path().join("missing"))).unwrap_err();
+        assert!(e.0.contains("database URL file"), "{}", e.0);
     }
 
     #[test]

@@ -39,6 +39,8 @@ pub struct DevConfig {
     pub webhooks: WebhookConfig,
     /// Retention.
     pub retention: crate::collector::retention::RetentionConfig,
+    /// Where the collector stores (SQLite under `data_dir` by default).
+    pub database: crate::collector::db::url::Database,
 }
 
 /// The generated (or kept) credentials of the dev stack.
@@ -104,6 +106,7 @@ pub fn app(
         analysis: config.analysis.clone(),
         insights: config.insights.clone(),
         webhooks: config.webhooks.clone(),
+        database: config.database.clone(),
     })?);
     collector.start_retention(config.retention.clone());
     let mut proxy_config = ProxyConfig::new(Upstream::Webhook {

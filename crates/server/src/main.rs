@@ -63,14 +63,21 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
                 webhooks: args.webhooks.config(None)?,
+                database: cli::database(args.database_url_file.as_deref())?,
             };
+            let database = config.database.describe();
+            let on_sqlite = config.database == collector::db::url::Database::Sqlite;
             let collector = Collector::open(config).map_err(|e| {
-                format!("cannot open the store in {}: {e}", args.data_dir.display())
+                if on_sqlite {
+                    format!("cannot open the store in {}: {e}", args.data_dir.display())
+                } else {
+                    format!("cannot open the store: {e}")
+                }
             })?;
             let listener = TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, webhooks = collector.webhook_config().urls.len(), "collector listening");
+            tracing::info!(listen = %listener.local_addr()?, data_dir = %args.data_dir.display(), synchronous = ?args.synchronous, webhooks = collector.webhook_config().urls.len(), database = %database, "collector listening");
             let collector = Arc::new(collector);
             collector.start_retention(args.retention.config());
             let app = collector::app(Arc::clone(&collector))
@@ -93,6 +100,7 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
                 analysis: args.analysis.config()?,
                 insights: args.insights.config(cli::insights_key().as_deref())?,
                 retention: args.retention.config(),
+                database: cli::database(args.database_url_file.as_deref())?,
                 webhooks: args.webhooks.config(Some(&|| {
                     dev::webhook_secret(&args.data_dir).map_err(|e| {
                         cli::StartError(format!(

@@ -81,6 +81,7 @@ fn signed_random_bodies_and_random_queries_never_crash() {
             analysis: Default::default(),
             insights: None,
             webhooks: Default::default(),
+            database: Default::default(),
         })
         .unwrap(),
     );

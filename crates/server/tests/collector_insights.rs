@@ -499,15 +499,10 @@ async fn the_hourly_cap_is_counted_in_the_database_and_the_rest_waits() {
         "{v}"
     );
     assert_eq!(model.received().len(), 1);
-    let used: i64 = s
-        .db()
-        .query_row("SELECT sum(requests) FROM insight_usage", [], |r| r.get(0))
-        .unwrap();
+    let used = s.scalar("SELECT CAST(sum(requests) AS BIGINT) FROM insight_usage");
     assert_eq!(used, 1);
     // The next hour (its count moved to the past hour): the waiting one goes.
-    s.db()
-        .execute("UPDATE insight_usage SET hour = hour - 1", [])
-        .unwrap();
+    s.exec("UPDATE insight_usage SET hour = hour - 1");
     let v = settled(&s, &id).await;
     assert_eq!(v["status"], "ready", "{v}");
     assert_eq!(model.received().len(), 2);
@@ -537,6 +532,7 @@ async fn two_collectors_on_one_database_ask_once_per_conversation() {
         Collector::open(CollectorConfig {
             insights: Some(insights(&model)),
             analysis: quick_end(),
+            database: s.database(),
             ..CollectorConfig::new(s.dir.path().join("data"), s.secrets.clone(), API_KEY)
         })
         .unwrap(),
@@ -559,14 +555,8 @@ async fn two_collectors_on_one_database_ask_once_per_conversation() {
     }
     // Both worked (each holds at most 2 in flight, and 3 or more were seen at once).
     assert!(model.state.max_in_flight.load(Ordering::SeqCst) >= 3);
-    let owners: i64 = s
-        .db()
-        .query_row(
-            "SELECT count(*) FROM conversation_insights WHERE lease_owner IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let owners =
+        s.scalar("SELECT count(*) FROM conversation_insights WHERE lease_owner IS NOT NULL");
     assert_eq!(owners, 0);
 }
 

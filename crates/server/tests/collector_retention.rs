@@ -82,14 +82,9 @@ async fn old_conversations_go_with_everything_attached_and_fresh_ones_stay() {
         "conversation_issues",
         "idempotency_keys",
     ] {
-        let left: i64 = s
-            .db()
-            .query_row(
-                &format!("SELECT count(*) FROM {table} WHERE conversation_id <> 'new'"),
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let left = s.scalar(&format!(
+            "SELECT count(*) FROM {table} WHERE conversation_id <> 'new'"
+        ));
         assert_eq!(left, 0, "{table}");
     }
     let found: Vec<String> = s.get_ok("/api/v1/conversations?q=export").await["conversations"]

@@ -163,15 +163,16 @@ async fn a_deleted_conversation_leaves_the_index() {
     assert_eq!(s.delete("/api/v1/conversations/de").await.0, 204);
     assert!(ids(&search(&s, "Größe").await).is_empty());
     assert!(ids(&search(&s, "ö").await).is_empty());
-    let fts_rows: i64 = s
-        .db()
-        .query_row(
-            "SELECT count(*) FROM message_fts WHERE message_fts MATCH '\"Größe\"'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    // SQLite: the FTS5 index (external content) forgot the rows; PostgreSQL's trigram index
+    // follows the table, whose rows are gone.
+    let fts_rows = if s.pg.is_some() {
+        s.scalar("SELECT count(*) FROM messages WHERE content ILIKE '%größe%'")
+    } else {
+        s.scalar("SELECT count(*) FROM message_fts WHERE message_fts MATCH '\"Größe\"'")
+    };
     assert_eq!(fts_rows, 0);
-    // The index holds the remaining messages only.
-    assert_eq!(s.count("message_fts_docsize"), s.count("messages"));
+    // The index holds the remaining messages only (SQLite's FTS5 keeps one row per message).
+    if s.pg.is_none() {
+        assert_eq!(s.count("message_fts_docsize"), s.count("messages"));
+    }
 }

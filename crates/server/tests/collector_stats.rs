@@ -186,6 +186,20 @@ async fn stats_of_nothing_are_zero() {
 
 /// Writes `n` messages straight into the SQLite file (as a big, old history would be).
 fn bulk_history(s: &Server, n: usize) {
+    if s.pg.is_some() {
+        s.exec(&format!(
+            "INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, visitor_id, account_id, content,
+                timestamp, client_timestamp, received_at, suggested_prompt, tools_used, models_used, files_uploaded,
+                subagents_used, input_tokens, output_tokens, event_properties, context)
+             SELECT 'old-' || (i / 10), 'm' || i, 'agent_response', 'old-e' || i, 'agent-1', 'v', NULL, 'history',
+                {t0} - i * 60000, {t0} - i * 60000, {t0} - i * 60000, 0,
+                '[\"search\",\"kb\",\"crm\"]', '[\"gpt-x\",\"gpt-y\"]', '[]', '[]', 10, 20, '{{}}', '{{}}'
+             FROM generate_series(CAST(0 AS BIGINT), {last}) AS i",
+            t0 = T0 as i64,
+            last = n as i64 - 1
+        ));
+        return;
+    }
     let mut db = s.db();
     let tx = db.transaction().unwrap();
     {

@@ -185,6 +185,7 @@ impl Running {
                 analysis,
                 webhooks,
                 insights: None,
+                database: support::database_at(data),
             })
             .unwrap(),
         );
@@ -277,18 +278,33 @@ impl Running {
         body["deliveries"].as_array().unwrap().clone()
     }
 
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.data.join(DB_FILE)).unwrap()
+    /// The integer `sql` returns, straight from the database (either backend).
+    fn scalar(&self, sql: &str) -> i64 {
+        match support::database_at(&self.data) {
+            agent_track_server::collector::db::url::Database::Postgres(url) => {
+                std::thread::scope(|s| {
+                    s.spawn(|| {
+                        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                        c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
+                    })
+                    .join()
+                    .unwrap()
+                })
+            }
+            agent_track_server::collector::db::url::Database::Sqlite => {
+                rusqlite::Connection::open(self.data.join(DB_FILE))
+                    .unwrap()
+                    .query_row(sql, [], |r| r.get(0))
+                    .unwrap()
+            }
+        }
     }
 
     fn outbox(&self, conversation: &str) -> i64 {
-        self.db()
-            .query_row(
-                "SELECT count(*) FROM webhook_outbox WHERE conversation_id = ?1",
-                [conversation],
-                |r| r.get(0),
-            )
-            .unwrap()
+        self.scalar(&format!(
+            "SELECT count(*) FROM webhook_outbox WHERE conversation_id = '{}'",
+            conversation.replace('\'', "''")
+        ))
     }
 }
 
@@ -492,14 +508,7 @@ async fn the_three_events_arrive_signed_with_their_data() {
         assert!(!r["url"].as_str().unwrap().contains("hooks/agent-track"));
     }
     // Delivered rows keep no content.
-    let bodies: i64 = c
-        .db()
-        .query_row(
-            "SELECT count(*) FROM webhook_outbox WHERE body IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let bodies = c.scalar("SELECT count(*) FROM webhook_outbox WHERE body IS NOT NULL");
     assert_eq!(bodies, 0);
 }
 
@@ -967,14 +976,7 @@ async fn a_receiver_down_across_a_collector_restart_gets_each_event_once() {
         ]
     );
     until("all recorded delivered", || {
-        c.db()
-            .query_row(
-                "SELECT count(*) FROM webhook_outbox WHERE status = 'delivered'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .unwrap()
-            == 4
+        c.scalar("SELECT count(*) FROM webhook_outbox WHERE status = 'delivered'") == 4
     })
     .await;
 }
@@ -1052,10 +1054,7 @@ async fn two_urls_get_every_event_and_no_url_queues_nothing() {
     .await;
     c.deliver(vec![react("c", "r1", "negative", T0 + 2 * S, &[])])
         .await;
-    let rows: i64 = c
-        .db()
-        .query_row("SELECT count(*) FROM webhook_outbox", [], |r| r.get(0))
-        .unwrap();
+    let rows = c.scalar("SELECT count(*) FROM webhook_outbox");
     assert_eq!(rows, 0);
     assert!(c.deliveries("").await.is_empty());
 }

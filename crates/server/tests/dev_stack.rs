@@ -28,6 +28,7 @@ async fn start(www: &Path, pkg: &Path, data: &Path) -> String {
         insights: None,
         webhooks: Default::default(),
         retention: Default::default(),
+        database: Default::default(),
     };
     let app = dev::app(&config, addr, &creds).unwrap();
     tokio::spawn(serve::run(listener, app, std::future::pending()));

@@ -203,11 +203,11 @@ enum Rendered {
 /// Writes the transcript of conversation `id` page by page, stopping at the size limit, so
 /// that a conversation of any length costs at most about 5 MB.
 fn render(
-    conn: &rusqlite::Connection,
+    conn: &mut super::db::Conn<'_, '_>,
     id: &str,
     format: Format,
     cfg: &AnalysisConfig,
-) -> rusqlite::Result<Option<Rendered>> {
+) -> super::db::Result<Option<Rendered>> {
     let mut q = DetailQuery {
         limit: DetailQuery::MAX_LIMIT,
         after: None,

@@ -1,5 +1,6 @@
 //! The collector: the default, self-hosted upstream of the proxy. It verifies signed
-//! deliveries, dedupes and stores them in SQLite, and serves a read API over them.
+//! deliveries, dedupes and stores them in SQLite (the default) or PostgreSQL, and serves a
+//! read API over them.
 //!
 //! # Layout
 //!
@@ -13,7 +14,8 @@
 //! - [`insights`]: optional model insights of ended conversations (off unless configured).
 //! - [`record`]: a relayed event checked and flattened for storage.
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
-//! - [`schema`]: the SQLite schema and its migrations.
+//! - [`schema`]: the schema and its migrations, on SQLite and on PostgreSQL.
+//! - [`db`]: the storage boundary, one connection type over both databases.
 //! - [`store`]: the write path (one transaction per delivery; deletion).
 //! - [`read`]: conversation pages, one conversation, the message export.
 //! - [`stats`]: `GET /api/v1/stats`.
@@ -27,6 +29,7 @@
 pub mod analysis;
 pub mod api;
 pub mod cursor;
+pub mod db;
 pub mod ingest;
 pub mod insights;
 pub mod log;
@@ -58,6 +61,7 @@ use crate::error::{now_ms, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
+use db::Conn;
 use insights::InsightsConfig;
 use webhooks::{Targets, WebhookConfig, WebhookConfigError};
 
@@ -113,6 +117,8 @@ pub struct CollectorConfig {
     pub insights: Option<InsightsConfig>,
     /// Outbound webhooks (none by default).
     pub webhooks: WebhookConfig,
+    /// Where the data lives: SQLite under `data_dir` (the default) or PostgreSQL.
+    pub database: db::url::Database,
 }
 
 impl CollectorConfig {
@@ -127,6 +133,7 @@ impl CollectorConfig {
             analysis: AnalysisConfig::default(),
             insights: None,
             webhooks: WebhookConfig::default(),
+            database: db::url::Database::Sqlite,
         }
     }
 }
@@ -162,6 +169,14 @@ pub enum CollectorError {
         /// Its schema version.
         found: i64,
     },
+    /// PostgreSQL could not be reached or migrated (the URL shown without its password).
+    #[error("cannot open the database {url}: {message}")]
+    Postgres {
+        /// The URL, password redacted.
+        url: String,
+        /// The cause, password redacted.
+        message: String,
+    },
     /// The API key is empty.
     #[error("the read API key is empty: set AGENT_TRACK_API_KEY")]
     EmptyApiKey,
@@ -175,14 +190,9 @@ pub enum CollectorError {
     Webhooks(#[from] WebhookConfigError),
 }
 
-/// The collector's state: a writer connection and a small pool of [`READERS`] read
-/// connections to one SQLite file (WAL lets readers run while the writer writes), the
-/// secrets and the API key.
+/// The collector's state: its [`Store`], the secrets and the API key.
 pub struct Collector {
-    path: PathBuf,
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    read_slots: Semaphore,
+    store: Store,
     truncate_pending: AtomicBool,
     secrets: Secrets,
     api_key: String,
@@ -212,6 +222,87 @@ impl std::fmt::Debug for Collector {
     }
 }
 
+/// Where a collector keeps its data.
+enum Store {
+    /// A writer connection and a small pool of [`READERS`] read connections to one SQLite
+    /// file (WAL lets readers run while the writer writes).
+    Sqlite(SqliteStore),
+    /// A pool of PostgreSQL clients, each with its prepared statements.
+    Postgres(PgPool),
+}
+
+/// The SQLite side of [`Store`].
+struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    read_slots: Semaphore,
+}
+
+/// A small pool of PostgreSQL clients ([`PG_CLIENTS`] at most kept).
+struct PgPool {
+    url: String,
+    clients: Mutex<Vec<(postgres::Client, db::Statements)>>,
+    slots: Semaphore,
+}
+
+/// Attempts of a PostgreSQL transaction aborted by a deadlock or a serialization failure.
+pub const PG_ATTEMPTS: u32 = 3;
+
+/// PostgreSQL clients of one collector (reads and writes share them).
+pub const PG_CLIENTS: usize = 8;
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        let clients = std::mem::take(self.clients.get_mut().unwrap_or_else(|e| e.into_inner()));
+        PgPool::close(clients);
+    }
+}
+
+impl PgPool {
+    /// Closes `clients` on a thread of their own (closing runs the client's runtime, which
+    /// cannot run inside another; the collector may be dropped in async code).
+    fn close(clients: Vec<(postgres::Client, db::Statements)>) {
+        if clients.is_empty() {
+            return;
+        }
+        let _ = std::thread::spawn(move || drop(clients)).join();
+    }
+
+    fn connect(url: &str) -> Result<(postgres::Client, db::Statements), db::DbError> {
+        Ok((
+            postgres::Client::connect(url, postgres::NoTls)?,
+            db::Statements::new(),
+        ))
+    }
+
+    /// Runs `f` in a transaction on a free client (`write`: read-write, else read-only).
+    fn run<T>(
+        &self,
+        write: bool,
+        f: &mut impl FnMut(&mut Conn<'_, '_>) -> db::Result<T>,
+    ) -> db::Result<T> {
+        let taken = self.clients.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let (mut client, mut stmts) = match taken {
+            Some(c) if !c.0.is_closed() => c,
+            _ => Self::connect(&self.url)?,
+        };
+        let result = (|| {
+            let mut tx = client.build_transaction().read_only(!write).start()?;
+            let out = f(&mut Conn::Postgres(&mut tx, &mut stmts))?;
+            tx.commit()?;
+            Ok(out)
+        })();
+        if !client.is_closed() {
+            self.clients
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((client, stmts));
+        }
+        result
+    }
+}
+
 /// A poisoned lock only means a panic happened while it was held; the connection itself is
 /// fine (an open transaction was rolled back when it was dropped).
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -237,6 +328,9 @@ impl Collector {
             if hooks.all().iter().any(|s| config.secrets.all().contains(s)) {
                 return Err(WebhookConfigError::SameSecret.into());
             }
+        }
+        if let db::url::Database::Postgres(url) = &config.database {
+            return Self::open_postgres(url.clone(), config);
         }
         let path = config.data_dir.join(DB_FILE);
         let private = |path: &Path, result: std::io::Result<()>| {
@@ -265,16 +359,67 @@ impl Collector {
                 path: path.clone(),
                 found,
             },
+            schema::SchemaError::Postgres(e) => CollectorError::Postgres {
+                url: path.display().to_string(),
+                message: e.to_string(),
+            },
         })?;
         let readers = (0..READERS)
             .map(|_| open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db)?;
-        Ok(Collector {
-            path,
-            writer: Mutex::new(writer),
-            readers: Mutex::new(readers),
-            read_slots: Semaphore::new(READERS),
+        Ok(Self::with(
+            config,
+            Store::Sqlite(SqliteStore {
+                path,
+                writer: Mutex::new(writer),
+                readers: Mutex::new(readers),
+                read_slots: Semaphore::new(READERS),
+            }),
+        ))
+    }
+
+    /// [`Collector::open`] on PostgreSQL: connects, migrates under the advisory lock, keeps
+    /// the client for the pool.
+    fn open_postgres(url: String, config: CollectorConfig) -> Result<Collector, CollectorError> {
+        let fail = |message: String| CollectorError::Postgres {
+            url: db::url::redact(&url),
+            message: db::url::redact_error(&message, &url),
+        };
+        // On a thread of its own: the synchronous client runs its own runtime, which cannot
+        // start inside the caller's (open may be called from async code).
+        let connected = std::thread::scope(|s| {
+            s.spawn(|| {
+                let (mut client, stmts) = PgPool::connect(&url).map_err(|e| fail(e.to_string()))?;
+                match schema::migrate_postgres(&mut client) {
+                    Ok(()) => Ok((client, stmts)),
+                    Err(e) => {
+                        PgPool::close(vec![(client, stmts)]);
+                        Err(match e {
+                            schema::SchemaError::TooNew { found } => CollectorError::SchemaTooNew {
+                                path: PathBuf::from(db::url::redact(&url)),
+                                found,
+                            },
+                            other => fail(other.to_string()),
+                        })
+                    }
+                }
+            })
+            .join()
+            .unwrap_or_else(|_| Err(fail("the connection thread panicked".into())))
+        });
+        let (client, stmts) = connected?;
+        let pool = PgPool {
+            url: url.clone(),
+            clients: Mutex::new(vec![(client, stmts)]),
+            slots: Semaphore::new(PG_CLIENTS),
+        };
+        Ok(Self::with(config, Store::Postgres(pool)))
+    }
+
+    fn with(config: CollectorConfig, store: Store) -> Collector {
+        Collector {
+            store,
             truncate_pending: AtomicBool::new(false),
             secrets: config.secrets,
             api_key: config.api_key,
@@ -286,7 +431,15 @@ impl Collector {
             webhooks: Arc::new(config.webhooks),
             webhook_wake: Arc::new(Notify::new()),
             metrics: metrics::Metrics::default(),
-        })
+        }
+    }
+
+    /// Which database this collector stores in.
+    pub fn dialect(&self) -> db::Dialect {
+        match self.store {
+            Store::Sqlite(_) => db::Dialect::Sqlite,
+            Store::Postgres(_) => db::Dialect::Postgres,
+        }
     }
 
     /// The counters of `GET /metrics`.
@@ -325,9 +478,10 @@ impl Collector {
         // Deleted conversations' old pages leave the WAL too, as after a DELETE.
         if removed.iter().any(|(t, _)| *t == "conversations") {
             let rid = "retention";
-            match self.write(rid, |conn| store::truncate_wal(conn)).await {
-                Ok(true) => {}
-                _ => self.truncate_later(rid),
+            // `None`: no WAL to truncate (PostgreSQL).
+            match self.maintain(rid, store::truncate_wal).await {
+                Ok(Some(false)) | Err(_) => self.truncate_later(rid),
+                Ok(_) => {}
             }
         }
         if !removed.is_empty() {
@@ -444,7 +598,10 @@ impl Collector {
 
     /// The writer's `synchronous` setting as SQLite reports it.
     pub fn synchronous(&self) -> rusqlite::Result<Synchronous> {
-        let n: i64 = lock(&self.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        let Store::Sqlite(sqlite) = &self.store else {
+            return Ok(Synchronous::Normal);
+        };
+        let n: i64 = lock(&sqlite.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok(if n >= 2 {
             Synchronous::Full
         } else {
@@ -452,39 +609,127 @@ impl Collector {
         })
     }
 
-    /// Runs `f` on the writer connection on the blocking pool. Failures are logged and
+    /// Runs `f` in a write transaction on the blocking pool: on SQLite the writer connection
+    /// inside `BEGIN IMMEDIATE`; on PostgreSQL a pooled client, `f` run again (up to
+    /// [`PG_ATTEMPTS`] times) when the database aborted the transaction for a deadlock or a
+    /// serialization failure with another collector. `Ok` commits, `Err` rolls back. Failures are logged and
     /// answered as 500 for `request_id`.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+        mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
+        if let Store::Postgres(_) = self.store {
+            return self.on_postgres(request_id, true, f).await;
+        }
         let this = Arc::clone(self);
-        blocking(request_id, move || f(&mut lock(&this.writer))).await
+        blocking(request_id, move || {
+            let Store::Sqlite(sqlite) = &this.store else {
+                return Err(db::DbError::Unsupported("SQLite"));
+            };
+            let mut writer = lock(&sqlite.writer);
+            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&mut Conn::Sqlite(&tx))?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
     }
 
-    /// Runs `f` on a free read connection on the blocking pool, like [`Collector::write`];
-    /// waits (without holding a thread) while all [`READERS`] are busy.
-    pub(crate) async fn read<T: Send + 'static>(
+    /// Runs `f` on the writer connection outside any transaction (SQLite maintenance such as
+    /// the WAL checkpoint); `None` on a backend without such maintenance.
+    pub(crate) async fn maintain<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<Option<T>, ApiError> {
+        if let Store::Postgres(_) = self.store {
+            return Ok(None);
+        }
+        let this = Arc::clone(self);
+        blocking(request_id, move || match &this.store {
+            Store::Sqlite(sqlite) => Ok(Some(f(&lock(&sqlite.writer))?)),
+            Store::Postgres(_) => Ok(None),
+        })
+        .await
+    }
+
+    /// [`Collector::write`] and [`Collector::read`] on PostgreSQL: a pooled client, waiting
+    /// (without a thread) while all [`PG_CLIENTS`] are busy.
+    async fn on_postgres<T: Send + 'static>(
+        self: &Arc<Self>,
+        request_id: &str,
+        write: bool,
+        mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _slot = self
+        let Store::Postgres(pool) = &self.store else {
+            return Err(ApiError::internal(request_id, "no PostgreSQL pool"));
+        };
+        let _slot = pool
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal(request_id, e))?;
+        let this = Arc::clone(self);
+        blocking(request_id, move || {
+            let Store::Postgres(pool) = &this.store else {
+                return Err(db::DbError::Unsupported("PostgreSQL"));
+            };
+            let mut attempt = 1;
+            loop {
+                match pool.run(write, &mut f) {
+                    Err(e) if attempt < PG_ATTEMPTS && e.is_transient() => attempt += 1,
+                    result => return result,
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `f` in a read transaction on a free read connection on the blocking pool, like
+    /// [`Collector::write`]; waits (without holding a thread) while all [`READERS`] are busy.
+    pub(crate) async fn read<T: Send + 'static>(
+        self: &Arc<Self>,
+        request_id: &str,
+        f: impl FnOnce(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Store::Sqlite(sqlite) = &self.store else {
+            // Read-only at READ COMMITTED: never aborted for a conflict, so run once.
+            let mut once = Some(f);
+            let f = move |conn: &mut Conn<'_, '_>| match once.take() {
+                Some(f) => f(conn),
+                None => Err(db::DbError::Unsupported("a second attempt of a read")),
+            };
+            return self.on_postgres(request_id, false, f).await;
+        };
+        let _slot = sqlite
             .read_slots
             .acquire()
             .await
             .map_err(|e| ApiError::internal(request_id, e))?;
         let this = Arc::clone(self);
         blocking(request_id, move || {
-            let taken = this.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            // A connection lost to a panic is replaced.
-            let conn = match taken {
-                Some(c) => c,
-                None => open_reader(&this.path)?,
+            let Store::Sqlite(sqlite) = &this.store else {
+                return Err(db::DbError::Unsupported("SQLite"));
             };
-            let result = f(&conn);
-            this.readers
+            let taken = sqlite
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
+            // A connection lost to a panic is replaced.
+            let mut conn = match taken {
+                Some(c) => c,
+                None => open_reader(&sqlite.path)?,
+            };
+            let result = (|| {
+                let tx = conn.transaction()?;
+                let out = f(&mut Conn::Sqlite(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            })();
+            sqlite
+                .readers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(conn);
@@ -504,14 +749,19 @@ impl Collector {
     ) -> Result<bool, ApiError> {
         let found = self
             .write(request_id, move |conn| {
-                let found = store::delete_conversation(conn, &id)?;
-                Ok((found, found && store::truncate_wal(conn)?))
+                store::forget_conversation(conn, &id)
             })
             .await?;
-        if found.0 && !found.1 {
-            self.truncate_later(request_id);
+        if found {
+            let truncated = self
+                .maintain(request_id, store::truncate_wal)
+                .await?
+                .unwrap_or(true);
+            if !truncated {
+                self.truncate_later(request_id);
+            }
         }
-        Ok(found.0)
+        Ok(found)
     }
 
     /// Retries the WAL truncation every 100 ms, for up to a minute, without blocking writes.
@@ -525,9 +775,9 @@ impl Collector {
             for _ in 0..600 {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let done = this
-                    .write(&rid, |conn| store::truncate_wal(conn))
+                    .maintain(&rid, store::truncate_wal)
                     .await
-                    .unwrap_or(false);
+                    .is_ok_and(|t| t.unwrap_or(true));
                 if done {
                     this.truncate_pending.store(false, Ordering::Release);
                     return;
@@ -543,7 +793,7 @@ impl Collector {
 /// for `request_id`.
 async fn blocking<T: Send + 'static>(
     request_id: &str,
-    f: impl FnOnce() -> rusqlite::Result<T> + Send + 'static,
+    f: impl FnOnce() -> db::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),

@@ -277,11 +277,8 @@ async fn track(
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let outcome = c
-        .write(&rid, move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let outcome = store::apply(&tx, std::slice::from_ref(&record), now, &cfg, &hooks)?;
-            tx.commit()?;
-            Ok(outcome)
+        .write(&rid, move |tx| {
+            store::apply(tx, std::slice::from_ref(&record), now, &cfg, &hooks)
         })
         .await?;
     c.wake_webhooks();

@@ -1,7 +1,6 @@
 //! The read path: conversation pages, one conversation, and the message export.
 
-use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use super::db::{self, params, Conn, Row, Value as Sql};
 
 use super::analysis::{storage, AnalysisConfig, IssueType, Outcome, Status};
 use super::cursor::{self, Kind};
@@ -38,14 +37,12 @@ impl Filter {
     }
 
     /// The parameters, plus `extra` at the end.
-    pub(super) fn params(&self, extra: &[i64]) -> impl rusqlite::Params {
-        let values: Vec<Sql> = self
-            .values
+    pub(super) fn params(&self, extra: &[i64]) -> Vec<Sql> {
+        self.values
             .iter()
             .cloned()
-            .chain(extra.iter().map(|n| Sql::Integer(*n)))
-            .collect();
-        params_from_iter(values)
+            .chain(extra.iter().map(|n| Sql::Int(*n)))
+            .collect()
     }
 }
 
@@ -62,7 +59,7 @@ const MESSAGE_COLUMNS: &str = "m.message_id, m.event_id, m.type, m.content, m.ti
 const REACTION_JOIN: &str =
     "LEFT JOIN reactions r ON r.conversation_id = m.conversation_id AND r.message_id = m.message_id AND m.type = 'agent_response'";
 
-fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
+fn message(row: &Row<'_>) -> db::Result<MessageView> {
     let reaction_value: Option<String> = row.get(13)?;
     let reaction = match reaction_value.as_deref().and_then(merge::visible) {
         Some(value) => Some(ReactionView {
@@ -85,7 +82,7 @@ fn message(row: &Row<'_>) -> rusqlite::Result<MessageView> {
         agent_subagents_used: json_list(row.get(9)?),
         input_tokens: row.get(10)?,
         output_tokens: row.get(11)?,
-        event_properties: serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default(),
+        event_properties: serde_json::from_str(&row.get::<String>(12)?).unwrap_or_default(),
         reaction,
     })
 }
@@ -117,10 +114,10 @@ impl Clock {
 /// One page of conversations, newest first, with the filters of `q` (status from the last
 /// event's time at `clock`, the stored verdicts, full-text search).
 pub fn conversations(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     q: &ConversationQuery,
     clock: Clock,
-) -> rusqlite::Result<ConversationPage> {
+) -> db::Result<ConversationPage> {
     let mut f = Filter::default();
     f.add("c.agent_id = ?", q.agent_id.clone());
     f.add("c.visitor_id = ?", q.visitor_id.clone());
@@ -145,7 +142,7 @@ pub fn conversations(
         None => {}
     }
     if let Some(text) = &q.q {
-        let (clause, value) = storage::search_filter(text);
+        let (clause, value) = storage::search_filter_in(conn.dialect(), text);
         f.add(clause, Some(value));
     }
     let sql = format!(
@@ -155,22 +152,20 @@ pub fn conversations(
             (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'agent_response'),
             (SELECT count(*) FROM reactions r WHERE r.conversation_id = c.id AND r.value = 'positive'),
             (SELECT count(*) FROM reactions r WHERE r.conversation_id = c.id AND r.value = 'negative'),
-            (SELECT coalesce(sum(m.input_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
-            (SELECT coalesce(sum(m.output_tokens), 0) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT CAST(coalesce(sum(m.input_tokens), 0) AS BIGINT) FROM messages m WHERE m.conversation_id = c.id),
+            (SELECT CAST(coalesce(sum(m.output_tokens), 0) AS BIGINT) FROM messages m WHERE m.conversation_id = c.id),
             (SELECT substr(m.content, 1, 400) FROM messages m WHERE m.conversation_id = c.id AND m.type = 'prompt'
                 ORDER BY m.timestamp, m.seq LIMIT 1),
-            {}, c.closed_at IS NOT NULL
+            {}, CASE WHEN c.closed_at IS NOT NULL THEN 1 ELSE 0 END
          FROM conversations c {} {} ORDER BY c.seq DESC LIMIT ?",
         storage::LIST_COLUMNS,
         storage::LIST_JOIN,
         f.sql()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(f.params(&[q.limit + 1]))?;
     let mut page = Vec::new();
     let mut seqs = Vec::new();
-    while let Some(row) = rows.next()? {
-        seqs.push(row.get::<_, i64>(0)?);
+    conn.each(&sql, &db::refs(&f.params(&[q.limit + 1])), |row| {
+        seqs.push(row.get::<i64>(0)?);
         let head = head(row, 1)?;
         let closed: bool = row.get(17)?;
         let status = if closed {
@@ -180,7 +175,7 @@ pub fn conversations(
         };
         let outcome = match status {
             Status::Ended => row
-                .get::<_, Option<String>>(15)?
+                .get::<Option<String>>(15)?
                 .as_deref()
                 .and_then(Outcome::parse),
             Status::Active => None,
@@ -195,7 +190,7 @@ pub fn conversations(
             negative_reactions: row.get(11)?,
             input_tokens: row.get(12)?,
             output_tokens: row.get(13)?,
-            title: row.get::<_, Option<String>>(14)?.map(|t| view::title(&t)),
+            title: row.get::<Option<String>>(14)?.map(|t| view::title(&t)),
             status,
             outcome,
             issue_types: issue_types
@@ -204,8 +199,8 @@ pub fn conversations(
                 .collect(),
             snippet: None,
         });
-    }
-    drop(rows);
+        Ok(())
+    })?;
     let next_cursor = next(&mut page, &seqs, q.limit, Kind::Conversations);
     if let Some(text) = &q.q {
         for row in &mut page {
@@ -232,7 +227,7 @@ fn next<T>(page: &mut Vec<T>, seqs: &[i64], limit: i64, kind: Kind) -> Option<St
 
 /// The head columns `id, agent_id, visitor_id, account_id, started_at, last_message_at`,
 /// starting at column `at`.
-fn head(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ConversationHead> {
+fn head(r: &Row<'_>, at: usize) -> db::Result<ConversationHead> {
     Ok(ConversationHead {
         id: r.get(at)?,
         agent_id: r.get(at + 1)?,
@@ -246,16 +241,17 @@ fn head(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<ConversationHead> 
 /// One conversation with a page of its messages (by timestamp, then insertion), or `None`.
 /// Its verdict is judged afresh at `now`, so it is never behind the sweep.
 pub fn conversation(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     id: &str,
     q: &DetailQuery,
     now: i64,
     cfg: &AnalysisConfig,
-) -> rusqlite::Result<Option<ConversationDetail>> {
-    let head = conn
-        .prepare_cached("SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at,
-            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), metadata FROM conversations c WHERE id = ?1")?
-        .query_row([id], |r| {
+) -> db::Result<Option<ConversationDetail>> {
+    let head = conn.row_opt(
+        "SELECT id, agent_id, visitor_id, account_id, started_at, last_message_at,
+            (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id), metadata FROM conversations c WHERE id = ?1",
+        params![id],
+        |r| {
             Ok(ConversationDetail {
                 head: head(r, 0)?,
                 message_count: r.get(6)?,
@@ -263,7 +259,7 @@ pub fn conversation(
                 outcome: None,
                 outcome_source: None,
                 metadata: r
-                    .get::<_, Option<String>>(7)?
+                    .get::<Option<String>>(7)?
                     .and_then(|m| serde_json::from_str(&m).ok())
                     .unwrap_or_default(),
                 ended_at: None,
@@ -272,8 +268,8 @@ pub fn conversation(
                 messages: Vec::new(),
                 next_cursor: None,
             })
-        })
-        .optional()?;
+        },
+    )?;
     let Some(mut detail) = head else {
         return Ok(None);
     };
@@ -297,13 +293,12 @@ pub fn conversation(
          WHERE m.conversation_id = ?1 AND (m.timestamp, m.seq) > (?2, ?3)
          ORDER BY m.timestamp, m.seq LIMIT ?4"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(rusqlite::params![id, after_ts, after_seq, q.limit + 1])?;
     let mut keys = Vec::new();
-    while let Some(row) = rows.next()? {
-        keys.push((row.get::<_, i64>(4)?, row.get::<_, i64>(16)?));
+    conn.each(&sql, params![id, after_ts, after_seq, q.limit + 1], |row| {
+        keys.push((row.get::<i64>(4)?, row.get::<i64>(16)?));
         detail.messages.push(message(row)?);
-    }
+        Ok(())
+    })?;
     let limit = usize::try_from(q.limit).unwrap_or(0);
     if detail.messages.len() > limit && limit > 0 {
         detail.messages.truncate(limit);
@@ -314,7 +309,7 @@ pub fn conversation(
 }
 
 /// One page of the message export, in insertion order.
-pub fn messages(conn: &Connection, q: &MessageQuery) -> rusqlite::Result<MessagePage> {
+pub fn messages(conn: &mut Conn<'_, '_>, q: &MessageQuery) -> db::Result<MessagePage> {
     let mut f = Filter::default();
     f.add("m.agent_id = ?", q.agent_id.clone());
     f.add("m.conversation_id = ?", q.conversation_id.clone());
@@ -325,18 +320,17 @@ pub fn messages(conn: &Connection, q: &MessageQuery) -> rusqlite::Result<Message
         "SELECT {MESSAGE_COLUMNS} FROM messages m {REACTION_JOIN} {} ORDER BY m.seq LIMIT ?",
         f.sql()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(f.params(&[q.limit + 1]))?;
     let (mut page, mut seqs) = (Vec::new(), Vec::new());
-    while let Some(row) = rows.next()? {
-        seqs.push(row.get::<_, i64>(16)?);
+    conn.each(&sql, &db::refs(&f.params(&[q.limit + 1])), |row| {
+        seqs.push(row.get::<i64>(16)?);
         page.push(ExportedMessage {
             message: message(row)?,
             conversation_id: row.get(17)?,
             agent_id: row.get(18)?,
             visitor_id: row.get(19)?,
         });
-    }
+        Ok(())
+    })?;
     let next_cursor = next(&mut page, &seqs, q.limit, Kind::Messages);
     Ok(MessagePage {
         messages: page,

@@ -23,7 +23,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
+use super::db::{self, params, Conn};
 
 /// How long an eventId stays in `seen_events`: the 7-day age limit plus a day.
 pub const SEEN_EVENTS_KEEP_MS: i64 =
@@ -42,6 +42,14 @@ pub const CONVERSATION_BATCH: i64 = 50;
 pub const MIGRATION: &str = r#"
 ALTER TABLE seen_events ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
 UPDATE seen_events SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+CREATE INDEX seen_events_time ON seen_events (seen_at);
+CREATE INDEX deliveries_time ON deliveries (received_at);
+"#;
+
+/// Schema step 6 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+ALTER TABLE seen_events ADD COLUMN seen_at BIGINT NOT NULL DEFAULT 0;
+UPDATE seen_events SET seen_at = CAST(extract(epoch FROM now()) AS BIGINT) * 1000;
 CREATE INDEX seen_events_time ON seen_events (seen_at);
 CREATE INDEX deliveries_time ON deliveries (received_at);
 "#;
@@ -118,28 +126,29 @@ impl Step {
         }
     }
 
-    /// Deletes one batch older than `before`, in one transaction; how many went. A run
-    /// repeats it while it returns a full batch.
-    pub fn run(self, conn: &mut Connection, before: i64) -> rusqlite::Result<u64> {
-        let simple = |conn: &mut Connection, sql: &str| -> rusqlite::Result<u64> {
-            Ok(conn.execute(sql, params![before, BATCH])? as u64)
+    /// Deletes one batch older than `before` (in the caller's write transaction, so a conversation that just
+    /// received a message is not chosen); how many went.
+    /// A run repeats it while it returns a full batch.
+    pub fn run(self, conn: &mut Conn<'_, '_>, before: i64) -> db::Result<u64> {
+        let simple = |conn: &mut Conn<'_, '_>, sql: &str| -> db::Result<u64> {
+            conn.execute(sql, params![before, BATCH])
         };
         match self {
             Step::Conversations => {
-                // Chosen inside the write transaction, so a conversation that just received a
-                // message is not deleted.
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let ids: Vec<String> = tx
-                    .prepare_cached(
-                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2",
-                    )?
-                    .query_map(params![before, CONVERSATION_BATCH], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
+                // PostgreSQL: collectors sharing the database take different conversations.
+                let sql = match conn.dialect() {
+                    db::Dialect::Sqlite => {
+                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2"
+                    }
+                    db::Dialect::Postgres => {
+                        "SELECT id FROM conversations WHERE last_message_at < ?1 LIMIT ?2 FOR UPDATE SKIP LOCKED"
+                    }
+                };
+                let ids: Vec<String> =
+                    conn.rows(sql, params![before, CONVERSATION_BATCH], |r| r.get(0))?;
                 for id in &ids {
-                    super::store::forget_conversation(&tx, id)?;
+                    super::store::forget_conversation(conn, id)?;
                 }
-                tx.commit()?;
                 Ok(ids.len() as u64)
             }
             Step::SeenEvents => simple(

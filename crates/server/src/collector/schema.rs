@@ -96,12 +96,123 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::retention::MIGRATION,
 ];
 
+/// The PostgreSQL twin of [`MIGRATIONS`], step for step (the same version numbers): `BIGINT`
+/// for every integer, `BIGSERIAL` for the insertion sequences, `pg_trgm` instead of FTS5.
+const POSTGRES_MIGRATIONS: [&str; 6] = [
+    r#"
+CREATE TABLE deliveries (
+    webhook_id  TEXT PRIMARY KEY,
+    received_at BIGINT NOT NULL,
+    events      BIGINT NOT NULL
+);
+CREATE TABLE seen_events (
+    event_id TEXT PRIMARY KEY
+);
+CREATE TABLE conversations (
+    seq             BIGSERIAL PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    agent_id        TEXT NOT NULL,
+    visitor_id      TEXT,
+    account_id      TEXT,
+    started_at      BIGINT NOT NULL,
+    last_message_at BIGINT NOT NULL
+);
+CREATE INDEX conversations_agent ON conversations (agent_id, seq);
+CREATE INDEX conversations_visitor ON conversations (visitor_id, seq);
+CREATE TABLE messages (
+    seq              BIGSERIAL PRIMARY KEY,
+    conversation_id  TEXT NOT NULL,
+    message_id       TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    event_id         TEXT NOT NULL,
+    agent_id         TEXT NOT NULL,
+    visitor_id       TEXT,
+    account_id       TEXT,
+    content          TEXT NOT NULL,
+    timestamp        BIGINT NOT NULL,
+    client_timestamp BIGINT NOT NULL,
+    received_at      BIGINT NOT NULL,
+    suggested_prompt BIGINT NOT NULL,
+    tools_used       TEXT NOT NULL,
+    models_used      TEXT NOT NULL,
+    files_uploaded   TEXT NOT NULL,
+    subagents_used   TEXT NOT NULL,
+    input_tokens     BIGINT,
+    output_tokens    BIGINT,
+    event_properties TEXT NOT NULL,
+    context          TEXT NOT NULL,
+    UNIQUE (conversation_id, message_id, type)
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, timestamp);
+CREATE INDEX messages_time ON messages (timestamp);
+CREATE TABLE reactions (
+    conversation_id TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    value           TEXT NOT NULL,
+    comments        TEXT NOT NULL,
+    timestamp       BIGINT NOT NULL,
+    seq             BIGINT NOT NULL,
+    event_id        TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    visitor_id      TEXT,
+    context         TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, message_id)
+);
+CREATE INDEX reactions_time ON reactions (timestamp);
+"#,
+    super::analysis::storage::POSTGRES_MIGRATION,
+    super::log::storage::POSTGRES_MIGRATION,
+    super::insights::storage::POSTGRES_MIGRATION,
+    super::webhooks::storage::POSTGRES_MIGRATION,
+    super::retention::POSTGRES_MIGRATION,
+];
+
+/// A key of `pg_advisory_xact_lock`: collectors starting together migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x6167_656e_745f_7472; // "agent_tr"
+
+/// Brings a PostgreSQL database to [`VERSION`]: `schema_migrations` holds the versions
+/// applied; every missing step runs in one transaction under an advisory lock, so that
+/// collectors starting at once never apply a step twice.
+pub fn migrate_postgres(client: &mut postgres::Client) -> Result<(), SchemaError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    let found: i64 = tx
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    if found > VERSION {
+        return Err(SchemaError::TooNew { found });
+    }
+    let now = i64::try_from(crate::error::now_ms()).unwrap_or(i64::MAX);
+    for (i, sql) in POSTGRES_MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[&(i as i64 + 1), &now],
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Why a database cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     /// SQLite failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("{}", super::db::postgres::describe(.0))]
+    Postgres(#[from] postgres::Error),
     /// The file was written by a newer build.
     #[error("the database has schema version {found}; this build knows up to {VERSION}")]
     TooNew {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::Connection;
+use super::db::{self, Conn};
 use serde::Serialize;
 
 use super::analysis::{storage, IssueType};
@@ -136,33 +136,39 @@ fn filter(q: &StatsQuery, table: &str) -> Filter {
     f
 }
 
-fn top(conn: &Connection, q: &StatsQuery, column: &str) -> rusqlite::Result<Vec<NameCount>> {
+fn top(conn: &mut Conn<'_, '_>, q: &StatsQuery, column: &str) -> db::Result<Vec<NameCount>> {
     let f = filter(q, "m");
+    let each = match conn.dialect() {
+        db::Dialect::Sqlite => format!("json_each(m.{column}) j"),
+        db::Dialect::Postgres => format!("jsonb_array_elements_text(m.{column}::jsonb) j(value)"),
+    };
     let sql = format!(
-        "SELECT j.value, count(*) AS n FROM messages m, json_each(m.{column}) j {} GROUP BY j.value ORDER BY n DESC, j.value LIMIT 10",
+        "SELECT j.value, count(*) AS n FROM messages m, {each} {} GROUP BY j.value ORDER BY n DESC, j.value LIMIT 10",
         f.sql()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(f.params(&[]), |r| {
+    conn.rows(&sql, &db::refs(&f.params(&[])), |r| {
         Ok(NameCount {
             name: r.get(0)?,
             count: r.get(1)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// Computes the stats; `clock` decides which conversations have ended.
-pub fn stats(conn: &Connection, q: &StatsQuery, clock: Clock) -> rusqlite::Result<Stats> {
+pub fn stats(conn: &mut Conn<'_, '_>, q: &StatsQuery, clock: Clock) -> db::Result<Stats> {
     let mut s = Stats::default();
     let m = filter(q, "m");
+    let mp = m.params(&[]);
+    let mp = db::refs(&mp);
     let sql = format!(
-        "SELECT count(DISTINCT m.conversation_id), count(*), coalesce(sum(m.type = 'prompt'), 0),
-            coalesce(sum(m.type = 'agent_response'), 0), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0)
+        "SELECT count(DISTINCT m.conversation_id), count(*),
+            CAST(coalesce(sum(CASE WHEN m.type = 'prompt' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(CASE WHEN m.type = 'agent_response' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(m.input_tokens), 0) AS BIGINT), CAST(coalesce(sum(m.output_tokens), 0) AS BIGINT)
          FROM messages m {}",
         m.sql()
     );
-    conn.prepare_cached(&sql)?.query_row(m.params(&[]), |r| {
+    conn.row(&sql, &mp, |r| {
         (s.conversations, s.messages, s.prompts, s.responses) =
             (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
         s.tokens = Tokens {
@@ -173,14 +179,13 @@ pub fn stats(conn: &Connection, q: &StatsQuery, clock: Clock) -> rusqlite::Resul
     })?;
     let mut days: BTreeMap<String, Day> = BTreeMap::new();
     let sql = format!(
-        "SELECT date(m.timestamp / 1000, 'unixepoch') AS d, count(DISTINCT m.conversation_id), count(*),
-            coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0)
+        "SELECT {} AS d, count(DISTINCT m.conversation_id), count(*),
+            CAST(coalesce(sum(m.input_tokens), 0) AS BIGINT), CAST(coalesce(sum(m.output_tokens), 0) AS BIGINT)
          FROM messages m {} GROUP BY d",
+        storage::day(conn.dialect(), "m.timestamp"),
         m.sql()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(m.params(&[]))?;
-    while let Some(r) = rows.next()? {
+    conn.each(&sql, &mp, |r| {
         let day: String = r.get(0)?;
         let d = days.entry(day.clone()).or_insert_with(|| Day {
             day,
@@ -188,16 +193,17 @@ pub fn stats(conn: &Connection, q: &StatsQuery, clock: Clock) -> rusqlite::Resul
         });
         (d.conversations, d.messages, d.input_tokens, d.output_tokens) =
             (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
-    }
+        Ok(())
+    })?;
     let f = filter(q, "r");
     let sql = format!(
-        "SELECT date(r.timestamp / 1000, 'unixepoch') AS d, coalesce(sum(r.value = 'positive'), 0), coalesce(sum(r.value = 'negative'), 0)
+        "SELECT {} AS d, CAST(coalesce(sum(CASE WHEN r.value = 'positive' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(CASE WHEN r.value = 'negative' THEN 1 ELSE 0 END), 0) AS BIGINT)
          FROM reactions r {} GROUP BY d",
+        storage::day(conn.dialect(), "r.timestamp"),
         f.sql()
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(f.params(&[]))?;
-    while let Some(r) = rows.next()? {
+    conn.each(&sql, &db::refs(&f.params(&[])), |r| {
         let (day, positive, negative): (String, i64, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
         s.reactions.positive += positive;
         s.reactions.negative += negative;
@@ -208,7 +214,8 @@ pub fn stats(conn: &Connection, q: &StatsQuery, clock: Clock) -> rusqlite::Resul
             });
             (d.positive, d.negative) = (positive, negative);
         }
-    }
+        Ok(())
+    })?;
     let agent = q.agent_id.as_deref();
     let (since, until) = (q.window.since, q.window.until);
     for (day, n) in storage::issue_counts(conn, agent, since, until)?.any_by_day {
@@ -310,7 +317,7 @@ const EXAMPLES: i64 = 5;
 /// Computes `/api/v1/issues`: issues count on the UTC day they were raised (the time of the
 /// message or reaction that completed them); the rates divide by the conversations with a
 /// message that day, as in `/stats`.
-pub fn issues(conn: &Connection, q: &IssuesQuery) -> rusqlite::Result<IssuesReport> {
+pub fn issues(conn: &mut Conn<'_, '_>, q: &IssuesQuery) -> db::Result<IssuesReport> {
     let agent = q.agent_id.as_deref();
     let (since, until) = (q.window.since, q.window.until);
     let (total, active_days) = storage::active_conversations(conn, agent, since, until)?;

@@ -1,6 +1,6 @@
 //! The write path: one transaction per delivery, and deletion of a conversation.
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use super::db::{self, params, Conn};
 
 use super::analysis::{self, AnalysisConfig};
 use super::merge::{self, Stamp};
@@ -23,28 +23,25 @@ pub struct Outcome {
 /// its messages. The webhook events the delivery causes are queued for `hooks` in the same
 /// transaction (a negative reaction that becomes current here; the verdicts' in `refresh`).
 pub fn ingest(
-    conn: &mut Connection,
+    conn: &mut Conn<'_, '_>,
     webhook_id: &str,
     records: &[Record],
     now_ms: i64,
     cfg: &AnalysisConfig,
     hooks: &Targets,
-) -> rusqlite::Result<Outcome> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let fresh = tx
-        .prepare_cached("INSERT OR IGNORE INTO deliveries (webhook_id, received_at, events) VALUES (?1, ?2, ?3)")?
-        .execute(params![webhook_id, now_ms, records.len() as i64])?
-        == 1;
+) -> db::Result<Outcome> {
+    let fresh = conn.execute(
+        "INSERT INTO deliveries (webhook_id, received_at, events) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        params![webhook_id, now_ms, records.len() as i64],
+    )? == 1;
     if !fresh {
-        // Dropping the transaction rolls back; nothing was written.
+        // Nothing was written.
         return Ok(Outcome {
             accepted: 0,
             duplicates: records.len(),
         });
     }
-    let outcome = apply(&tx, records, now_ms, cfg, hooks)?;
-    tx.commit()?;
-    Ok(outcome)
+    apply(conn, records, now_ms, cfg, hooks)
 }
 
 /// Merges `records` in the caller's transaction: each event whose `eventId` is new is
@@ -54,24 +51,22 @@ pub fn ingest(
 /// events the records cause are queued for `hooks` in the same transaction (a negative
 /// reaction that becomes current here; the verdicts' in `refresh`).
 pub fn apply(
-    tx: &Transaction<'_>,
+    tx: &mut Conn<'_, '_>,
     records: &[Record],
     now_ms: i64,
     cfg: &AnalysisConfig,
     hooks: &Targets,
-) -> rusqlite::Result<Outcome> {
+) -> db::Result<Outcome> {
     let mut outcome = Outcome {
         accepted: 0,
         duplicates: 0,
     };
     let mut touched: Vec<&str> = Vec::new();
     for r in records {
-        let new = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO seen_events (event_id, seen_at) VALUES (?1, ?2)",
-            )?
-            .execute(params![r.event_id, now_ms])?
-            == 1;
+        let new = tx.execute(
+            "INSERT INTO seen_events (event_id, seen_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![r.event_id, now_ms],
+        )? == 1;
         if !new {
             outcome.duplicates += 1;
             continue;
@@ -108,14 +103,14 @@ pub fn apply(
     Ok(outcome)
 }
 
-fn insert_message(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<bool> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO messages (conversation_id, message_id, type, event_id, agent_id, visitor_id, account_id,
+fn insert_message(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<bool> {
+    let n = tx.execute(
+        "INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, visitor_id, account_id,
              content, timestamp, client_timestamp, received_at, suggested_prompt, tools_used, models_used,
              files_uploaded, subagents_used, input_tokens, output_tokens, event_properties, context)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-    )?;
-    let n = stmt.execute(params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+         ON CONFLICT DO NOTHING",
+        params![
         r.conversation_id,
         r.message_id,
         r.type_name,
@@ -136,15 +131,17 @@ fn insert_message(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<bool> {
         r.output_tokens,
         r.event_properties,
         r.context,
-    ])?;
+        ],
+    )?;
     Ok(n == 1)
 }
 
-fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Result<bool> {
-    let stored: Option<(i64, i64, String)> = tx
-        .prepare_cached("SELECT timestamp, seq, event_id FROM reactions WHERE conversation_id = ?1 AND message_id = ?2")?
-        .query_row([&r.conversation_id, &r.message_id], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
-        .optional()?;
+fn merge_reaction(tx: &mut Conn<'_, '_>, r: &Record, value: &str) -> db::Result<bool> {
+    let stored: Option<(i64, i64, String)> = tx.row_opt(
+        "SELECT timestamp, seq, event_id FROM reactions WHERE conversation_id = ?1 AND message_id = ?2",
+        params![r.conversation_id, r.message_id],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
     let new = Stamp {
         timestamp: r.timestamp,
         seq: r.seq,
@@ -158,11 +155,14 @@ fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Re
     if !merge::supersedes(&new, old.as_ref()) {
         return Ok(false);
     }
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO reactions (conversation_id, message_id, value, comments, timestamp, seq, event_id, agent_id, visitor_id, context)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![r.conversation_id, r.message_id, value, r.comments, r.timestamp, r.seq, r.event_id, r.agent_id, r.visitor_id, r.context])?;
+    tx.execute(
+        "INSERT INTO reactions (conversation_id, message_id, value, comments, timestamp, seq, event_id, agent_id, visitor_id, context)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (conversation_id, message_id) DO UPDATE SET value = excluded.value, comments = excluded.comments,
+             timestamp = excluded.timestamp, seq = excluded.seq, event_id = excluded.event_id, agent_id = excluded.agent_id,
+             visitor_id = excluded.visitor_id, context = excluded.context",
+        params![r.conversation_id, r.message_id, value, r.comments, r.timestamp, r.seq, r.event_id, r.agent_id, r.visitor_id, r.context],
+    )?;
     Ok(true)
 }
 
@@ -170,9 +170,28 @@ fn merge_reaction(tx: &Transaction<'_>, r: &Record, value: &str) -> rusqlite::Re
 /// widens its time span with later ones. Visitor and account ids fill in when first known.
 /// A new message (not a reaction) resumes a conversation its owner had ended (the log API's
 /// `status`), which also drops the outcome its owner set.
-fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
+fn touch_conversation(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<()> {
+    let sql = match tx.dialect() {
+        db::Dialect::Sqlite => TOUCH_SQLITE,
+        db::Dialect::Postgres => TOUCH_POSTGRES,
+    };
+    tx.execute(
+        sql,
+        params![
+            r.conversation_id,
+            r.agent_id,
+            r.visitor_id,
+            r.account_id,
+            r.timestamp,
+            r.kind == Kind::Message
+        ],
+    )?;
+    Ok(())
+}
+
+/// [`touch_conversation`] on SQLite (two-argument `min`/`max`).
+const TOUCH_SQLITE: &str =
+    "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5)
          ON CONFLICT (id) DO UPDATE SET
              started_at = min(started_at, excluded.started_at),
@@ -180,41 +199,40 @@ fn touch_conversation(tx: &Transaction<'_>, r: &Record) -> rusqlite::Result<()> 
              visitor_id = coalesce(visitor_id, excluded.visitor_id),
              account_id = coalesce(account_id, excluded.account_id),
              closed_at = CASE WHEN ?6 THEN NULL ELSE closed_at END,
-             client_outcome = CASE WHEN ?6 THEN NULL ELSE client_outcome END",
-    )?
-    .execute(params![
-        r.conversation_id,
-        r.agent_id,
-        r.visitor_id,
-        r.account_id,
-        r.timestamp,
-        r.kind == Kind::Message
-    ])?;
-    Ok(())
-}
+             client_outcome = CASE WHEN ?6 THEN NULL ELSE client_outcome END";
 
-/// Deletes a conversation with its messages, reactions, verdict, issues, model insights and
-/// webhook outbox rows (delivered, failed or not yet sent), and its messages from the search
-/// index; `false` when there was none.
+/// [`touch_conversation`] on PostgreSQL (`least`/`greatest`).
+const TOUCH_POSTGRES: &str =
+    "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (id) DO UPDATE SET
+             started_at = least(conversations.started_at, excluded.started_at),
+             last_message_at = greatest(conversations.last_message_at, excluded.last_message_at),
+             visitor_id = coalesce(conversations.visitor_id, excluded.visitor_id),
+             account_id = coalesce(conversations.account_id, excluded.account_id),
+             closed_at = CASE WHEN ?6 THEN NULL ELSE conversations.closed_at END,
+             client_outcome = CASE WHEN ?6 THEN NULL ELSE conversations.client_outcome END";
+
+/// Deletes a conversation with its messages, reactions, verdict, issues, model insights,
+/// webhook outbox rows (delivered, failed or not yet sent) and idempotency keys, and its
+/// messages from the search index, in the caller's transaction (retention deletes several per
+/// transaction); `false` when there was none.
 /// The dedupe tables keep their ids (no content), so a replay stays a duplicate. With
 /// `secure_delete` on, the freed pages are zeroed; [`truncate_wal`] then removes the older
 /// copies of those pages from the WAL.
-pub fn delete_conversation(conn: &mut Connection, id: &str) -> rusqlite::Result<bool> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let found = forget_conversation(&tx, id)?;
-    tx.commit()?;
-    Ok(found)
-}
-
-/// [`delete_conversation`] in the caller's transaction (retention deletes several per
-/// transaction); also its idempotency keys.
-pub fn forget_conversation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
-    let found = tx.execute("DELETE FROM conversations WHERE id = ?1", [id])? == 1;
-    tx.execute("DELETE FROM messages WHERE conversation_id = ?1", [id])?;
-    tx.execute("DELETE FROM reactions WHERE conversation_id = ?1", [id])?;
+pub fn forget_conversation(tx: &mut Conn<'_, '_>, id: &str) -> db::Result<bool> {
+    let found = tx.execute("DELETE FROM conversations WHERE id = ?1", params![id])? == 1;
+    tx.execute(
+        "DELETE FROM messages WHERE conversation_id = ?1",
+        params![id],
+    )?;
+    tx.execute(
+        "DELETE FROM reactions WHERE conversation_id = ?1",
+        params![id],
+    )?;
     tx.execute(
         "DELETE FROM idempotency_keys WHERE conversation_id = ?1",
-        [id],
+        params![id],
     )?;
     analysis::storage::forget(tx, id)?;
     super::insights::storage::forget(tx, id)?;
@@ -226,7 +244,7 @@ pub fn forget_conversation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<b
 /// waiting: returns `false` at once when an open read kept part of it (a later call finishes
 /// the job). Waiting would block every writer behind the checkpoint for as long as the
 /// slowest read.
-pub fn truncate_wal(conn: &Connection) -> rusqlite::Result<bool> {
+pub fn truncate_wal(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
     conn.busy_timeout(std::time::Duration::ZERO)?;
     let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
         r.get::<_, i64>(0)

@@ -1,5 +1,6 @@
-//! A collector on a real socket with a real SQLite file in a temporary directory, and a real
-//! HTTP client that signs deliveries like the proxy does.
+//! A collector on a real socket with a real SQLite file in a temporary directory (or, with
+//! `AGENT_TRACK_TEST_DATABASE_URL`, a fresh PostgreSQL database per test), and a real HTTP
+//! client that signs deliveries like the proxy does.
 #![allow(dead_code)]
 
 use std::sync::Arc;
@@ -25,6 +26,105 @@ pub struct Server {
     /// retention run at a chosen time).
     pub collector: std::sync::Weak<Collector>,
     stop: Option<oneshot::Sender<()>>,
+    /// The PostgreSQL database of this test, when the tests run on PostgreSQL.
+    pub pg: Option<TestDatabase>,
+}
+
+/// Runs `f` on a thread of its own: the synchronous PostgreSQL client runs its own runtime,
+/// which cannot start inside the test's.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().unwrap())
+}
+
+/// A fresh PostgreSQL database for one test, `t_<random>`, created through the database of
+/// `AGENT_TRACK_TEST_DATABASE_URL` and dropped (with its connections) at the end.
+pub struct TestDatabase {
+    admin: String,
+    name: String,
+    /// The URL of the fresh database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// `None` without `AGENT_TRACK_TEST_DATABASE_URL` (the tests run on SQLite); a panic when
+    /// `AGENT_TRACK_TEST_POSTGRES=required` but no URL is set, or when the database cannot be
+    /// created: those tests fail, never skip.
+    pub fn from_env() -> Option<TestDatabase> {
+        let admin = std::env::var("AGENT_TRACK_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty());
+        let Some(admin) = admin else {
+            assert_ne!(
+                std::env::var("AGENT_TRACK_TEST_POSTGRES").as_deref(),
+                Ok("required"),
+                "AGENT_TRACK_TEST_POSTGRES=required but AGENT_TRACK_TEST_DATABASE_URL is not set (scripts/postgres.sh start prints it)"
+            );
+            return None;
+        };
+        let name = format!("t_{:016x}", rand::random::<u64>());
+        off_runtime(|| {
+            let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+                .expect("AGENT_TRACK_TEST_DATABASE_URL: cannot connect");
+            c.batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("cannot create the test database");
+        });
+        let (base, query) = match admin.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (admin.as_str(), String::new()),
+        };
+        let (server, _) = base.rsplit_once('/').expect("a database URL with a path");
+        let url = format!("{server}/{name}{query}");
+        Some(TestDatabase { admin, name, url })
+    }
+
+    /// The first column of the first row of `sql` (an integer).
+    pub fn one(&self, sql: &str) -> i64 {
+        off_runtime(|| {
+            let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+            c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
+        })
+    }
+
+    /// Runs `sql` (statements without parameters).
+    pub fn exec(&self, sql: &str) {
+        off_runtime(|| {
+            let mut c = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
+            c.batch_execute(sql).unwrap();
+        })
+    }
+}
+
+/// The database of a test that opens collectors on a data folder itself (several, or one after
+/// another): SQLite in `data`, or, on PostgreSQL, one database per folder for the whole test
+/// process (kept until the throwaway cluster is removed, so a reopened collector finds its
+/// data).
+pub fn database_at(data: &std::path::Path) -> agent_track_server::collector::db::url::Database {
+    use agent_track_server::collector::db::url::Database;
+    static BY_FOLDER: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut known = BY_FOLDER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, url)) = known.iter().find(|(p, _)| p == data) {
+        return Database::Postgres(url.clone());
+    }
+    let Some(db) = TestDatabase::from_env() else {
+        return Database::Sqlite;
+    };
+    let url = db.url.clone();
+    // Not dropped: see above.
+    std::mem::forget(db);
+    known.push((data.to_path_buf(), url.clone()));
+    Database::Postgres(url)
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (&self.admin, &self.name);
+        off_runtime(|| {
+            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
 }
 
 impl Drop for Server {
@@ -62,6 +162,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let secrets = Secrets::parse(&Secrets::generate()).unwrap();
         // A nested, missing directory: open creates it.
+        let pg = TestDatabase::from_env();
         let config = CollectorConfig {
             data_dir: dir.path().join("data"),
             secrets: secrets.clone(),
@@ -71,6 +172,12 @@ impl Server {
             analysis,
             insights,
             webhooks: Default::default(),
+            database: match &pg {
+                Some(db) => {
+                    agent_track_server::collector::db::url::Database::Postgres(db.url.clone())
+                }
+                None => Default::default(),
+            },
         };
         let collector = Arc::new(Collector::open(config).unwrap());
         let weak = Arc::downgrade(&collector);
@@ -93,6 +200,7 @@ impl Server {
             dir,
             collector: weak,
             stop: Some(stop),
+            pg,
         }
     }
 
@@ -218,7 +326,34 @@ impl Server {
         rusqlite::Connection::open(self.dir.path().join("data").join(DB_FILE)).unwrap()
     }
 
+    /// The database this server's collector uses (for a second collector on it).
+    pub fn database(&self) -> agent_track_server::collector::db::url::Database {
+        match &self.pg {
+            Some(db) => agent_track_server::collector::db::url::Database::Postgres(db.url.clone()),
+            None => Default::default(),
+        }
+    }
+
+    /// The integer `sql` returns, on either backend (SQL both understand).
+    pub fn scalar(&self, sql: &str) -> i64 {
+        match &self.pg {
+            Some(pg) => pg.one(sql),
+            None => self.db().query_row(sql, [], |r| r.get(0)).unwrap(),
+        }
+    }
+
+    /// Runs `sql` straight on the database (as an operator would), on either backend.
+    pub fn exec(&self, sql: &str) {
+        match &self.pg {
+            Some(pg) => pg.exec(sql),
+            None => self.db().execute_batch(sql).unwrap(),
+        }
+    }
+
     pub fn count(&self, table: &str) -> i64 {
+        if let Some(pg) = &self.pg {
+            return pg.one(&format!("SELECT count(*) FROM {table}"));
+        }
         self.db()
             .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
             .unwrap()

@@ -1,7 +1,8 @@
 //! Every SQL statement of the analysis and of full-text search: the schema step, loading a
 //! conversation for [`super::analyze`], storing verdicts, the sweep, the list filters, and
-//! the aggregates of `/api/v1/issues` and `/api/v1/stats`. This is the storage boundary: a
-//! second backend (PostgreSQL, not built yet) would reimplement this module and nothing else of the analysis.
+//! the aggregates of `/api/v1/issues` and `/api/v1/stats`, written once over
+//! [`crate::collector::db::Conn`] for SQLite and PostgreSQL (their few differences, such as
+//! day buckets, JSON and search, side by side here).
 //!
 //! Tables (schema step 2):
 //!
@@ -14,8 +15,7 @@
 //! - `message_fts`: an FTS5 index (tokenizer `trigram`, `secure-delete` on) over
 //!   `messages.content`, kept by triggers; it stores no copy of the text (external content).
 
-use rusqlite::types::Value as Sql;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use crate::collector::db::{self, params, Conn, Value as Sql};
 
 use super::{analyze, AnalysisConfig, Conversation, Issue, IssueType, Kind, Message, Reaction};
 use crate::collector::merge;
@@ -68,6 +68,43 @@ END;
 INSERT INTO message_fts (message_fts) VALUES ('rebuild');
 "#;
 
+/// Schema step 2 on PostgreSQL: the same tables; search by `ILIKE` over a `pg_trgm` GIN
+/// index on `messages.content` instead of FTS5 (no triggers: the index follows the table).
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE conversation_analysis (
+    conversation_id  TEXT PRIMARY KEY,
+    agent_id         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    outcome          TEXT NOT NULL,
+    ended_at         BIGINT NOT NULL,
+    duration_seconds BIGINT NOT NULL,
+    issue_types      TEXT NOT NULL,
+    issue_count      BIGINT NOT NULL,
+    analyzed_at      BIGINT NOT NULL,
+    recheck_at       BIGINT
+);
+CREATE INDEX conversation_analysis_outcome ON conversation_analysis (outcome, ended_at);
+CREATE INDEX conversation_analysis_recheck ON conversation_analysis (recheck_at) WHERE recheck_at IS NOT NULL;
+
+CREATE TABLE conversation_issues (
+    conversation_id TEXT NOT NULL,
+    ordinal         BIGINT NOT NULL,
+    type            TEXT NOT NULL,
+    agent_id        TEXT NOT NULL,
+    at              BIGINT NOT NULL,
+    message_ids     TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, ordinal)
+);
+CREATE INDEX conversation_issues_type ON conversation_issues (type, conversation_id);
+CREATE INDEX conversation_issues_time ON conversation_issues (at);
+
+CREATE INDEX conversations_last ON conversations (last_message_at);
+
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX messages_content_trgm ON messages USING gin (content gin_trgm_ops);
+"#;
+
 /// Characters of each message the analysis reads (a longer message is judged on its start).
 const ANALYSED_CHARS: i64 = 20_000;
 
@@ -77,7 +114,7 @@ fn truthy(json_type: Option<&str>, value: &Sql) -> bool {
     match json_type {
         None | Some("null") | Some("false") => false,
         Some("integer") | Some("real") => match value {
-            Sql::Integer(n) => *n != 0,
+            Sql::Int(n) => *n != 0,
             Sql::Real(f) => *f != 0.0,
             _ => true,
         },
@@ -87,72 +124,68 @@ fn truthy(json_type: Option<&str>, value: &Sql) -> bool {
 }
 
 /// Loads conversation `id` for the analysis: `(agent_id, conversation)`, or `None`.
-pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Conversation)>> {
-    let head = conn
-        .prepare_cached(
-            "SELECT agent_id, started_at, last_message_at, closed_at IS NOT NULL, client_outcome
-             FROM conversations WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
+pub fn load(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Option<(String, Conversation)>> {
+    let head = conn.row_opt(
+        "SELECT agent_id, started_at, last_message_at, CASE WHEN closed_at IS NOT NULL THEN 1 ELSE 0 END, client_outcome
+         FROM conversations WHERE id = ?1",
+        params![id],
+        |r| {
             Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, bool>(3)?,
-                r.get::<_, Option<String>>(4)?,
+                r.get::<String>(0)?,
+                r.get::<i64>(1)?,
+                r.get::<i64>(2)?,
+                r.get::<bool>(3)?,
+                r.get::<Option<String>>(4)?,
             ))
-        })
-        .optional()?;
+        },
+    )?;
     let Some((agent_id, started_at, last_event_at, closed, client_outcome)) = head else {
         return Ok(None);
     };
-    let mut stmt = conn.prepare_cached(
-        "SELECT message_id, type, substr(content, 1, ?2), timestamp,
+    let sql = match conn.dialect() {
+        db::Dialect::Sqlite => {
+            "SELECT message_id, type, substr(content, 1, ?2), timestamp,
                 CASE WHEN json_valid(event_properties) THEN json_type(event_properties, '$.error') END,
                 CASE WHEN json_valid(event_properties) THEN json_extract(event_properties, '$.error') END
-         FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq",
-    )?;
-    let messages = stmt
-        .query_map(params![id, ANALYSED_CHARS], |r| {
-            let error = truthy(
-                r.get::<_, Option<String>>(4)?.as_deref(),
-                &r.get::<_, Sql>(5)?,
-            );
-            let content: String = r.get(2)?;
-            Ok(Message {
-                id: r.get(0)?,
-                kind: Kind::of(&r.get::<_, String>(1)?),
-                norm: super::text::normalise(&content),
-                content,
-                timestamp: r.get(3)?,
-                error,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT message_id, value, comments, timestamp FROM reactions WHERE conversation_id = ?1 ORDER BY timestamp, message_id",
-    )?;
-    let reactions = stmt
-        .query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?
-        .filter_map(|row| match row {
-            Ok((message_id, value, comments, timestamp)) => merge::visible(&value).map(|v| {
-                Ok(Reaction {
-                    message_id,
-                    negative: v == "negative",
-                    comments: serde_json::from_str(&comments).unwrap_or_default(),
-                    timestamp,
-                })
-            }),
-            Err(e) => Some(Err(e)),
+             FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq"
+        }
+        db::Dialect::Postgres => POSTGRES_LOAD,
+    };
+    let messages = conn.rows(sql, params![id, ANALYSED_CHARS], |r| {
+        let error = truthy(r.get::<Option<String>>(4)?.as_deref(), &r.get::<Sql>(5)?);
+        let content: String = r.get(2)?;
+        Ok(Message {
+            id: r.get(0)?,
+            kind: Kind::of(&r.get::<String>(1)?),
+            norm: super::text::normalise(&content),
+            content,
+            timestamp: r.get(3)?,
+            error,
         })
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    })?;
+    let rows = conn.rows(
+        "SELECT message_id, value, comments, timestamp FROM reactions WHERE conversation_id = ?1 ORDER BY timestamp, message_id",
+        params![id],
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<String>(2)?,
+                r.get::<i64>(3)?,
+            ))
+        },
+    )?;
+    let reactions = rows
+        .into_iter()
+        .filter_map(|(message_id, value, comments, timestamp)| {
+            merge::visible(&value).map(|v| Reaction {
+                message_id,
+                negative: v == "negative",
+                comments: serde_json::from_str(&comments).unwrap_or_default(),
+                timestamp,
+            })
+        })
+        .collect();
     Ok(Some((
         agent_id,
         Conversation {
@@ -166,25 +199,39 @@ pub fn load(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Con
     )))
 }
 
+/// [`load`]'s message query on PostgreSQL: the truthiness of `eventProperties.error` is
+/// decided in SQL and given as `json_type` `'true'`/`'false'` (see [`truthy`]). The column is
+/// always JSON written by the collector; SQLite's `json_valid` guard has no cheap twin.
+const POSTGRES_LOAD: &str = "SELECT message_id, type, substr(content, 1, ?2), timestamp,
+        CASE jsonb_typeof(event_properties::jsonb -> 'error')
+            WHEN 'number' THEN CASE WHEN CAST(event_properties::jsonb ->> 'error' AS DOUBLE PRECISION) <> 0
+                THEN 'true' ELSE 'false' END
+            WHEN 'string' THEN CASE WHEN event_properties::jsonb ->> 'error' <> '' THEN 'true' ELSE 'false' END
+            WHEN 'boolean' THEN event_properties::jsonb ->> 'error'
+            WHEN 'null' THEN 'false'
+            WHEN 'object' THEN 'true' WHEN 'array' THEN 'true' END,
+        NULL
+     FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq";
+
 /// The stored verdict's status and issue types of conversation `id`, if any.
-fn stored_verdict(conn: &Connection, id: &str) -> rusqlite::Result<Option<(String, Vec<String>)>> {
+fn stored_verdict(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Option<(String, Vec<String>)>> {
     Ok(conn
-        .prepare_cached(
+        .row_opt(
             "SELECT status, issue_types FROM conversation_analysis WHERE conversation_id = ?1",
+            params![id],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)),
         )?
-        .query_row([id], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })
-        .optional()?
         .map(|(status, types)| (status, serde_json::from_str(&types).unwrap_or_default())))
 }
 
 /// Who conversation `id` belongs to (for webhook events).
-fn who(conn: &Connection, id: &str, agent_id: &str) -> rusqlite::Result<Who> {
+fn who(conn: &mut Conn<'_, '_>, id: &str, agent_id: &str) -> db::Result<Who> {
     let (visitor_id, account_id) = conn
-        .prepare_cached("SELECT visitor_id, account_id FROM conversations WHERE id = ?1")?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
+        .row_opt(
+            "SELECT visitor_id, account_id FROM conversations WHERE id = ?1",
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
         .unwrap_or((None, None));
     Ok(Who {
         agent_id: agent_id.to_owned(),
@@ -200,13 +247,20 @@ fn who(conn: &Connection, id: &str, agent_id: &str) -> rusqlite::Result<Who> {
 /// events it causes (see [`webhooks::events::on_verdict`]: an issue type it did not have,
 /// going from not ended to ended) are queued in the same transaction.
 pub fn refresh<'a>(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     ids: impl IntoIterator<Item = &'a str>,
     now: i64,
     cfg: &AnalysisConfig,
     hooks: &Targets,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     for id in ids {
+        if conn.dialect() == db::Dialect::Postgres {
+            // Collectors sharing the database judge a conversation one at a time.
+            conn.execute(
+                "SELECT 1 FROM conversations WHERE id = ?1 FOR UPDATE",
+                params![id],
+            )?;
+        }
         match load(conn, id)? {
             Some((agent_id, c)) => {
                 let v = analyze(&c, now, cfg);
@@ -221,12 +275,16 @@ pub fn refresh<'a>(
                     }
                 }
                 let types: Vec<&str> = v.issue_types().iter().map(|t| t.as_str()).collect();
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO conversation_analysis (conversation_id, agent_id, status, outcome, ended_at,
+                conn.execute(
+                    "INSERT INTO conversation_analysis (conversation_id, agent_id, status, outcome, ended_at,
                         duration_seconds, issue_types, issue_count, analyzed_at, recheck_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (conversation_id) DO UPDATE SET agent_id = excluded.agent_id,
+                        status = excluded.status, outcome = excluded.outcome, ended_at = excluded.ended_at,
+                        duration_seconds = excluded.duration_seconds, issue_types = excluded.issue_types,
+                        issue_count = excluded.issue_count, analyzed_at = excluded.analyzed_at,
+                        recheck_at = excluded.recheck_at",
+                    params![
                     id,
                     agent_id,
                     v.status.as_str(),
@@ -237,15 +295,17 @@ pub fn refresh<'a>(
                     v.issues.len() as i64,
                     now,
                     v.recheck_at,
-                ])?;
-                conn.prepare_cached("DELETE FROM conversation_issues WHERE conversation_id = ?1")?
-                    .execute([id])?;
-                let mut insert = conn.prepare_cached(
-                    "INSERT INTO conversation_issues (conversation_id, ordinal, type, agent_id, at, message_ids, reason)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    ],
+                )?;
+                conn.execute(
+                    "DELETE FROM conversation_issues WHERE conversation_id = ?1",
+                    params![id],
                 )?;
                 for (n, i) in v.issues.iter().enumerate() {
-                    insert.execute(params![
+                    conn.execute(
+                    "INSERT INTO conversation_issues (conversation_id, ordinal, type, agent_id, at, message_ids, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
                         id,
                         n as i64,
                         i.issue_type.as_str(),
@@ -253,7 +313,8 @@ pub fn refresh<'a>(
                         i.at,
                         serde_json::to_string(&i.message_ids).unwrap_or_else(|_| "[]".into()),
                         i.reason,
-                    ])?;
+                    ],
+                    )?;
                 }
             }
             None => forget(conn, id)?,
@@ -263,11 +324,15 @@ pub fn refresh<'a>(
 }
 
 /// Removes the verdict and issues of conversation `id`.
-pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM conversation_analysis WHERE conversation_id = ?1")?
-        .execute([id])?;
-    conn.prepare_cached("DELETE FROM conversation_issues WHERE conversation_id = ?1")?
-        .execute([id])?;
+pub fn forget(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<()> {
+    conn.execute(
+        "DELETE FROM conversation_analysis WHERE conversation_id = ?1",
+        params![id],
+    )?;
+    conn.execute(
+        "DELETE FROM conversation_issues WHERE conversation_id = ?1",
+        params![id],
+    )?;
     Ok(())
 }
 
@@ -287,42 +352,42 @@ pub enum Sweep {
 /// history, which causes none). Returns how many were judged; call again while it returns
 /// `batch`.
 pub fn sweep(
-    conn: &mut Connection,
+    conn: &mut Conn<'_, '_>,
     kind: Sweep,
     now: i64,
     cfg: &AnalysisConfig,
     batch: i64,
     hooks: &Targets,
-) -> rusqlite::Result<usize> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let ids: Vec<String> = {
-        let mut stmt = match kind {
-            Sweep::Due => tx.prepare_cached(
-                "SELECT conversation_id FROM conversation_analysis WHERE recheck_at <= ?1 LIMIT ?2",
-            )?,
-            Sweep::Missing => tx.prepare_cached(
-                "SELECT id FROM conversations c WHERE ?1 IS NOT NULL
-                    AND NOT EXISTS (SELECT 1 FROM conversation_analysis a WHERE a.conversation_id = c.id)
-                 LIMIT ?2",
-            )?,
-        };
-        let rows = stmt.query_map(params![now, batch], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+) -> db::Result<usize> {
+    let sql = match kind {
+        Sweep::Due => {
+            "SELECT conversation_id FROM conversation_analysis WHERE recheck_at <= ?1 LIMIT ?2"
+        }
+        Sweep::Missing => {
+            "SELECT id FROM conversations c WHERE CAST(?1 AS BIGINT) IS NOT NULL
+                AND NOT EXISTS (SELECT 1 FROM conversation_analysis a WHERE a.conversation_id = c.id)
+             LIMIT ?2"
+        }
     };
+    // PostgreSQL: collectors sharing the database each claim their own rows, never waiting.
+    let sql = match conn.dialect() {
+        db::Dialect::Sqlite => sql.to_owned(),
+        db::Dialect::Postgres => format!("{sql} FOR UPDATE SKIP LOCKED"),
+    };
+    let ids: Vec<String> = conn.rows(&sql, params![now, batch], |r| r.get(0))?;
     let none = Targets::none();
     let hooks = if kind == Sweep::Missing { &none } else { hooks };
-    refresh(&tx, ids.iter().map(String::as_str), now, cfg, hooks)?;
-    tx.commit()?;
+    refresh(conn, ids.iter().map(String::as_str), now, cfg, hooks)?;
     Ok(ids.len())
 }
 
 /// The verdict of one conversation, judged afresh at `now` (the read API's detail view).
 pub fn judge_now(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     id: &str,
     now: i64,
     cfg: &AnalysisConfig,
-) -> rusqlite::Result<Option<super::Verdict>> {
+) -> db::Result<Option<super::Verdict>> {
     Ok(load(conn, id)?.map(|(_, c)| analyze(&c, now, cfg)))
 }
 
@@ -354,6 +419,19 @@ pub const MATCHES: &str = "EXISTS (SELECT 1 FROM messages m WHERE m.conversation
 /// short for trigrams. A scan, stopping after a page.
 pub const CONTAINS: &str =
     "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ? ESCAPE '\\')";
+
+/// Filter on PostgreSQL: a message contains `?` (a LIKE pattern, see [`like_pattern`]),
+/// case-insensitively; the `pg_trgm` index serves patterns of three characters or more.
+pub const ILIKE: &str =
+    "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content ILIKE ? ESCAPE '\\')";
+
+/// The search filter for `q` in `dialect`'s SQL: the clause and its value.
+pub fn search_filter_in(dialect: db::Dialect, q: &str) -> (&'static str, String) {
+    match dialect {
+        db::Dialect::Sqlite => search_filter(q),
+        db::Dialect::Postgres => (ILIKE, like_pattern(q)),
+    }
+}
 
 /// Queries of at least this many characters use the trigram index.
 pub const TRIGRAM_CHARS: usize = 3;
@@ -393,30 +471,30 @@ const SNIPPET_SCAN: i64 = 2000;
 /// index matches); the index is asked only when that finds nothing (a longer conversation,
 /// or case folding that differs), since a MATCH restricted to one conversation still reads
 /// every match of `q`.
-pub fn first_match(conn: &Connection, id: &str, q: &str) -> rusqlite::Result<Option<String>> {
+pub fn first_match(conn: &mut Conn<'_, '_>, id: &str, q: &str) -> db::Result<Option<String>> {
+    let contents: Vec<String> = conn.rows(
+        "SELECT content FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq LIMIT ?2",
+        params![id, SNIPPET_SCAN],
+        |r| r.get(0),
+    )?;
+    if let Some(c) = contents
+        .into_iter()
+        .find(|c| super::text::contains_folded(c, q))
     {
-        let mut stmt = conn.prepare_cached(
-            "SELECT content FROM messages WHERE conversation_id = ?1 ORDER BY timestamp, seq LIMIT ?2",
-        )?;
-        let mut rows = stmt.query(params![id, SNIPPET_SCAN])?;
-        while let Some(row) = rows.next()? {
-            let content: String = row.get(0)?;
-            if super::text::contains_folded(&content, q) {
-                return Ok(Some(content));
-            }
-        }
+        return Ok(Some(c));
     }
-    let (clause, value) = search_filter(q);
-    let sql = if clause == MATCHES {
+    let (clause, value) = search_filter_in(conn.dialect(), q);
+    let sql = if clause == ILIKE {
+        "SELECT m.content FROM messages m WHERE m.conversation_id = ?1 AND m.content ILIKE ?2 ESCAPE '\\'
+         ORDER BY m.timestamp, m.seq LIMIT 1"
+    } else if clause == MATCHES {
         "SELECT m.content FROM message_fts f JOIN messages m ON m.seq = f.rowid
          WHERE message_fts MATCH ?2 AND m.conversation_id = ?1 ORDER BY m.timestamp, m.seq LIMIT 1"
     } else {
         "SELECT m.content FROM messages m WHERE m.conversation_id = ?1 AND m.content LIKE ?2 ESCAPE '\\'
          ORDER BY m.timestamp, m.seq LIMIT 1"
     };
-    conn.prepare_cached(sql)?
-        .query_row(params![id, value], |r| r.get(0))
-        .optional()
+    conn.row_opt(sql, params![id, value], |r| r.get(0))
 }
 
 /// Agent and time filters of the aggregates: `(clauses, values)` on `column`s.
@@ -435,11 +513,11 @@ fn where_clause(
     }
     if let Some(s) = since {
         clauses.push(format!("{time_column} >= ?"));
-        values.push(Sql::Integer(s));
+        values.push(Sql::Int(s));
     }
     if let Some(u) = until {
         clauses.push(format!("{time_column} < ?"));
-        values.push(Sql::Integer(u));
+        values.push(Sql::Int(u));
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -449,25 +527,37 @@ fn where_clause(
     (sql, values)
 }
 
+/// The UTC day (`YYYY-MM-DD`) of the Unix-ms column `column`, in `dialect`'s SQL.
+pub fn day(dialect: db::Dialect, column: &str) -> String {
+    match dialect {
+        db::Dialect::Sqlite => format!("date({column} / 1000, 'unixepoch')"),
+        db::Dialect::Postgres => {
+            format!("to_char(to_timestamp({column} / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        }
+    }
+}
+
 /// Per UTC day, conversations with a message that day; and the total over the window.
 pub fn active_conversations(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     agent: Option<&str>,
     since: Option<i64>,
     until: Option<i64>,
-) -> rusqlite::Result<(i64, Vec<(String, i64)>)> {
+) -> db::Result<(i64, Vec<(String, i64)>)> {
     let (w, v) = where_clause("m.agent_id", "m.timestamp", agent, since, until);
-    let total = conn
-        .prepare_cached(&format!(
-            "SELECT count(DISTINCT m.conversation_id) FROM messages m {w}"
-        ))?
-        .query_row(params_from_iter(v.iter()), |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT date(m.timestamp / 1000, 'unixepoch') AS d, count(DISTINCT m.conversation_id) FROM messages m {w} GROUP BY d ORDER BY d"
-    ))?;
-    let days = stmt
-        .query_map(params_from_iter(v.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let v = db::refs(&v);
+    let total = conn.one(
+        &format!("SELECT count(DISTINCT m.conversation_id) FROM messages m {w}"),
+        &v,
+    )?;
+    let d = day(conn.dialect(), "m.timestamp");
+    let days = conn.rows(
+        &format!(
+            "SELECT {d} AS d, count(DISTINCT m.conversation_id) FROM messages m {w} GROUP BY d ORDER BY d"
+        ),
+        &v,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     Ok((total, days))
 }
 
@@ -487,50 +577,55 @@ pub struct IssueCounts {
 
 /// Counts issues by the time they were raised (`at`).
 pub fn issue_counts(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     agent: Option<&str>,
     since: Option<i64>,
     until: Option<i64>,
-) -> rusqlite::Result<IssueCounts> {
+) -> db::Result<IssueCounts> {
     let (w, v) = where_clause("i.agent_id", "i.at", agent, since, until);
-    let p = || params_from_iter(v.iter());
-    let mut out = IssueCounts::default();
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT i.type, count(DISTINCT i.conversation_id) FROM conversation_issues i {w} GROUP BY i.type"
-    ))?;
-    out.by_type = stmt
-        .query_map(p(), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT i.type, date(i.at / 1000, 'unixepoch') AS d, count(DISTINCT i.conversation_id) FROM conversation_issues i {w}
-         GROUP BY i.type, d ORDER BY d"
-    ))?;
-    out.by_type_day = stmt
-        .query_map(p(), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT date(i.at / 1000, 'unixepoch') AS d, count(DISTINCT i.conversation_id) FROM conversation_issues i {w} GROUP BY d ORDER BY d"
-    ))?;
-    out.any_by_day = stmt
-        .query_map(p(), |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    out.any = conn
-        .prepare_cached(&format!(
-            "SELECT count(DISTINCT i.conversation_id) FROM conversation_issues i {w}"
-        ))?
-        .query_row(p(), |r| r.get(0))?;
-    Ok(out)
+    let p = db::refs(&v);
+    let d = day(conn.dialect(), "i.at");
+    let by_type = conn.rows(
+        &format!("SELECT i.type, count(DISTINCT i.conversation_id) FROM conversation_issues i {w} GROUP BY i.type"),
+        &p,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let by_type_day = conn.rows(
+        &format!(
+            "SELECT i.type, {d} AS d, count(DISTINCT i.conversation_id) FROM conversation_issues i {w}
+             GROUP BY i.type, d ORDER BY d"
+        ),
+        &p,
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let any_by_day = conn.rows(
+        &format!(
+            "SELECT {d} AS d, count(DISTINCT i.conversation_id) FROM conversation_issues i {w} GROUP BY d ORDER BY d"
+        ),
+        &p,
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let any = conn.one(
+        &format!("SELECT count(DISTINCT i.conversation_id) FROM conversation_issues i {w}"),
+        &p,
+    )?;
+    Ok(IssueCounts {
+        by_type,
+        by_type_day,
+        any_by_day,
+        any,
+    })
 }
 
 /// Up to `n` conversations with an issue of `issue_type` in the window, latest issue first.
 pub fn examples(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     issue_type: IssueType,
     agent: Option<&str>,
     since: Option<i64>,
     until: Option<i64>,
     n: i64,
-) -> rusqlite::Result<Vec<String>> {
+) -> db::Result<Vec<String>> {
     let (w, mut v) = where_clause("i.agent_id", "i.at", agent, since, until);
     let w = if w.is_empty() {
         "WHERE i.type = ?".to_owned()
@@ -538,43 +633,50 @@ pub fn examples(
         format!("{w} AND i.type = ?")
     };
     v.push(Sql::Text(issue_type.as_str().to_owned()));
-    v.push(Sql::Integer(n));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT i.conversation_id FROM conversation_issues i {w} GROUP BY i.conversation_id ORDER BY max(i.at) DESC, i.conversation_id LIMIT ?"
-    ))?;
-    let rows = stmt.query_map(params_from_iter(v.iter()), |r| r.get(0))?;
-    rows.collect()
+    v.push(Sql::Int(n));
+    conn.rows(
+        &format!(
+            "SELECT i.conversation_id FROM conversation_issues i {w} GROUP BY i.conversation_id ORDER BY max(i.at) DESC, i.conversation_id LIMIT ?"
+        ),
+        &db::refs(&v),
+        |r| r.get(0),
+    )
 }
 
 /// Ended conversations (last event at or before `ended_by`) whose `endedAt` is in the
 /// window, by outcome: `(completed, abandoned, error)`.
 pub fn outcome_counts(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     agent: Option<&str>,
     since: Option<i64>,
     until: Option<i64>,
     ended_by: i64,
-) -> rusqlite::Result<(i64, i64, i64)> {
+) -> db::Result<(i64, i64, i64)> {
     let (w, mut v) = where_clause("a.agent_id", "a.ended_at", agent, since, until);
     let w = if w.is_empty() {
         format!("WHERE {ENDED}")
     } else {
         format!("{w} AND {ENDED}")
     };
-    v.push(Sql::Integer(ended_by));
-    conn.prepare_cached(&format!(
-        "SELECT coalesce(sum(a.outcome = 'completed'), 0), coalesce(sum(a.outcome = 'abandoned'), 0), coalesce(sum(a.outcome = 'error'), 0)
-         FROM conversation_analysis a JOIN conversations c ON c.id = a.conversation_id {w}"
-    ))?
-    .query_row(params_from_iter(v.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    v.push(Sql::Int(ended_by));
+    conn.row(
+        &format!(
+            "SELECT CAST(coalesce(sum(CASE WHEN a.outcome = 'completed' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(coalesce(sum(CASE WHEN a.outcome = 'abandoned' THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(coalesce(sum(CASE WHEN a.outcome = 'error' THEN 1 ELSE 0 END), 0) AS BIGINT)
+             FROM conversation_analysis a JOIN conversations c ON c.id = a.conversation_id {w}"
+        ),
+        &db::refs(&v),
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 /// The issue rows of conversations, for tests and tools: `(type, message ids, reason)`.
-pub fn stored_issues(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Issue>> {
-    let mut stmt = conn.prepare_cached(
+pub fn stored_issues(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Vec<Issue>> {
+    let rows = conn.rows(
         "SELECT type, message_ids, reason, at FROM conversation_issues WHERE conversation_id = ?1 ORDER BY ordinal",
-    )?;
-    let rows = stmt.query_map([id], |r| {
+        params![id],
+        |r| {
         let t: String = r.get(0)?;
         let ids: String = r.get(1)?;
         let (reason, at): (String, i64) = (r.get(2)?, r.get(3)?);
@@ -584,12 +686,9 @@ pub fn stored_issues(conn: &Connection, id: &str) -> rusqlite::Result<Vec<Issue>
             reason,
             at,
         }))
-    })?;
-    Ok(rows
-        .collect::<rusqlite::Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect())
+        },
+    )?;
+    Ok(rows.into_iter().flatten().collect())
 }
 
 #[cfg(test)]
@@ -598,16 +697,17 @@ mod tests {
 
     #[test]
     fn sweeps_judge_old_conversations_once_and_due_verdicts_when_due() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut conn).unwrap();
+        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
+        crate::collector::schema::migrate(&mut raw).unwrap();
         // A conversation stored before the analysis existed: no verdict.
-        conn.execute_batch(
+        raw.execute_batch(
             "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
              INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
                 received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
              VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
         )
         .unwrap();
+        let mut conn = Conn::Sqlite(&raw);
         let cfg = AnalysisConfig::default();
         // 30 s after the prompt: judged, the prompt not yet unanswered, a recheck at 61 s.
         assert_eq!(
@@ -638,7 +738,7 @@ mod tests {
             .unwrap(),
             0
         );
-        assert!(stored_issues(&conn, "old").unwrap().is_empty());
+        assert!(stored_issues(&mut conn, "old").unwrap().is_empty());
         assert_eq!(
             sweep(&mut conn, Sweep::Due, 60_999, &cfg, 500, &Targets::none()).unwrap(),
             0
@@ -647,10 +747,10 @@ mod tests {
             sweep(&mut conn, Sweep::Due, 61_000, &cfg, 500, &Targets::none()).unwrap(),
             1
         );
-        let issues = stored_issues(&conn, "old").unwrap();
+        let issues = stored_issues(&mut conn, "old").unwrap();
         assert_eq!(issues[0].issue_type, IssueType::UnansweredPrompt);
         // Next due: when the conversation goes idle (30 minutes after its last event).
-        let recheck: Option<i64> = conn
+        let recheck: Option<i64> = raw
             .query_row("SELECT recheck_at FROM conversation_analysis", [], |r| {
                 r.get(0)
             })
@@ -668,7 +768,7 @@ mod tests {
             .unwrap(),
             1
         );
-        let (status, recheck): (String, Option<i64>) = conn
+        let (status, recheck): (String, Option<i64>) = raw
             .query_row(
                 "SELECT status, recheck_at FROM conversation_analysis",
                 [],
@@ -680,22 +780,23 @@ mod tests {
 
     #[test]
     fn verdict_changes_queue_webhook_events_except_for_history() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut conn).unwrap();
-        conn.execute_batch(
+        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
+        crate::collector::schema::migrate(&mut raw).unwrap();
+        raw.execute_batch(
             "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
              INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
                 received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
              VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
         )
         .unwrap();
+        let mut conn = Conn::Sqlite(&raw);
         let cfg = AnalysisConfig::default();
         let hooks = crate::collector::webhooks::WebhookConfig {
             urls: vec!["http://127.0.0.1:1/h".into()],
             ..Default::default()
         }
         .targets();
-        let queued = |conn: &Connection| -> Vec<String> {
+        let queued = |conn: &rusqlite::Connection| -> Vec<String> {
             let mut stmt = conn
                 .prepare("SELECT type FROM webhook_outbox ORDER BY id")
                 .unwrap();
@@ -708,19 +809,16 @@ mod tests {
             sweep(&mut conn, Sweep::Missing, idle, &cfg, 500, &hooks).unwrap(),
             1
         );
-        assert!(queued(&conn).is_empty());
+        assert!(queued(&raw).is_empty());
         // A new verdict of the same conversation: unchanged, nothing.
-        refresh(&conn, ["old"], idle + 1, &cfg, &hooks).unwrap();
-        assert!(queued(&conn).is_empty());
+        refresh(&mut conn, ["old"], idle + 1, &cfg, &hooks).unwrap();
+        assert!(queued(&raw).is_empty());
         // Forgotten and judged again through the write path: a new issue type, then the end.
-        forget(&conn, "old").unwrap();
-        refresh(&conn, ["old"], idle + 2, &cfg, &hooks).unwrap();
-        assert_eq!(
-            queued(&conn),
-            ["conversation.flagged", "conversation.ended"]
-        );
-        refresh(&conn, ["old"], idle + 3, &cfg, &hooks).unwrap();
-        assert_eq!(queued(&conn).len(), 2, "once per change");
+        forget(&mut conn, "old").unwrap();
+        refresh(&mut conn, ["old"], idle + 2, &cfg, &hooks).unwrap();
+        assert_eq!(queued(&raw), ["conversation.flagged", "conversation.ended"]);
+        refresh(&mut conn, ["old"], idle + 3, &cfg, &hooks).unwrap();
+        assert_eq!(queued(&raw).len(), 2, "once per change");
     }
 
     #[test]
@@ -732,17 +830,26 @@ mod tests {
         assert_eq!(search_filter("abc").0, MATCHES);
     }
 
+    fn db_value(v: rusqlite::types::Value) -> Sql {
+        match v {
+            rusqlite::types::Value::Integer(n) => Sql::Int(n),
+            rusqlite::types::Value::Real(f) => Sql::Real(f),
+            rusqlite::types::Value::Text(t) => Sql::Text(t),
+            _ => Sql::Null,
+        }
+    }
+
     #[test]
     fn truthy_errors() {
-        let conn = Connection::open_in_memory().unwrap();
+        let raw = rusqlite::Connection::open_in_memory().unwrap();
         let judge = |json: &str| -> bool {
-            conn.query_row(
+            raw.query_row(
                 "SELECT json_type(?1, '$.error'), json_extract(?1, '$.error')",
                 [json],
                 |r| {
                     Ok(truthy(
                         r.get::<_, Option<String>>(0)?.as_deref(),
-                        &r.get::<_, Sql>(1)?,
+                        &db_value(r.get::<_, rusqlite::types::Value>(1)?),
                     ))
                 },
             )

@@ -14,7 +14,7 @@
 //!   every collector sharing the database: the per-hour cap. Rows older than a day are
 //!   pruned at each claim.
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use crate::collector::db::{self, params, Conn};
 
 use super::answer::Insights;
 use super::prompt::{Turn, HEAD_ROWS, MESSAGE_CHARS, TAIL_ROWS};
@@ -45,6 +45,32 @@ CREATE TABLE insight_usage (
 CREATE INDEX conversation_analysis_status ON conversation_analysis (status);
 "#;
 
+/// Schema step 4 on PostgreSQL (`task_completed` stays an integer 0/1, as on SQLite).
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE conversation_insights (
+    conversation_id TEXT PRIMARY KEY,
+    last_message_at BIGINT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        BIGINT NOT NULL,
+    next_attempt_at BIGINT NOT NULL,
+    lease_owner     TEXT,
+    lease_until     BIGINT,
+    model           TEXT,
+    summary         TEXT,
+    sentiment       TEXT,
+    sentiment_score DOUBLE PRECISION,
+    task_completed  BIGINT,
+    topics          TEXT,
+    generated_at    BIGINT,
+    error           TEXT
+);
+CREATE TABLE insight_usage (
+    hour     BIGINT PRIMARY KEY,
+    requests BIGINT NOT NULL
+);
+CREATE INDEX conversation_analysis_status ON conversation_analysis (status);
+"#;
+
 /// One hour in ms: the unit of the cap.
 pub const HOUR_MS: i64 = 3_600_000;
 
@@ -63,18 +89,19 @@ const CANDIDATES: &str = "SELECT c.id, c.last_message_at FROM conversation_analy
 
 /// Up to `n` conversations to ask about at `now`: `(id, last_message_at)`. On a read
 /// connection: [`claim`] checks each again.
-pub fn candidates(conn: &Connection, now: i64, n: usize) -> rusqlite::Result<Vec<(String, i64)>> {
-    let mut stmt = conn.prepare_cached(CANDIDATES)?;
-    let rows = stmt.query_map(params![now, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    rows.collect()
+pub fn candidates(conn: &mut Conn<'_, '_>, now: i64, n: usize) -> db::Result<Vec<(String, i64)>> {
+    conn.rows(CANDIDATES, params![now, n as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
 }
 
 /// Requests counted in the hour of `now`.
-pub fn used_this_hour(conn: &Connection, now: i64) -> rusqlite::Result<u32> {
-    let n: Option<i64> = conn
-        .prepare_cached("SELECT requests FROM insight_usage WHERE hour = ?1")?
-        .query_row([now.div_euclid(HOUR_MS)], |r| r.get(0))
-        .optional()?;
+pub fn used_this_hour(conn: &mut Conn<'_, '_>, now: i64) -> db::Result<u32> {
+    let n: Option<i64> = conn.row_opt(
+        "SELECT requests FROM insight_usage WHERE hour = ?1",
+        params![now.div_euclid(HOUR_MS)],
+        |r| r.get(0),
+    )?;
     Ok(u32::try_from(n.unwrap_or(0)).unwrap_or(u32::MAX))
 }
 
@@ -117,15 +144,27 @@ pub struct ClaimRules<'a> {
 /// than the hour's cap leaves. A row whose last attempt's lease expired after the last
 /// allowed attempt is recorded as failed instead.
 pub fn claim(
-    conn: &mut Connection,
+    conn: &mut Conn<'_, '_>,
     candidates: &[(String, i64)],
     want: usize,
     now: i64,
     rules: ClaimRules<'_>,
-) -> rusqlite::Result<Claim> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+) -> db::Result<Claim> {
+    let tx = conn;
     let hour = now.div_euclid(HOUR_MS);
-    let used = used_this_hour(&tx, now)?;
+    if tx.dialect() == db::Dialect::Postgres {
+        // Collectors sharing the database count the hour's requests one claim at a time
+        // (the hour's row locked until this transaction ends), so the cap holds over all.
+        tx.execute(
+            "INSERT INTO insight_usage (hour, requests) VALUES (?1, 0) ON CONFLICT DO NOTHING",
+            params![hour],
+        )?;
+        tx.execute(
+            "SELECT requests FROM insight_usage WHERE hour = ?1 FOR UPDATE",
+            params![hour],
+        )?;
+    }
+    let used = used_this_hour(tx, now)?;
     let room = rules.per_hour.saturating_sub(used) as usize;
     let mut out = Claim::default();
     for (id, version) in candidates {
@@ -136,25 +175,26 @@ pub fn claim(
             out.cap_until = Some((hour + 1) * HOUR_MS);
             break;
         }
+        if tx.dialect() == db::Dialect::Postgres {
+            // Collectors sharing the database claim a conversation one at a time: the second
+            // waits here, then reads the first one's claim below.
+            tx.execute(
+                "SELECT 1 FROM conversations WHERE id = ?1 FOR UPDATE",
+                params![id],
+            )?;
+        }
         let current: Option<i64> = tx
-            .prepare_cached(
-                "SELECT c.last_message_at FROM conversations c JOIN conversation_analysis a ON a.conversation_id = c.id
-                 WHERE c.id = ?1 AND a.status = 'ended'",
-            )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+            .row_opt("SELECT c.last_message_at FROM conversations c JOIN conversation_analysis a ON a.conversation_id = c.id
+                 WHERE c.id = ?1 AND a.status = 'ended'", params![id], |r| r.get(0))?;
         if current != Some(*version) {
             continue;
         }
-        let row: Option<(i64, String, u32, i64, Option<i64>)> = tx
-            .prepare_cached(
-                "SELECT last_message_at, status, attempts, next_attempt_at, lease_until
+        let row: Option<(i64, String, u32, i64, Option<i64>)> = tx.row_opt(
+            "SELECT last_message_at, status, attempts, next_attempt_at, lease_until
                  FROM conversation_insights WHERE conversation_id = ?1",
-            )?
-            .query_row([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
+            params![id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         let lease_until = now.saturating_add(rules.lease_ms);
         let attempt = match row {
             Some((v, status, attempts, next_at, lease)) if v == *version => {
@@ -162,67 +202,67 @@ pub fn claim(
                     continue;
                 }
                 if attempts >= rules.max_attempts {
-                    tx.prepare_cached(
-                        "UPDATE conversation_insights SET status = 'failed', lease_owner = NULL, lease_until = NULL,
+                    tx.execute("UPDATE conversation_insights SET status = 'failed', lease_owner = NULL, lease_until = NULL,
                             error = 'gave up after ' || attempts || ' attempts; the last one was never finished (its collector stopped)'
-                         WHERE conversation_id = ?1",
-                    )?
-                    .execute([id])?;
+                         WHERE conversation_id = ?1", params![id])?;
                     continue;
                 }
-                tx.prepare_cached(
-                    "UPDATE conversation_insights SET attempts = attempts + 1, lease_owner = ?2, lease_until = ?3
-                     WHERE conversation_id = ?1",
-                )?
-                .execute(params![id, rules.owner, lease_until])?;
+                tx.execute("UPDATE conversation_insights SET attempts = attempts + 1, lease_owner = ?2, lease_until = ?3
+                     WHERE conversation_id = ?1", params![id, rules.owner, lease_until])?;
                 attempts + 1
             }
             _ => {
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO conversation_insights (conversation_id, last_message_at, status, attempts,
+                tx.execute("INSERT INTO conversation_insights (conversation_id, last_message_at, status, attempts,
                         next_attempt_at, lease_owner, lease_until)
-                     VALUES (?1, ?2, 'pending', 1, 0, ?3, ?4)",
-                )?
-                .execute(params![id, version, rules.owner, lease_until])?;
+                     VALUES (?1, ?2, 'pending', 1, 0, ?3, ?4)
+                     ON CONFLICT (conversation_id) DO UPDATE SET last_message_at = excluded.last_message_at,
+                        status = 'pending', attempts = 1, next_attempt_at = 0, lease_owner = excluded.lease_owner,
+                        lease_until = excluded.lease_until, model = NULL, summary = NULL, sentiment = NULL,
+                        sentiment_score = NULL, task_completed = NULL, topics = NULL, generated_at = NULL, error = NULL", params![id, version, rules.owner, lease_until])?;
                 1
             }
         };
-        tx.prepare_cached(
+        tx.execute(
             "INSERT INTO insight_usage (hour, requests) VALUES (?1, 1)
-             ON CONFLICT (hour) DO UPDATE SET requests = requests + 1",
-        )?
-        .execute([hour])?;
+             ON CONFLICT (hour) DO UPDATE SET requests = insight_usage.requests + 1",
+            params![hour],
+        )?;
         out.jobs.push(Job {
             conversation_id: id.clone(),
             last_message_at: *version,
             attempt,
         });
     }
-    tx.prepare_cached("DELETE FROM insight_usage WHERE hour < ?1")?
-        .execute([hour - USAGE_KEPT_HOURS])?;
-    tx.commit()?;
+    tx.execute(
+        "DELETE FROM insight_usage WHERE hour < ?1",
+        params![hour - USAGE_KEPT_HOURS],
+    )?;
     Ok(out)
 }
 
 /// The messages of conversation `id` for the transcript: `(total, head, tail)`, the first
 /// [`HEAD_ROWS`] and the last [`TAIL_ROWS`] in time order, each text cut to one character
 /// more than [`MESSAGE_CHARS`] (so the cut shows).
-pub fn turns(conn: &Connection, id: &str) -> rusqlite::Result<(usize, Vec<Turn>, Vec<Turn>)> {
-    let total: i64 = conn
-        .prepare_cached("SELECT count(*) FROM messages WHERE conversation_id = ?1")?
-        .query_row([id], |r| r.get(0))?;
-    let read = |order: &str, n: usize| -> rusqlite::Result<Vec<Turn>> {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT type, substr(content, 1, ?2) FROM messages WHERE conversation_id = ?1
-             ORDER BY timestamp {order}, seq {order} LIMIT ?3"
-        ))?;
-        let rows = stmt.query_map(params![id, (MESSAGE_CHARS + 1) as i64, n as i64], |r| {
-            Ok(Turn {
-                kind: r.get(0)?,
-                content: r.get(1)?,
-            })
-        })?;
-        rows.collect()
+pub fn turns(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<(usize, Vec<Turn>, Vec<Turn>)> {
+    let total: i64 = conn.row(
+        "SELECT count(*) FROM messages WHERE conversation_id = ?1",
+        params![id],
+        |r| r.get(0),
+    )?;
+    let mut read = |order: &str, n: usize| -> db::Result<Vec<Turn>> {
+        conn.rows(
+            &format!(
+                "SELECT type, substr(content, 1, ?2) FROM messages WHERE conversation_id = ?1
+                 ORDER BY timestamp {order}, seq {order} LIMIT ?3"
+            ),
+            params![id, (MESSAGE_CHARS + 1) as i64, n as i64],
+            |r| {
+                Ok(Turn {
+                    kind: r.get(0)?,
+                    content: r.get(1)?,
+                })
+            },
+        )
     };
     let head = read("ASC", HEAD_ROWS)?;
     let mut tail = read("DESC", TAIL_ROWS)?;
@@ -246,21 +286,20 @@ const HELD: &str = "conversation_id = ?1 AND last_message_at = ?2 AND lease_owne
 
 /// Stores the insights; `false` when the claim was lost.
 pub fn record_ready(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     at: Finish<'_>,
     model: &str,
     insights: &Insights,
     now: i64,
-) -> rusqlite::Result<bool> {
+) -> db::Result<bool> {
     let topics = serde_json::to_string(&insights.topics).unwrap_or_else(|_| "[]".into());
     let n = conn
-        .prepare_cached(&format!(
+        .execute(&format!(
             "UPDATE conversation_insights SET status = 'ready', lease_owner = NULL, lease_until = NULL, error = NULL,
                 model = ?4, summary = ?5, sentiment = ?6, sentiment_score = ?7, task_completed = ?8, topics = ?9,
                 generated_at = ?10
              WHERE {HELD}"
-        ))?
-        .execute(params![
+        ), params![
             at.conversation_id,
             at.last_message_at,
             at.owner,
@@ -277,41 +316,41 @@ pub fn record_ready(
 
 /// Releases the claim with `error`, to be tried again at `next_attempt_at`.
 pub fn record_retry(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     at: Finish<'_>,
     error: &str,
     next_attempt_at: i64,
-) -> rusqlite::Result<bool> {
+) -> db::Result<bool> {
     let n = conn
-        .prepare_cached(&format!(
+        .execute(&format!(
             "UPDATE conversation_insights SET lease_owner = NULL, lease_until = NULL, error = ?4, next_attempt_at = ?5
              WHERE {HELD}"
-        ))?
-        .execute(params![at.conversation_id, at.last_message_at, at.owner, error, next_attempt_at])?;
+        ), params![at.conversation_id, at.last_message_at, at.owner, error, next_attempt_at])?;
     Ok(n == 1)
 }
 
 /// Records the version as failed with `error` (asked again only when the conversation
 /// resumes and ends again).
 pub fn record_failed(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     at: Finish<'_>,
     model: &str,
     error: &str,
-) -> rusqlite::Result<bool> {
+) -> db::Result<bool> {
     let n = conn
-        .prepare_cached(&format!(
+        .execute(&format!(
             "UPDATE conversation_insights SET status = 'failed', lease_owner = NULL, lease_until = NULL, error = ?4, model = ?5
              WHERE {HELD}"
-        ))?
-        .execute(params![at.conversation_id, at.last_message_at, at.owner, error, model])?;
+        ), params![at.conversation_id, at.last_message_at, at.owner, error, model])?;
     Ok(n == 1)
 }
 
 /// Removes the insights of conversation `id` (in the caller's transaction).
-pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM conversation_insights WHERE conversation_id = ?1")?
-        .execute([id])?;
+pub fn forget(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<()> {
+    conn.execute(
+        "DELETE FROM conversation_insights WHERE conversation_id = ?1",
+        params![id],
+    )?;
     Ok(())
 }
 
@@ -346,9 +385,9 @@ pub struct Stored {
 /// What the API shows for conversation `id`: `None` when there is none; else its verdict
 /// (if judged) and the insights row when it is for the current version.
 pub fn view(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     id: &str,
-) -> rusqlite::Result<Option<(Option<Verdict>, Option<Stored>)>> {
+) -> db::Result<Option<(Option<Verdict>, Option<Stored>)>> {
     type Row = (
         Option<String>,
         Option<String>,
@@ -365,15 +404,12 @@ pub fn view(
         Option<String>,
     );
     let row: Option<Row> = conn
-        .prepare_cached(
-            "SELECT a.status, a.outcome, a.issue_types, i.status, i.attempts, i.model, i.summary, i.sentiment,
+        .row_opt("SELECT a.status, a.outcome, a.issue_types, i.status, i.attempts, i.model, i.summary, i.sentiment,
                     i.sentiment_score, i.task_completed, i.topics, i.generated_at, i.error
              FROM conversations c
              LEFT JOIN conversation_analysis a ON a.conversation_id = c.id
              LEFT JOIN conversation_insights i ON i.conversation_id = c.id AND i.last_message_at = c.last_message_at
-             WHERE c.id = ?1",
-        )?
-        .query_row([id], |r| {
+             WHERE c.id = ?1", params![id], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -389,8 +425,7 @@ pub fn view(
                 r.get(11)?,
                 r.get(12)?,
             ))
-        })
-        .optional()?;
+        })?;
     let Some((
         a_status,
         outcome,
@@ -452,13 +487,13 @@ pub fn view(
 mod tests {
     use super::*;
 
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn db() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::collector::schema::migrate(&mut conn).unwrap();
         conn
     }
 
-    fn ended(conn: &Connection, id: &str, last: i64) {
+    fn ended(conn: &mut Conn<'_, '_>, id: &str, last: i64) {
         conn.execute(
             "INSERT OR REPLACE INTO conversations (id, agent_id, started_at, last_message_at) VALUES (?1, 'a', ?2, ?2)",
             params![id, last],
@@ -479,22 +514,23 @@ mod tests {
         max_attempts: 2,
     };
 
-    fn claim_all(conn: &mut Connection, now: i64, rules: ClaimRules<'_>) -> Claim {
+    fn claim_all(conn: &mut Conn<'_, '_>, now: i64, rules: ClaimRules<'_>) -> Claim {
         let c = candidates(conn, now, 100).unwrap();
         claim(conn, &c, 100, now, rules).unwrap()
     }
 
     #[test]
     fn claims_lease_count_and_respect_the_hourly_cap() {
-        let mut conn = db();
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
         for id in ["a", "b", "c", "d"] {
-            ended(&conn, id, 1);
+            ended(&mut conn, id, 1);
         }
         let now = 10 * HOUR_MS + 5;
         let first = claim_all(&mut conn, now, RULES);
         assert_eq!(first.jobs.len(), 3);
         assert_eq!(first.cap_until, Some(11 * HOUR_MS));
-        assert_eq!(used_this_hour(&conn, now).unwrap(), 3);
+        assert_eq!(used_this_hour(&mut conn, now).unwrap(), 3);
         // Leased: another worker gets nothing, even in the next hour.
         let other = ClaimRules {
             owner: "w2",
@@ -516,13 +552,14 @@ mod tests {
             last_message_at: 1,
             owner: "w1",
         };
-        assert!(!record_retry(&conn, stale, "x", 0).unwrap());
+        assert!(!record_retry(&mut conn, stale, "x", 0).unwrap());
     }
 
     #[test]
     fn retries_wait_failures_stay_and_a_new_version_is_asked_again() {
-        let mut conn = db();
-        ended(&conn, "a", 1);
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
+        ended(&mut conn, "a", 1);
         let rules = ClaimRules {
             per_hour: 100,
             ..RULES
@@ -533,24 +570,24 @@ mod tests {
             last_message_at: 1,
             owner: "w1",
         };
-        assert!(record_retry(&conn, at, "HTTP 503", 500).unwrap());
+        assert!(record_retry(&mut conn, at, "HTTP 503", 500).unwrap());
         assert_eq!(job.attempt, 1);
         assert!(claim_all(&mut conn, 499, rules).jobs.is_empty());
         let job = claim_all(&mut conn, 500, rules).jobs.remove(0);
         assert_eq!(job.attempt, 2);
-        assert!(record_failed(&conn, at, "m", "HTTP 503").unwrap());
+        assert!(record_failed(&mut conn, at, "m", "HTTP 503").unwrap());
         assert!(claim_all(&mut conn, 10_000, rules).jobs.is_empty());
-        let (_, stored) = view(&conn, "a").unwrap().unwrap();
+        let (_, stored) = view(&mut conn, "a").unwrap().unwrap();
         let stored = stored.unwrap();
         assert_eq!((stored.status.as_str(), stored.attempts), ("failed", 2));
         // Resumed and ended again: a new version, asked from attempt 1.
-        ended(&conn, "a", 2);
-        assert_eq!(view(&conn, "a").unwrap().unwrap().1, None);
+        ended(&mut conn, "a", 2);
+        assert_eq!(view(&mut conn, "a").unwrap().unwrap().1, None);
         let job = claim_all(&mut conn, 10_000, rules).jobs.remove(0);
         assert_eq!((job.last_message_at, job.attempt), (2, 1));
         // Deleted: forgotten.
-        forget(&conn, "a").unwrap();
-        let n: i64 = conn
+        forget(&mut conn, "a").unwrap();
+        let n: i64 = raw
             .query_row("SELECT count(*) FROM conversation_insights", [], |r| {
                 r.get(0)
             })
@@ -560,8 +597,9 @@ mod tests {
 
     #[test]
     fn an_expired_last_attempt_is_recorded_as_failed() {
-        let mut conn = db();
-        ended(&conn, "a", 1);
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
+        ended(&mut conn, "a", 1);
         let rules = ClaimRules {
             per_hour: 100,
             max_attempts: 1,
@@ -570,7 +608,7 @@ mod tests {
         };
         assert_eq!(claim_all(&mut conn, 0, rules).jobs.len(), 1);
         assert!(claim_all(&mut conn, 5000, rules).jobs.is_empty());
-        let stored = view(&conn, "a").unwrap().unwrap().1.unwrap();
+        let stored = view(&mut conn, "a").unwrap().unwrap().1.unwrap();
         assert_eq!(stored.status, "failed");
         assert!(stored
             .error

@@ -360,10 +360,10 @@ async fn run(
                 last_message_at: job.last_message_at,
                 owner: &owner,
             };
-            match attempt {
-                Attempt::Ready(i) => storage::record_ready(conn, at, &model, &i, now),
+            match &attempt {
+                Attempt::Ready(i) => storage::record_ready(conn, at, &model, i, now),
                 Attempt::Retry { error, .. } if n < max => {
-                    storage::record_retry(conn, at, &error, next_at)
+                    storage::record_retry(conn, at, error, next_at)
                 }
                 Attempt::Retry { error, .. } => storage::record_failed(
                     conn,
@@ -371,7 +371,7 @@ async fn run(
                     &model,
                     &format!("gave up after {n} attempts; the last: {error}"),
                 ),
-                Attempt::Fail(error) => storage::record_failed(conn, at, &model, &error),
+                Attempt::Fail(error) => storage::record_failed(conn, at, &model, error),
             }
         })
         .await;

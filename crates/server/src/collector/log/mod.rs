@@ -253,7 +253,7 @@ fn json<T: Serialize>(value: &T) -> String {
 /// Stores `messages` and `state` for conversation `id` in one transaction; the status after.
 #[allow(clippy::too_many_arguments)]
 fn write(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut super::db::Conn<'_, '_>,
     id: &str,
     head: &Head,
     messages: Vec<MessageIn>,
@@ -261,7 +261,7 @@ fn write(
     now: i64,
     cfg: &super::analysis::AnalysisConfig,
     hooks: &super::webhooks::Targets,
-) -> rusqlite::Result<(Vec<String>, String, store::Outcome)> {
+) -> super::db::Result<(Vec<String>, String, store::Outcome)> {
     let (records, ids) = records(id, head, messages, now);
     let outcome = store::apply(tx, &records, now, cfg, hooks)?;
     let closed = match state.status {
@@ -302,13 +302,11 @@ async fn create(
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
-        .write(&rid, move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        .write(&rid, move |tx| {
             if let Some(key) = &idempotency_key {
-                if let Some(existing) = storage::idempotent(&tx, key, now)? {
-                    let head = storage::head(&tx, &existing)?;
-                    let status =
-                        storage::status(&tx, &existing)?.unwrap_or_else(|| "active".into());
+                if let Some(existing) = storage::idempotent(tx, key, now)? {
+                    let head = storage::head(tx, &existing)?;
+                    let status = storage::status(tx, &existing)?.unwrap_or_else(|| "active".into());
                     return Ok(head.map(|h| {
                         (
                             answer(existing, &h, status, Vec::new(), false),
@@ -320,11 +318,12 @@ async fn create(
                     }));
                 }
             }
-            let id = id.unwrap_or_else(|| new_id("conv_"));
+            // (Cloned: a transaction PostgreSQL aborts for a conflict runs again.)
+            let id = id.clone().unwrap_or_else(|| new_id("conv_"));
             let fresh = Head {
-                agent_id,
-                visitor_id,
-                account_id,
+                agent_id: agent_id.clone(),
+                visitor_id: visitor_id.clone(),
+                account_id: account_id.clone(),
                 started_at: messages
                     .iter()
                     .filter_map(|m| m.timestamp)
@@ -332,25 +331,24 @@ async fn create(
                     .unwrap_or(now)
                     .min(now),
             };
-            let created = storage::create(&tx, &id, &fresh)?;
-            let head = match storage::head(&tx, &id)? {
+            let created = storage::create(tx, &id, &fresh)?;
+            let head = match storage::head(tx, &id)? {
                 Some(h) if created || h.agent_id == fresh.agent_id => h,
                 _ => return Ok(None),
             };
             if !created {
                 storage::fill_ids(
-                    &tx,
+                    tx,
                     &id,
                     fresh.visitor_id.as_deref(),
                     fresh.account_id.as_deref(),
                 )?;
             }
             let (ids, status, outcome) =
-                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
+                write(tx, &id, &head, messages.clone(), &state, now, &cfg, &hooks)?;
             if let Some(key) = &idempotency_key {
-                storage::remember_key(&tx, key, &id, now)?;
+                storage::remember_key(tx, key, &id, now)?;
             }
-            tx.commit()?;
             Ok(Some((answer(id, &head, status, ids, created), outcome)))
         })
         .await?;
@@ -378,15 +376,16 @@ async fn append(
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c
-        .write(&rid, move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(head) = storage::head(&tx, &id)? else {
+        .write(&rid, move |tx| {
+            let Some(head) = storage::head(tx, &id)? else {
                 return Ok(None);
             };
             let (ids, status, outcome) =
-                write(&tx, &id, &head, messages, &state, now, &cfg, &hooks)?;
-            tx.commit()?;
-            Ok(Some((answer(id, &head, status, ids, false), outcome)))
+                write(tx, &id, &head, messages.clone(), &state, now, &cfg, &hooks)?;
+            Ok(Some((
+                answer(id.clone(), &head, status, ids, false),
+                outcome,
+            )))
         })
         .await?;
     c.wake_webhooks();

@@ -2,7 +2,7 @@
 //! the conversation state a backend sets (ended by its owner, the owner's outcome, metadata).
 //! Messages themselves go through the shared write path ([`crate::collector::store::apply`]).
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use crate::collector::db::{self, params, Conn};
 use serde_json::{Map, Value};
 
 use crate::collector::analysis::Outcome;
@@ -27,26 +27,41 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_keys_time ON idempotency_keys (created_at);
 "#;
 
+/// Schema step 3 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+ALTER TABLE conversations ADD COLUMN closed_at BIGINT;
+ALTER TABLE conversations ADD COLUMN client_outcome TEXT;
+ALTER TABLE conversations ADD COLUMN metadata TEXT;
+
+CREATE TABLE idempotency_keys (
+    key             TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX idempotency_keys_time ON idempotency_keys (created_at);
+"#;
+
 /// How long an idempotency key holds.
 pub const IDEMPOTENCY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// The conversation created with `key` less than [`IDEMPOTENCY_MS`] before `now`, if it
 /// still exists.
-pub fn idempotent(conn: &Connection, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
+pub fn idempotent(conn: &mut Conn<'_, '_>, key: &str, now: i64) -> db::Result<Option<String>> {
+    conn.row_opt(
         "SELECT k.conversation_id FROM idempotency_keys k JOIN conversations c ON c.id = k.conversation_id
          WHERE k.key = ?1 AND k.created_at > ?2",
-    )?
-    .query_row(params![key, now - IDEMPOTENCY_MS], |r| r.get(0))
-    .optional()
+        params![key, now - IDEMPOTENCY_MS],
+        |r| r.get(0),
+    )
 }
 
 /// Remembers that `key` created conversation `id` at `now` (replacing an expired use).
-pub fn remember_key(tx: &Transaction<'_>, key: &str, id: &str, now: i64) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO idempotency_keys (key, conversation_id, created_at) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![key, id, now])?;
+pub fn remember_key(tx: &mut Conn<'_, '_>, key: &str, id: &str, now: i64) -> db::Result<()> {
+    tx.execute(
+        "INSERT INTO idempotency_keys (key, conversation_id, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (key) DO UPDATE SET conversation_id = excluded.conversation_id, created_at = excluded.created_at",
+        params![key, id, now],
+    )?;
     Ok(())
 }
 
@@ -64,78 +79,81 @@ pub struct Head {
 }
 
 /// Conversation `id`, or `None`.
-pub fn head(conn: &Connection, id: &str) -> rusqlite::Result<Option<Head>> {
-    conn.prepare_cached(
+pub fn head(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Option<Head>> {
+    conn.row_opt(
         "SELECT agent_id, visitor_id, account_id, started_at FROM conversations WHERE id = ?1",
-    )?
-    .query_row([id], |r| {
-        Ok(Head {
-            agent_id: r.get(0)?,
-            visitor_id: r.get(1)?,
-            account_id: r.get(2)?,
-            started_at: r.get(3)?,
-        })
-    })
-    .optional()
+        params![id],
+        |r| {
+            Ok(Head {
+                agent_id: r.get(0)?,
+                visitor_id: r.get(1)?,
+                account_id: r.get(2)?,
+                started_at: r.get(3)?,
+            })
+        },
+    )
 }
 
 /// Creates conversation `id` at `now` without messages (its messages, if any, widen its
 /// times). `false` when it existed.
-pub fn create(tx: &Transaction<'_>, id: &str, head: &Head) -> rusqlite::Result<bool> {
-    Ok(tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        )?
-        .execute(params![id, head.agent_id, head.visitor_id, head.account_id, head.started_at])?
-        == 1)
+pub fn create(tx: &mut Conn<'_, '_>, id: &str, head: &Head) -> db::Result<bool> {
+    Ok(tx.execute(
+        "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
+        params![id, head.agent_id, head.visitor_id, head.account_id, head.started_at],
+    )? == 1)
 }
 
 /// Fills in visitor and account ids not known yet.
 pub fn fill_ids(
-    tx: &Transaction<'_>,
+    tx: &mut Conn<'_, '_>,
     id: &str,
     visitor_id: Option<&str>,
     account_id: Option<&str>,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
+) -> db::Result<()> {
+    tx.execute(
         "UPDATE conversations SET visitor_id = coalesce(visitor_id, ?2), account_id = coalesce(account_id, ?3) WHERE id = ?1",
-    )?
-    .execute(params![id, visitor_id, account_id])?;
+        params![id, visitor_id, account_id],
+    )?;
     Ok(())
 }
 
 /// Ends conversation `id` at `now` (`Some(true)`), resumes it (`Some(false)`), sets its
 /// owner's outcome, and merges `metadata` into its metadata (a `null` value removes a key).
 pub fn set_state(
-    tx: &Transaction<'_>,
+    tx: &mut Conn<'_, '_>,
     id: &str,
     closed: Option<bool>,
     outcome: Option<Outcome>,
     metadata: Option<&Map<String, Value>>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     match closed {
         Some(true) => {
-            tx.prepare_cached("UPDATE conversations SET closed_at = ?2 WHERE id = ?1")?
-                .execute(params![id, now])?;
+            tx.execute(
+                "UPDATE conversations SET closed_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
         }
         Some(false) => {
-            tx.prepare_cached(
+            tx.execute(
                 "UPDATE conversations SET closed_at = NULL, client_outcome = NULL WHERE id = ?1",
-            )?
-            .execute([id])?;
+                params![id],
+            )?;
         }
         None => {}
     }
     if let Some(o) = outcome {
-        tx.prepare_cached("UPDATE conversations SET client_outcome = ?2 WHERE id = ?1")?
-            .execute(params![id, o.as_str()])?;
+        tx.execute(
+            "UPDATE conversations SET client_outcome = ?2 WHERE id = ?1",
+            params![id, o.as_str()],
+        )?;
     }
     if let Some(patch) = metadata {
-        let stored: Option<String> = tx
-            .prepare_cached("SELECT metadata FROM conversations WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))?;
+        let stored: Option<String> = tx.one(
+            "SELECT metadata FROM conversations WHERE id = ?1",
+            params![id],
+        )?;
         let mut merged: Map<String, Value> = stored
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
@@ -147,15 +165,19 @@ pub fn set_state(
             }
         }
         let text = serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into());
-        tx.prepare_cached("UPDATE conversations SET metadata = ?2 WHERE id = ?1")?
-            .execute(params![id, text])?;
+        tx.execute(
+            "UPDATE conversations SET metadata = ?2 WHERE id = ?1",
+            params![id, text],
+        )?;
     }
     Ok(())
 }
 
 /// The stored status of conversation `id` (`active` or `ended`), as its verdict says.
-pub fn status(conn: &Connection, id: &str) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached("SELECT status FROM conversation_analysis WHERE conversation_id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
+pub fn status(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Option<String>> {
+    conn.row_opt(
+        "SELECT status FROM conversation_analysis WHERE conversation_id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
 }

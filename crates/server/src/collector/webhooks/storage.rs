@@ -15,8 +15,7 @@
 //!   process holds a claimed row and until when (an expired lease is free to claim again).
 //! - `attempts`, `last_status_code`, `last_error`: what the attempts got.
 
-use rusqlite::types::Value as Sql;
-use rusqlite::{params, params_from_iter, Connection};
+use crate::collector::db::{self, params, Conn, Value as Sql};
 
 use super::events::Event;
 use super::Targets;
@@ -45,6 +44,30 @@ CREATE INDEX webhook_outbox_queue ON webhook_outbox (url, conversation_id, id) W
 CREATE INDEX webhook_outbox_conversation ON webhook_outbox (conversation_id);
 "#;
 
+/// Schema step 5 on PostgreSQL.
+pub const POSTGRES_MIGRATION: &str = r#"
+CREATE TABLE webhook_outbox (
+    id               BIGSERIAL PRIMARY KEY,
+    webhook_id       TEXT NOT NULL UNIQUE,
+    url              TEXT NOT NULL,
+    type             TEXT NOT NULL,
+    conversation_id  TEXT NOT NULL,
+    body             TEXT,
+    status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    created_at       BIGINT NOT NULL,
+    next_attempt_at  BIGINT,
+    lease_until      BIGINT,
+    lease_owner      TEXT,
+    last_status_code BIGINT,
+    last_error       TEXT,
+    delivered_at     BIGINT
+);
+CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at, id) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_queue ON webhook_outbox (url, conversation_id, id) WHERE status = 'pending';
+CREATE INDEX webhook_outbox_conversation ON webhook_outbox (conversation_id);
+"#;
+
 /// A new `webhook-id`: `msg_` and 32 hex digits of OS randomness.
 pub fn new_webhook_id() -> String {
     let mut bytes = [0u8; 16];
@@ -56,28 +79,28 @@ pub fn new_webhook_id() -> String {
 /// Queues `events` for every target at `now`, in the caller's transaction. Nothing without
 /// targets.
 pub fn enqueue(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     targets: &Targets,
     events: &[Event],
     now: i64,
-) -> rusqlite::Result<()> {
+) -> db::Result<()> {
     if targets.is_empty() || events.is_empty() {
         return Ok(());
     }
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO webhook_outbox (webhook_id, url, type, conversation_id, body, status, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
-    )?;
     for e in events {
         for url in targets.urls() {
-            insert.execute(params![
-                new_webhook_id(),
-                url,
-                e.kind.as_str(),
-                e.conversation_id,
-                e.body,
-                now
-            ])?;
+            conn.execute(
+                "INSERT INTO webhook_outbox (webhook_id, url, type, conversation_id, body, status, created_at, next_attempt_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6)",
+                params![
+                    new_webhook_id(),
+                    url,
+                    e.kind.as_str(),
+                    e.conversation_id,
+                    e.body,
+                    now
+                ],
+            )?;
         }
     }
     Ok(())
@@ -109,16 +132,34 @@ pub struct Claimed {
 /// keeps SQLite from choosing the per-URL index, which would sort every pending row); rows
 /// held back by an older one of their conversation are skipped one by one.
 pub fn claim(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     urls: &[String],
     owner: &str,
     now: i64,
     lease_until: i64,
     n: usize,
-) -> rusqlite::Result<Vec<Claimed>> {
+) -> db::Result<Vec<Claimed>> {
     let urls = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
-    let mut stmt = conn.prepare_cached(
-        "UPDATE webhook_outbox SET lease_until = ?1, lease_owner = ?2
+    let sql = match conn.dialect() {
+        db::Dialect::Sqlite => CLAIM_SQLITE,
+        db::Dialect::Postgres => CLAIM_POSTGRES,
+    };
+    let mut out = conn.rows(sql, params![lease_until, owner, now, urls, n as i64], |r| {
+        Ok(Claimed {
+            id: r.get(0)?,
+            webhook_id: r.get(1)?,
+            url: r.get(2)?,
+            body: r.get(3)?,
+            attempts: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?;
+    out.sort_by_key(|c| c.id);
+    Ok(out)
+}
+
+/// [`claim`] on SQLite (one writer: the statement is the claim).
+const CLAIM_SQLITE: &str = "UPDATE webhook_outbox SET lease_until = ?1, lease_owner = ?2
          WHERE id IN (
              SELECT o.id FROM webhook_outbox o
              WHERE o.status = 'pending' AND o.next_attempt_at <= ?3
@@ -130,22 +171,24 @@ pub fn claim(
                      AND p.conversation_id = o.conversation_id AND p.id < o.id)
              ORDER BY o.next_attempt_at, o.id
              LIMIT ?5)
-         RETURNING id, webhook_id, url, coalesce(body, ''), attempts, created_at",
-    )?;
-    let rows = stmt.query_map(params![lease_until, owner, now, urls, n as i64], |r| {
-        Ok(Claimed {
-            id: r.get(0)?,
-            webhook_id: r.get(1)?,
-            url: r.get(2)?,
-            body: r.get(3)?,
-            attempts: r.get(4)?,
-            created_at: r.get(5)?,
-        })
-    })?;
-    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    out.sort_by_key(|c| c.id);
-    Ok(out)
-}
+         RETURNING id, webhook_id, url, coalesce(body, ''), attempts, created_at";
+
+/// [`claim`] on PostgreSQL: the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so
+/// collectors sharing the database never claim the same row nor wait for each other.
+const CLAIM_POSTGRES: &str = "UPDATE webhook_outbox SET lease_until = ?1, lease_owner = ?2
+         WHERE id IN (
+             SELECT o.id FROM webhook_outbox o
+             WHERE o.status = 'pending' AND o.next_attempt_at <= ?3
+               AND (o.lease_until IS NULL OR o.lease_until <= ?3)
+               AND o.url IN (SELECT jsonb_array_elements_text(CAST(?4 AS TEXT)::jsonb))
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhook_outbox p
+                   WHERE p.status = 'pending' AND p.url = o.url
+                     AND p.conversation_id = o.conversation_id AND p.id < o.id)
+             ORDER BY o.next_attempt_at, o.id
+             LIMIT ?5
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id, webhook_id, url, coalesce(body, ''), attempts, created_at";
 
 /// What one attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,39 +222,36 @@ pub enum Attempt {
 /// whether the row was still this owner's (a row deleted meanwhile, or re-claimed after the
 /// lease expired, is left alone).
 pub fn record(
-    conn: &Connection,
+    conn: &mut Conn<'_, '_>,
     id: i64,
     owner: &str,
     attempt: &Attempt,
-) -> rusqlite::Result<bool> {
+) -> db::Result<bool> {
     let n = match attempt {
-        Attempt::Delivered { status, at } => conn
-            .prepare_cached(
+        Attempt::Delivered { status, at } => conn.execute(
                 "UPDATE webhook_outbox SET status = 'delivered', body = NULL, attempts = attempts + 1,
                     last_status_code = ?3, last_error = NULL, delivered_at = ?4, next_attempt_at = NULL,
                     lease_until = NULL, lease_owner = NULL
                  WHERE id = ?1 AND lease_owner = ?2",
-            )?
-            .execute(params![id, owner, status, at])?,
+                params![id, owner, status, at],
+            )?,
         Attempt::Retry {
             status,
             error,
             next_at,
-        } => conn
-            .prepare_cached(
+        } => conn.execute(
                 "UPDATE webhook_outbox SET attempts = attempts + 1, last_status_code = ?3, last_error = ?4,
                     next_attempt_at = ?5, lease_until = NULL, lease_owner = NULL
                  WHERE id = ?1 AND lease_owner = ?2",
-            )?
-            .execute(params![id, owner, status, error, next_at])?,
-        Attempt::Failed { status, error } => conn
-            .prepare_cached(
+                params![id, owner, status, error, next_at],
+            )?,
+        Attempt::Failed { status, error } => conn.execute(
                 "UPDATE webhook_outbox SET status = 'failed', body = NULL, attempts = attempts + 1,
                     last_status_code = ?3, last_error = ?4, next_attempt_at = NULL,
                     lease_until = NULL, lease_owner = NULL
                  WHERE id = ?1 AND lease_owner = ?2",
-            )?
-            .execute(params![id, owner, status, error])?,
+                params![id, owner, status, error],
+            )?,
     };
     Ok(n == 1)
 }
@@ -219,39 +259,40 @@ pub fn record(
 /// The worker's one write per round, in one transaction: records the finished `attempts`
 /// (row id, what came of it) of `owner`, then claims up to `n` due rows (see [`claim`]).
 pub fn record_and_claim(
-    conn: &mut Connection,
+    conn: &mut Conn<'_, '_>,
     owner: &str,
     attempts: &[(i64, Attempt)],
     urls: &[String],
     now: i64,
     lease_until: i64,
     n: usize,
-) -> rusqlite::Result<Vec<Claimed>> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+) -> db::Result<Vec<Claimed>> {
     for (id, attempt) in attempts {
-        record(&tx, *id, owner, attempt)?;
+        record(conn, *id, owner, attempt)?;
     }
-    let claimed = if n > 0 {
-        claim(&tx, urls, owner, now, lease_until, n)?
+    if n > 0 {
+        claim(conn, urls, owner, now, lease_until, n)
     } else {
-        Vec::new()
-    };
-    tx.commit()?;
-    Ok(claimed)
+        Ok(Vec::new())
+    }
 }
 
 /// Deletes every outbox row of conversation `id` (pending ones hold its content; the final
 /// ones name it), in the caller's transaction.
-pub fn forget(conn: &Connection, id: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM webhook_outbox WHERE conversation_id = ?1")?
-        .execute([id])?;
+pub fn forget(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<()> {
+    conn.execute(
+        "DELETE FROM webhook_outbox WHERE conversation_id = ?1",
+        params![id],
+    )?;
     Ok(())
 }
 
 /// Deletes delivered and failed rows queued before `before`; returns how many.
-pub fn prune(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached("DELETE FROM webhook_outbox WHERE status <> 'pending' AND created_at < ?1")?
-        .execute([before])
+pub fn prune(conn: &mut Conn<'_, '_>, before: i64) -> db::Result<u64> {
+    conn.execute(
+        "DELETE FROM webhook_outbox WHERE status <> 'pending' AND created_at < ?1",
+        params![before],
+    )
 }
 
 /// Filters of the deliveries listing.
@@ -300,7 +341,7 @@ pub struct Row {
 
 /// Up to `filter.limit + 1` rows, newest first (one more than a page tells whether there is
 /// a next one).
-pub fn list(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
+pub fn list(conn: &mut Conn<'_, '_>, filter: &Filter) -> db::Result<Vec<Row>> {
     let mut clauses = Vec::new();
     let mut values = Vec::new();
     if let Some(s) = filter.status {
@@ -317,20 +358,20 @@ pub fn list(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
     }
     if let Some(id) = filter.before_id {
         clauses.push("id < ?");
-        values.push(Sql::Integer(id));
+        values.push(Sql::Int(id));
     }
-    values.push(Sql::Integer(filter.limit + 1));
+    values.push(Sql::Int(filter.limit + 1));
     let w = if clauses.is_empty() {
         String::new()
     } else {
         format!("WHERE {}", clauses.join(" AND "))
     };
-    let mut stmt = conn.prepare_cached(&format!(
+    let sql = format!(
         "SELECT id, webhook_id, url, type, conversation_id, status, attempts, last_status_code, last_error,
                 created_at, next_attempt_at, delivered_at
          FROM webhook_outbox {w} ORDER BY id DESC LIMIT ?"
-    ))?;
-    let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
+    );
+    conn.rows(&sql, &db::refs(&values), |r| {
         Ok(Row {
             id: r.get(0)?,
             webhook_id: r.get(1)?,
@@ -345,16 +386,17 @@ pub fn list(conn: &Connection, filter: &Filter) -> rusqlite::Result<Vec<Row>> {
             next_attempt_at: r.get(10)?,
             delivered_at: r.get(11)?,
         })
-    })?;
-    rows.collect()
+    })
 }
 
 /// Outbox rows by status, for tests and tools: `(pending, delivered, failed)`.
-pub fn counts(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
-    conn.query_row(
-        "SELECT coalesce(sum(status = 'pending'), 0), coalesce(sum(status = 'delivered'), 0), coalesce(sum(status = 'failed'), 0)
+pub fn counts(conn: &mut Conn<'_, '_>) -> db::Result<(i64, i64, i64)> {
+    conn.row(
+        "SELECT CAST(coalesce(sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0) AS BIGINT),
+            CAST(coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT)
          FROM webhook_outbox",
-        [],
+        params![],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
 }
@@ -364,8 +406,8 @@ mod tests {
     use super::*;
     use crate::collector::webhooks::EventType;
 
-    fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+    fn db() -> rusqlite::Connection {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::collector::schema::migrate(&mut conn).unwrap();
         conn
     }
@@ -380,10 +422,11 @@ mod tests {
 
     #[test]
     fn claims_are_leased_ordered_per_conversation_and_exclusive() {
-        let conn = db();
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
         let targets = Targets(vec!["http://a/".to_string(), "http://b/".to_string()].into());
         enqueue(
-            &conn,
+            &mut conn,
             &targets,
             &[event("c1"), event("c1"), event("c2")],
             1000,
@@ -391,17 +434,17 @@ mod tests {
         .unwrap();
         let urls = targets.urls().to_vec();
         // Per URL: c1's first and c2's only row; c1's second waits for its first.
-        let first = claim(&conn, &urls, "p1", 1000, 61_000, 10).unwrap();
+        let first = claim(&mut conn, &urls, "p1", 1000, 61_000, 10).unwrap();
         assert_eq!(first.len(), 4);
         // Leased: another process gets nothing.
-        assert!(claim(&conn, &urls, "p2", 2000, 62_000, 10)
+        assert!(claim(&mut conn, &urls, "p2", 2000, 62_000, 10)
             .unwrap()
             .is_empty());
         // An expired lease is free again (p1 died).
-        let again = claim(&conn, &urls, "p2", 61_000, 121_000, 10).unwrap();
+        let again = claim(&mut conn, &urls, "p2", 61_000, 121_000, 10).unwrap();
         assert_eq!(again.len(), 4);
         assert!(!record(
-            &conn,
+            &mut conn,
             again[0].id,
             "p1",
             &Attempt::Delivered { status: 200, at: 1 }
@@ -409,7 +452,7 @@ mod tests {
         .unwrap());
         for c in &again {
             assert!(record(
-                &conn,
+                &mut conn,
                 c.id,
                 "p2",
                 &Attempt::Delivered {
@@ -420,11 +463,11 @@ mod tests {
             .unwrap());
         }
         // Now c1's second row per URL.
-        let next = claim(&conn, &urls, "p2", 61_002, 121_000, 10).unwrap();
+        let next = claim(&mut conn, &urls, "p2", 61_002, 121_000, 10).unwrap();
         assert_eq!(next.len(), 2);
-        assert_eq!(counts(&conn).unwrap(), (2, 4, 0));
+        assert_eq!(counts(&mut conn).unwrap(), (2, 4, 0));
         // Delivered rows keep no body.
-        let bodies: i64 = conn
+        let bodies: i64 = raw
             .query_row(
                 "SELECT count(*) FROM webhook_outbox WHERE body IS NOT NULL",
                 [],
@@ -433,23 +476,24 @@ mod tests {
             .unwrap();
         assert_eq!(bodies, 2);
         // Only the configured URLs are claimed.
-        forget(&conn, "c1").unwrap();
-        assert_eq!(counts(&conn).unwrap(), (0, 2, 0));
-        assert_eq!(prune(&conn, 1001).unwrap(), 2);
+        forget(&mut conn, "c1").unwrap();
+        assert_eq!(counts(&mut conn).unwrap(), (0, 2, 0));
+        assert_eq!(prune(&mut conn, 1001).unwrap(), 2);
     }
 
     #[test]
     fn only_configured_urls_are_claimed_and_nothing_queues_without_targets() {
-        let conn = db();
-        enqueue(&conn, &Targets::none(), &[event("c")], 1).unwrap();
-        assert_eq!(counts(&conn).unwrap(), (0, 0, 0));
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
+        enqueue(&mut conn, &Targets::none(), &[event("c")], 1).unwrap();
+        assert_eq!(counts(&mut conn).unwrap(), (0, 0, 0));
         let targets = Targets(vec!["http://old/".to_string()].into());
-        enqueue(&conn, &targets, &[event("c")], 1).unwrap();
-        assert!(claim(&conn, &["http://new/".into()], "p", 5, 10, 4)
+        enqueue(&mut conn, &targets, &[event("c")], 1).unwrap();
+        assert!(claim(&mut conn, &["http://new/".into()], "p", 5, 10, 4)
             .unwrap()
             .is_empty());
         assert_eq!(
-            claim(&conn, &["http://old/".into()], "p", 5, 10, 4)
+            claim(&mut conn, &["http://old/".into()], "p", 5, 10, 4)
                 .unwrap()
                 .len(),
             1
@@ -458,10 +502,11 @@ mod tests {
 
     #[test]
     fn one_transaction_records_attempts_and_claims_the_next_rows() {
-        let mut conn = db();
+        let raw = db();
+        let mut conn = Conn::Sqlite(&raw);
         let targets = Targets(vec!["http://a/".to_string()].into());
         enqueue(
-            &conn,
+            &mut conn,
             &targets,
             &[event("c1"), event("c1"), event("c2")],
             1000,
@@ -490,7 +535,7 @@ mod tests {
         let next = record_and_claim(&mut conn, "p", &results, &urls, 1002, 5000, 4).unwrap();
         assert_eq!(next.len(), 1, "c1's second row; c2's waits until 9000");
         assert_eq!(next[0].attempts, 0);
-        assert_eq!(counts(&conn).unwrap(), (2, 1, 0));
+        assert_eq!(counts(&mut conn).unwrap(), (2, 1, 0));
         // At 9000: c2's retry is due, and c1's second row, whose lease (to 5000) expired
         // without a result (a process that died), is claimable again.
         let again = record_and_claim(&mut conn, "p2", &[], &urls, 9000, 20_000, 4).unwrap();
