@@ -1,7 +1,7 @@
 //! Every SQL statement of the model insights: the schema step, the candidate search, claims
 //! with a lease and the hourly cap, the results, the transcript read and the API's view.
-//! This is the storage boundary: a second backend (PostgreSQL, not built yet) would reimplement this module and
-//! nothing else of the insights (there: `SELECT … FOR UPDATE SKIP LOCKED` in [`claim`]).
+//! Written over [`crate::collector::db::Conn`] for SQLite and PostgreSQL (there a claim locks
+//! the conversation row and the hour's usage row, so the cap holds across collectors).
 //!
 //! Tables:
 //!

@@ -1,9 +1,8 @@
 //! Every SQL statement of the webhook outbox: the schema step, queueing events (in the
 //! caller's transaction), claiming due rows with a lease, recording attempts, deletion with
-//! a conversation, pruning, and the deliveries listing. This is the storage boundary: a
-//! second backend (PostgreSQL, not built yet) would reimplement this module and nothing else of the webhooks;
-//! the claim is one `UPDATE ... WHERE id IN (SELECT ...) RETURNING`, which PostgreSQL runs
-//! as is (add `FOR UPDATE SKIP LOCKED` to its inner select).
+//! a conversation, pruning, and the deliveries listing, over [`crate::collector::db::Conn`]
+//! for SQLite and PostgreSQL: the claim is one `UPDATE ... WHERE id IN (SELECT ...)
+//! RETURNING`, on PostgreSQL with `FOR UPDATE SKIP LOCKED` in its inner select.
 //!
 //! Table `webhook_outbox`, one row per (event, URL):
 //!
