@@ -100,6 +100,15 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// The refusal of a U+0000 (NUL) character in `field`.
+pub fn nul(field: &str) -> Refusal {
+    Refusal::new(
+        "invalid_character",
+        field,
+        format!("{field} must not contain the NUL character (U+0000), which cannot be stored"),
+    )
+}
+
 fn time(value: u64, field: &str) -> Result<i64, Refusal> {
     i64::try_from(value)
         .ok()
@@ -159,6 +168,21 @@ impl Record {
                     .collect::<Vec<_>>()
                     .join("; "),
             ));
+        }
+        // PostgreSQL's `text` cannot hold U+0000, and neither backend should hold what the other
+        // refuses: the same rule for both.
+        for (field, value) in [
+            ("eventId", e.event_id.as_str()),
+            ("visitorId", e.visitor_id.as_deref().unwrap_or("")),
+            ("accountId", e.account_id.as_deref().unwrap_or("")),
+            ("properties.agentId", p.agent_id.as_str()),
+            ("properties.conversationId", p.conversation_id.as_str()),
+            ("properties.messageId", p.message_id.as_str()),
+            ("properties.content", p.content.as_str()),
+        ] {
+            if value.contains('\0') {
+                return Err(nul(field));
+            }
         }
         let kind = match e.event_type {
             EventType::UserReaction => Kind::Reaction(p.reaction().ok_or_else(|| {
@@ -254,6 +278,23 @@ mod tests {
         assert_eq!(
             (err.code, err.field.as_str()),
             ("invalid_reaction", "properties.content")
+        );
+    }
+
+    #[test]
+    fn nul_characters_are_refused_in_ids_and_content() {
+        let mut v = base("prompt", "x");
+        v["properties"]["content"] = json!("a\u{0}b");
+        let err = Record::from_event(&relayed(v)).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_str()),
+            ("invalid_character", "properties.content")
+        );
+        let mut v = base("prompt", "x");
+        v["eventId"] = json!("\u{0}");
+        assert_eq!(
+            Record::from_event(&relayed(v)).unwrap_err().field,
+            "eventId"
         );
     }
 

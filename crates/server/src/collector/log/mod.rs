@@ -298,7 +298,8 @@ async fn create(
         idempotency_key,
     } = request::create(&body, now)?;
     // Keys are scoped to the agent: two backends choosing the same key never meet.
-    let idempotency_key = idempotency_key.map(|k| format!("{agent_id}\u{0}{k}"));
+    // Length-prefixed, so no pair of agent and key can spell another's.
+    let idempotency_key = idempotency_key.map(|k| format!("{}:{agent_id}:{k}", agent_id.len()));
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
     let result = c

@@ -262,6 +262,10 @@ impl Checker {
         let field = join(path, key);
         match obj.get(key) {
             None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.bad(field, "must not contain the NUL character (U+0000)");
+                None
+            }
             Some(Value::String(s)) if !s.is_empty() && s.len() <= MAX_ID_BYTES => Some(s.clone()),
             Some(Value::String(s)) if s.is_empty() => {
                 self.bad(field, "must be a non-empty string");
@@ -427,6 +431,13 @@ impl Checker {
             }
         };
         let content = match obj.get("content") {
+            Some(Value::String(s)) if s.contains('\0') => {
+                self.bad(
+                    join(path, "content"),
+                    "must not contain the NUL character (U+0000)",
+                );
+                String::new()
+            }
             Some(Value::String(s)) => s.clone(),
             None | Some(Value::Null) => String::new(),
             Some(other) => {
@@ -915,6 +926,19 @@ mod tests {
         let d = details(append(&Value::Object(body), NOW).unwrap_err());
         assert_eq!(d.len(), MAX_DETAILS + 1);
         assert_eq!(d["…"], "and 150 more fields not listed");
+    }
+
+    #[test]
+    fn nul_characters_are_named() {
+        let d = details(
+            create(
+                &json!({"agentId": "a\u{0}", "messages": [{"role": "user", "content": "x\u{0}"}]}),
+                NOW,
+            )
+            .unwrap_err(),
+        );
+        assert!(d["agentId"].contains("U+0000"), "{d:?}");
+        assert!(d["messages[0].content"].contains("U+0000"), "{d:?}");
     }
 
     #[test]
