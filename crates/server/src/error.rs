@@ -182,3 +182,8 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+/// [`now_ms`] as the `i64` the stores keep times in.
+pub fn now_i64() -> i64 {
+    i64::try_from(now_ms()).unwrap_or(i64::MAX)
+}

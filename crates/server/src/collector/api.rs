@@ -41,7 +41,7 @@ use super::read::Clock;
 use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
 use super::view::ConversationDetail;
 use super::{read, stats, Collector};
-use crate::error::{now_ms, ApiError, RequestId};
+use crate::error::{now_i64, ApiError, RequestId};
 
 /// The read routes, each requiring the API key.
 pub fn routes(collector: Arc<Collector>) -> Router<Arc<Collector>> {
@@ -141,11 +141,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// The time now, unix ms.
-fn now() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
-}
-
 /// 404 `not_found` for an unknown conversation.
 pub(crate) fn not_found() -> ApiError {
     ApiError::new(
@@ -161,7 +156,7 @@ async fn list(
     Pairs(q): Pairs,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let q = ConversationQuery::parse(q)?;
-    let clock = Clock::new(now(), &c.analysis);
+    let clock = Clock::new(now_i64(), &c.analysis);
     let page = c
         .read(&rid, move |conn| read::conversations(conn, &q, clock))
         .await?;
@@ -178,7 +173,7 @@ async fn one(
     let cfg = Arc::clone(&c.analysis);
     let detail = c
         .read(&rid, move |conn| {
-            read::conversation(conn, &id, &q, now(), &cfg)
+            read::conversation(conn, &id, &q, now_i64(), &cfg)
         })
         .await?
         .ok_or_else(not_found)?;
@@ -212,7 +207,7 @@ fn render(
         limit: DetailQuery::MAX_LIMIT,
         after: None,
     };
-    let now = now();
+    let now = now_i64();
     let Some(mut page) = read::conversation(conn, id, &q, now, cfg)? else {
         return Ok(None);
     };
@@ -322,7 +317,7 @@ async fn stats_of(
     Pairs(q): Pairs,
 ) -> Result<Json<impl Serialize>, ApiError> {
     let q = StatsQuery::parse(q)?;
-    let clock = Clock::new(now(), &c.analysis);
+    let clock = Clock::new(now_i64(), &c.analysis);
     Ok(Json(
         c.read(&rid, move |conn| stats::stats(conn, &q, clock))
             .await?,

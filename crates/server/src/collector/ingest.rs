@@ -28,7 +28,7 @@ use agent_track_schema::{Rejection, RelayedEvent};
 
 use super::record::{Record, Refusal};
 use super::{store, Collector};
-use crate::error::{now_ms, ApiError, RequestId};
+use crate::error::{now_i64, now_ms, ApiError, RequestId};
 use crate::signature;
 
 /// Largest accepted body: 8 MB.
@@ -199,7 +199,7 @@ async fn handle(
     if !rejected.is_empty() {
         tracing::info!(request_id = %rid, rejected = rejected.len(), "events refused for good");
     }
-    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let now = now_i64();
     let cfg = Arc::clone(&collector.analysis);
     let hooks = collector.webhook_targets().clone();
     let outcome = collector

@@ -57,7 +57,7 @@ use axum::Router;
 use rusqlite::Connection;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::error::{now_ms, ApiError};
+use crate::error::{now_i64, ApiError};
 use crate::private;
 use crate::secret::Secrets;
 use analysis::AnalysisConfig;
@@ -501,7 +501,7 @@ impl Collector {
         runtime.spawn(async move {
             loop {
                 let Some(this) = weak.upgrade() else { return };
-                let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+                let now = now_i64();
                 if let Err(e) = this.retain(&cfg, now).await {
                     tracing::warn!(code = %e.code, "retention failed; retrying at the next interval");
                 }
@@ -551,7 +551,7 @@ impl Collector {
         loop {
             let cfg = Arc::clone(&self.analysis);
             let hooks = self.webhook_targets.clone();
-            let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+            let now = now_i64();
             let n = self
                 .write("sweep", move |conn| {
                     analysis::storage::sweep(conn, kind, now, &cfg, SWEEP_BATCH, &hooks)

@@ -30,11 +30,10 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::record::Record;
 use super::{store, time, Collector};
-use crate::error::{now_ms, ApiError, RequestId};
+use crate::error::{now_i64, ApiError, RequestId};
 
 /// The header holding the key.
 pub const KEY_HEADER: &str = "x-pendo-integration-key";
@@ -78,7 +77,6 @@ async fn require_key(State(c): State<Arc<Collector>>, req: Request, next: Next) 
 /// value (a later reaction to the same message is a new event; its repeat is not).
 fn event_id(e: &Event) -> String {
     let p = &e.properties;
-    let mut h = Sha256::new();
     let ts = e.timestamp.to_string();
     let mut parts = vec![
         p.conversation_id.as_str(),
@@ -88,15 +86,7 @@ fn event_id(e: &Event) -> String {
     if e.event_type == EventType::UserReaction {
         parts.extend([ts.as_str(), p.content.as_str()]);
     }
-    for part in parts {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let hex: String = h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("pendo_{hex}")
+    super::record::derived_id("pendo_", &parts)
 }
 
 fn string(
@@ -266,7 +256,7 @@ async fn track(
     let bytes = super::ingest::read_body_limited(&headers, body, MAX_BODY_BYTES).await?;
     let body: Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("invalid_body", format!("the body is not JSON: {e}")))?;
-    let now = i64::try_from(now_ms()).unwrap_or(i64::MAX);
+    let now = now_i64();
     let relayed = parse(&body, now)?;
     let record = Record::from_event(&relayed).map_err(|r| {
         ApiError::validation(BTreeMap::from([(

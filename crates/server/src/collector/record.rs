@@ -100,6 +100,23 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// An eventId derived from `parts` (each followed by a NUL byte, so no two lists of parts
+/// hash alike): `prefix` + the first 16 bytes of their SHA-256, hex. For events that come
+/// without an eventId (the conversation log API, `/data/agentic`), so a repeat is a duplicate.
+pub fn derived_id(prefix: &str, parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in parts {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let hex: String = h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{prefix}{hex}")
+}
+
 /// The refusal of a U+0000 (NUL) character in `field`.
 pub fn nul(field: &str) -> Refusal {
     Refusal::new(

@@ -30,7 +30,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::storage::{self, ClaimRules, Finish, Job};
 use super::{answer, prompt, InsightsConfig};
 use crate::collector::Collector;
-use crate::error::now_ms;
+use crate::error::now_i64;
 
 /// Largest answer body read.
 pub const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -52,10 +52,6 @@ pub enum Attempt {
     },
     /// A failure another attempt would not mend.
     Fail(String),
-}
-
-fn now() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
 /// `text` without the key.
@@ -254,7 +250,7 @@ async fn find_and_claim(
     cfg: &Arc<InsightsConfig>,
     free: usize,
 ) -> Result<(bool, Vec<Job>), &'static str> {
-    let now = now();
+    let now = now_i64();
     let per_hour = cfg.per_hour;
     let candidates = this
         .read("insights", move |conn| {
@@ -323,7 +319,7 @@ async fn run(
             retry_after: None,
         },
     };
-    let now = now();
+    let now = now_i64();
     let n = job.attempt;
     let outcome = match &attempt {
         Attempt::Ready(_) => "ready",

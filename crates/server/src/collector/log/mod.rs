@@ -32,12 +32,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use super::api::key_matches;
 use super::record::{Kind, Record};
 use super::{store, Collector};
-use crate::error::{now_ms, ApiError, RequestId};
+use crate::error::{now_i64, ApiError, RequestId};
 use request::{AppendIn, CreateIn, MessageIn, StateIn, StatusIn};
 use storage::Head;
 
@@ -192,14 +191,7 @@ fn new_id(prefix: &str) -> String {
 /// The eventId of a log message: derived from where it is stored, so a retry of the same
 /// message is a duplicate.
 fn event_id(conversation_id: &str, message_id: &str, stored_type: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [conversation_id, message_id, stored_type] {
-        h.update(part.as_bytes());
-        h.update([0]);
-    }
-    let digest = h.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("log_{hex}")
+    super::record::derived_id("log_", &[conversation_id, message_id, stored_type])
 }
 
 /// The stored records of `messages` for conversation `id`, and their message ids.
@@ -287,7 +279,7 @@ async fn create(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
-    let now = now();
+    let now = now_i64();
     let CreateIn {
         id,
         agent_id,
@@ -372,7 +364,7 @@ async fn append(
     body: Body,
 ) -> Result<Json<Answer>, ApiError> {
     let body = json_body(&headers, body).await?;
-    let now = now();
+    let now = now_i64();
     let AppendIn { messages, state } = request::append(&body, now)?;
     let cfg = Arc::clone(&c.analysis);
     let hooks = c.webhook_targets().clone();
@@ -401,10 +393,6 @@ fn count(c: &Collector, outcome: Option<store::Outcome>) {
         c.metrics()
             .count("log_api", "duplicate", o.duplicates as u64);
     }
-}
-
-fn now() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

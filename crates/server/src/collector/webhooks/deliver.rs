@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use super::storage::{self, Attempt, Claimed};
 use super::{redact, RetryPolicy};
 use crate::collector::Collector;
-use crate::error::now_ms;
+use crate::error::now_i64;
 use crate::secret::Secrets;
 use crate::signature;
 
@@ -37,10 +37,6 @@ const EXCERPT_CHARS: usize = 200;
 const EXCERPT_BYTES: usize = 1024;
 /// How often final rows older than [`RetryPolicy::keep_final`] are pruned.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
-
-fn now() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
-}
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -124,7 +120,7 @@ pub async fn attempt(
     policy: &RetryPolicy,
     row: &Claimed,
 ) -> Attempt {
-    let ts = now() / 1000;
+    let ts = now_i64() / 1000;
     let sig = signature::sign(secrets, &row.webhook_id, ts, row.body.as_bytes());
     let sent = client
         .post(&row.url)
@@ -139,7 +135,7 @@ pub async fn attempt(
         Ok(r) => r,
         Err(e) => {
             let error = describe(&e, policy);
-            return match next_attempt(policy, row, now(), None) {
+            return match next_attempt(policy, row, now_i64(), None) {
                 Some(next_at) => Attempt::Retry {
                     status: None,
                     error,
@@ -157,7 +153,7 @@ pub async fn attempt(
     if status.is_success() {
         return Attempt::Delivered {
             status: code,
-            at: now(),
+            at: now_i64(),
         };
     }
     let retry_after = resp
@@ -179,7 +175,7 @@ pub async fn attempt(
             error,
         };
     }
-    match next_attempt(policy, row, now(), retry_after) {
+    match next_attempt(policy, row, now_i64(), retry_after) {
         Some(next_at) => Attempt::Retry {
             status: Some(code),
             error,
@@ -250,7 +246,7 @@ pub fn start(collector: &Arc<Collector>, wake: Arc<Notify>) {
             let results: Vec<(i64, Attempt)> =
                 done.iter().map(|d| (d.id, d.attempt.clone())).collect();
             let (urls, owner2) = (Arc::clone(&urls), Arc::clone(&owner));
-            let now = now();
+            let now = now_i64();
             let lease_until = now.saturating_add(ms(policy.lease));
             let claimed = this
                 .write("webhooks", move |conn| {
