@@ -695,11 +695,11 @@ pub fn stored_issues(conn: &mut Conn<'_, '_>, id: &str) -> db::Result<Vec<Issue>
 mod tests {
     use super::*;
 
-    #[test]
-    fn sweeps_judge_old_conversations_once_and_due_verdicts_when_due() {
+    /// A migrated in-memory database holding conversation `old` (one prompt at 1 s), stored
+    /// before the analysis existed: no verdict.
+    fn unjudged() -> rusqlite::Connection {
         let mut raw = rusqlite::Connection::open_in_memory().unwrap();
         crate::collector::schema::migrate(&mut raw).unwrap();
-        // A conversation stored before the analysis existed: no verdict.
         raw.execute_batch(
             "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
              INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
@@ -707,6 +707,12 @@ mod tests {
              VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
         )
         .unwrap();
+        raw
+    }
+
+    #[test]
+    fn sweeps_judge_old_conversations_once_and_due_verdicts_when_due() {
+        let raw = unjudged();
         let mut conn = Conn::Sqlite(&raw);
         let cfg = AnalysisConfig::default();
         // 30 s after the prompt: judged, the prompt not yet unanswered, a recheck at 61 s.
@@ -780,15 +786,7 @@ mod tests {
 
     #[test]
     fn verdict_changes_queue_webhook_events_except_for_history() {
-        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut raw).unwrap();
-        raw.execute_batch(
-            "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
-             INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,
-                received_at, suggested_prompt, tools_used, models_used, files_uploaded, subagents_used, event_properties, context)
-             VALUES ('old', 'p1', 'prompt', 'e1', 'a', 'hello?', 1000, 1000, 1000, 0, '[]', '[]', '[]', '[]', '{}', '{}');",
-        )
-        .unwrap();
+        let raw = unjudged();
         let mut conn = Conn::Sqlite(&raw);
         let cfg = AnalysisConfig::default();
         let hooks = crate::collector::webhooks::WebhookConfig {
