@@ -55,6 +55,27 @@ export function lockRequest(locks, name, wait) {
   });
 }
 
+// drive(step, locks, name, wait) runs one delivery pass of src/browser/driver.rs: with Web
+// Locks (`locks`, else null) it first requests the lock `name` and tells step whether it was
+// granted; then, while step returns a promise (a request made by post), it awaits it and
+// hands step the result; while it returns a number (waiting for the localStorage lease), it
+// waits that many ms and calls step(true). Whatever else step returns ends the pass: the
+// promise drive returns resolves with it, or rejects with it when it is an Error. The Web
+// Lock is held until then.
+export async function drive(step, locks, name, wait) {
+  let release = null, out;
+  try {
+    out = step(locks ? !!(release = await lockRequest(locks, name, wait)) : true);
+    while (out instanceof Promise || typeof out === 'number') {
+      out = step(typeof out === 'number' ? await new Promise((woke) => setTimeout(woke, out, true)) : await out);
+    }
+  } finally {
+    release?.();
+  }
+  if (out instanceof Error) throw out;
+  return out;
+}
+
 // every(ms, f) calls f every ms milliseconds, after(ms, f) once after ms; each returns the
 // function that cancels it (src/browser/timer.rs calls it when its Timer drops).
 export function every(ms, f) {

@@ -33,6 +33,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// `flush()` could not get the cross-tab lock.
+    pub fn busy() -> Error {
+        Error::Delivery {
+            code: codes::BUSY,
+            message: "another sender holds the lock; the events stay queued".into(),
+        }
+    }
+
     /// The stable code of the (first) problem, e.g. `unknown_property`, `invalid_config`.
     pub fn code(&self) -> &str {
         match self {

@@ -7,7 +7,8 @@
 //!   the user's hooks around the [`engine`].
 //! - [`engine`]: the tracker's state, free of callbacks and browser access, applying the
 //!   decisions of [`delivery`], [`queue`] and [`config`].
-//! - [`pass`]: one delivery pass, the async loop between the engine, a transport and a lock.
+//! - [`pass`]: one delivery pass, a synchronous state machine, and the async loop that runs
+//!   it over a transport (the browser's JS API drives it from `js/browser.js` instead).
 //! - [`delivery`]: pure decisions (batches, response outcomes, backoff) and the transport and
 //!   lock interfaces.
 //! - [`keys`], [`codes`]: every `localStorage` key and every error code, in one place.

@@ -6,6 +6,7 @@ use std::task::{Context, Poll, Waker};
 use serde_json::Map;
 
 use crate::delivery::{RecordingTransport, Reply};
+use crate::pass::Mode;
 use crate::platform::FixedPlatform;
 use crate::{AgentProperties, Config, EventType, Hooks, MemoryStorage, Tracker};
 
@@ -456,4 +457,80 @@ fn an_event_in_flight_is_never_both_dropped_and_sent() {
         stats.dropped, 2,
         "the 2 oldest late events, not the 3 in flight"
     );
+}
+
+/// The step-by-step API that `js/browser.js` drives (the npm package's passes): the same
+/// decisions as `flush()`, one body at a time, and no second automatic pass while one runs.
+#[test]
+fn a_pass_driven_step_by_step_splits_acknowledges_and_ends() {
+    let s = setup();
+    let ids = track(&s, 4);
+    assert!(s.tracker.pass_due(Mode::Normal));
+    let mut pass = s.tracker.begin_pass(Mode::Normal).unwrap();
+    assert_eq!(pass.endpoint(), "/v1/events");
+    assert!(!pass.keepalive());
+    assert!(
+        !s.tracker.pass_due(Mode::Normal),
+        "one automatic pass at a time"
+    );
+    let mut sent = Vec::new();
+    let mut replies = vec![http(413, "", None)].into_iter();
+    while let Some(body) = s.tracker.next_body(&mut pass).unwrap() {
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let batch: Vec<String> = v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["eventId"].as_str().unwrap().to_string())
+            .collect();
+        sent.push(batch);
+        let reply = replies
+            .next()
+            .unwrap_or_else(|| http(200, r#"{"requestId":"r","accepted":1}"#, None));
+        s.tracker.answer(&mut pass, &reply).unwrap();
+    }
+    assert_eq!(sent, [ids.clone(), ids[..2].to_vec(), ids[2..].to_vec()]);
+    let report = s.tracker.finish_pass(pass);
+    let report = s.tracker.end_pass(Ok(report)).unwrap();
+    assert_eq!((report.sent, report.remaining), (4, 0));
+    assert_eq!(s.tracker.stats().queued, 0);
+}
+
+#[test]
+fn a_driven_pass_stops_on_a_retry_and_sets_the_backoff() {
+    let s = setup();
+    track(&s, 2);
+    let mut pass = s.tracker.begin_pass(Mode::Normal).unwrap();
+    assert!(s.tracker.next_body(&mut pass).unwrap().is_some());
+    let err = s
+        .tracker
+        .answer(&mut pass, &http(503, "", Some("30")))
+        .unwrap_err();
+    assert_eq!(err.code(), "delivery_failed");
+    assert!(s.tracker.end_pass(Err(err)).is_err());
+    assert_eq!(s.tracker.retry_at(), Some(T0 + 30_000));
+    assert!(!s.tracker.pass_due(Mode::Normal), "backing off");
+    assert!(
+        s.tracker.pass_due(Mode::Keepalive),
+        "the page-hide send goes even while backing off"
+    );
+    assert_eq!(s.tracker.stats().queued, 2);
+}
+
+#[test]
+fn a_keepalive_pass_sends_one_body() {
+    let s = setup();
+    track(&s, 3);
+    let mut pass = s.tracker.begin_pass(Mode::Keepalive).unwrap();
+    assert!(pass.keepalive());
+    assert!(s.tracker.next_body(&mut pass).unwrap().is_some());
+    s.tracker
+        .answer(
+            &mut pass,
+            &http(200, r#"{"requestId":"r","accepted":1}"#, None),
+        )
+        .unwrap();
+    assert_eq!(s.tracker.next_body(&mut pass).unwrap(), None);
+    let report = s.tracker.finish_pass(pass);
+    assert_eq!(s.tracker.end_pass(Ok(report)).unwrap().sent, 3);
 }

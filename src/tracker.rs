@@ -14,10 +14,11 @@ use agent_track_schema::{AgentProperties, Event, EventType};
 use crate::codes;
 
 use crate::config::Config;
+use crate::delivery::Reply;
 use crate::delivery::{Lock, NoLock, Transport};
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::pass::{run, Mode, PassReport};
+use crate::pass::{run, Mode, Pass, PassReport};
 use crate::platform::Platform;
 use crate::report::Report;
 use crate::stats::Stats;
@@ -199,18 +200,15 @@ impl Tracker {
     /// One delivery pass now (`flush()`): waits for the cross-tab lock, ignores any backoff,
     /// sends every queued event. Fails when it could not deliver; the events stay queued.
     pub async fn flush(&self) -> Result<PassReport, Error> {
-        self.pass(Mode::Normal, true).await.unwrap_or_else(|| {
-            Err(Error::Delivery {
-                code: codes::BUSY,
-                message: "another sender holds the lock; the events stay queued".into(),
-            })
-        })
+        self.pass(Mode::Normal, true)
+            .await
+            .unwrap_or_else(|| Err(Error::busy()))
     }
 
     /// An automatic pass (timer, count, `online`): only when one is due, no other pass of
     /// this tracker runs and no other tab holds the lock. `None` when it did not run.
     pub async fn flush_if_due(&self) -> Option<Result<PassReport, Error>> {
-        if self.delivery.borrow().sending || !self.engine.borrow_mut().wants_pass() {
+        if !self.pass_due(Mode::Normal) {
             return None;
         }
         self.pass(Mode::Normal, false).await
@@ -218,10 +216,21 @@ impl Tracker {
 
     /// The page-hide send: one keepalive batch, if no other tab is sending.
     pub async fn flush_on_hide(&self) -> Option<Result<PassReport, Error>> {
-        if !self.engine.borrow_mut().wants_pass() && self.engine.borrow().retry_at().is_none() {
+        if !self.pass_due(Mode::Keepalive) {
             return None;
         }
         self.pass(Mode::Keepalive, false).await
+    }
+
+    /// Whether an automatic pass is due: for [`Mode::Normal`] (timer, count, `online`), when
+    /// no pass of this tracker runs and [`Engine::wants_pass`]; for the page-hide send, also
+    /// while backing off (the page may not come back).
+    pub fn pass_due(&self, mode: Mode) -> bool {
+        let wants = self.engine.borrow_mut().wants_pass();
+        match mode {
+            Mode::Normal => wants && !self.delivery.borrow().sending,
+            Mode::Keepalive => wants || self.engine.borrow().retry_at().is_some(),
+        }
     }
 
     async fn pass(&self, mode: Mode, wait: bool) -> Option<Result<PassReport, Error>> {
@@ -238,10 +247,39 @@ impl Tracker {
         let guard = lock.acquire(wait).await?;
         self.delivery.borrow_mut().sending = true;
         let result = run(&self.engine, transport.as_ref(), mode).await;
-        self.delivery.borrow_mut().sending = false;
         drop(guard);
+        Some(self.end_pass(result))
+    }
+
+    /// A pass driven from outside Rust, step by step (the npm package's `js/browser.js` sends
+    /// with `fetch` under its own cross-tab lock, so that the module carries no futures):
+    /// `begin_pass`, then [`Tracker::next_body`] and [`Tracker::answer`] until the pass is
+    /// over, then [`Tracker::end_pass`], which must follow every `begin_pass`.
+    pub fn begin_pass(&self, mode: Mode) -> Result<Pass, Error> {
+        self.delivery.borrow_mut().sending = true;
+        Pass::start(&self.engine.borrow(), mode)
+    }
+
+    /// The next body of `pass` to send ([`Pass::next`]); `None` when it is over.
+    pub fn next_body(&self, pass: &mut Pass) -> Result<Option<String>, Error> {
+        pass.next(&mut self.engine.borrow_mut())
+    }
+
+    /// The reply to the body [`Tracker::next_body`] returned ([`Pass::answer`]).
+    pub fn answer(&self, pass: &mut Pass, reply: &Reply) -> Result<(), Error> {
+        pass.answer(&mut self.engine.borrow_mut(), reply)
+    }
+
+    /// What `pass` did, once it is over ([`Pass::finish`]).
+    pub fn finish_pass(&self, pass: Pass) -> PassReport {
+        pass.finish(&mut self.engine.borrow_mut())
+    }
+
+    /// Ends a pass: another automatic pass may start, and `onError` hears what it reported.
+    pub fn end_pass(&self, result: Result<PassReport, Error>) -> Result<PassReport, Error> {
+        self.delivery.borrow_mut().sending = false;
         self.deliver_reports();
-        Some(result)
+        result
     }
 
     /// When the next automatic attempt may run after a failure (unix ms), if backing off.

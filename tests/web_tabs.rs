@@ -8,7 +8,8 @@ use std::rc::Rc;
 
 use agent_track::browser::LocalStorage;
 use agent_track::browser::{
-    new_tracker, BrowserPlatform, FetchTransport, Lease, Scheduler, LEASE_MS, LOCK_NAME, RENEW_MS,
+    new_tracker, BrowserPlatform, FetchTransport, Lease, PageLock, Scheduler, LEASE_MS, LOCK_NAME,
+    RENEW_MS,
 };
 use agent_track::delivery::Lock;
 use agent_track::{AgentProperties, Config, EventType, Hooks, Tracker};
@@ -242,8 +243,8 @@ async fn page_hide_releases_the_lease_while_its_keepalive_send_is_in_flight() {
         platform.clone(),
     );
     t.set_transport(Rc::new(FetchTransport));
-    let lock: Rc<dyn Lock> = Rc::new(Lease::new(Rc::new(LocalStorage::open().unwrap()), platform));
-    t.set_lock(lock.clone());
+    let held = Lease::new(Rc::new(LocalStorage::open().unwrap()), platform);
+    t.set_lock(Rc::new(held.clone()));
     t.configure(
         Config {
             endpoint: Some(rec.endpoint()),
@@ -253,7 +254,7 @@ async fn page_hide_releases_the_lease_while_its_keepalive_send_is_in_flight() {
         },
         Hooks::default(),
     );
-    let scheduler = Scheduler::start(&t, 60_000, lock);
+    let scheduler = Scheduler::start(&t, 60_000, PageLock::Lease(held));
     let ids: Vec<String> = (0..3).map(|i| track(&t, i)).collect();
     js("window.dispatchEvent(new Event('pagehide'))");
     let sent = rec.wait_for(1, 1000).await;

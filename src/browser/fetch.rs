@@ -32,7 +32,12 @@ impl Transport for FetchTransport {
 #[wasm_bindgen(module = "/js/browser.js")]
 extern "C" {
     /// Resolves with an [`Answer`] or, for a network failure, its description (a string).
-    fn post(endpoint: &str, body: &str, keepalive: bool, timeout_ms: u32) -> js_sys::Promise;
+    pub(super) fn post(
+        endpoint: &str,
+        body: &str,
+        keepalive: bool,
+        timeout_ms: u32,
+    ) -> js_sys::Promise;
     /// An HTTP answer: `{status, body, retryAfter}`.
     type Answer;
     #[wasm_bindgen(method, getter)]
@@ -44,7 +49,7 @@ extern "C" {
 }
 
 /// What `post` resolved with, as a [`Reply`].
-fn reply(settled: Result<JsValue, JsValue>) -> Reply {
+pub(super) fn reply(settled: Result<JsValue, JsValue>) -> Reply {
     match settled {
         Ok(v) => match v.as_string() {
             Some(description) => Reply::Network(description),

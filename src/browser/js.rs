@@ -14,7 +14,7 @@ use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
 use crate::error::Error;
-use crate::pass::PassReport;
+use crate::pass::{Mode, PassReport};
 use crate::report::Report;
 use crate::stats::Stats;
 use crate::tracker::Hooks;
@@ -215,7 +215,8 @@ pub fn track_agent(
         ),
         None => None,
     };
-    super::tracker()
+    super::page()
+        .0
         .track_json(
             &event_type,
             props_doc.root(),
@@ -229,13 +230,12 @@ pub fn track_agent(
 /// deliver. Events stay queued in every failure.
 #[wasm_bindgen]
 pub fn flush() -> JsFlushResult {
-    let tracker = super::tracker();
-    wasm_bindgen_futures::future_to_promise(async move {
-        tracker
-            .flush()
-            .await
-            .map(|report| parse(&report_json(&report)))
-            .map_err(|e| js_error(&e))
+    let (tracker, lock) = super::page();
+    super::driver::start(&tracker, &lock, Mode::Normal, true, |ended| {
+        match ended.unwrap_or_else(|| Err(Error::busy())) {
+            Ok(report) => parse(&report_json(&report)),
+            Err(e) => js_error(&e),
+        }
     })
     .unchecked_into()
 }
@@ -243,19 +243,19 @@ pub fn flush() -> JsFlushResult {
 /// Stops capture on this origin (persisted, every tab) and clears the queue.
 #[wasm_bindgen(js_name = optOut)]
 pub fn opt_out() {
-    super::tracker().opt_out();
+    super::page().0.opt_out();
 }
 
 /// Resumes capture after `optOut()`.
 #[wasm_bindgen(js_name = optIn)]
 pub fn opt_in() {
-    super::tracker().opt_in();
+    super::page().0.opt_in();
 }
 
 /// The per-page counters.
 #[wasm_bindgen]
 pub fn stats() -> JsStats {
-    parse(&stats_json(&super::tracker().stats())).unchecked_into()
+    parse(&stats_json(&super::page().0.stats())).unchecked_into()
 }
 
 /// Stops this page's tracker. Queued events stay in `localStorage` for the next page load

@@ -33,10 +33,45 @@ extern "C" {
 /// The browser's best lock: Web Locks when `navigator.locks` exists (secure contexts of
 /// current browsers), else a [`Lease`].
 pub fn default_lock(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Rc<dyn Lock> {
-    match WebLock::new() {
-        Some(l) => Rc::new(l),
-        None => Rc::new(Lease::new(storage, platform)),
+    match PageLock::new(storage, platform) {
+        PageLock::Web(locks) => Rc::new(WebLock(locks)),
+        PageLock::Lease(l) => Rc::new(l),
     }
+}
+
+/// The same choice for passes driven by `js/browser.js` ([`super::Scheduler`] and the JS
+/// API's `flush()`): JS requests a Web Lock itself; the lease is taken in Rust, step by step.
+#[derive(Clone)]
+pub enum PageLock {
+    /// `navigator.locks`.
+    Web(JsValue),
+    /// The fallback without Web Locks.
+    Lease(Lease),
+}
+
+impl PageLock {
+    /// Web Locks when the browser has them, else a [`Lease`] in `storage`.
+    pub fn new(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> PageLock {
+        match locks() {
+            Some(l) => PageLock::Web(l),
+            None => PageLock::Lease(Lease::new(storage, platform)),
+        }
+    }
+
+    /// Page hide: see [`Lock::release_on_hide`].
+    pub fn release_on_hide(&self) {
+        if let PageLock::Lease(l) = self {
+            l.release_on_hide();
+        }
+    }
+}
+
+/// `navigator.locks`, when the browser has it.
+fn locks() -> Option<JsValue> {
+    let navigator = web_sys::window()?.navigator();
+    Reflect::get(&navigator, &"locks".into())
+        .ok()
+        .filter(|l| l.is_object())
 }
 
 /// `navigator.locks.request(LOCK_NAME, {ifAvailable}, cb)`: the lock is held until the
@@ -47,11 +82,7 @@ pub struct WebLock(JsValue);
 impl WebLock {
     /// `None` when the browser has no `navigator.locks`.
     pub fn new() -> Option<WebLock> {
-        let navigator = web_sys::window()?.navigator();
-        let locks = Reflect::get(&navigator, &"locks".into())
-            .ok()
-            .filter(|l| l.is_object())?;
-        Some(WebLock(locks))
+        locks().map(WebLock)
     }
 }
 
@@ -86,6 +117,7 @@ impl Lock for WebLock {
 /// dropping the last guard stops renewing and removes the lease if it is still ours. A page
 /// that goes away releases it on page hide ([`Lock::release_on_hide`]); a page that dies
 /// without page hide leaves a lease that expires within [`LEASE_MS`].
+#[derive(Clone)]
 pub struct Lease(Rc<Holder>);
 
 /// How long a lease lasts without renewal: what a page that died while sending costs the next
@@ -192,16 +224,37 @@ impl Drop for LeaseGuard {
     }
 }
 
+impl Lease {
+    /// Takes the lease now if it is free, expired or already ours; held (and renewed) until
+    /// the guard drops.
+    pub fn try_acquire(&self) -> Option<Guard> {
+        self.0
+            .try_take()
+            .then(|| Guard::new(LeaseGuard::new(self.0.clone())))
+    }
+
+    /// The lease's clock (unix ms).
+    pub fn now_ms(&self) -> u64 {
+        self.0.platform.now_ms()
+    }
+
+    /// Whether a wait for the lease that began at `since` ([`Lease::now_ms`]) may go on:
+    /// [`LEASE_WAIT_MS`] at most.
+    pub fn may_wait(&self, since: u64) -> bool {
+        self.now_ms().saturating_sub(since) <= LEASE_WAIT_MS
+    }
+}
+
 impl Lock for Lease {
     fn acquire(&self, wait: bool) -> Pending<Option<Guard>> {
-        let holder = self.0.clone();
+        let lease = self.clone();
         Box::pin(async move {
-            let start = holder.platform.now_ms();
+            let start = lease.now_ms();
             loop {
-                if holder.try_take() {
-                    return Some(Guard::new(LeaseGuard::new(holder)));
+                if let Some(guard) = lease.try_acquire() {
+                    return Some(guard);
                 }
-                if !wait || holder.platform.now_ms() - start > LEASE_WAIT_MS {
+                if !wait || !lease.may_wait(start) {
                     return None;
                 }
                 sleep(100).await;

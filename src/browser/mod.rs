@@ -2,6 +2,7 @@
 //! lock, the scheduler that sends on its own, the default tracker behind the JS API, and the
 //! `#[wasm_bindgen]` boundary itself ([`js`]). Compiled for wasm32 only.
 
+mod driver;
 mod fetch;
 pub mod js;
 mod local_storage;
@@ -15,20 +16,23 @@ use std::rc::Rc;
 
 pub use fetch::FetchTransport;
 pub use local_storage::LocalStorage;
-pub use locks::{default_lock, Lease, WebLock, LEASE_MS, LEASE_WAIT_MS, LOCK_NAME, RENEW_MS};
+pub use locks::{
+    default_lock, Lease, PageLock, WebLock, LEASE_MS, LEASE_WAIT_MS, LOCK_NAME, RENEW_MS,
+};
 pub use platform::BrowserPlatform;
 pub use scheduler::Scheduler;
 
 use crate::config::Config;
-use crate::delivery::Lock;
 use crate::storage::{MemoryStorage, Storage};
 use crate::tracker::{Hooks, Tracker};
 
 /// The default tracker, its lock and, once an endpoint is configured, its scheduler.
 struct PageTracker {
     tracker: Tracker,
-    lock: Rc<dyn Lock>,
+    lock: PageLock,
     scheduler: Option<Scheduler>,
+    /// [`tracker`] gave the tracker a Rust transport and lock, for `flush().await` from Rust.
+    rust_api: bool,
 }
 
 thread_local! {
@@ -39,43 +43,60 @@ thread_local! {
 /// `localStorage` (or memory when it is unavailable). It sends on its own only with a
 /// [`Scheduler`].
 pub fn new_tracker() -> Tracker {
-    with_lock().0
+    let (tracker, platform) = bare();
+    install(&tracker, platform);
+    tracker
 }
 
-/// [`new_tracker`] and the lock it sends under.
-fn with_lock() -> (Tracker, Rc<dyn Lock>) {
-    let platform: Rc<BrowserPlatform> = Rc::new(BrowserPlatform::new());
-    let local = LocalStorage::open();
-    let lock_storage: Rc<dyn Storage> = match LocalStorage::open() {
+/// A tracker over `localStorage` without a Rust transport or lock: the JS API's passes run in
+/// `js/browser.js`.
+fn bare() -> (Tracker, Rc<BrowserPlatform>) {
+    let platform = Rc::new(BrowserPlatform::new());
+    let local = LocalStorage::open().map(|s| Box::new(s) as Box<dyn Storage>);
+    (Tracker::new(local, platform.clone()), platform)
+}
+
+/// `localStorage` for the lock, or memory when it is unavailable.
+fn lock_storage() -> Rc<dyn Storage> {
+    match LocalStorage::open() {
         Some(s) => Rc::new(s),
         None => Rc::new(MemoryStorage::new()),
-    };
-    let tracker = Tracker::new(
-        local.map(|s| Box::new(s) as Box<dyn Storage>),
-        platform.clone(),
-    );
+    }
+}
+
+/// Gives `tracker` the Rust transport (`fetch`) and lock, for [`Tracker::flush`].
+fn install(tracker: &Tracker, platform: Rc<BrowserPlatform>) {
     tracker.set_transport(Rc::new(FetchTransport));
-    let lock = default_lock(lock_storage, platform);
-    tracker.set_lock(lock.clone());
-    (tracker, lock)
+    tracker.set_lock(default_lock(lock_storage(), platform));
 }
 
 /// The page's default tracker (the one the JS API uses), created on first use. It holds
-/// whatever events earlier page loads and other tabs left queued.
+/// whatever events earlier page loads and other tabs left queued. Its `flush().await` sends
+/// through Rust's transport under the same cross-tab lock as the JS API's passes.
 pub fn tracker() -> Tracker {
-    page().0
+    let tracker = page().0;
+    let first = DEFAULT.with(|d| {
+        d.borrow_mut()
+            .as_mut()
+            .is_some_and(|p| !std::mem::replace(&mut p.rust_api, true))
+    });
+    if first {
+        install(&tracker, Rc::new(BrowserPlatform::new()));
+    }
+    tracker
 }
 
 /// The default tracker and its lock.
-fn page() -> (Tracker, Rc<dyn Lock>) {
+pub(crate) fn page() -> (Tracker, PageLock) {
     DEFAULT.with(|d| {
         let mut d = d.borrow_mut();
         let p = d.get_or_insert_with(|| {
-            let (tracker, lock) = with_lock();
+            let (tracker, platform) = bare();
             PageTracker {
                 tracker,
-                lock,
+                lock: PageLock::new(lock_storage(), platform),
                 scheduler: None,
+                rust_api: false,
             }
         });
         (p.tracker.clone(), p.lock.clone())

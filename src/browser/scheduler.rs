@@ -5,11 +5,11 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use wasm_bindgen_futures::spawn_local;
-
+use super::driver;
+use super::locks::PageLock;
 use super::timer::{PageEvents, Timer};
 
-use crate::delivery::Lock;
+use crate::pass::Mode;
 use crate::tracker::{Tracker, WeakTracker};
 
 /// Sends for one tracker while it lives.
@@ -24,7 +24,7 @@ pub struct Scheduler {
 struct State {
     tracker: WeakTracker,
     /// The tracker's cross-tab lock, released on page hide.
-    lock: Rc<dyn Lock>,
+    lock: PageLock,
     /// Wakes the tracker when a backoff ends.
     retry: RefCell<Option<Timer>>,
     /// The page-hide send of this hide already ran (`visibilitychange` and `pagehide` both
@@ -36,9 +36,9 @@ impl Scheduler {
     /// Starts sending for `tracker`: every `interval_ms`, when `flushAt` events are queued,
     /// when the browser comes back online, and once on each page hide (keepalive). Also runs
     /// a pass at once if events are queued now: earlier pages or closed tabs left them.
-    /// `lock`: the one the tracker sends under ([`Tracker::set_lock`]); on each page hide it is
-    /// released ([`Lock::release_on_hide`]) once the keepalive request, if any, has left.
-    pub fn start(tracker: &Tracker, interval_ms: u32, lock: Rc<dyn Lock>) -> Scheduler {
+    /// The passes run in `js/browser.js` ([`driver`]) under `lock`; on each page hide it is
+    /// released ([`PageLock::release_on_hide`]) once the keepalive request, if any, has left.
+    pub fn start(tracker: &Tracker, interval_ms: u32, lock: PageLock) -> Scheduler {
         let state = Rc::new(State {
             tracker: tracker.downgrade(),
             lock,
@@ -76,19 +76,23 @@ impl Scheduler {
 
 /// An automatic pass, if one is due; after a failure, a timer for the end of the backoff.
 fn automatic(state: Weak<State>) {
-    let Some(tracker) = state.upgrade().and_then(|s| s.tracker.upgrade()) else {
+    let Some(s) = state.upgrade() else { return };
+    let Some(tracker) = s.tracker.upgrade() else {
         return;
     };
-    spawn_local(async move {
-        if let Some(Err(_)) = tracker.flush_if_due().await {
-            if let (Some(s), Some(at)) = (state.upgrade(), tracker.retry_at()) {
-                let wait = at
-                    .saturating_sub(js_sys::Date::now() as u64)
-                    .min(u64::from(u32::MAX)) as u32;
-                let again = state.clone();
-                *s.retry.borrow_mut() = Some(Timer::after(wait, move || automatic(again.clone())));
-            }
+    if !tracker.pass_due(Mode::Normal) {
+        return;
+    }
+    let after = tracker.clone();
+    let _ = driver::start(&tracker, &s.lock, Mode::Normal, false, move |ended| {
+        if let (Some(Err(_)), Some(s), Some(at)) = (ended, state.upgrade(), after.retry_at()) {
+            let wait = at
+                .saturating_sub(js_sys::Date::now() as u64)
+                .min(u64::from(u32::MAX)) as u32;
+            let again = state.clone();
+            *s.retry.borrow_mut() = Some(Timer::after(wait, move || automatic(again.clone())));
         }
+        wasm_bindgen::JsValue::UNDEFINED
     });
 }
 
@@ -100,11 +104,13 @@ fn page_hidden(state: &Weak<State>) {
     let Some(tracker) = s.tracker.upgrade() else {
         return;
     };
-    spawn_local(async move {
-        let _ = tracker.flush_on_hide().await;
-    });
-    // Spawned tasks run in order: this one after the hide pass's first step, which takes the
-    // lock and starts its keepalive request. The page may be gone before that answers.
-    let lock = s.lock.clone();
-    spawn_local(async move { lock.release_on_hide() });
+    if tracker.pass_due(Mode::Keepalive) {
+        // With the lease, this takes it and starts the keepalive request before it returns;
+        // with Web Locks, the browser releases a closed page's lock itself.
+        let _ = driver::start(&tracker, &s.lock, Mode::Keepalive, false, |_| {
+            wasm_bindgen::JsValue::UNDEFINED
+        });
+    }
+    // The page may be gone before the request answers.
+    s.lock.release_on_hide();
 }
