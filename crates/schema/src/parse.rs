@@ -33,54 +33,47 @@ pub fn parse_properties<'a, J: Json<'a>>(
             ],
         )]);
     }
-    let members = value.members();
-    let get = |key: &str| {
-        members
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| *v)
-    };
     let mut p = Parser {
         problems: Vec::new(),
     };
-    // Problems come in a fixed order, whatever the map's key order: unknown names, missing
-    // required properties, then each known property in documentation order.
-    for (key, _) in &members {
-        if !KNOWN_PROPERTIES.contains(&key.as_ref()) {
-            p.unknown(key);
+    // One walk over the members: each known name into its slot (a repeated name: the last
+    // wins, as in JSON.parse), unknown names reported as met.
+    let mut slots: [Option<J>; KNOWN_PROPERTIES.len()] = [None; KNOWN_PROPERTIES.len()];
+    for (key, v) in value.members() {
+        match KNOWN_PROPERTIES.iter().position(|k| *k == key) {
+            Some(i) => slots[i] = Some(v).filter(|v| !v.is_null()),
+            None => p.unknown(&key),
         }
     }
-    for required in ["agentId", "conversationId", "messageId", "content"] {
-        if get(required).is_none_or(|v| v.is_null()) {
+    // Problems come in a fixed order, whatever the map's key order: unknown names, missing
+    // required properties (the first four slots), then each known property in documentation
+    // order.
+    for (key, slot) in KNOWN_PROPERTIES.iter().zip(&slots).take(4) {
+        if slot.is_none() {
             p.problems.push(Problem::new(
                 Code::MissingField,
-                cat!["properties.", required],
-                cat!["properties.", required, " is required (a non-empty string)"],
+                cat!["properties.", key],
+                cat!["properties.", key, " is required (a non-empty string)"],
             ));
         }
     }
     let mut props = AgentProperties::default();
-    for key in KNOWN_PROPERTIES {
-        let Some(value) = get(key).filter(|v| !v.is_null()) else {
-            continue;
-        };
-        match key {
-            "agentId" => props.agent_id = p.string(key, value),
-            "conversationId" => props.conversation_id = p.string(key, value),
-            "messageId" => props.message_id = p.string(key, value),
-            "content" => props.content = p.string(key, value),
-            "suggestedPrompt" => props.suggested_prompt = p.boolean(key, value),
-            "toolsUsed" => props.tools_used = p.strings(key, value),
-            "agentModelsUsed" => props.agent_models_used = p.strings(key, value),
-            "agentFilesUploaded" => props.agent_files_uploaded = p.files(key, value),
-            "agentUserReactionComments" => {
-                props.agent_user_reaction_comments = p.strings(key, value)
-            }
-            "agentSubagentsUsed" => props.agent_subagents_used = p.strings(key, value),
-            "agentInputTokenCount" => props.agent_input_token_count = p.token_count(key, value),
-            "agentOutputTokenCount" => props.agent_output_token_count = p.token_count(key, value),
-            "modelUsed" => props.model_used = Some(p.string(key, value)),
+    for (i, (key, slot)) in KNOWN_PROPERTIES.iter().zip(slots).enumerate() {
+        let Some(value) = slot else { continue };
+        match i {
+            0 => props.agent_id = p.string(key, value),
+            1 => props.conversation_id = p.string(key, value),
+            2 => props.message_id = p.string(key, value),
+            3 => props.content = p.string(key, value),
+            4 => props.suggested_prompt = p.boolean(key, value),
+            5 => props.tools_used = p.strings(key, value),
+            6 => props.agent_models_used = p.strings(key, value),
+            7 => props.agent_files_uploaded = p.files(key, value),
+            8 => props.agent_user_reaction_comments = p.strings(key, value),
+            9 => props.agent_subagents_used = p.strings(key, value),
+            10 => props.agent_input_token_count = p.token_count(key, value),
+            11 => props.agent_output_token_count = p.token_count(key, value),
+            12 => props.model_used = Some(p.string(key, value)),
             _ => props.file_uploaded = p.boolean(key, value),
         }
     }
