@@ -148,12 +148,18 @@ http {
   log(`proxy/nginx: ${(result.proxy.rps / result.nginx.rps * 100).toFixed(1)} % (best rounds)`);
 
   if (!RELAY_ONLY) {
-    // The collector: signed batches of 20 events into SQLite, 4 concurrent senders.
-    const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 120_000 });
-    const m = /ingested (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
-    result.ingest = m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
-      : { error: stdout.trim() };
-    log(stdout.trim());
+    // The collector: signed batches of 20 events into SQLite, 4 concurrent senders; then the
+    // same into PostgreSQL when scripts/bench.sh started a cluster (AGENT_TRACK_BENCH_DATABASE_URL).
+    const ingest = async (env) => {
+      const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 300_000, env });
+      const m = /ingested into \w+ (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
+      log(stdout.trim());
+      return m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
+        : { error: stdout.trim() };
+    };
+    const { AGENT_TRACK_BENCH_DATABASE_URL: pgUrl, ...sqliteEnv } = process.env;
+    result.ingest = await ingest(sqliteEnv);
+    if (pgUrl) result.ingestPg = await ingest({ ...process.env });
 
     // Reads at 10,000 conversations: list, filtered lists, searches (p50/p95 over the API).
     const q = await run(join(bin, 'examples', 'query_bench'), [String(QUERY_CONVERSATIONS), String(QUERY_RUNS)], { timeout: 600_000 });

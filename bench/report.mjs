@@ -81,7 +81,8 @@ if (relay) {
   w(`Server side (loopback, ${relay.cores} cores shared by wrk, relay and upstream, 20-event batches of ${(relay.batchBytes / 1024).toFixed(1)} KB): ` +
     `**agent-track proxy ${int(relay.proxy.eventsPerSec)} events/s** (p50 ${relay.proxy.p50.toFixed(2)} ms, p99 ${relay.proxy.p99.toFixed(2)} ms) vs ` +
     `**nginx ${int(relay.nginx.eventsPerSec)} events/s** (p50 ${relay.nginx.p50.toFixed(2)} ms, p99 ${relay.nginx.p99.toFixed(2)} ms) relaying the same requests to the same upstream: the proxy runs at ${(x * 100).toFixed(0)} % of the plain relay. ` +
-    (relay.ingest?.eventsPerSec ? `Collector ingest into SQLite: **${int(relay.ingest.eventsPerSec)} events/s** (batch p50 ${relay.ingest.p50} ms, p99 ${relay.ingest.p99} ms).` : ''));
+    (relay.ingest?.eventsPerSec ? `Collector ingest into SQLite: **${int(relay.ingest.eventsPerSec)} events/s** (batch p50 ${relay.ingest.p50} ms, p99 ${relay.ingest.p99} ms)` +
+      (relay.ingestPg?.eventsPerSec ? `; into PostgreSQL: **${int(relay.ingestPg.eventsPerSec)} events/s** (p50 ${relay.ingestPg.p50} ms, p99 ${relay.ingestPg.p99} ms).` : '.') : ''));
   w();
 }
 w('![per-SDK size, per-call cost, cost with a backlog and bytes per event](bench/chart.svg)');
@@ -263,6 +264,10 @@ if (relay) {
   if (relay.ingest?.eventsPerSec) {
     w(`Collector (\`cargo run --release -p agent-track-server --example ingest_bench -- ${relay.ingest.batches} ${relay.ingest.senders}\`): ${int(relay.ingest.events)} events in ${int(relay.ingest.batches)} signed batches of 20 from ${relay.ingest.senders} concurrent senders into a fresh SQLite file: **${int(relay.ingest.eventsPerSec)} events/s** (${int(relay.ingest.batchesPerSec)} batches/s), batch latency p50 ${relay.ingest.p50} ms, p99 ${relay.ingest.p99} ms.`);
   } else if (relay.ingest) w(`Collector ingest failed: ${relay.ingest.error}`);
+  if (relay.ingestPg?.eventsPerSec) {
+    w();
+    w(`The same into PostgreSQL 15 (a throwaway cluster on the same machine, fsync off, started by \`scripts/postgres.sh\`; \`AGENT_TRACK_BENCH_DATABASE_URL=postgres://... cargo run --release -p agent-track-server --example ingest_bench -- ${relay.ingestPg.batches} ${relay.ingestPg.senders}\`): **${int(relay.ingestPg.eventsPerSec)} events/s** (${int(relay.ingestPg.batchesPerSec)} batches/s), batch latency p50 ${relay.ingestPg.p50} ms, p99 ${relay.ingestPg.p99} ms.`);
+  } else if (relay.ingestPg) w(`Collector ingest into PostgreSQL failed: ${relay.ingestPg.error}`);
   w();
   if (relay.queries?.rows?.length) {
     const qi = relay.queries.ingest;

@@ -52,7 +52,18 @@ node bench/track-cost.mjs >/dev/null
 log "agent-track and the peers in headless Chromium (about 4 minutes)"
 node bench/compare.mjs
 
-log "proxy vs nginx, collector ingest"
+# The collector's ingest is measured on SQLite and, beside it, on PostgreSQL: a throwaway
+# cluster (scripts/postgres.sh: Debian's postgresql-15, installed if missing, in a temporary
+# folder, on a free loopback port), stopped at exit. Without it the PostgreSQL row says why.
+pg_dir=$(mktemp -d -t agent-track-bench-pg.XXXXXX)
+trap 'bash scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+if bash scripts/postgres.sh install && pg_url=$(bash scripts/postgres.sh start "$pg_dir"); then
+  export AGENT_TRACK_BENCH_DATABASE_URL="$pg_url"
+else
+  log "PostgreSQL could not be started: its ingest row is left out"
+fi
+
+log "proxy vs nginx, collector ingest (SQLite, PostgreSQL)"
 node bench/relay.mjs
 
 node bench/report.mjs $(( $(date +%s) - started ))

@@ -5,11 +5,15 @@
 //! `cargo run --release -p agent-track-server --example ingest_bench [-- N C]` (defaults
 //! 500 batches, 4 senders). Client and server share the machine's cores. With
 //! `AGENT_TRACK_SYNCHRONOUS=full` the collector syncs the WAL on every commit
-//! (`--synchronous full`).
+//! (`--synchronous full`). With `AGENT_TRACK_BENCH_DATABASE_URL=postgres://...` it ingests
+//! into PostgreSQL instead: a fresh database `bench_<random>` created through that URL's
+//! server and dropped at the end (`npm run bench` starts a throwaway cluster with
+//! `scripts/postgres.sh`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agent_track_server::collector::db::url::Database;
 use agent_track_server::collector::{app, Collector, CollectorConfig};
 use agent_track_server::secret::Secrets;
 use agent_track_server::serve;
@@ -58,6 +62,10 @@ async fn main() {
     let senders: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(4).max(1);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let secrets = Secrets::parse(&Secrets::generate()).expect("a generated secret parses");
+    let pg = std::env::var("AGENT_TRACK_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .map(|admin| FreshDatabase::create(&admin));
     let collector = Collector::open(CollectorConfig {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
@@ -70,7 +78,9 @@ async fn main() {
         analysis: Default::default(),
         insights: None,
         webhooks: Default::default(),
-        database: Default::default(),
+        database: pg
+            .as_ref()
+            .map_or(Database::Sqlite, |d| Database::Postgres(d.url.clone())),
     })
     .expect("the collector opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -133,8 +143,9 @@ async fn main() {
             .unwrap_or_default()
     };
     let events = batches * EVENTS_PER_BATCH;
+    let into = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
     println!(
-        "ingested {events} events in {batches} batches of {EVENTS_PER_BATCH} ({:.1} MB) with {senders} senders in {:.2} s: {:.0} events/s, {:.0} batches/s; batch latency p50 {:.1} ms, p99 {:.1} ms",
+        "ingested into {into} {events} events in {batches} batches of {EVENTS_PER_BATCH} ({:.1} MB) with {senders} senders in {:.2} s: {:.0} events/s, {:.0} batches/s; batch latency p50 {:.1} ms, p99 {:.1} ms",
         bytes as f64 / 1e6,
         elapsed.as_secs_f64(),
         events as f64 / elapsed.as_secs_f64(),
@@ -142,4 +153,50 @@ async fn main() {
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
     );
+}
+
+/// A database of its own on the PostgreSQL server of `admin`, dropped when this drops.
+struct FreshDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl FreshDatabase {
+    fn create(admin: &str) -> FreshDatabase {
+        let name = format!("bench_{:016x}", rand::random::<u64>());
+        off_runtime(|| {
+            postgres::Client::connect(admin, postgres::NoTls)
+                .expect("AGENT_TRACK_BENCH_DATABASE_URL: cannot connect")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("cannot create the bench database")
+        });
+        let (server, _) = admin
+            .split('?')
+            .next()
+            .and_then(|base| base.rsplit_once('/'))
+            .expect("a database URL with a path");
+        FreshDatabase {
+            admin: admin.to_string(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (&self.admin, &self.name);
+        off_runtime(|| {
+            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
+}
+
+/// The synchronous PostgreSQL client runs a runtime of its own, which cannot start inside
+/// this program's: it runs on a thread of its own.
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| s.spawn(f).join().expect("the PostgreSQL call finishes"))
 }
