@@ -4,10 +4,11 @@
 //
 // The PostgreSQL cluster: the one of AGENT_TRACK_TEST_DATABASE_URL when set (scripts/test.sh
 // starts one with scripts/postgres.sh and passes its URL), else a throwaway cluster started
-// here with scripts/postgres.sh (installed beforehand with `bash scripts/postgres.sh install`).
-// Each test run gets a fresh database of its own in that cluster, dropped at the end. With
-// AGENT_TRACK_TEST_POSTGRES=required (scripts/test.sh) a cluster that cannot be reached or
-// started fails the tests; without it they are skipped, saying why.
+// here with scripts/postgres.sh (installed beforehand with `bash scripts/postgres.sh install`)
+// and stopped at the end; when that fails, the tests are skipped, saying why. With
+// AGENT_TRACK_TEST_POSTGRES=required (scripts/test.sh) the URL must be given and the cluster
+// reachable: otherwise the tests fail, never skip. Each test run gets a fresh database of its
+// own in that cluster, dropped at the end.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -26,10 +27,17 @@ function pgProgram(name) {
   return name;
 }
 
-/** Runs psql on `url` with the statements `sql` (stop at the first error); returns stdout. */
+/**
+ * Runs psql on `url` with the statements `sql` (stop at the first error); returns stdout. A
+ * failure says what psql said, never the command line (the URL may hold a password).
+ */
 export function psql(url, ...sql) {
   const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', url, ...sql.flatMap((s) => ['-c', s])];
-  return execFileSync(pgProgram('psql'), args, { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  try {
+    return execFileSync(pgProgram('psql'), args, { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  } catch (e) {
+    throw new Error(`psql failed (exit ${e.status ?? e.code}): ${e.stderr?.toString().trim() || 'no output'}`);
+  }
 }
 
 /**
@@ -40,6 +48,9 @@ export async function testPostgres() {
   const required = process.env.AGENT_TRACK_TEST_POSTGRES === 'required';
   const given = process.env.AGENT_TRACK_TEST_DATABASE_URL?.trim();
   if (given) return { adminUrl: given, stop: async () => {} };
+  // The convention of the collector's Rust tests (tests/collector_support): required means the
+  // caller started the cluster and passes its URL.
+  if (required) throw new Error('AGENT_TRACK_TEST_POSTGRES=required but AGENT_TRACK_TEST_DATABASE_URL is not set (scripts/postgres.sh start prints it)');
   // No cluster given: start a throwaway one (its folder is removed again by `stop`).
   const dir = mkdtempSync(join(tmpdir(), 'agent-track-pg-'));
   const started = spawnSync('bash', ['scripts/postgres.sh', 'start', dir], { encoding: 'utf8' });
@@ -47,7 +58,6 @@ export async function testPostgres() {
   if (started.status !== 0) {
     await stop();
     const reason = `PostgreSQL could not be started (bash scripts/postgres.sh start): ${started.stderr.trim().split('\n').slice(-3).join(' / ')}`;
-    if (required) throw new Error(`AGENT_TRACK_TEST_POSTGRES=required: ${reason}`);
     return { skip: `${reason}; run 'bash scripts/postgres.sh install' first, or set AGENT_TRACK_TEST_DATABASE_URL` };
   }
   return { adminUrl: started.stdout.trim(), stop };
