@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launchChromium } from '../support/chromium.mjs';
 import { eventually } from '../support/stack.mjs';
-import { freshDatabase, signedHeaders, storedPg, testPostgres, twoCollectorStack } from '../support/two_collectors.mjs';
+import { freshDatabase, holdTransaction, psql, signedHeaders, storedPg, testPostgres, twoCollectorStack } from '../support/two_collectors.mjs';
 
 let pg, db, stack, browser;
 const table = [];
@@ -137,6 +137,46 @@ test('a. chatting while collector 1 is killed (SIGKILL) and restarted later', as
     `collector 1 stored deliveries after its restart (${JSON.stringify({ down: down[0], end: end[0] })})`);
   t.diagnostic(`events tracked before the kill ${killedAt}, before the restart ${restartedAt}, in all ${tracked.length}; ` +
     `proxy attempts/failures: collector 1 ${end[0].attempts}/${end[0].failures}, collector 2 ${end[1].attempts}/${end[1].failures}`);
+  await context.close();
+});
+
+/** Connections of collector `i` in pg_stat_activity, and how many of them wait for a lock. */
+function backends(i) {
+  const name = stack.applicationNames[i];
+  const [all, waiting] = psql(db.url, `SELECT count(*), count(*) FILTER (WHERE wait_event_type = 'Lock')
+    FROM pg_stat_activity WHERE application_name = '${name}'`).trim().split('|').map(Number);
+  return { all, waiting };
+}
+
+test('a2. collector 1 killed (SIGKILL) inside a delivery\'s open transaction', async (t) => {
+  if (!needsPostgres(t)) return;
+  const context = await browser.newContext();
+  const page = await openDemo(context);
+  // Deliveries cannot be recorded while the test holds this lock: each collector's transaction
+  // waits inside its first INSERT, with the request in flight.
+  const lock = await holdTransaction(db.url, 'LOCK TABLE deliveries IN EXCLUSIVE MODE;');
+  const tracked = [];
+  let waiting;
+  try {
+    for (const text of ['Where is my order #77?', 'I want a refund']) {
+      const r = await chat(page, text);
+      tracked.push(...r.ids);
+    }
+    // Round-robin, or failing over after the other one timed out: collector 1 gets a delivery.
+    waiting = await eventually(() => { const b = backends(0); return b.waiting >= 1 && b; }, 20_000, 'collector 1 waiting inside a delivery');
+    await stack.collectors[0].kill();
+  } finally {
+    await lock.release();
+  }
+  // The killed collector's transaction ends (rolled back: PostgreSQL finds its client gone),
+  // and its connections with it.
+  await eventually(() => backends(0).all === 0, 20_000, 'the killed collector\'s connections closed');
+  tracked.push(...(await chat(page, 'shipping options?')).ids);
+  await stack.collectors[0].start();
+  tracked.push(...(await chat(page, 'hello')).ids);
+  const stats = await page.evaluate(() => window.demo.stats());
+  await settle('a2. collector 1 killed inside an open transaction', tracked, [stats], { ms: 45_000 });
+  t.diagnostic(`collector 1 had ${waiting.waiting} of ${waiting.all} connections waiting inside a delivery when killed; the page retried ${stats.retries} times`);
   await context.close();
 });
 

@@ -9,7 +9,7 @@
 // AGENT_TRACK_TEST_POSTGRES=required (scripts/test.sh) the URL must be given and the cluster
 // reachable: otherwise the tests fail, never skip. Each test run gets a fresh database of its
 // own in that cluster, dropped at the end.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,6 +99,36 @@ export function storedPg(url, webhookIds = []) {
   return JSON.parse(psql(url, sql));
 }
 
+/**
+ * Runs `sql` (statements ending in `;`) in a psql session on `url` that stays open, inside a
+ * transaction: `BEGIN; <sql>` (a lock, say), held until `release()` commits and ends it.
+ * Resolves once the statements ran.
+ */
+export async function holdTransaction(url, sql) {
+  const child = spawn(pgProgram('psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((ok) => child.on('exit', ok));
+  child.stdin.write(`BEGIN;\n${sql}\nSELECT 'held';\n`);
+  const until = Date.now() + 10_000;
+  while (!out.includes('held')) {
+    if (child.exitCode !== null || Date.now() > until) {
+      child.kill();
+      throw new Error(`psql could not run the statements: ${err.trim() || 'no answer in 10 s'}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    async release() {
+      child.stdin.end('COMMIT;\n');
+      const code = await exited;
+      if (code !== 0) throw new Error(`psql ended with ${code}: ${err.trim()}`);
+    },
+  };
+}
+
 /** Standard Webhooks v1 headers for `body` (bytes or text), signed with the `whsec_` secret. */
 export function signedHeaders(secret, id, body, timestamp = Math.floor(Date.now() / 1000)) {
   const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
@@ -111,19 +141,24 @@ export function signedHeaders(secret, id, body, timestamp = Math.floor(Date.now(
  * the PostgreSQL database `databaseUrl`, started at the same time (the migrations run once,
  * under the database's advisory lock); a proxy with `--upstream <collector 1>,<collector 2>`;
  * and the static site of the demo page on its own origin. The secret and API key are random,
- * as in separateStack. `upstreamLabel(i)`: how the proxy's metrics name collector i's URL.
+ * as in separateStack. `applicationNames[i]`: collector i's connections' application_name.
  */
 export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
   const [sitePort, proxyPort, ...collectorPorts] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const site = await serveSite(sitePort);
-  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey, AGENT_TRACK_DATABASE_URL: databaseUrl };
+  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
   const collectorBases = collectorPorts.map((p) => `http://127.0.0.1:${p}`);
   const dataDirs = collectorPorts.map(() => mkdtempSync(join(tmpdir(), 'agent-track-two-')));
+  // Each collector's connections carry an application_name of their own, so that a test can
+  // tell them apart in pg_stat_activity.
+  const applicationNames = collectorPorts.map((_, i) => `agent-track-e2e-collector-${i + 1}`);
   const collectors = collectorPorts.map((port, i) => {
-    const dataDir = dataDirs[i];
-    return restartable(['collector', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], env, `http://127.0.0.1:${port}/healthz`);
+    const url = new URL(databaseUrl);
+    url.searchParams.set('application_name', applicationNames[i]);
+    return restartable(['collector', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDirs[i]],
+      { ...env, AGENT_TRACK_DATABASE_URL: url.toString() }, `http://127.0.0.1:${port}/healthz`);
   });
   await Promise.all(collectors.map((c) => c.start()));
   const upstreams = collectorBases.map((b) => `${b}/v1/ingest`);
@@ -137,7 +172,7 @@ export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
   const proxyBase = `http://127.0.0.1:${proxyPort}`;
   const endpoint = `${proxyBase}/v1/events`;
   return {
-    secret, apiKey, collectors, collectorBases, proxy, proxyBase, endpoint,
+    secret, apiKey, collectors, collectorBases, applicationNames, proxy, proxyBase, endpoint,
     pageUrl: `http://127.0.0.1:${sitePort}/?endpoint=${encodeURIComponent(endpoint)}`,
     /** The proxy's attempts and failures at collector `i` (0 or 1), from its /metrics. */
     async upstreamCounts(i) {
