@@ -262,3 +262,11 @@ test('b2. the same events re-signed with another webhook-id (a retry), delivered
   assert.equal(Object.keys(deliveries).length, 2 * ROUNDS);
   t.diagnostic(`accepted by collector 1/2, per round: ${splits.join(' ')}`);
 });
+
+test('security: the secret appears in no log line of the proxy or either collector', async (t) => {
+  if (!needsPostgres(t)) return;
+  const key = stack.secret.slice('whsec_'.length);
+  const lines = [...stack.proxy.logs, ...stack.collectors.flatMap((c) => c.logs)];
+  assert.ok(lines.length > 0, 'the processes logged');
+  for (const line of lines) assert.ok(!line.includes(key), 'a log line leaks the secret');
+});
