@@ -27,16 +27,20 @@ before(async () => {
 });
 
 after(async () => {
+  if (table.length) {
+    mkdirSync('test-results', { recursive: true });
+    const lines = ['| scenario | tracked | stored | dropped (reason) | duplicates |', '|---|---|---|---|---|',
+      ...table.map((r) => `| ${r.name} | ${r.tracked} | ${r.stored} | ${r.dropped}${r.reasons ? ` (${r.reasons})` : ''} | ${r.duplicates} |`)];
+    writeFileSync('test-results/two-collectors.md', lines.join('\n') + '\n');
+    console.log(lines.join('\n'));
+  }
   await browser?.close();
   await stack?.stop();
-  db?.drop();
-  await pg?.stop?.();
-  if (!table.length) return;
-  mkdirSync('test-results', { recursive: true });
-  const lines = ['| scenario | tracked | stored | dropped (reason) | duplicates |', '|---|---|---|---|---|',
-    ...table.map((r) => `| ${r.name} | ${r.tracked} | ${r.stored} | ${r.dropped}${r.reasons ? ` (${r.reasons})` : ''} | ${r.duplicates} |`)];
-  writeFileSync('test-results/two-collectors.md', lines.join('\n') + '\n');
-  console.log(lines.join('\n'));
+  try {
+    db?.drop();
+  } finally {
+    await pg?.stop?.();
+  }
 });
 
 /** Skips the test when no PostgreSQL could be had (never under AGENT_TRACK_TEST_POSTGRES=required). */

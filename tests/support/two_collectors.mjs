@@ -14,7 +14,11 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, restartable, serveSite } from './stack.mjs';
+
+/** scripts/postgres.sh of this repository, wherever the tests run from. */
+const POSTGRES_SH = fileURLToPath(new URL('../../scripts/postgres.sh', import.meta.url));
 
 /** A PostgreSQL client program: from the newest /usr/lib/postgresql/<major>/bin, else PATH. */
 function pgProgram(name) {
@@ -53,8 +57,8 @@ export async function testPostgres() {
   if (required) throw new Error('AGENT_TRACK_TEST_POSTGRES=required but AGENT_TRACK_TEST_DATABASE_URL is not set (scripts/postgres.sh start prints it)');
   // No cluster given: start a throwaway one (its folder is removed again by `stop`).
   const dir = mkdtempSync(join(tmpdir(), 'agent-track-pg-'));
-  const started = spawnSync('bash', ['scripts/postgres.sh', 'start', dir], { encoding: 'utf8' });
-  const stop = async () => { spawnSync('bash', ['scripts/postgres.sh', 'stop', dir], { stdio: 'ignore' }); };
+  const started = spawnSync('bash', [POSTGRES_SH, 'start', dir], { encoding: 'utf8' });
+  const stop = async () => { spawnSync('bash', [POSTGRES_SH, 'stop', dir], { stdio: 'ignore' }); };
   if (started.status !== 0) {
     await stop();
     const reason = `PostgreSQL could not be started (bash scripts/postgres.sh start): ${started.stderr.trim().split('\n').slice(-3).join(' / ')}`;
