@@ -75,10 +75,14 @@ for file in tests/web_*.rs; do
   run wasm-pack test --headless --chrome --test "$(basename "$file" .rs)"
 done
 
-# End to end: the real servers as processes, the demo page and dashboard in Chromium.
+# End to end: the real servers as processes, the demo page and dashboard in Chromium. The
+# two-collector scenario (tests/e2e/two_collectors.test.mjs) makes its database in the same
+# throwaway PostgreSQL, still running here (stopped by the trap); required, so a cluster that
+# did not start fails it instead of skipping it.
 run bash scripts/build.sh
 run cargo build --quiet -p agent-track-server --bin agent-track-server
-run node --test --test-concurrency=1 tests/e2e/
+run env AGENT_TRACK_TEST_POSTGRES=required AGENT_TRACK_TEST_DATABASE_URL="$pg_url" \
+  node --test --test-concurrency=1 tests/e2e/
 
 # The API contract: docs/openapi.yaml is valid, and Schemathesis finds every answer of the
 # running proxy and collector documented (tests/api; its Python tools go to target/api-venv).

@@ -34,7 +34,12 @@ export function server(args, env = {}, log = []) {
   const child = spawn(BIN, args, { env: { ...process.env, AGENT_TRACK_LOG: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const s of [child.stdout, child.stderr]) s.on('data', (d) => log.push(...d.toString().split('\n').filter(Boolean)));
   const exited = new Promise((ok) => child.on('exit', ok));
-  return { child, log, stop: async () => { child.kill('SIGTERM'); await exited; } };
+  return {
+    child, log,
+    stop: async () => { child.kill('SIGTERM'); await exited; },
+    /** Kills it without a chance to finish anything (a crash). */
+    kill: async () => { child.kill('SIGKILL'); await exited; },
+  };
 }
 
 /**
@@ -94,8 +99,8 @@ export async function serveSite(port, files = {}) {
   return { close: () => new Promise((ok) => { server.closeAllConnections?.(); server.close(ok); }) };
 }
 
-/** A server process that can be stopped and started again on the same port. */
-function restartable(args, env, healthUrl) {
+/** A server process that can be stopped (or killed) and started again on the same port. */
+export function restartable(args, env, healthUrl) {
   const logs = [];
   let current = null;
   return {
@@ -105,6 +110,7 @@ function restartable(args, env, healthUrl) {
       await waitHealthy(healthUrl);
     },
     async stop() { await current?.stop(); current = null; },
+    async kill() { await current?.kill(); current = null; },
     pid: () => current?.child.pid,
   };
 }
