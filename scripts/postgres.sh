@@ -9,6 +9,10 @@
 #                                       one line on stdout: postgres://agent_track@127.0.0.1:PORT/agent_track_test
 #   bash scripts/postgres.sh stop DIR   stops that cluster (immediate) and removes DIR; idempotent
 #
+# The server offers TLS with a throwaway CA made by openssl at start: DIR/tls/ca.pem signs its
+# certificate (for 127.0.0.1 and localhost), DIR/tls/other-ca.pem is an unrelated CA (for tests
+# of a refused certificate). The URL has no sslmode, so clients use TLS (prefer).
+#
 # The server never runs as root: as root (CI) the cluster belongs to the `postgres` system user
 # that Debian's package creates (commands run through runuser); run by anyone else, it belongs to
 # that user. It listens on 127.0.0.1 only, with `trust` authentication: over TCP only as the
@@ -85,7 +89,37 @@ cmd_install() {
     fi
     have_binaries || die "apt-get installed PostgreSQL, but initdb/pg_ctl/postgres/psql are not under /usr/lib/postgresql/*/bin"
   fi
+  if ! command -v openssl >/dev/null; then
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    log "installing openssl (the test cluster's TLS certificates)"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends openssl >/dev/null
+  fi
   check_version
+}
+
+# A throwaway CA in DIR/tls (ca.pem, and an unrelated other-ca.pem) and the server's key and
+# certificate, signed by it for 127.0.0.1 and localhost, in the data folder. EC P-256, valid
+# for 2 days: the cluster lives for one test run.
+make_tls() {
+  local tls=$1/tls data=$2
+  command -v openssl >/dev/null || die "openssl is missing: run 'bash scripts/postgres.sh install'"
+  mkdir -p "$tls"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  local ca=(-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign")
+  openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=agent-track test CA" "${ca[@]}" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null || die "openssl could not make the test CA"
+  openssl req -x509 "${ec[@]}" -days 2 -subj "/CN=another CA" "${ca[@]}" \
+    -keyout "$tls/other-ca.key" -out "$tls/other-ca.pem" 2>/dev/null || die "openssl could not make the second CA"
+  openssl req "${ec[@]}" -subj "/CN=localhost" -keyout "$data/server.key" -out "$tls/server.csr" 2>/dev/null ||
+    die "openssl could not make the server key"
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+  openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial \
+    -days 2 -extfile "$tls/server.ext" -out "$data/server.crt" 2>/dev/null || die "openssl could not sign the server certificate"
+  rm -f "$tls/ca.key" "$tls/other-ca.key" "$tls/server.csr" "$tls/server.ext" "$tls/ca.srl"
+  chmod 600 "$data/server.key"
+  chmod 755 "$tls"
+  chmod 644 "$tls/ca.pem" "$tls/other-ca.pem"
 }
 
 # Runs a command as the cluster's owner: the postgres system user when we are root (the server
@@ -140,6 +174,7 @@ cmd_start() {
     cat "$dir/initdb.log" >&2
     die "initdb failed in $data"
   fi
+  make_tls "$dir" "$data"
   # The socket (inside DIR, 0700) for the superuser; TCP on loopback for the tests' role only.
   cat >"$data/pg_hba.conf" <<EOF
 local all all                 trust
@@ -159,6 +194,9 @@ full_page_writes = off
 max_connections = 200
 max_parallel_workers_per_gather = 0
 logging_collector = off
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
 EOF
     if [ "$(id -u)" = 0 ]; then chown -R "$OWNER:" "$dir"; fi
     if out=$(as_owner "$bin/pg_ctl" start -D "$data" -l "$logfile" -w -t "$START_TIMEOUT" -s 2>&1); then

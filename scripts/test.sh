@@ -40,7 +40,8 @@ run cargo clippy --workspace --all-targets --quiet -- -D warnings
 run cargo clippy -p agent-track --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 
 # The workspace's tests, the collector's on SQLite (its default).
-run env -u AGENT_TRACK_TEST_DATABASE_URL -u AGENT_TRACK_TEST_POSTGRES cargo test --workspace --quiet
+# The tests named on_postgres_ have no SQLite form (TLS to PostgreSQL): only the second pass.
+run env -u AGENT_TRACK_TEST_DATABASE_URL -u AGENT_TRACK_TEST_POSTGRES cargo test --workspace --quiet -- --skip on_postgres_
 
 # The collector's tests a second time on PostgreSQL: a throwaway cluster (scripts/postgres.sh),
 # installed from Debian's packages if missing, in a temporary folder as an unprivileged user on a
@@ -61,7 +62,10 @@ collector_tests=()
 for file in crates/server/tests/collector_*.rs; do
   collector_tests+=(--test "$(basename "$file" .rs)")
 done
+# The cluster offers TLS with a CA of its own (DIR/tls/ca.pem): collector_postgres_tls checks
+# sslmode and sslrootcert against it.
 run env AGENT_TRACK_TEST_POSTGRES=required AGENT_TRACK_TEST_DATABASE_URL="$pg_url" \
+  AGENT_TRACK_TEST_DATABASE_CA="$pg_dir/tls/ca.pem" \
   cargo test -p agent-track-server --quiet "${collector_tests[@]}"
 
 # The browser tests post batches to a real HTTP server on loopback (tests/support/recorder.mjs).

@@ -269,11 +269,10 @@ impl PgPool {
         let _ = std::thread::spawn(move || drop(clients)).join();
     }
 
+    /// A new client, over TLS as the URL's `sslmode` says ([`db::tls`]).
     fn connect(url: &str) -> Result<(postgres::Client, db::Statements), db::DbError> {
-        Ok((
-            postgres::Client::connect(url, postgres::NoTls)?,
-            db::Statements::new(),
-        ))
+        let target = db::tls::target(url).map_err(db::DbError::Config)?;
+        Ok((target.connect()?, db::Statements::new()))
     }
 
     /// Runs `f` in a transaction on a free client (`write`: read-write, else read-only).

@@ -13,6 +13,7 @@
 
 pub mod postgres;
 pub mod sql;
+pub mod tls;
 pub mod url;
 
 use std::collections::HashMap;
@@ -41,6 +42,10 @@ pub enum DbError {
     /// A column could not be read as the type asked for.
     #[error("column {0}: {1}")]
     Type(usize, String),
+    /// The database URL cannot be used (its TLS parameters, a CA file); says why, without
+    /// the URL.
+    #[error("{0}")]
+    Config(String),
     /// A SQLite-only step asked of another backend.
     #[error("{0} is not available on this database")]
     Unsupported(&'static str),

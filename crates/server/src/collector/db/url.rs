@@ -26,12 +26,7 @@ impl Database {
     pub fn parse(url: &str) -> Result<Database, String> {
         let url = url.trim();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            url.parse::<postgres::Config>().map_err(|e| {
-                format!(
-                    "the database URL cannot be read: {}",
-                    redact_error(&e.to_string(), url)
-                )
-            })?;
+            super::tls::target(url).map_err(|e| format!("the database URL cannot be used: {e}"))?;
             Ok(Database::Postgres(url.to_owned()))
         } else {
             Err("the database URL must start with postgres:// or postgresql:// (SQLite needs none: it lives under --data-dir)".into())
