@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launchChromium } from '../support/chromium.mjs';
 import { separateStack, stored, eventually } from '../support/stack.mjs';
+import { openDemo as openPage, chat as chatOnce, react, pageCounts } from '../support/demo.mjs';
 
 let stack, browser;
 const table = [];
@@ -28,26 +29,9 @@ after(async () => {
 });
 
 /** A page of the demo in its own browser context (its own localStorage). */
-async function openDemo(context) {
-  const page = await context.newPage();
-  await page.goto(stack.pageUrl);
-  await page.evaluate(() => window.demo.ready);
-  return page;
-}
-
+const openDemo = (context) => openPage(context, stack.pageUrl);
 /** Sends `text` and returns the tracked event ids (prompt, response). */
-async function chat(page, text) {
-  const r = await page.evaluate((t) => window.demo.send(t), text);
-  return [r.prompt.eventId, r.response.eventId];
-}
-
-async function react(page, index, value) {
-  return (await page.evaluate(([i, v]) => window.demo.react(i, v), [index, value])).eventId;
-}
-
-async function pageCounts(page) {
-  return page.evaluate(() => window.demo.stats());
-}
+const chat = async (page, text) => (await chatOnce(page, text)).ids;
 
 /**
  * Waits until every tracked event is stored, then checks the accounting and records a row.

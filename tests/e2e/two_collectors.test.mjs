@@ -14,6 +14,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { launchChromium } from '../support/chromium.mjs';
 import { eventually } from '../support/stack.mjs';
 import { freshDatabase, holdTransaction, psql, signedHeaders, storedPg, testPostgres, twoCollectorStack } from '../support/two_collectors.mjs';
+import { openDemo as openPage, chat, react, pageCounts } from '../support/demo.mjs';
 
 let pg, db, stack, browser;
 const table = [];
@@ -50,18 +51,7 @@ function needsPostgres(t) {
 }
 
 /** A page of the demo in `context`. */
-async function openDemo(context) {
-  const page = await context.newPage();
-  await page.goto(stack.pageUrl);
-  await page.evaluate(() => window.demo.ready);
-  return page;
-}
-
-/** Sends `text`; returns the tracked event ids (prompt, response) and the answer's index. */
-async function chat(page, text) {
-  const r = await page.evaluate((t) => window.demo.send(t), text);
-  return { ids: [r.prompt.eventId, r.response.eventId], answer: r.response.index };
-}
+const openDemo = (context) => openPage(context, stack.pageUrl);
 
 /**
  * Waits until every tracked event is in seen_events (or counted as dropped by the pages),
@@ -112,7 +102,7 @@ test('a. chatting while collector 1 is killed (SIGKILL) and restarted later', as
       for (const [i, r] of done.entries()) {
         tracked.push(...r.ids);
         const value = (turn + i) % 2 ? 'negative' : 'positive';
-        tracked.push((await tabs[i].evaluate(([at, v]) => window.demo.react(at, v), [r.answer, value])).eventId);
+        tracked.push(await react(tabs[i], r.answer, value));
       }
     }
   })();
@@ -132,7 +122,7 @@ test('a. chatting while collector 1 is killed (SIGKILL) and restarted later', as
   await chatting;
   const end = [await stack.upstreamCounts(0), await stack.upstreamCounts(1)];
   await settle('a. collector 1 killed (SIGKILL) mid-chat, restarted', tracked,
-    await Promise.all(tabs.map((p) => p.evaluate(() => window.demo.stats()))), { ms: 45_000 });
+    await Promise.all(tabs.map(pageCounts)), { ms: 45_000 });
   // The proxy noticed the dead collector and failed over to the other one; after the restart,
   // collector 1 took deliveries again.
   assert.ok(down[0].failures > beforeKill.failures, `the proxy failed at the killed collector (${JSON.stringify(down[0])})`);
@@ -178,7 +168,7 @@ test('a2. collector 1 killed (SIGKILL) inside a delivery\'s open transaction', a
   tracked.push(...(await chat(page, 'shipping options?')).ids);
   await stack.collectors[0].start();
   tracked.push(...(await chat(page, 'hello')).ids);
-  const stats = await page.evaluate(() => window.demo.stats());
+  const stats = await pageCounts(page);
   await settle('a2. collector 1 killed inside an open transaction', tracked, [stats], { ms: 45_000 });
   t.diagnostic(`collector 1 had ${waiting.waiting} of ${waiting.all} connections waiting inside a delivery when killed; the page retried ${stats.retries} times`);
   await context.close();
