@@ -38,6 +38,7 @@ use super::query::{
     ConversationQuery, DetailQuery, Format, IssuesQuery, MessageQuery, StatsQuery, INVALID,
 };
 use super::read::Clock;
+use super::search_index;
 use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
 use super::view::ConversationDetail;
 use super::{read, stats, Collector};
@@ -157,6 +158,10 @@ async fn list(
 ) -> Result<Json<impl Serialize>, ApiError> {
     let q = ConversationQuery::parse(q)?;
     let clock = Clock::new(now_i64(), &c.analysis);
+    if q.q.is_some() {
+        // Every stored message is searchable: the index catches up first (see search_index).
+        c.write(&rid, search_index::index_pending).await?;
+    }
     let page = c
         .read(&rid, move |conn| read::conversations(conn, &q, clock))
         .await?;

@@ -41,6 +41,7 @@ pub mod read;
 pub mod record;
 pub mod retention;
 pub mod schema;
+pub mod search_index;
 pub mod stats;
 pub mod store;
 pub mod time;
@@ -588,6 +589,11 @@ impl Collector {
                 }
                 if let Err(e) = this.sweep(analysis::storage::Sweep::Due).await {
                     tracing::warn!(code = %e.code, "the analysis sweep failed; retrying at the next interval");
+                }
+                // Messages that came in since the write path last indexed (fewer than a
+                // batch's worth), searchable without waiting for a search.
+                if let Err(e) = this.write("index", search_index::index_pending).await {
+                    tracing::warn!(code = %e.code, "indexing new messages for search failed; retrying at the next interval");
                 }
                 drop(this);
                 tokio::time::sleep(every).await;

@@ -10,7 +10,7 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Migration `n` (1-based) brings version `n - 1` to `n`. Append only: a shipped migration
 /// never changes.
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     r#"
 -- Deliveries seen, by webhook-id: a repeated delivery is answered 200 and writes nothing.
 -- Only ids and counts; never content.
@@ -94,11 +94,13 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::webhooks::storage::MIGRATION,
     // 6: when each eventId was seen, for retention (see retention).
     super::retention::MIGRATION,
+    // 7: the search index kept in bulk past a watermark (see search_index).
+    super::search_index::MIGRATION,
 ];
 
 /// The PostgreSQL twin of [`MIGRATIONS`], step for step (the same version numbers): `BIGINT`
 /// for every integer, `BIGSERIAL` for the insertion sequences, `pg_trgm` instead of FTS5.
-const POSTGRES_MIGRATIONS: [&str; 6] = [
+const POSTGRES_MIGRATIONS: [&str; 7] = [
     r#"
 CREATE TABLE deliveries (
     webhook_id  TEXT PRIMARY KEY,
@@ -165,6 +167,7 @@ CREATE INDEX reactions_time ON reactions (timestamp);
     super::insights::storage::POSTGRES_MIGRATION,
     super::webhooks::storage::POSTGRES_MIGRATION,
     super::retention::POSTGRES_MIGRATION,
+    super::search_index::POSTGRES_MIGRATION,
 ];
 
 /// A key of `pg_advisory_xact_lock`: collectors starting together migrate one at a time.

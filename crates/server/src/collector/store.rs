@@ -100,6 +100,8 @@ pub fn apply(
         }
     }
     analysis::storage::refresh(tx, touched, now_ms, cfg, hooks)?;
+    // The search index, in bulk once enough messages wait (see search_index).
+    super::search_index::index_due(tx)?;
     Ok(outcome)
 }
 

@@ -13,7 +13,8 @@
 //! - `conversation_issues`: one row per issue, with its type, agent and time (`at`, whose
 //!   UTC day it counts on), message ids (JSON array) and reason.
 //! - `message_fts`: an FTS5 index (tokenizer `trigram`, `secure-delete` on) over
-//!   `messages.content`, kept by triggers; it stores no copy of the text (external content).
+//!   `messages.content`; it stores no copy of the text (external content). Since schema step
+//!   7 new messages enter it in bulk ([`crate::collector::search_index`]), not by a trigger.
 
 use crate::collector::db::{self, params, Conn, Value as Sql};
 
