@@ -271,7 +271,7 @@ if (relay) {
   w();
   if (relay.queries?.rows?.length) {
     const qi = relay.queries.ingest;
-    w(`Collector reads at ${int(relay.queries.conversations)} conversations with analysis and search on (\`cargo run --release -p agent-track-server --example query_bench -- ${relay.queries.conversations} ${relay.queries.runs}\`)${qi ? `; ingesting them through the signed endpoint ran at **${int(qi.eventsPerSec)} events/s** (analysis and search index updated per batch)` : ''}:`);
+    w(`Collector reads at ${int(relay.queries.conversations)} conversations with analysis and search on (\`cargo run --release -p agent-track-server --example query_bench -- ${relay.queries.conversations} ${relay.queries.runs}\`)${qi ? `; ingesting them through the signed endpoint ran at **${int(qi.eventsPerSec)} events/s** (analysis updated per batch, the search index in bulk)` : ''}:`);
     w();
     w('| query | p50 ms | p95 ms | rows |');
     w('|---|---:|---:|---:|');
