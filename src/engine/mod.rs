@@ -46,6 +46,8 @@ pub struct Engine {
     reports: Vec<Report>,
     retry: Retry,
     opted_out: bool,
+    /// The anonymous visitor id once read or created (see [`Engine::visitor_id`]).
+    anonymous_id: Option<String>,
 }
 
 /// Backoff state after failed deliveries.
@@ -76,6 +78,7 @@ impl Engine {
             reports: Vec::new(),
             retry: Retry::default(),
             opted_out: false,
+            anonymous_id: None,
         };
         let mut engine = engine;
         engine.opted_out = engine.read_opt_out();
@@ -164,11 +167,16 @@ impl Engine {
         let now = self.platform.now_ms();
         let page = self.platform.page();
         self.seq += 1;
+        let visitor_id = if self.configured {
+            Some(self.visitor_id())
+        } else {
+            None
+        };
         Event {
             event_id: self.ids.next(now, self.platform.random()),
             event_type,
             timestamp: now,
-            visitor_id: self.configured.then(|| self.visitor_id()),
+            visitor_id,
             account_id: if self.configured {
                 self.config.account_id.clone()
             } else {
@@ -315,19 +323,28 @@ impl Engine {
         }
     }
 
-    /// The configured visitor id, else the anonymous one (created and kept on first use).
-    fn visitor_id(&self) -> String {
+    /// The configured visitor id, else the anonymous one (created and kept on first use, in
+    /// storage for every tab and page load, and in memory: read once per tracker, not per
+    /// event).
+    fn visitor_id(&mut self) -> String {
         if let Some(v) = &self.config.visitor_id {
             return v.clone();
         }
-        if let Ok(Some(id)) = self.storage.get(ANONYMOUS_ID_KEY) {
-            return id;
+        if let Some(id) = &self.anonymous_id {
+            return id.clone();
         }
-        let id = cat![
-            "anon-",
-            crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())
-        ];
-        let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
+        let id = match self.storage.get(ANONYMOUS_ID_KEY) {
+            Ok(Some(id)) => id,
+            _ => {
+                let id = cat![
+                    "anon-",
+                    crate::id::format_v7(self.platform.now_ms(), 0, self.platform.random())
+                ];
+                let _ = self.storage.set(ANONYMOUS_ID_KEY, &id);
+                id
+            }
+        };
+        self.anonymous_id = Some(id.clone());
         id
     }
 

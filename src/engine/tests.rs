@@ -142,6 +142,14 @@ fn without_a_visitor_id_an_anonymous_one_is_kept() {
         .queued_events(10)
         .iter()
         .all(|e| e.visitor_id.as_deref() == Some(anon.as_str())));
+    // Read once per tracker, not per event: a stored id changed under it (another tab's
+    // race to create one) does not split this page's events between two visitors.
+    storage.set(ANONYMOUS_ID_KEY, "anon-other").unwrap();
+    track(&mut again, "prompt", props("z")).unwrap();
+    assert!(again
+        .queued_events(10)
+        .iter()
+        .all(|e| e.visitor_id.as_deref() == Some(anon.as_str())));
 }
 
 #[test]
