@@ -50,7 +50,9 @@ impl<'a> Doc<'a> {
     /// Parses `src`, which must hold exactly one JSON value (whitespace around it allowed).
     pub fn parse(src: &'a str) -> Result<Doc<'a>, SyntaxError> {
         let b = src.as_bytes();
-        let mut nodes: Vec<Tok> = Vec::new();
+        // About one node per 8 bytes of event JSON, so that a batch's document rarely regrows;
+        // at most 4,096 up front (a large body of long strings needs far fewer).
+        let mut nodes: Vec<Tok> = Vec::with_capacity((b.len() / 8).min(4096) + 4);
         let mut open: Vec<usize> = Vec::new();
         let mut i = 0;
         let mut expect = Expect::Value;
@@ -313,13 +315,39 @@ impl<'d, 'a> Node<'d, 'a> {
     /// The members of an object with their keys as written (quotes and escapes included),
     /// for copying members into other JSON text unchanged.
     pub fn raw_members(&self) -> Vec<(&'a str, Node<'d, 'a>)> {
-        if self.tok().kind != Kind::Object {
-            return Vec::new();
-        }
-        self.children()
-            .chunks(2)
-            .filter_map(|kv| Some((kv[0].raw(), *kv.get(1)?)))
-            .collect()
+        self.pairs().collect()
+    }
+
+    /// The key/value pairs of an object, walked in place (no list of children is built first):
+    /// each key as written, and its value.
+    fn pairs(&self) -> impl Iterator<Item = (&'a str, Node<'d, 'a>)> + '_ {
+        let t = self.tok();
+        let end = if t.kind == Kind::Object {
+            t.next as usize
+        } else {
+            0
+        };
+        let mut at = self.at + 1;
+        std::iter::from_fn(move || {
+            let value = *self
+                .doc
+                .nodes
+                .get(at)
+                .filter(|_| at < end)
+                .map(|k| &k.next)? as usize;
+            if value >= end {
+                return None;
+            }
+            let key = Node { doc: self.doc, at }.raw();
+            at = self.doc.nodes[value].next as usize;
+            Some((
+                key,
+                Node {
+                    doc: self.doc,
+                    at: value,
+                },
+            ))
+        })
     }
 }
 
@@ -385,18 +413,15 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
     }
 
     fn members(self) -> Vec<(Cow<'d, str>, Self)> {
-        self.raw_members()
-            .into_iter()
+        self.pairs()
             .map(|(k, v)| {
                 let inner = k.get(1..k.len() - 1).unwrap_or_default();
-                (
-                    if k.contains('\\') {
-                        Cow::Owned(unescape(inner))
-                    } else {
-                        Cow::Borrowed(inner)
-                    },
-                    v,
-                )
+                let key = if k.contains('\\') {
+                    Cow::Owned(unescape(inner))
+                } else {
+                    Cow::Borrowed(inner)
+                };
+                (key, v)
             })
             .collect()
     }
