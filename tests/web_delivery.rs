@@ -259,3 +259,30 @@ async fn opting_out_stops_capture_and_clears_the_queue() {
     agent_track::browser::js::opt_in();
     assert_eq!(track("'prompt'", PROMPT).unwrap().len(), 36);
 }
+
+#[wasm_bindgen_test]
+async fn the_rust_api_flushes_the_page_tracker_under_the_same_lock() {
+    fresh();
+    let rec = Recorder::new("rust-api");
+    configure_for(&rec, "flushAt: 100, flushIntervalMs: 3600000");
+    let js_id = track_n(1).remove(0);
+    let t = agent_track::browser::tracker();
+    let rust_id = t
+        .track_agent(
+            agent_track::EventType::Prompt,
+            agent_track::AgentProperties::new("a", "c", "m-rust", "from Rust"),
+            Default::default(),
+        )
+        .unwrap()
+        .unwrap();
+    // The Rust flush and a JS flush at once: one sends, the other waits for the lock; each
+    // event leaves once.
+    let js_flush = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(
+        wasm_bindgen::JsValue::from(agent_track::browser::js::flush()),
+    ));
+    let report = t.flush().await.unwrap();
+    js_flush.await.unwrap();
+    assert!(report.sent <= 2);
+    assert_eq!(rec.delivered().await, [js_id, rust_id]);
+    assert_eq!(stat("queued"), 0.0);
+}

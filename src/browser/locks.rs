@@ -33,10 +33,7 @@ extern "C" {
 /// The browser's best lock: Web Locks when `navigator.locks` exists (secure contexts of
 /// current browsers), else a [`Lease`].
 pub fn default_lock(storage: Rc<dyn Storage>, platform: Rc<dyn Platform>) -> Rc<dyn Lock> {
-    match PageLock::new(storage, platform) {
-        PageLock::Web(locks) => Rc::new(WebLock(locks)),
-        PageLock::Lease(l) => Rc::new(l),
-    }
+    PageLock::new(storage, platform).as_lock()
 }
 
 /// The same choice for passes driven by `js/browser.js` ([`super::Scheduler`] and the JS
@@ -55,6 +52,14 @@ impl PageLock {
         match locks() {
             Some(l) => PageLock::Web(l),
             None => PageLock::Lease(Lease::new(storage, platform)),
+        }
+    }
+
+    /// The same lock for Rust's own passes ([`crate::Tracker::set_lock`]).
+    pub fn as_lock(&self) -> Rc<dyn Lock> {
+        match self {
+            PageLock::Web(locks) => Rc::new(WebLock(locks.clone())),
+            PageLock::Lease(l) => Rc::new(l.clone()),
         }
     }
 

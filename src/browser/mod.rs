@@ -64,7 +64,7 @@ fn lock_storage() -> Rc<dyn Storage> {
     }
 }
 
-/// Gives `tracker` the Rust transport (`fetch`) and lock, for [`Tracker::flush`].
+/// Gives `tracker` the Rust transport (`fetch`) and a lock of its own, for [`Tracker::flush`].
 fn install(tracker: &Tracker, platform: Rc<BrowserPlatform>) {
     tracker.set_transport(Rc::new(FetchTransport));
     tracker.set_lock(default_lock(lock_storage(), platform));
@@ -74,14 +74,16 @@ fn install(tracker: &Tracker, platform: Rc<BrowserPlatform>) {
 /// whatever events earlier page loads and other tabs left queued. Its `flush().await` sends
 /// through Rust's transport under the same cross-tab lock as the JS API's passes.
 pub fn tracker() -> Tracker {
-    let tracker = page().0;
+    let (tracker, lock) = page();
     let first = DEFAULT.with(|d| {
         d.borrow_mut()
             .as_mut()
             .is_some_and(|p| !std::mem::replace(&mut p.rust_api, true))
     });
     if first {
-        install(&tracker, Rc::new(BrowserPlatform::new()));
+        // The page's own lock (the same lease owner as the JS API's passes).
+        tracker.set_transport(Rc::new(FetchTransport));
+        tracker.set_lock(lock.as_lock());
     }
     tracker
 }
