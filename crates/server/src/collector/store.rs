@@ -1,5 +1,7 @@
 //! The write path: one transaction per delivery, and deletion of a conversation.
 
+use std::collections::HashSet;
+
 use super::db::{self, params, Conn};
 
 use super::analysis::{self, AnalysisConfig};
@@ -62,12 +64,10 @@ pub fn apply(
         duplicates: 0,
     };
     let mut touched: Vec<&str> = Vec::new();
+    let mut fresh = record_seen(tx, records, now_ms)?;
     for r in records {
-        let new = tx.execute(
-            "INSERT INTO seen_events (event_id, seen_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            params![r.event_id, now_ms],
-        )? == 1;
-        if !new {
+        // The first of repeated eventIds within the delivery is the new one.
+        if !fresh.remove(r.event_id.as_str()) {
             outcome.duplicates += 1;
             continue;
         }
@@ -103,6 +103,34 @@ pub fn apply(
     // The search index, in bulk once enough messages wait (see search_index).
     super::search_index::index_due(tx)?;
     Ok(outcome)
+}
+
+/// Records the eventIds of `records` as seen, in one statement (not one per event: on
+/// PostgreSQL each is a round trip); returns those not seen before.
+fn record_seen(
+    tx: &mut Conn<'_, '_>,
+    records: &[Record],
+    now_ms: i64,
+) -> db::Result<HashSet<String>> {
+    if records.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids = serde_json::to_string(&records.iter().map(|r| &r.event_id).collect::<Vec<_>>())
+        .map_err(|e| db::DbError::Config(e.to_string()))?;
+    let sql = match tx.dialect() {
+        // `WHERE true`: SQLite's parser needs it between a SELECT and ON CONFLICT.
+        db::Dialect::Sqlite => {
+            "INSERT INTO seen_events (event_id, seen_at) SELECT value, ?2 FROM json_each(?1) WHERE true
+             ON CONFLICT DO NOTHING RETURNING event_id"
+        }
+        db::Dialect::Postgres => {
+            "INSERT INTO seen_events (event_id, seen_at)
+             SELECT value, ?2 FROM json_array_elements_text(CAST(CAST(?1 AS TEXT) AS JSON))
+             ON CONFLICT DO NOTHING RETURNING event_id"
+        }
+    };
+    let fresh = tx.rows(sql, params![ids, now_ms], |r| r.get::<String>(0))?;
+    Ok(fresh.into_iter().collect())
 }
 
 fn insert_message(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<bool> {
