@@ -573,19 +573,7 @@ impl WebhookArgs {
             return Ok(config);
         }
         let text = match &self.webhook_secret_file {
-            Some(path) => Some(
-                std::fs::read_to_string(path)
-                    .map(|s| {
-                        crate::private::warn_if_open(path);
-                        s.trim().to_string()
-                    })
-                    .map_err(|e| {
-                        StartError(format!(
-                            "cannot read the webhook secret file {}: {e}",
-                            path.display()
-                        ))
-                    })?,
-            ),
+            Some(path) => Some(private_file(path, "webhook secret")?.trim().to_string()),
             None => match std::env::var(WEBHOOK_SECRET_ENV) {
                 Ok(s) if !s.trim().is_empty() => Some(s),
                 _ => generated.map(|g| g()).transpose()?,
@@ -613,16 +601,7 @@ pub struct StartError(pub String);
 /// none is allowed: the write endpoints then answer 401).
 pub fn ingest_keys(file: Option<&Path>) -> Result<Vec<String>, StartError> {
     let text = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                StartError(format!(
-                    "cannot read the ingest keys file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            crate::private::warn_if_open(path);
-            text
-        }
+        Some(path) => private_file(path, "ingest keys")?,
         None => std::env::var("AGENT_TRACK_INGEST_KEYS").unwrap_or_default(),
     };
     Ok(text.split_whitespace().map(str::to_owned).collect())
@@ -632,16 +611,7 @@ pub fn ingest_keys(file: Option<&Path>) -> Result<Vec<String>, StartError> {
 /// either. An error never repeats the URL's password.
 pub fn database(file: Option<&Path>) -> Result<Database, StartError> {
     let url = match file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                StartError(format!(
-                    "cannot read the database URL file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            crate::private::warn_if_open(path);
-            text
-        }
+        Some(path) => private_file(path, "database URL")?,
         None => match std::env::var("AGENT_TRACK_DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => url,
             _ => return Ok(Database::Sqlite),
@@ -650,20 +620,23 @@ pub fn database(file: Option<&Path>) -> Result<Database, StartError> {
     Database::parse(&url).map_err(|e| StartError(format!("AGENT_TRACK_DATABASE_URL: {e}")))
 }
 
+/// The text of a file that holds a secret (`what`: which one, for the error), with a warning
+/// when others may read it.
+fn private_file(path: &Path, what: &str) -> Result<String, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        StartError(format!(
+            "cannot read the {what} file {}: {e}",
+            path.display()
+        ))
+    })?;
+    crate::private::warn_if_open(path);
+    Ok(text)
+}
+
 /// The secret text from `--secret-file` or `AGENT_TRACK_SECRET`.
 pub fn secret_text(file: Option<&Path>) -> Result<String, StartError> {
     match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map(|s| {
-                crate::private::warn_if_open(path);
-                s.trim().to_string()
-            })
-            .map_err(|e| {
-                StartError(format!(
-                    "cannot read the secret file {}: {e}",
-                    path.display()
-                ))
-            }),
+        Some(path) => Ok(private_file(path, "secret")?.trim().to_string()),
         None => std::env::var("AGENT_TRACK_SECRET")
             .map_err(|_| StartError(SecretError::Missing.to_string())),
     }
