@@ -272,6 +272,14 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// A fresh in-memory SQLite database at [`VERSION`], for the storage modules' unit tests.
+#[cfg(test)]
+pub fn in_memory() -> Connection {
+    let mut conn = Connection::open_in_memory().expect("an in-memory database opens");
+    migrate(&mut conn).expect("the schema applies to an empty database");
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -118,8 +118,7 @@ mod tests {
 
     #[test]
     fn new_messages_are_indexed_in_bulk_and_deletes_stay_consistent() {
-        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut raw).unwrap();
+        let raw = crate::collector::schema::in_memory();
         message(&raw, "c1", 1, "where is my invoice");
         message(&raw, "c2", 1, "invoice export to csv");
         assert!(found(&raw, "invoice").is_empty(), "not indexed row by row");
@@ -153,8 +152,7 @@ mod tests {
 
     #[test]
     fn the_write_path_indexes_once_a_batch_waits() {
-        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut raw).unwrap();
+        let raw = crate::collector::schema::in_memory();
         for n in 0..BATCH as usize {
             message(&raw, "c", n, "shipping question");
         }

@@ -699,8 +699,7 @@ mod tests {
     /// A migrated in-memory database holding conversation `old` (one prompt at 1 s), stored
     /// before the analysis existed: no verdict.
     fn unjudged() -> rusqlite::Connection {
-        let mut raw = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut raw).unwrap();
+        let raw = crate::collector::schema::in_memory();
         raw.execute_batch(
             "INSERT INTO conversations (id, agent_id, started_at, last_message_at) VALUES ('old', 'a', 1000, 1000);
              INSERT INTO messages (conversation_id, message_id, type, event_id, agent_id, content, timestamp, client_timestamp,

@@ -487,11 +487,7 @@ pub fn view(
 mod tests {
     use super::*;
 
-    fn db() -> rusqlite::Connection {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut conn).unwrap();
-        conn
-    }
+    use crate::collector::schema::in_memory as db;
 
     fn ended(conn: &mut Conn<'_, '_>, id: &str, last: i64) {
         conn.execute(

@@ -405,11 +405,7 @@ mod tests {
     use super::*;
     use crate::collector::webhooks::EventType;
 
-    fn db() -> rusqlite::Connection {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        crate::collector::schema::migrate(&mut conn).unwrap();
-        conn
-    }
+    use crate::collector::schema::in_memory as db;
 
     fn event(conversation: &str) -> Event {
         Event {
