@@ -69,59 +69,12 @@ impl DeliveriesQuery {
     }
 }
 
-/// One delivery. Times are unix ms.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    /// The `webhook-id`, the same on every attempt.
-    pub webhook_id: String,
-    /// The receiver, without user information or query.
-    pub url: String,
-    /// The event type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The conversation.
-    pub conversation_id: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: i64,
-    /// Status code of the last answer, when one came.
-    pub last_status_code: Option<i64>,
-    /// What the last failed attempt got.
-    pub last_error: Option<String>,
-    /// When it was queued.
-    pub created_at: i64,
-    /// When it is next attempted (pending only).
-    pub next_attempt_at: Option<i64>,
-    /// When it was delivered.
-    pub delivered_at: Option<i64>,
-}
-
-impl From<Row> for Delivery {
-    fn from(r: Row) -> Self {
-        Delivery {
-            webhook_id: r.webhook_id,
-            url: redact(&r.url),
-            kind: r.kind,
-            conversation_id: r.conversation_id,
-            status: r.status,
-            attempts: r.attempts,
-            last_status_code: r.last_status_code,
-            last_error: r.last_error,
-            created_at: r.created_at,
-            next_attempt_at: r.next_attempt_at,
-            delivered_at: r.delivered_at,
-        }
-    }
-}
-
 /// A page of deliveries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryPage {
-    /// Newest first.
-    pub deliveries: Vec<Delivery>,
+    /// Newest first, each URL redacted.
+    pub deliveries: Vec<Row>,
     /// The `cursor` of the next page; `null` on the last.
     pub next_cursor: Option<String>,
 }
@@ -144,7 +97,13 @@ async fn deliveries(
         None
     };
     Ok(Json(DeliveryPage {
-        deliveries: rows.into_iter().map(Delivery::from).collect(),
+        deliveries: rows
+            .into_iter()
+            .map(|r| Row {
+                url: redact(&r.url),
+                ..r
+            })
+            .collect(),
         next_cursor,
     }))
 }
@@ -186,5 +145,46 @@ mod tests {
         ] {
             assert!(q(&[bad]).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_delivery_is_shown_without_its_row_id() {
+        let row = Row {
+            id: 7,
+            webhook_id: "msg_1".into(),
+            url: "https://hooks.example".into(),
+            kind: "conversation.ended".into(),
+            conversation_id: "c".into(),
+            status: "pending".into(),
+            attempts: 0,
+            last_status_code: None,
+            last_error: None,
+            created_at: 1,
+            next_attempt_at: Some(2),
+            delivered_at: None,
+        };
+        let shown = serde_json::to_value(&row).unwrap();
+        // serde_json's map is sorted by key.
+        let keys: Vec<&str> = shown
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut expected = [
+            "webhookId",
+            "url",
+            "type",
+            "conversationId",
+            "status",
+            "attempts",
+            "lastStatusCode",
+            "lastError",
+            "createdAt",
+            "nextAttemptAt",
+            "deliveredAt",
+        ];
+        expected.sort_unstable();
+        assert_eq!(keys, expected);
     }
 }

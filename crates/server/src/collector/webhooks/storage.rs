@@ -309,32 +309,37 @@ pub struct Filter {
     pub limit: i64,
 }
 
-/// One outbox row as the deliveries listing shows it (the URL in full; the view redacts).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One outbox row as the deliveries listing shows it (the URL in full: the API redacts it
+/// before it is shown). Serialized as the API's delivery: the row id is only the cursor; times
+/// are unix ms.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Row {
     /// Row id (the cursor).
+    #[serde(skip_serializing)]
     pub id: i64,
-    /// `webhook-id`.
+    /// The `webhook-id`, the same on every attempt.
     pub webhook_id: String,
-    /// Receiver.
+    /// The receiver.
     pub url: String,
-    /// Event type.
+    /// The event type.
+    #[serde(rename = "type")]
     pub kind: String,
-    /// Conversation.
+    /// The conversation.
     pub conversation_id: String,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
     /// Attempts made.
     pub attempts: i64,
-    /// Status code of the last answer.
+    /// Status code of the last answer, when one came.
     pub last_status_code: Option<i64>,
     /// What the last failed attempt got.
     pub last_error: Option<String>,
-    /// Queued at, unix ms.
+    /// When it was queued.
     pub created_at: i64,
-    /// Next attempt (pending rows), unix ms.
+    /// When it is next attempted (pending only).
     pub next_attempt_at: Option<i64>,
-    /// Delivered at, unix ms.
+    /// When it was delivered.
     pub delivered_at: Option<i64>,
 }
 
