@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launchChromium } from '../support/chromium.mjs';
-import { separateStack, stored, eventually } from '../support/stack.mjs';
+import { separateStack, stored, eventually, account } from '../support/stack.mjs';
 import { openDemo as openPage, chat as chatOnce, react, pageCounts } from '../support/demo.mjs';
 
 let stack, browser;
@@ -39,27 +39,11 @@ const chat = async (page, text) => (await chatOnce(page, text)).ids;
  */
 async function settle(name, tracked, counts = [], { expectDropped = 0, ms = 30_000 } = {}) {
   assert.ok(tracked.every(Boolean), 'every trackAgent call returned an id');
-  const dropped = counts.reduce((a, c) => a + c.dropped + c.rejected, 0);
-  const result = await eventually(async () => {
-    const s = await stored(stack.db);
-    const seen = new Set(s.seen);
-    const n = tracked.filter((id) => seen.has(id)).length;
-    return n + dropped >= tracked.length ? s : null;
-  }, ms, `${name}: all events stored`).catch(async (e) => {
-    const s = await stored(stack.db);
-    const missing = tracked.filter((id) => !new Set(s.seen).has(id));
-    throw new Error(`${e.message}; missing ${missing.length}: ${missing.slice(0, 3).join(', ')}`);
-  });
-  const seen = new Set(result.seen);
-  const storedCount = tracked.filter((id) => seen.has(id)).length;
-  const occurrences = {};
-  for (const id of result.rows) occurrences[id] = (occurrences[id] ?? 0) + 1;
-  const duplicates = tracked.filter((id) => occurrences[id] > 1).length;
-  const reasons = counts.map((c) => c.lastError?.code).filter(Boolean).join(', ');
-  table.push({ name, tracked: tracked.length, stored: storedCount, dropped, reasons: dropped ? reasons : '', duplicates });
-  assert.equal(duplicates, 0, 'no event stored twice');
-  assert.equal(dropped, expectDropped);
-  assert.equal(storedCount + dropped, tracked.length, 'every event stored or counted as dropped');
+  const { result, row } = await account(name, tracked, counts, () => stored(stack.db), ms);
+  table.push(row);
+  assert.equal(row.duplicates, 0, 'no event stored twice');
+  assert.equal(row.dropped, expectDropped);
+  assert.equal(row.stored + row.dropped, tracked.length, 'every event stored or counted as dropped');
   return result;
 }
 

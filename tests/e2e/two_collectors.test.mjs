@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launchChromium } from '../support/chromium.mjs';
-import { eventually } from '../support/stack.mjs';
+import { account, eventually } from '../support/stack.mjs';
 import { freshDatabase, holdTransaction, psql, signedHeaders, storedPg, testPostgres, twoCollectorStack } from '../support/two_collectors.mjs';
 import { openDemo as openPage, chat, react, pageCounts } from '../support/demo.mjs';
 
@@ -61,27 +61,12 @@ const openDemo = (context) => openPage(context, stack.pageUrl);
 async function settle(name, tracked, counts = [], { ms = 30_000 } = {}) {
   assert.ok(tracked.every(Boolean), 'every event has an id');
   assert.equal(new Set(tracked).size, tracked.length, 'the tracked ids are distinct');
-  const dropped = counts.reduce((a, c) => a + c.dropped + c.rejected, 0);
-  const result = await eventually(async () => {
-    const s = storedPg(db.url);
-    const seen = new Set(s.seen);
-    return tracked.filter((id) => seen.has(id)).length + dropped >= tracked.length ? s : null;
-  }, ms, `${name}: all events stored`).catch((e) => {
-    const seen = new Set(storedPg(db.url).seen);
-    const missing = tracked.filter((id) => !seen.has(id));
-    throw new Error(`${e.message}; missing ${missing.length}: ${missing.slice(0, 3).join(', ')}`);
-  });
-  const seen = new Set(result.seen);
-  const stored = tracked.filter((id) => seen.has(id)).length;
-  const rows = {};
-  for (const id of result.rows) rows[id] = (rows[id] ?? 0) + 1;
-  const duplicates = tracked.filter((id) => rows[id] > 1).length;
-  const reasons = counts.map((c) => c.lastError?.code).filter(Boolean).join(', ');
-  table.push({ name, tracked: tracked.length, stored, dropped, reasons: dropped ? reasons : '', duplicates });
-  assert.equal(duplicates, 0, 'no event stored twice');
-  assert.equal(dropped, 0, `nothing dropped (${reasons})`);
-  assert.equal(stored, tracked.length, 'every event stored');
-  const rowless = tracked.filter((id) => rows[id] !== 1);
+  const { result, rowsOf, row } = await account(name, tracked, counts, () => storedPg(db.url), ms);
+  table.push(row);
+  assert.equal(row.duplicates, 0, 'no event stored twice');
+  assert.equal(row.dropped, 0, `nothing dropped (${row.reasons})`);
+  assert.equal(row.stored, tracked.length, 'every event stored');
+  const rowless = tracked.filter((id) => rowsOf[id] !== 1);
   assert.deepEqual(rowless, [], 'every event has exactly one row in messages or reactions');
   return result;
 }

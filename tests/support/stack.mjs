@@ -78,6 +78,35 @@ export async function eventually(fn, ms = 10_000, what = 'condition') {
 }
 
 /**
+ * The "nothing lost, nothing twice" accounting of one scenario: waits (up to `ms`) until every
+ * id of `tracked` is in the `seen` ids of `await read()` or counted as dropped or rejected in
+ * the pages' `counts` (their stats), then returns what was stored (`result`), how many rows
+ * each id has (`rowsOf`, from `result.rows`) and the table row: tracked, stored, dropped (with
+ * the pages' last error codes), duplicates (events with more than one row).
+ */
+export async function account(name, tracked, counts, read, ms) {
+  const dropped = counts.reduce((a, c) => a + c.dropped + c.rejected, 0);
+  const result = await eventually(async () => {
+    const s = await read();
+    const seen = new Set(s.seen);
+    return tracked.filter((id) => seen.has(id)).length + dropped >= tracked.length ? s : null;
+  }, ms, `${name}: all events stored`).catch(async (e) => {
+    const seen = new Set((await read()).seen);
+    const missing = tracked.filter((id) => !seen.has(id));
+    throw new Error(`${e.message}; missing ${missing.length}: ${missing.slice(0, 3).join(', ')}`);
+  });
+  const seen = new Set(result.seen);
+  const rowsOf = {};
+  for (const id of result.rows) rowsOf[id] = (rowsOf[id] ?? 0) + 1;
+  const reasons = counts.map((c) => c.lastError?.code).filter(Boolean).join(', ');
+  const row = {
+    name, tracked: tracked.length, stored: tracked.filter((id) => seen.has(id)).length,
+    dropped, reasons: dropped ? reasons : '', duplicates: tracked.filter((id) => rowsOf[id] > 1).length,
+  };
+  return { result, rowsOf, row };
+}
+
+/**
  * A static server for the pages: `/pkg/*` from pkg/, the paths of `files` (path -> file) from
  * their files, everything else from www/.
  */
