@@ -93,7 +93,9 @@ impl Pass {
             None => engine.next_batch(max_events, max_bytes),
         };
         self.over = self.mode == Mode::Keepalive;
-        let body = batch.as_ref().map(|b| b.body.clone());
+        // The body goes to the transport; the batch keeps its ids, all that settling it needs.
+        let mut batch = batch;
+        let body = batch.as_mut().map(|b| std::mem::take(&mut b.body));
         self.sending = batch;
         Ok(body)
     }
