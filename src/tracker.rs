@@ -226,10 +226,15 @@ impl Tracker {
     /// no pass of this tracker runs and [`Engine::wants_pass`]; for the page-hide send, also
     /// while backing off (the page may not come back).
     pub fn pass_due(&self, mode: Mode) -> bool {
-        let wants = self.engine.borrow_mut().wants_pass();
+        // `sending` first: while a pass runs, every trackAgent past `flushAt` asks, and
+        // `wants_pass` reads the clock and `navigator.onLine`.
         match mode {
-            Mode::Normal => wants && !self.delivery.borrow().sending,
-            Mode::Keepalive => wants || self.engine.borrow().retry_at().is_some(),
+            Mode::Normal => {
+                !self.delivery.borrow().sending && self.engine.borrow_mut().wants_pass()
+            }
+            Mode::Keepalive => {
+                self.engine.borrow_mut().wants_pass() || self.engine.borrow().retry_at().is_some()
+            }
         }
     }
 
