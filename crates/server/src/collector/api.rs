@@ -38,7 +38,6 @@ use super::query::{
     ConversationQuery, DetailQuery, Format, IssuesQuery, MessageQuery, StatsQuery, INVALID,
 };
 use super::read::Clock;
-use super::search_index;
 use super::transcript::{Style, Transcript, MAX_TRANSCRIPT_BYTES};
 use super::view::ConversationDetail;
 use super::{read, stats, Collector};
@@ -160,7 +159,7 @@ async fn list(
     let clock = Clock::new(now_i64(), &c.analysis);
     if q.q.is_some() {
         // Every stored message is searchable: the index catches up first (see search_index).
-        c.write(&rid, search_index::index_pending).await?;
+        c.index_for_search(&rid).await?;
     }
     let page = c
         .read(&rid, move |conn| read::conversations(conn, &q, clock))

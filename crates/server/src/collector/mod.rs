@@ -592,7 +592,7 @@ impl Collector {
                 }
                 // Messages that came in since the write path last indexed (fewer than a
                 // batch's worth), searchable without waiting for a search.
-                if let Err(e) = this.write("index", search_index::index_pending).await {
+                if let Err(e) = this.index_for_search("index").await {
                     tracing::warn!(code = %e.code, "indexing new messages for search failed; retrying at the next interval");
                 }
                 drop(this);
@@ -619,6 +619,19 @@ impl Collector {
     /// [`PG_ATTEMPTS`] times) when the database aborted the transaction for a deadlock or a
     /// serialization failure with another collector. `Ok` commits, `Err` rolls back. Failures are logged and
     /// answered as 500 for `request_id`.
+    /// Indexes the messages that wait for the SQLite search index ([`search_index`]): before
+    /// a search, and on the sweep's timer. Nothing to do on PostgreSQL, whose index follows
+    /// the table: no transaction is opened there.
+    pub(crate) async fn index_for_search(
+        self: &Arc<Self>,
+        request_id: &str,
+    ) -> Result<(), ApiError> {
+        if self.dialect() == db::Dialect::Sqlite {
+            self.write(request_id, search_index::index_pending).await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,

@@ -44,7 +44,7 @@ pub const POSTGRES_MIGRATION: &str = "SELECT 1;";
 pub const BATCH: i64 = 1_000;
 
 /// Indexes every message past the watermark, in the caller's write transaction. Returns how
-/// many. Nothing on PostgreSQL.
+/// many. Nothing on PostgreSQL (see `Collector::index_for_search`).
 pub fn index_pending(conn: &mut Conn<'_, '_>) -> db::Result<i64> {
     if conn.dialect() != Dialect::Sqlite {
         return Ok(0);
