@@ -33,11 +33,21 @@ test('the Issues view shows what the API counts, and a click filters the list', 
   // The thumbs are inline SVG, not emoji.
   assert.ok((await chat.locator('[data-testid="thumb-up"] svg[data-icon="thumb-up"]').count()) > 0);
 
+  let last = null;
   const report = await eventually(async () => {
-    const r = await api(stack.base, stack.apiKey, '/api/v1/issues');
+    const r = (last = await api(stack.base, stack.apiKey, '/api/v1/issues'));
     const count = (t) => r.body.issues?.find((i) => i.type === t)?.conversations ?? 0;
     return r.status === 200 && count('negative_feedback') === 1 && count('fallback_answer') === 1 && count('repeated_answer') === 1 && count('frustration') === 2 ? r.body : null;
-  }, 15_000, 'the issues of the three conversations');
+  }, 15_000, 'the issues of the three conversations', async () => {
+    // What the API counted, what the page's tracker says, and what the servers logged.
+    const stats = await chat.evaluate(() => window.demo.stats());
+    const stored = await api(stack.base, stack.apiKey, '/api/v1/messages?limit=50');
+    return JSON.stringify({
+      issues: last.body, stats, pageErrors,
+      stored: stored.body.messages?.map((m) => [m.conversationId, m.type, m.content, m.reaction]) ?? stored.body,
+      log: stack.log.filter((l) => !l.includes('key=')).slice(-30),
+    });
+  });
   assert.equal(report.conversations, 3);
   assert.equal(report.conversationsWithIssues, 3);
   const byType = new Map(report.issues.map((i) => [i.type, i]));

@@ -65,14 +65,20 @@ export async function api(base, key, path) {
   return { status: r.status, body: r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text() };
 }
 
-/** Polls `fn` until it returns a truthy value, up to `ms`. */
-export async function eventually(fn, ms = 10_000, what = 'condition') {
+/**
+ * Polls `fn` until it returns a truthy value, up to `ms`. On timeout the error says `what`
+ * was not met, followed by what `explain()` (if given) resolves with: the state seen last.
+ */
+export async function eventually(fn, ms = 10_000, what = 'condition', explain = null) {
   const until = Date.now() + ms;
   let last;
   for (;;) {
     last = await fn();
     if (last) return last;
-    if (Date.now() > until) throw new Error(`${what} not met within ${ms} ms`);
+    if (Date.now() > until) {
+      const seen = explain ? `; seen last: ${await explain().catch((e) => `(explain failed: ${e.message})`)}` : '';
+      throw new Error(`${what} not met within ${ms} ms${seen}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

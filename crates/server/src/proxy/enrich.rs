@@ -39,13 +39,26 @@ pub struct RequestFacts {
     pub ip: Option<String>,
 }
 
-/// The relayed form of a valid event. The browser's clock may be off: the event's time is
-/// moved by the difference between the proxy's receipt and the browser's `sentAt`
-/// (`timestamp + receivedAt - sentAt`), and the original is kept as `clientTimestamp`.
+/// How far the proxy's receipt may be from the browser's `sentAt` before the browser's clock
+/// is taken to be off. The difference is the clock's offset plus the request's transit time,
+/// which differs from one request to the next: correcting within this margin would stamp
+/// each batch with its own transit time and could reorder one visitor's events tracked a
+/// moment apart but sent in different batches (an answer and the next prompt). A clock this
+/// close is trusted as is; a clock further off is corrected.
+pub const SKEW_TOLERANCE_MS: u64 = 2_000;
+
+/// The relayed form of a valid event. The browser's clock may be off: when the proxy's
+/// receipt and the browser's `sentAt` differ by more than [`SKEW_TOLERANCE_MS`], the event's
+/// time is moved by that difference (`timestamp + receivedAt - sentAt`). The original is
+/// kept as `clientTimestamp`.
 pub fn enrich(event: Event, facts: &RequestFacts) -> RelayedEvent {
     let client_timestamp = event.timestamp;
     let skew = facts.received_at as i128 - facts.sent_at as i128;
-    let timestamp = (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64;
+    let timestamp = if skew.unsigned_abs() <= u128::from(SKEW_TOLERANCE_MS) {
+        client_timestamp
+    } else {
+        (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64
+    };
     let visitor_id = facts.visitor_id.resolve(event.visitor_id);
     let account_id = facts.account_id.resolve(event.account_id);
     RelayedEvent {
@@ -106,6 +119,27 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(enrich(event(), &ahead).event.timestamp, 0);
+    }
+
+    #[test]
+    fn a_clock_within_the_tolerance_is_trusted() {
+        // Transit time, not skew: two batches of one browser, sent a moment apart, one slower
+        // on the way. Their events keep the browser's times and so their order.
+        let at = |received_at, sent_at| {
+            let facts = RequestFacts {
+                received_at,
+                sent_at,
+                ..Default::default()
+            };
+            enrich(event(), &facts).event.timestamp
+        };
+        assert_eq!(at(5_000 + SKEW_TOLERANCE_MS, 5_000), 1_000);
+        assert_eq!(at(5_000 - SKEW_TOLERANCE_MS, 5_000), 1_000);
+        assert_eq!(
+            at(5_001 + SKEW_TOLERANCE_MS, 5_000),
+            1_000 + 1 + SKEW_TOLERANCE_MS
+        );
+        assert_eq!(at(4_999 - SKEW_TOLERANCE_MS, 5_000), 0);
     }
 
     #[test]
