@@ -16,7 +16,8 @@
 //! - [`merge`]: the merge rules (first write wins; latest reaction wins; `unreact` tombstones).
 //! - [`schema`]: the schema and its migrations, on SQLite and on PostgreSQL.
 //! - [`db`]: the storage boundary, one connection type over both databases.
-//! - [`store`]: the write path (one transaction per delivery; deletion).
+//! - [`store`]: the write path (one delivery; deletion).
+//! - [`group_commit`]: the SQLite writer: the writes waiting for it share one transaction.
 //! - [`read`]: conversation pages, one conversation, the message export.
 //! - [`stats`]: `GET /api/v1/stats`.
 //! - [`view`]: the JSON shapes of the read API.
@@ -30,6 +31,7 @@ pub mod analysis;
 pub mod api;
 pub mod cursor;
 pub mod db;
+pub mod group_commit;
 pub mod ingest;
 pub mod insights;
 pub mod log;
@@ -51,7 +53,7 @@ pub mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -235,7 +237,7 @@ enum Store {
 /// The SQLite side of [`Store`].
 struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: group_commit::Writer,
     readers: Mutex<Vec<Connection>>,
     read_slots: Semaphore,
 }
@@ -305,10 +307,6 @@ impl PgPool {
 
 /// A poisoned lock only means a panic happened while it was held; the connection itself is
 /// fine (an open transaction was rolled back when it was dropped).
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl Collector {
     /// Creates `data_dir` when missing, opens or creates [`DB_FILE`] in it (WAL), and brings
     /// the schema up to date.
@@ -372,7 +370,7 @@ impl Collector {
             config,
             Store::Sqlite(SqliteStore {
                 path,
-                writer: Mutex::new(writer),
+                writer: group_commit::Writer::new(writer),
                 readers: Mutex::new(readers),
                 read_slots: Semaphore::new(READERS),
             }),
@@ -606,7 +604,10 @@ impl Collector {
         let Store::Sqlite(sqlite) = &self.store else {
             return Ok(Synchronous::Normal);
         };
-        let n: i64 = lock(&sqlite.writer).pragma_query_value(None, "synchronous", |r| r.get(0))?;
+        let n: i64 = sqlite
+            .writer
+            .connection()
+            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
         Ok(if n >= 2 {
             Synchronous::Full
         } else {
@@ -614,11 +615,6 @@ impl Collector {
         })
     }
 
-    /// Runs `f` in a write transaction on the blocking pool: on SQLite the writer connection
-    /// inside `BEGIN IMMEDIATE`; on PostgreSQL a pooled client, `f` run again (up to
-    /// [`PG_ATTEMPTS`] times) when the database aborted the transaction for a deadlock or a
-    /// serialization failure with another collector. `Ok` commits, `Err` rolls back. Failures are logged and
-    /// answered as 500 for `request_id`.
     /// Indexes the messages that wait for the SQLite search index ([`search_index`]): before
     /// a search, and on the sweep's timer. Nothing to do on PostgreSQL, whose index follows
     /// the table: no transaction is opened there.
@@ -632,26 +628,38 @@ impl Collector {
         Ok(())
     }
 
+    /// Runs `f` in a write transaction on the blocking pool: on SQLite the writer connection
+    /// inside `BEGIN IMMEDIATE`, with the other writes waiting for it ([`group_commit`]: one
+    /// commit for the group; when one fails, each runs again alone); on PostgreSQL a pooled
+    /// client, `f` run again (up to [`PG_ATTEMPTS`] times) when the database aborted the
+    /// transaction for a deadlock or a serialization failure with another collector. `Ok`
+    /// commits, `Err` rolls back. Failures are logged and answered as 500 for `request_id`.
     pub(crate) async fn write<T: Send + 'static>(
         self: &Arc<Self>,
         request_id: &str,
-        mut f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
+        f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
         if let Store::Postgres(_) = self.store {
             return self.on_postgres(request_id, true, f).await;
         }
+        let Store::Sqlite(sqlite) = &self.store else {
+            return Err(ApiError::internal(request_id, "no SQLite writer"));
+        };
+        // Group commit: queued here, run with whatever else waits for the writer.
+        let result = sqlite.writer.submit(f);
         let this = Arc::clone(self);
         blocking(request_id, move || {
-            let Store::Sqlite(sqlite) = &this.store else {
-                return Err(db::DbError::Unsupported("SQLite"));
-            };
-            let mut writer = lock(&sqlite.writer);
-            let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&mut Conn::Sqlite(&tx))?;
-            tx.commit()?;
-            Ok(out)
+            if let Store::Sqlite(sqlite) = &this.store {
+                sqlite.writer.drain();
+            }
+            Ok(())
         })
-        .await
+        .await?;
+        match result.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(ApiError::internal(request_id, e)),
+            Err(e) => Err(ApiError::internal(request_id, e)),
+        }
     }
 
     /// Runs `f` on the writer connection outside any transaction (SQLite maintenance such as
@@ -666,7 +674,7 @@ impl Collector {
         }
         let this = Arc::clone(self);
         blocking(request_id, move || match &this.store {
-            Store::Sqlite(sqlite) => Ok(Some(f(&lock(&sqlite.writer))?)),
+            Store::Sqlite(sqlite) => Ok(Some(f(&sqlite.writer.connection())?)),
             Store::Postgres(_) => Ok(None),
         })
         .await

@@ -1,4 +1,5 @@
-//! The write path: one transaction per delivery, and deletion of a conversation.
+//! The write path: one delivery (in the writer's transaction: see
+//! [`super::group_commit`] on SQLite), and deletion of a conversation.
 
 use std::collections::HashSet;
 
