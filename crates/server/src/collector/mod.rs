@@ -18,6 +18,7 @@
 //! - [`db`]: the storage boundary, one connection type over both databases.
 //! - [`store`]: the write path (one delivery; deletion).
 //! - [`group_commit`]: the SQLite writer: the writes waiting for it share one transaction.
+//! - [`checkpoint`]: the SQLite WAL checkpoint, on a thread of its own.
 //! - [`read`]: conversation pages, one conversation, the message export.
 //! - [`stats`]: `GET /api/v1/stats`.
 //! - [`view`]: the JSON shapes of the read API.
@@ -29,6 +30,7 @@
 
 pub mod analysis;
 pub mod api;
+pub mod checkpoint;
 pub mod cursor;
 pub mod db;
 pub mod group_commit;
@@ -362,6 +364,7 @@ impl Collector {
                 message: e.to_string(),
             },
         })?;
+        checkpoint::start(&mut writer, &path, config.synchronous).map_err(db)?;
         let readers = (0..READERS)
             .map(|_| open_reader(&path))
             .collect::<rusqlite::Result<Vec<_>>>()
