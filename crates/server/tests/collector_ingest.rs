@@ -180,6 +180,80 @@ async fn forged_stripped_empty_stale_and_foreign_signatures_are_refused_and_noth
 }
 
 #[tokio::test]
+async fn several_events_of_a_conversation_in_one_delivery_make_the_row_event_by_event_would() {
+    // The row is written once per conversation per delivery: the span, the ids first known
+    // and the resume must be those of applying each event in turn.
+    let s = Server::start().await;
+    let anonymous = |e: Value| set(e, json!({"visitorId": null, "accountId": null}));
+    let events = vec![
+        anonymous(event("e1", "prompt", "c1", "m1", "hello", T0 + 5000)),
+        set(
+            event("e2", "agent_response", "c1", "m2", "hi", T0 + 1000),
+            json!({"visitorId": "visitor-2", "accountId": null}),
+        ),
+        set(
+            event("e3", "agent_trace", "c1", "m3", "{}", T0 + 9000),
+            json!({"visitorId": "visitor-3", "accountId": "acme-3"}),
+        ),
+        event("e4", "user_reaction", "c2", "m9", "positive", T0 + 7000),
+    ];
+    s.deliver_ok("msg_1", events, 4, 0).await;
+    let row = |id: &str, column: &str| {
+        s.scalar(&format!(
+            "SELECT count({column}) FROM conversations WHERE id = '{id}'"
+        ))
+    };
+    assert_eq!(
+        (
+            s.scalar("SELECT started_at FROM conversations WHERE id = 'c1'"),
+            s.scalar("SELECT last_message_at FROM conversations WHERE id = 'c1'"),
+            s.scalar("SELECT count(*) FROM conversations WHERE id = 'c1' AND visitor_id = 'visitor-2' AND account_id = 'acme-3' AND agent_id = 'agent-1'"),
+        ),
+        (T0 as i64 + 1000, T0 as i64 + 9000, 1)
+    );
+    // A reaction alone makes its conversation too.
+    assert_eq!(
+        s.scalar("SELECT started_at FROM conversations WHERE id = 'c2'"),
+        T0 as i64 + 7000
+    );
+    // Ended by its owner: a delivery of reactions only leaves it ended; one with a message
+    // among reactions resumes it (and drops the owner's outcome), wherever the message is.
+    s.exec("UPDATE conversations SET closed_at = 1, client_outcome = 'resolved' WHERE id IN ('c1', 'c2')");
+    s.deliver_ok(
+        "msg_2",
+        vec![event(
+            "e5",
+            "user_reaction",
+            "c1",
+            "m2",
+            "negative",
+            T0 + 9500,
+        )],
+        1,
+        0,
+    )
+    .await;
+    assert_eq!(
+        (row("c1", "closed_at"), row("c1", "client_outcome")),
+        (1, 1)
+    );
+    let events = vec![
+        event("e6", "user_reaction", "c2", "m9", "negative", T0 + 8000),
+        event("e7", "prompt", "c2", "m10", "again", T0 + 8500),
+        event("e8", "user_reaction", "c2", "m9", "positive", T0 + 8600),
+    ];
+    s.deliver_ok("msg_3", events, 3, 0).await;
+    assert_eq!(
+        (row("c2", "closed_at"), row("c2", "client_outcome")),
+        (0, 0)
+    );
+    assert_eq!(
+        s.scalar("SELECT last_message_at FROM conversations WHERE id = 'c2'"),
+        T0 as i64 + 8600
+    );
+}
+
+#[tokio::test]
 async fn a_repeated_delivery_answers_200_and_writes_nothing() {
     let s = Server::start().await;
     let events = vec![

@@ -64,7 +64,8 @@ pub fn apply(
         accepted: 0,
         duplicates: 0,
     };
-    let mut touched: Vec<&str> = Vec::new();
+    // The conversations the records changed, in the order first changed.
+    let mut touched: Vec<Touch<'_>> = Vec::new();
     let mut fresh = record_seen(tx, records, now_ms)?;
     for r in records {
         // The first of repeated eventIds within the delivery is the new one.
@@ -94,13 +95,21 @@ pub fn apply(
             }
         };
         if changed {
-            touch_conversation(tx, r)?;
-            if !touched.contains(&r.conversation_id.as_str()) {
-                touched.push(&r.conversation_id);
+            match touched
+                .iter_mut()
+                .find(|t| t.first.conversation_id == r.conversation_id)
+            {
+                Some(t) => t.add(r),
+                None => touched.push(Touch::new(r)),
             }
         }
     }
-    analysis::storage::refresh(tx, touched, now_ms, cfg, hooks)?;
+    // One write per conversation, not one per event.
+    for t in &touched {
+        touch_conversation(tx, t)?;
+    }
+    let ids = touched.iter().map(|t| t.first.conversation_id.as_str());
+    analysis::storage::refresh(tx, ids, now_ms, cfg, hooks)?;
     // The search index, in bulk once enough messages wait (see search_index).
     super::search_index::index_due(tx)?;
     Ok(outcome)
@@ -197,11 +206,47 @@ fn merge_reaction(tx: &mut Conn<'_, '_>, r: &Record, value: &str) -> db::Result<
     Ok(true)
 }
 
+/// What one delivery's changed events make of one conversation's row: the same as applying
+/// [`touch_conversation`]'s rules event by event, in one statement.
+struct Touch<'a> {
+    /// The first changed event: the conversation, and the agent it is created with.
+    first: &'a Record,
+    /// The first visitor and account ids among the events, if any.
+    visitor_id: Option<&'a str>,
+    account_id: Option<&'a str>,
+    /// The events' earliest and latest times.
+    earliest: i64,
+    latest: i64,
+    /// Whether one of them is a message (not a reaction).
+    message: bool,
+}
+
+impl<'a> Touch<'a> {
+    fn new(r: &'a Record) -> Touch<'a> {
+        Touch {
+            first: r,
+            visitor_id: r.visitor_id.as_deref(),
+            account_id: r.account_id.as_deref(),
+            earliest: r.timestamp,
+            latest: r.timestamp,
+            message: r.kind == Kind::Message,
+        }
+    }
+
+    fn add(&mut self, r: &'a Record) {
+        self.visitor_id = self.visitor_id.or(r.visitor_id.as_deref());
+        self.account_id = self.account_id.or(r.account_id.as_deref());
+        self.earliest = self.earliest.min(r.timestamp);
+        self.latest = self.latest.max(r.timestamp);
+        self.message |= r.kind == Kind::Message;
+    }
+}
+
 /// Creates the conversation on its first event (which fixes its sequence and agent), and
 /// widens its time span with later ones. Visitor and account ids fill in when first known.
 /// A new message (not a reaction) resumes a conversation its owner had ended (the log API's
 /// `status`), which also drops the outcome its owner set.
-fn touch_conversation(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<()> {
+fn touch_conversation(tx: &mut Conn<'_, '_>, t: &Touch<'_>) -> db::Result<()> {
     let sql = match tx.dialect() {
         db::Dialect::Sqlite => TOUCH_SQLITE,
         db::Dialect::Postgres => TOUCH_POSTGRES,
@@ -209,12 +254,13 @@ fn touch_conversation(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<()> {
     tx.execute(
         sql,
         params![
-            r.conversation_id,
-            r.agent_id,
-            r.visitor_id,
-            r.account_id,
-            r.timestamp,
-            r.kind == Kind::Message
+            t.first.conversation_id,
+            t.first.agent_id,
+            t.visitor_id,
+            t.account_id,
+            t.earliest,
+            t.latest,
+            t.message
         ],
     )?;
     Ok(())
@@ -223,26 +269,26 @@ fn touch_conversation(tx: &mut Conn<'_, '_>, r: &Record) -> db::Result<()> {
 /// [`touch_conversation`] on SQLite (two-argument `min`/`max`).
 const TOUCH_SQLITE: &str =
     "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET
              started_at = min(started_at, excluded.started_at),
              last_message_at = max(last_message_at, excluded.last_message_at),
              visitor_id = coalesce(visitor_id, excluded.visitor_id),
              account_id = coalesce(account_id, excluded.account_id),
-             closed_at = CASE WHEN ?6 THEN NULL ELSE closed_at END,
-             client_outcome = CASE WHEN ?6 THEN NULL ELSE client_outcome END";
+             closed_at = CASE WHEN ?7 THEN NULL ELSE closed_at END,
+             client_outcome = CASE WHEN ?7 THEN NULL ELSE client_outcome END";
 
 /// [`touch_conversation`] on PostgreSQL (`least`/`greatest`).
 const TOUCH_POSTGRES: &str =
     "INSERT INTO conversations (id, agent_id, visitor_id, account_id, started_at, last_message_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET
              started_at = least(conversations.started_at, excluded.started_at),
              last_message_at = greatest(conversations.last_message_at, excluded.last_message_at),
              visitor_id = coalesce(conversations.visitor_id, excluded.visitor_id),
              account_id = coalesce(conversations.account_id, excluded.account_id),
-             closed_at = CASE WHEN ?6 THEN NULL ELSE conversations.closed_at END,
-             client_outcome = CASE WHEN ?6 THEN NULL ELSE conversations.client_outcome END";
+             closed_at = CASE WHEN ?7 THEN NULL ELSE conversations.closed_at END,
+             client_outcome = CASE WHEN ?7 THEN NULL ELSE conversations.client_outcome END";
 
 /// Deletes a conversation with its messages, reactions, verdict, issues, model insights,
 /// webhook outbox rows (delivered, failed or not yet sent) and idempotency keys, and its
