@@ -254,6 +254,50 @@ async fn several_events_of_a_conversation_in_one_delivery_make_the_row_event_by_
 }
 
 #[tokio::test]
+async fn a_large_delivery_keeps_its_messages_order_and_the_first_write_of_a_repeated_message() {
+    // 100 messages (on PostgreSQL several multi-row inserts: 64 + 32 + 4); two repeat an
+    // earlier message (same conversation, messageId and type) under new eventIds, one in the
+    // same statement as it and one in the next, and one has another conversation's ids.
+    let s = Server::start().await;
+    let mut events: Vec<Value> = (0..100)
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                "prompt",
+                "c1",
+                &format!("m{i}"),
+                &format!("text {i}"),
+                T0 + 1000,
+            )
+        })
+        .collect();
+    events[10] = event("e10", "prompt", "c1", "m3", "a second m3", T0 + 1000);
+    events[70] = event("e70", "prompt", "c1", "m3", "a third m3", T0 + 1000);
+    events[99] = event("e99", "prompt", "c2", "m3", "m3 of c2", T0 + 1000);
+    s.deliver_ok("msg_1", events, 100, 0).await;
+    assert_eq!(s.count("messages"), 98);
+    let c = s.get_ok("/api/v1/conversations/c1").await;
+    let texts: Vec<&str> = c["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    // One timestamp for all: the order shown is the order stored, the delivery's.
+    let expected: Vec<String> = (0..99)
+        .filter(|&i| i != 10 && i != 70)
+        .map(|i| format!("text {i}"))
+        .collect();
+    assert_eq!(texts, expected);
+    assert_eq!(
+        s.scalar(
+            "SELECT count(*) FROM messages WHERE conversation_id = 'c2' AND message_id = 'm3'"
+        ),
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_repeated_delivery_answers_200_and_writes_nothing() {
     let s = Server::start().await;
     let events = vec![
