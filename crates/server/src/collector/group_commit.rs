@@ -32,10 +32,12 @@ pub const MAX_GROUP: usize = 64;
 trait Job: Send {
     /// Runs the write on `conn`, inside the group's transaction; keeps its output.
     fn run(&mut self, conn: &mut Conn<'_, '_>) -> db::Result<()>;
-    /// Sends the kept output (or `err`) to the waiting caller.
+    /// Sends the kept output to the waiting caller once its transaction committed, or the
+    /// failure (`result`) when it did not.
     fn finish(self: Box<Self>, result: db::Result<()>);
 }
 
+/// A [`Job`] of [`Writer::submit`]: the write, its output once run, where the output goes.
 struct Typed<T, F> {
     f: F,
     out: Option<T>,
@@ -64,6 +66,8 @@ pub struct Writer {
     queue: Mutex<Vec<Box<dyn Job>>>,
 }
 
+/// A poisoned lock only means a panic happened while it was held (a job that panicked); the
+/// connection itself is fine (its open transaction was rolled back when it was dropped).
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -307,8 +307,6 @@ impl PgPool {
     }
 }
 
-/// A poisoned lock only means a panic happened while it was held; the connection itself is
-/// fine (an open transaction was rolled back when it was dropped).
 impl Collector {
     /// Creates `data_dir` when missing, opens or creates [`DB_FILE`] in it (WAL), and brings
     /// the schema up to date.
