@@ -1,10 +1,10 @@
 //! Group commit on SQLite's single writer: the writes waiting for the writer connection run
 //! in one transaction, one commit for all of them.
 //!
-//! Every `Collector::write` on SQLite queues its job here and asks for
-//! the writer; whoever gets it takes every job queued by then (at most [`MAX_GROUP`]) and
-//! runs them one after another in one `BEGIN IMMEDIATE` transaction. A caller whose job an
-//! earlier holder already took just waits for its result. One commit then writes
+//! Every `Collector::write` on SQLite queues its job here and asks for the writer; whoever
+//! gets it takes every job queued by then (at most [`MAX_GROUP`]) and runs them one after
+//! another in one `BEGIN IMMEDIATE` transaction. A caller whose job an earlier holder
+//! already took just waits for its result. One commit then writes
 //! the pages the jobs share (the tables' index pages, the conversations table, the dedupe
 //! tables) once instead of once per delivery.
 //!
