@@ -4,9 +4,9 @@
 //! Every `Collector::write` on SQLite queues its job here and asks for the writer; whoever
 //! gets it takes every job queued by then (at most [`MAX_GROUP`]) and runs them one after
 //! another in one `BEGIN IMMEDIATE` transaction. A caller whose job an earlier holder
-//! already took just waits for its result. One commit then writes
-//! the pages the jobs share (the tables' index pages, the conversations table, the dedupe
-//! tables) once instead of once per delivery.
+//! already took just waits for its result. One commit then writes the pages the jobs share
+//! (the tables' index pages, the conversations table, the dedupe tables) once instead of
+//! once per delivery.
 //!
 //! Each job keeps its own result. When a job fails, or the commit does, the group is rolled
 //! back and every job runs again alone, in a transaction of its own (the jobs are `FnMut`,
