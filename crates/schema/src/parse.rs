@@ -58,22 +58,24 @@ pub fn parse_properties<'a, J: Json<'a>>(
         }
     }
     let mut props = AgentProperties::default();
-    for (i, (key, slot)) in KNOWN_PROPERTIES.iter().zip(slots).enumerate() {
+    for (&key, slot) in KNOWN_PROPERTIES.iter().zip(slots) {
         let Some(value) = slot else { continue };
-        match i {
-            0 => props.agent_id = p.string(key, value),
-            1 => props.conversation_id = p.string(key, value),
-            2 => props.message_id = p.string(key, value),
-            3 => props.content = p.string(key, value),
-            4 => props.suggested_prompt = p.boolean(key, value),
-            5 => props.tools_used = p.strings(key, value),
-            6 => props.agent_models_used = p.strings(key, value),
-            7 => props.agent_files_uploaded = p.files(key, value),
-            8 => props.agent_user_reaction_comments = p.strings(key, value),
-            9 => props.agent_subagents_used = p.strings(key, value),
-            10 => props.agent_input_token_count = p.token_count(key, value),
-            11 => props.agent_output_token_count = p.token_count(key, value),
-            12 => props.model_used = Some(p.string(key, value)),
+        match key {
+            "agentId" => props.agent_id = p.string(key, value),
+            "conversationId" => props.conversation_id = p.string(key, value),
+            "messageId" => props.message_id = p.string(key, value),
+            "content" => props.content = p.string(key, value),
+            "suggestedPrompt" => props.suggested_prompt = p.boolean(key, value),
+            "toolsUsed" => props.tools_used = p.strings(key, value),
+            "agentModelsUsed" => props.agent_models_used = p.strings(key, value),
+            "agentFilesUploaded" => props.agent_files_uploaded = p.files(key, value),
+            "agentUserReactionComments" => {
+                props.agent_user_reaction_comments = p.strings(key, value)
+            }
+            "agentSubagentsUsed" => props.agent_subagents_used = p.strings(key, value),
+            "agentInputTokenCount" => props.agent_input_token_count = p.token_count(key, value),
+            "agentOutputTokenCount" => props.agent_output_token_count = p.token_count(key, value),
+            "modelUsed" => props.model_used = Some(p.string(key, value)),
             _ => props.file_uploaded = p.boolean(key, value),
         }
     }

@@ -92,7 +92,8 @@ impl Reaction {
     }
 }
 
-/// The property names the schema knows, in documentation order.
+/// The property names the schema knows, in documentation order; the four required ones
+/// first (`parse_properties` reports them missing in this order).
 pub const KNOWN_PROPERTIES: [&str; 14] = [
     "agentId",
     "conversationId",
