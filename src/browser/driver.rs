@@ -7,7 +7,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use super::fetch::{post, reply, TIMEOUT_MS};
-use super::locks::{PageLock, LOCK_NAME};
+use super::locks::{PageLock, LEASE_RETRY_MS, LOCK_NAME};
 use crate::delivery::Guard;
 use crate::error::Error;
 use crate::pass::{Mode, Pass, PassReport};
@@ -79,7 +79,7 @@ impl Driven {
             if let Some((lease, since)) = &self.lease {
                 match lease.try_acquire() {
                     Some(g) => self.guard = Some(g),
-                    None if self.wait && lease.may_wait(*since) => return 100.into(),
+                    None if self.wait && lease.may_wait(*since) => return LEASE_RETRY_MS.into(),
                     None => return self.end(None),
                 }
             } else if !input.is_truthy() {

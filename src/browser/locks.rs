@@ -132,6 +132,8 @@ pub const LEASE_MS: u64 = 4_000;
 pub const RENEW_MS: u32 = 1_000;
 /// How long `acquire(wait = true)` keeps trying.
 pub const LEASE_WAIT_MS: u64 = 10_000;
+/// How long a waiting pass sleeps between two tries for the lease.
+pub const LEASE_RETRY_MS: i32 = 100;
 
 /// A page's side of the lease, shared by the [`Lease`] and its guards.
 struct Holder {
@@ -262,7 +264,7 @@ impl Lock for Lease {
                 if !wait || !lease.may_wait(start) {
                     return None;
                 }
-                sleep(100).await;
+                sleep(LEASE_RETRY_MS).await;
             }
         })
     }
