@@ -88,13 +88,12 @@ impl Pass {
             Mode::Normal => (MAX_BATCH_EVENTS, MAX_BATCH_BYTES),
             Mode::Keepalive => (MAX_BATCH_EVENTS, KEEPALIVE_BUDGET_BYTES),
         };
-        let batch = match self.splits.pop() {
+        let mut batch = match self.splits.pop() {
             Some(ids) => engine.batch_of(&ids),
             None => engine.next_batch(max_events, max_bytes),
         };
         self.over = self.mode == Mode::Keepalive;
         // The body goes to the transport; the batch keeps its ids, all that settling it needs.
-        let mut batch = batch;
         let body = batch.as_mut().map(|b| std::mem::take(&mut b.body));
         self.sending = batch;
         Ok(body)

@@ -5,6 +5,7 @@ use std::task::{Context, Poll, Waker};
 
 use serde_json::Map;
 
+use crate::delivery::transport::event_ids;
 use crate::delivery::{RecordingTransport, Reply};
 use crate::pass::Mode;
 use crate::platform::FixedPlatform;
@@ -476,14 +477,7 @@ fn a_pass_driven_step_by_step_splits_acknowledges_and_ends() {
     let mut sent = Vec::new();
     let mut replies = vec![http(413, "", None)].into_iter();
     while let Some(body) = s.tracker.next_body(&mut pass).unwrap() {
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let batch: Vec<String> = v["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["eventId"].as_str().unwrap().to_string())
-            .collect();
-        sent.push(batch);
+        sent.push(event_ids(&body));
         let reply = replies
             .next()
             .unwrap_or_else(|| http(200, r#"{"requestId":"r","accepted":1}"#, None));
