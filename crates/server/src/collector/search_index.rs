@@ -50,16 +50,7 @@ pub fn index_pending(conn: &mut Conn<'_, '_>) -> db::Result<i64> {
         return Ok(0);
     }
     let (from, to) = bounds(conn)?;
-    if to <= from {
-        return Ok(0);
-    }
-    let n = conn.execute(
-        "INSERT INTO message_fts (rowid, content)
-         SELECT seq, content FROM messages WHERE seq > ?1 AND seq <= ?2",
-        params![from, to],
-    )?;
-    conn.execute("UPDATE fts_progress SET indexed_seq = ?1", params![to])?;
-    Ok(n as i64)
+    index_between(conn, from, to)
 }
 
 /// [`index_pending`] when at least [`BATCH`] messages wait (the write path's check: two
@@ -72,7 +63,21 @@ pub fn index_due(conn: &mut Conn<'_, '_>) -> db::Result<i64> {
     if to - from < BATCH {
         return Ok(0);
     }
-    index_pending(conn)
+    index_between(conn, from, to)
+}
+
+/// Indexes the messages with `from < seq <= to` and moves the watermark to `to`.
+fn index_between(conn: &mut Conn<'_, '_>, from: i64, to: i64) -> db::Result<i64> {
+    if to <= from {
+        return Ok(0);
+    }
+    let n = conn.execute(
+        "INSERT INTO message_fts (rowid, content)
+         SELECT seq, content FROM messages WHERE seq > ?1 AND seq <= ?2",
+        params![from, to],
+    )?;
+    conn.execute("UPDATE fts_progress SET indexed_seq = ?1", params![to])?;
+    Ok(n as i64)
 }
 
 /// The watermark and the newest message's `seq`.
