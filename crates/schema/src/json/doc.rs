@@ -329,12 +329,11 @@ impl<'d, 'a> Node<'d, 'a> {
         };
         let mut at = self.at + 1;
         std::iter::from_fn(move || {
-            let value = *self
-                .doc
-                .nodes
-                .get(at)
-                .filter(|_| at < end)
-                .map(|k| &k.next)? as usize;
+            if at >= end {
+                return None;
+            }
+            // A key's `next` is its value.
+            let value = self.doc.nodes.get(at)?.next as usize;
             if value >= end {
                 return None;
             }
