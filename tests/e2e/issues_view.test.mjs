@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, eventually, devStackAndChromium } from '../support/stack.mjs';
+import { pageCounts } from '../support/demo.mjs';
 
 // The dev stack and Chromium, started before this file's tests and stopped after.
 const env = devStackAndChromium();
@@ -40,7 +41,7 @@ test('the Issues view shows what the API counts, and a click filters the list', 
     return r.status === 200 && count('negative_feedback') === 1 && count('fallback_answer') === 1 && count('repeated_answer') === 1 && count('frustration') === 2 ? r.body : null;
   }, 15_000, 'the issues of the three conversations', async () => {
     // What the API counted, what the page's tracker says, and what the servers logged.
-    const stats = await chat.evaluate(() => window.demo.stats());
+    const stats = await pageCounts(chat);
     const stored = await api(stack.base, stack.apiKey, '/api/v1/messages?limit=50');
     return JSON.stringify({
       issues: last.body, stats, pageErrors,
