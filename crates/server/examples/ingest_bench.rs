@@ -22,6 +22,10 @@ use serde_json::{json, Value};
 #[path = "support/signed.rs"]
 mod signed;
 
+#[path = "support/fresh_database.rs"]
+mod fresh_database;
+use fresh_database::FreshDatabase;
+
 const EVENTS_PER_BATCH: usize = 20;
 const T0: u64 = 1_763_719_200_000;
 
@@ -65,7 +69,7 @@ async fn main() {
     let pg = std::env::var("AGENT_TRACK_BENCH_DATABASE_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
-        .map(|admin| FreshDatabase::create(&admin));
+        .map(|admin| FreshDatabase::create(&admin, "bench", "AGENT_TRACK_BENCH_DATABASE_URL"));
     let collector = Collector::open(CollectorConfig {
         data_dir: dir.path().to_path_buf(),
         secrets: secrets.clone(),
@@ -153,50 +157,4 @@ async fn main() {
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
     );
-}
-
-/// A database of its own on the PostgreSQL server of `admin`, dropped when this drops.
-struct FreshDatabase {
-    admin: String,
-    name: String,
-    url: String,
-}
-
-impl FreshDatabase {
-    fn create(admin: &str) -> FreshDatabase {
-        let name = format!("bench_{:016x}", rand::random::<u64>());
-        off_runtime(|| {
-            postgres::Client::connect(admin, postgres::NoTls)
-                .expect("AGENT_TRACK_BENCH_DATABASE_URL: cannot connect")
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("cannot create the bench database")
-        });
-        let (server, _) = admin
-            .split('?')
-            .next()
-            .and_then(|base| base.rsplit_once('/'))
-            .expect("a database URL with a path");
-        FreshDatabase {
-            admin: admin.to_string(),
-            url: format!("{server}/{name}"),
-            name,
-        }
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        let (admin, name) = (&self.admin, &self.name);
-        off_runtime(|| {
-            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        });
-    }
-}
-
-/// The synchronous PostgreSQL client runs a runtime of its own, which cannot start inside
-/// this program's: it runs on a thread of its own.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().expect("the PostgreSQL call finishes"))
 }

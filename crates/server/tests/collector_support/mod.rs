@@ -30,20 +30,13 @@ pub struct Server {
     pub pg: Option<TestDatabase>,
 }
 
-/// Runs `f` on a thread of its own: the synchronous PostgreSQL client runs its own runtime,
-/// which cannot start inside the test's.
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().unwrap())
-}
+#[path = "../../examples/support/fresh_database.rs"]
+mod fresh_database;
+use fresh_database::off_runtime;
 
 /// A fresh PostgreSQL database for one test, `t_<random>`, created through the database of
 /// `AGENT_TRACK_TEST_DATABASE_URL` and dropped (with its connections) at the end.
-pub struct TestDatabase {
-    admin: String,
-    name: String,
-    /// The URL of the fresh database.
-    pub url: String,
-}
+pub type TestDatabase = fresh_database::FreshDatabase;
 
 impl TestDatabase {
     /// `None` without `AGENT_TRACK_TEST_DATABASE_URL` (the tests run on SQLite); a panic when
@@ -61,20 +54,11 @@ impl TestDatabase {
             );
             return None;
         };
-        let name = format!("t_{:016x}", rand::random::<u64>());
-        off_runtime(|| {
-            let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-                .expect("AGENT_TRACK_TEST_DATABASE_URL: cannot connect");
-            c.batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("cannot create the test database");
-        });
-        let (base, query) = match admin.split_once('?') {
-            Some((b, q)) => (b, format!("?{q}")),
-            None => (admin.as_str(), String::new()),
-        };
-        let (server, _) = base.rsplit_once('/').expect("a database URL with a path");
-        let url = format!("{server}/{name}{query}");
-        Some(TestDatabase { admin, name, url })
+        Some(TestDatabase::create(
+            &admin,
+            "t",
+            "AGENT_TRACK_TEST_DATABASE_URL",
+        ))
     }
 
     /// The first column of the first row of `sql` (an integer).
@@ -114,17 +98,6 @@ pub fn database_at(data: &std::path::Path) -> agent_track_server::collector::db:
     std::mem::forget(db);
     known.push((data.to_path_buf(), url.clone()));
     Database::Postgres(url)
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        let (admin, name) = (&self.admin, &self.name);
-        off_runtime(|| {
-            if let Ok(mut c) = postgres::Client::connect(admin, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            }
-        });
-    }
 }
 
 impl Drop for Server {
