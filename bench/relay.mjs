@@ -159,7 +159,7 @@ http {
     };
     const { AGENT_TRACK_BENCH_DATABASE_URL: pgUrl, ...sqliteEnv } = process.env;
     result.ingest = await ingest(sqliteEnv);
-    if (pgUrl) result.ingestPg = await ingest({ ...process.env });
+    if (pgUrl) result.ingestPg = await ingest(process.env);
 
     // Reads at 10,000 conversations: list, filtered lists, searches (p50/p95 over the API).
     const q = await run(join(bin, 'examples', 'query_bench'), [String(QUERY_CONVERSATIONS), String(QUERY_RUNS)], { timeout: 600_000 });
