@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::cat;
 use crate::event_type::EventType;
-use crate::json::{describe, Json, Kind};
+use crate::json::{describe, slots, Json, Kind};
 use crate::limits::MAX_ID_BYTES;
 use crate::parse::{parse_event_properties, parse_properties};
 use crate::problem::{Code, Problem, Problems};
@@ -40,9 +40,12 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
         )]);
     }
     let mut problems = Vec::new();
-    unknown_keys(&mut problems, value, &EVENT_FIELDS, "");
-    let event_id = id(&mut problems, value, "eventId", true).unwrap_or_default();
-    let event_type = match value.get("type").map(|t| (t, t.as_str())) {
+    let [event_id, event_type, timestamp, visitor_id, account_id, properties, custom, context] =
+        slots(value, &EVENT_FIELDS, |key| {
+            problems.push(unknown_key(key, &EVENT_FIELDS, ""))
+        });
+    let event_id = id(&mut problems, event_id, "eventId", true).unwrap_or_default();
+    let event_type = match event_type.map(|t| (t, t.as_str())) {
         Some((_, Some(s))) => EventType::parse_field(&s, "type")
             .map_err(|p| problems.push(p))
             .ok(),
@@ -55,10 +58,10 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
             None
         }
     };
-    let timestamp = whole(&mut problems, value.get("timestamp"), "timestamp").unwrap_or_default();
-    let visitor_id = id(&mut problems, value, "visitorId", false);
-    let account_id = id(&mut problems, value, "accountId", false);
-    let properties = match value.get("properties") {
+    let timestamp = whole(&mut problems, timestamp, "timestamp").unwrap_or_default();
+    let visitor_id = id(&mut problems, visitor_id, "visitorId", false);
+    let account_id = id(&mut problems, account_id, "accountId", false);
+    let properties = match properties {
         Some(p) => parse_properties(event_type.unwrap_or(EventType::Prompt), p)
             .map_err(|p| problems.extend(p))
             .ok(),
@@ -71,10 +74,10 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
             None
         }
     };
-    let event_properties = parse_event_properties(value.get("eventProperties"))
+    let event_properties = parse_event_properties(custom)
         .map_err(|p| problems.push(p))
         .ok();
-    let context = parse_context(&mut problems, value.get("context"));
+    let context = parse_context(&mut problems, context);
     match (event_type, properties, event_properties, context) {
         (Some(event_type), Some(properties), Some(event_properties), Some(context))
             if problems.is_empty() =>
@@ -106,15 +109,18 @@ fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> 
             return None;
         }
     };
-    unknown_keys(problems, map, &CONTEXT_FIELDS, "context.");
-    let mut text = |name: &str, required: bool| -> Option<String> {
-        let field = cat!["context.", name];
-        let value = map.get(name);
+    let [url, title, user_agent, language, seq, sdk] = slots(map, &CONTEXT_FIELDS, |key| {
+        problems.push(unknown_key(key, &CONTEXT_FIELDS, "context."))
+    });
+    let mut text = |value: Option<J>, name: &str, required: bool| -> Option<String> {
+        // The field's path is built only for a problem.
+        let field = || cat!["context.", name];
         match value.map(|v| (v, v.as_str())) {
             None => None,
             Some((v, _)) if v.is_null() && !required => None,
             Some((_, Some(s))) if s.len() <= MAX_CONTEXT_STRING_BYTES => Some(s.into_owned()),
             Some((_, Some(s))) => {
+                let field = field();
                 problems.push(Problem::new(
                     Code::TooLarge,
                     &field,
@@ -130,23 +136,23 @@ fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> 
                 None
             }
             Some((v, None)) => {
-                problems.push(wrong(Some(v), &field, "a string"));
+                problems.push(wrong(Some(v), &field(), "a string"));
                 None
             }
         }
         .or_else(|| {
             if required && value.is_none() {
-                problems.push(wrong(value, &field, "a string"));
+                problems.push(wrong(value, &field(), "a string"));
             }
             None
         })
     };
-    let url = text("url", false);
-    let title = text("title", false);
-    let user_agent = text("userAgent", false);
-    let language = text("language", false);
-    let sdk = text("sdk", true).unwrap_or_default();
-    let seq = whole(problems, map.get("seq"), "context.seq").unwrap_or_default();
+    let url = text(url, "url", false);
+    let title = text(title, "title", false);
+    let user_agent = text(user_agent, "userAgent", false);
+    let language = text(language, "language", false);
+    let sdk = text(sdk, "sdk", true).unwrap_or_default();
+    let seq = whole(problems, seq, "context.seq").unwrap_or_default();
     Some(Context {
         url,
         title,
@@ -157,27 +163,23 @@ fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> 
     })
 }
 
-fn unknown_keys<'a, J: Json<'a>>(problems: &mut Problems, map: J, known: &[&str], prefix: &str) {
-    for (key, _) in map.members() {
-        if known.contains(&key.as_ref()) {
-            continue;
-        }
-        let hint = closest(&key, known)
-            .map(|s| cat!["did you mean `", s, "`? "])
-            .unwrap_or_default();
-        problems.push(Problem::new(
-            Code::UnknownProperty,
-            cat![prefix, key],
-            cat![
-                prefix,
-                key,
-                " is not part of an event; ",
-                hint,
-                "allowed: ",
-                crate::text::list(known)
-            ],
-        ));
-    }
+/// The problem of a name that is not part of an event (`prefix` is the path of its object).
+fn unknown_key(key: &str, known: &[&str], prefix: &str) -> Problem {
+    let hint = closest(key, known)
+        .map(|s| cat!["did you mean `", s, "`? "])
+        .unwrap_or_default();
+    Problem::new(
+        Code::UnknownProperty,
+        cat![prefix, key],
+        cat![
+            prefix,
+            key,
+            " is not part of an event; ",
+            hint,
+            "allowed: ",
+            crate::text::list(known)
+        ],
+    )
 }
 
 fn wrong<'a, J: Json<'a>>(value: Option<J>, field: &str, wanted: &str) -> Problem {
@@ -197,11 +199,10 @@ fn wrong<'a, J: Json<'a>>(value: Option<J>, field: &str, wanted: &str) -> Proble
 
 fn id<'a, J: Json<'a>>(
     problems: &mut Problems,
-    map: J,
+    value: Option<J>,
     name: &str,
     required: bool,
 ) -> Option<String> {
-    let value = map.get(name);
     match value.map(|v| (v, v.as_str())) {
         None if !required => None,
         Some((v, _)) if v.is_null() && !required => None,

@@ -5,7 +5,7 @@
 use crate::cat;
 use crate::envelope::EventProperties;
 use crate::event_type::EventType;
-use crate::json::{depth, describe, Json, Kind};
+use crate::json::{depth, describe, slots, Json, Kind};
 use crate::limits::{MAX_EVENT_PROPERTIES_BYTES, MAX_EVENT_PROPERTIES_DEPTH};
 use crate::problem::{Code, Problem, Problems};
 use crate::properties::{too_large, AgentProperties, FileUpload, KNOWN_PROPERTIES};
@@ -37,14 +37,9 @@ pub fn parse_properties<'a, J: Json<'a>>(
         problems: Vec::new(),
     };
     // One walk over the members: each known name into its slot (a repeated name: the last
-    // wins, as in JSON.parse), unknown names reported as met.
-    let mut slots: [Option<J>; KNOWN_PROPERTIES.len()] = [None; KNOWN_PROPERTIES.len()];
-    for (key, v) in value.members() {
-        match KNOWN_PROPERTIES.iter().position(|k| *k == key) {
-            Some(i) => slots[i] = Some(v).filter(|v| !v.is_null()),
-            None => p.unknown(&key),
-        }
-    }
+    // wins, as in JSON.parse; `null` is absent), unknown names reported as met.
+    let slots = slots(value, &KNOWN_PROPERTIES, |key| p.unknown(key))
+        .map(|slot| slot.filter(|v| !v.is_null()));
     // Problems come in a fixed order, whatever the map's key order: unknown names, missing
     // required properties (the first four slots), then each known property in documentation
     // order.

@@ -137,7 +137,7 @@ impl AgentProperties {
             ("conversationId", &self.conversation_id),
             ("messageId", &self.message_id),
         ] {
-            check_id(&mut problems, &cat!["properties.", name], value);
+            check_item(&mut problems, || cat!["properties.", name], value);
         }
         self.check_content(&mut problems, event_type);
         for (name, list) in [
@@ -159,14 +159,14 @@ impl AgentProperties {
                 for (key, value) in [("type", &f.file_type), ("name", &f.name)] {
                     check_item(
                         &mut problems,
-                        &cat!["properties.agentFilesUploaded[", num(i as u64), "].", key],
+                        || cat!["properties.agentFilesUploaded[", num(i as u64), "].", key],
                         value,
                     );
                 }
             }
         }
         if let Some(model) = &self.model_used {
-            check_item(&mut problems, "properties.modelUsed", model);
+            check_item(&mut problems, || "properties.modelUsed".into(), model);
         }
         if self.agent_user_reaction_comments.is_some() && event_type != EventType::UserReaction {
             problems.push(Problem::new(
@@ -227,14 +227,6 @@ impl AgentProperties {
     }
 }
 
-fn check_id(problems: &mut Problems, field: &str, value: &str) {
-    if value.is_empty() {
-        problems.push(empty(field));
-    } else if value.len() > MAX_ID_BYTES {
-        problems.push(too_large(field, value.len(), MAX_ID_BYTES));
-    }
-}
-
 fn check_list<'a>(
     problems: &mut Problems,
     name: &str,
@@ -244,7 +236,7 @@ fn check_list<'a>(
     for (i, item) in items.enumerate() {
         check_item(
             problems,
-            &cat!["properties.", name, "[", num(i as u64), "]"],
+            || cat!["properties.", name, "[", num(i as u64), "]"],
             item,
         );
     }
@@ -268,11 +260,13 @@ fn check_list_len(problems: &mut Problems, name: &str, len: usize) {
     }
 }
 
-fn check_item(problems: &mut Problems, field: &str, value: &str) {
+/// An id or list item: non-empty, at most [`MAX_ID_BYTES`]. `field` makes its path, only for
+/// a problem (this runs for every id of every event).
+fn check_item(problems: &mut Problems, field: impl FnOnce() -> String, value: &str) {
     if value.is_empty() {
-        problems.push(empty(field));
+        problems.push(empty(&field()));
     } else if value.len() > MAX_ID_BYTES {
-        problems.push(too_large(field, value.len(), MAX_ID_BYTES));
+        problems.push(too_large(&field(), value.len(), MAX_ID_BYTES));
     }
 }
 

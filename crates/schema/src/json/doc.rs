@@ -167,11 +167,30 @@ fn close(nodes: &mut [Tok], open: &mut Vec<usize>, i: &mut usize) {
     *i += 1;
 }
 
+/// Whether any of the eight bytes of `x` is a quote, a backslash or a control character
+/// (below 0x20): the bytes a string's scan must look at. Exact (the "has a zero byte" test on
+/// words), so a word without them can be skipped whole.
+fn needs_look(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let quote = x ^ (ONES * b'"' as u64);
+    let backslash = x ^ (ONES * b'\\' as u64);
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero_in(quote) | zero_in(backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGHS != 0
+}
+
 /// The end of the string starting at `b[i] == '"'`, and whether it has escapes.
 fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), SyntaxError> {
     let mut escaped = false;
     i += 1;
     loop {
+        // Eight bytes at a time over the plain run of the string (most of an event's bytes).
+        while let Some(chunk) = b.get(i..i + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok()) {
+            if needs_look(u64::from_le_bytes(*chunk)) {
+                break;
+            }
+            i += 8;
+        }
         match b.get(i) {
             None => return Err(SyntaxError(i)),
             Some(b'"') => return Ok((i + 1, escaped)),
@@ -412,17 +431,33 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
     }
 
     fn members(self) -> Vec<(Cow<'d, str>, Self)> {
-        self.pairs()
-            .map(|(k, v)| {
-                let inner = k.get(1..k.len() - 1).unwrap_or_default();
-                let key = if k.contains('\\') {
-                    Cow::Owned(unescape(inner))
-                } else {
-                    Cow::Borrowed(inner)
-                };
-                (key, v)
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.each_member(|key, value| out.push((key, value)));
+        out
+    }
+
+    fn each_member(self, mut f: impl FnMut(Cow<'d, str>, Self)) {
+        let t = self.tok();
+        if t.kind != Kind::Object {
+            return;
+        }
+        // Keys and values alternate; a key's `next` is its value.
+        let mut at = self.at + 1;
+        while at < t.next as usize {
+            let key = Node { doc: self.doc, at };
+            let value = self.doc.nodes[at].next as usize;
+            if value >= t.next as usize {
+                return;
+            }
+            at = self.doc.nodes[value].next as usize;
+            f(
+                key.as_str().unwrap_or_default(),
+                Node {
+                    doc: self.doc,
+                    at: value,
+                },
+            );
+        }
     }
 
     fn items(self) -> Vec<Self> {
@@ -509,6 +544,35 @@ mod tests {
         let text = "[".repeat(100_000) + &"]".repeat(100_000);
         let doc = Doc::parse(&text).unwrap();
         assert_eq!(super::super::depth(doc.root()), 100_000);
+    }
+
+    #[test]
+    fn a_word_needs_a_look_exactly_when_a_byte_does() {
+        for byte in 0..=255u8 {
+            let special = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..8 {
+                for filler in [b'a', 0xe9, 0x7f, 0x20, 0xff] {
+                    let mut word = [filler; 8];
+                    word[at] = byte;
+                    assert_eq!(
+                        needs_look(u64::from_le_bytes(word)),
+                        special,
+                        "{byte:#x} at {at} among {filler:#x}"
+                    );
+                }
+            }
+        }
+        // Strings that end, escape or break inside and across words read as serde reads them.
+        for text in [
+            r#""abcdefgh""#,
+            r#""abcdefghi""#,
+            r#""abcdefg\"x""#,
+            r#"["0123456789abcdef\n0123456789","é très long texte sans échappement ok"]"#,
+        ] {
+            same_as_serde(text);
+        }
+        assert!(Doc::parse("\"abcdefghij\u{1}klmnop\"").is_err());
+        assert!(Doc::parse("\"abcdefghijklmnop").is_err());
     }
 
     #[test]

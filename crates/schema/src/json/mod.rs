@@ -11,6 +11,23 @@ use std::borrow::Cow;
 
 pub use doc::{Doc, Node};
 
+/// One walk over the members of `object`: each name of `known` into its slot, in `known`'s
+/// order (a repeated name: the last wins, as [`Json::get`] reads it), every other name handed
+/// to `unknown` in document order. One pass instead of a `get` per name, each of which walks
+/// the members again.
+pub fn slots<'a, J: Json<'a>, const N: usize>(
+    object: J,
+    known: &[&str; N],
+    mut unknown: impl FnMut(&str),
+) -> [Option<J>; N] {
+    let mut slots = [None; N];
+    object.each_member(|key, value| match known.iter().position(|k| *k == key) {
+        Some(i) => slots[i] = Some(value),
+        None => unknown(&key),
+    });
+    slots
+}
+
 /// The largest integer a JS number holds exactly (2^53 - 1).
 pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
 
@@ -46,6 +63,13 @@ pub trait Json<'a>: Copy + 'a {
     fn get(self, key: &str) -> Option<Self>;
     /// The members of an object, in document order; empty for other types.
     fn members(self) -> Vec<(Cow<'a, str>, Self)>;
+    /// Calls `f` with each member of an object in document order (no call for other types):
+    /// [`Json::members`] without building the list.
+    fn each_member(self, mut f: impl FnMut(Cow<'a, str>, Self)) {
+        for (key, value) in self.members() {
+            f(key, value)
+        }
+    }
     /// The items of an array; empty for other types.
     fn items(self) -> Vec<Self>;
     /// The value as compact JSON text.

@@ -26,14 +26,14 @@ pub fn webhook_id<'a>(event_ids: impl IntoIterator<Item = &'a str>) -> String {
         h.update((id.len() as u64).to_be_bytes());
         h.update(id.as_bytes());
     }
-    let digest = h.finalize();
-    format!(
-        "msg_{}",
-        digest[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(36);
+    id.push_str("msg_");
+    for b in &h.finalize()[..16] {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 15)] as char);
+    }
+    id
 }
 
 /// Writes the relayed batch `{"events":[..]}` into `out` (cleared first): the same bytes as
@@ -198,6 +198,17 @@ mod tests {
         assert_eq!(a, id_of(&[relayed("e1"), relayed("e2")]));
         assert_ne!(a, id_of(&[relayed("e1")]));
         assert!(a.starts_with("msg_") && a.len() == 36);
+        // The first 16 bytes of SHA-256 over the length-prefixed ids, in lower-case hex.
+        let mut h = Sha256::new();
+        for id in ["e1", "e2"] {
+            h.update((id.len() as u64).to_be_bytes());
+            h.update(id);
+        }
+        let hex: String = h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(a, format!("msg_{hex}"));
     }
 
     #[test]
