@@ -12,6 +12,18 @@ macro_rules! cat {
     }};
 }
 
+/// Whether any of the eight bytes of `x` is a quote, a backslash or a control character
+/// (below 0x20): the bytes that end or escape a JSON string, or must be escaped in one. Exact (the "has a zero byte" test on
+/// words), so a word without them can be skipped whole.
+pub(crate) fn special_word(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let quote = x ^ (ONES * b'"' as u64);
+    let backslash = x ^ (ONES * b'\\' as u64);
+    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
+    (zero_in(quote) | zero_in(backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGHS != 0
+}
+
 /// Appends the decimal digits of `n`.
 pub fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
@@ -41,8 +53,21 @@ pub fn num(n: u64) -> String {
 pub fn push_json_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        // Eight bytes at a time over a run with nothing to escape.
+        if let Some(chunk) = bytes
+            .get(i..i + 8)
+            .and_then(|c| <&[u8; 8]>::try_from(c).ok())
+        {
+            if !special_word(u64::from_le_bytes(*chunk)) {
+                i += 8;
+                continue;
+            }
+        }
+        i += 1;
         let escape: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -55,7 +80,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
             _ => continue,
         };
         // `get`, not indexing: both ends are ASCII, and no panic path joins the module.
-        out.push_str(s.get(start..i).unwrap_or_default());
+        out.push_str(s.get(start..i - 1).unwrap_or_default());
         if escape.is_empty() {
             out.push_str("\\u00");
             out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -63,7 +88,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
         } else {
             out.push_str(escape);
         }
-        start = i + 1;
+        start = i;
     }
     out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
@@ -117,6 +142,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_word_is_special_exactly_when_a_byte_is() {
+        for byte in 0..=255u8 {
+            let special = byte == b'"' || byte == b'\\' || byte < 0x20;
+            for at in 0..8 {
+                for filler in [b'a', 0xe9, 0x7f, 0x20, 0xff] {
+                    let mut word = [filler; 8];
+                    word[at] = byte;
+                    assert_eq!(
+                        special_word(u64::from_le_bytes(word)),
+                        special,
+                        "{byte:#x} at {at} among {filler:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn numbers_are_decimal() {
         for n in [0, 7, 10, 99, 100, 12_345, u64::MAX] {
             assert_eq!(num(n), n.to_string());
@@ -131,8 +174,20 @@ mod tests {
             "line\nnext\ttab\r",
             "\u{1}\u{1f}\u{8}\u{c}",
             "é 日本 🙂 /",
+            // Runs longer than the eight bytes skipped at once, escapes inside and between them.
+            "0123456789abcdef\"0123456\n89abcdef0123456789\u{1}",
+            "\"\"\"\"\"\"\"\"\"x",
+            "ééééééééé\\",
         ] {
             assert_eq!(quote(s), serde_json::to_string(s).unwrap(), "{s}");
+        }
+        // Every byte at every position of a 24-byte run.
+        for at in 0..24 {
+            for c in ['"', '\\', '\n', '\u{1f}', 'é', 'x'] {
+                let mut s: String = "a".repeat(24);
+                s.replace_range(at..at + 1, &c.to_string());
+                assert_eq!(quote(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use super::{whole_from_literal, Json, Kind};
+use crate::text::special_word;
 
 /// A parsed JSON document.
 #[derive(Debug, Clone)]
@@ -145,6 +146,98 @@ impl<'a> Doc<'a> {
     pub fn root(&self) -> Node<'_, 'a> {
         Node { doc: self, at: 0 }
     }
+
+    /// How the text is written beyond its values, read from the parsed nodes (no second scan
+    /// of the text): what a reader needs to know to tell whether another JSON parser reads
+    /// the text the same way.
+    pub fn shape(&self) -> Shape {
+        let mut shape = Shape {
+            compact: false,
+            depth: 0,
+            digit_numbers: true,
+            surrogate_escape: false,
+        };
+        // The bytes the values and the separators between them account for: the text is
+        // compact when nothing else is there.
+        let mut written = 0usize;
+        // The `next` of each open array or object.
+        let mut open: Vec<usize> = Vec::new();
+        for (at, t) in self.nodes.iter().enumerate() {
+            while open.last().is_some_and(|&next| next <= at) {
+                open.pop();
+            }
+            let text = self
+                .src
+                .as_bytes()
+                .get(t.start as usize..t.end as usize)
+                .unwrap_or_default();
+            match t.kind {
+                Kind::Object | Kind::Array => {
+                    // Brackets, and one separator between two children (an object's children
+                    // are its keys and values: a colon, then a comma, alternate).
+                    let mut children = 0usize;
+                    let mut child = at + 1;
+                    while child < t.next as usize {
+                        children += 1;
+                        child = self.nodes[child].next as usize;
+                    }
+                    written += 2 + children.saturating_sub(1);
+                    open.push(t.next as usize);
+                    shape.depth = shape.depth.max(open.len());
+                }
+                kind => {
+                    written += text.len();
+                    if kind == Kind::Number
+                        && (text.len() > 19 || !text.iter().all(u8::is_ascii_digit))
+                    {
+                        shape.digit_numbers = false;
+                    }
+                    if t.escaped && has_surrogate_escape(text) {
+                        shape.surrogate_escape = true;
+                    }
+                }
+            }
+        }
+        shape.compact = written == self.src.len();
+        shape
+    }
+}
+
+/// How a [`Doc`]'s text is written beyond its values ([`Doc::shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// No whitespace outside strings.
+    pub compact: bool,
+    /// The deepest nesting of arrays and objects (0 for a scalar).
+    pub depth: usize,
+    /// Every number is digits only (no sign, fraction or exponent), at most 19 of them.
+    pub digit_numbers: bool,
+    /// Some string has a `\u` escape of a surrogate (U+D800 to U+DFFF), which parsers read
+    /// differently when it is unpaired.
+    pub surrogate_escape: bool,
+}
+
+/// Whether the string literal `text` has a `\u` escape of a surrogate.
+fn has_surrogate_escape(text: &[u8]) -> bool {
+    let mut i = 0;
+    while let Some(&c) = text.get(i) {
+        if c != b'\\' {
+            i += 1;
+            continue;
+        }
+        if text.get(i + 1) == Some(&b'u')
+            && matches!(text.get(i + 2), Some(b'd' | b'D'))
+            && matches!(
+                text.get(i + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
+        {
+            return true;
+        }
+        // The escaped character is never the start of another escape.
+        i += 2;
+    }
+    false
 }
 
 fn push(nodes: &mut Vec<Tok>, kind: Kind, escaped: bool, start: usize, end: usize) {
@@ -167,18 +260,6 @@ fn close(nodes: &mut [Tok], open: &mut Vec<usize>, i: &mut usize) {
     *i += 1;
 }
 
-/// Whether any of the eight bytes of `x` is a quote, a backslash or a control character
-/// (below 0x20): the bytes a string's scan must look at. Exact (the "has a zero byte" test on
-/// words), so a word without them can be skipped whole.
-fn needs_look(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let quote = x ^ (ONES * b'"' as u64);
-    let backslash = x ^ (ONES * b'\\' as u64);
-    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
-    (zero_in(quote) | zero_in(backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGHS != 0
-}
-
 /// The end of the string starting at `b[i] == '"'`, and whether it has escapes.
 fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), SyntaxError> {
     let mut escaped = false;
@@ -186,7 +267,7 @@ fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), SyntaxError> {
     loop {
         // Eight bytes at a time over the plain run of the string (most of an event's bytes).
         while let Some(chunk) = b.get(i..i + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok()) {
-            if needs_look(u64::from_le_bytes(*chunk)) {
+            if special_word(u64::from_le_bytes(*chunk)) {
                 break;
             }
             i += 8;
@@ -547,22 +628,8 @@ mod tests {
     }
 
     #[test]
-    fn a_word_needs_a_look_exactly_when_a_byte_does() {
-        for byte in 0..=255u8 {
-            let special = byte == b'"' || byte == b'\\' || byte < 0x20;
-            for at in 0..8 {
-                for filler in [b'a', 0xe9, 0x7f, 0x20, 0xff] {
-                    let mut word = [filler; 8];
-                    word[at] = byte;
-                    assert_eq!(
-                        needs_look(u64::from_le_bytes(word)),
-                        special,
-                        "{byte:#x} at {at} among {filler:#x}"
-                    );
-                }
-            }
-        }
-        // Strings that end, escape or break inside and across words read as serde reads them.
+    fn strings_across_words_read_as_serde_reads_them() {
+        // Strings that end, escape or break inside and across the words the scan skips.
         for text in [
             r#""abcdefgh""#,
             r#""abcdefghi""#,

@@ -9,7 +9,7 @@ pub mod write;
 
 use std::borrow::Cow;
 
-pub use doc::{Doc, Node};
+pub use doc::{Doc, Node, Shape};
 
 /// One walk over the members of `object`: each name of `known` into its slot, in `known`'s
 /// order (a repeated name: the last wins, as [`Json::get`] reads it), every other name handed
@@ -107,13 +107,12 @@ pub fn depth<'a, J: Json<'a>>(value: J) -> usize {
     let mut max = 0;
     let mut stack = vec![(value, 0usize)];
     while let Some((v, d)) = stack.pop() {
-        let children = match v.kind() {
-            Kind::Object => v.members().into_iter().map(|(_, c)| c).collect(),
-            Kind::Array => v.items(),
+        match v.kind() {
+            Kind::Object => v.each_member(|_, c| stack.push((c, d + 1))),
+            Kind::Array => stack.extend(v.items().into_iter().map(|c| (c, d + 1))),
             _ => continue,
-        };
+        }
         max = max.max(d + 1);
-        stack.extend(children.into_iter().map(|c| (c, d + 1)));
     }
     max
 }
@@ -124,6 +123,11 @@ pub fn depth<'a, J: Json<'a>>(value: J) -> usize {
 /// not a JSON number.
 pub fn whole_from_literal(text: &str) -> Option<u64> {
     let b = text.as_bytes();
+    // Digits only, as browsers write timestamps and counts: at most 16 of them cannot overflow.
+    if !b.is_empty() && b.len() <= 16 && b.iter().all(u8::is_ascii_digit) {
+        let n = b.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0'));
+        return (n <= MAX_SAFE_INTEGER).then_some(n);
+    }
     let mut i = 0;
     let negative = b.first() == Some(&b'-');
     if negative {
@@ -217,6 +221,9 @@ mod tests {
             ("0.0e5", Some(0)),
             ("9007199254740991", Some(MAX_SAFE_INTEGER)),
             ("9007199254740992", None),
+            ("9999999999999999", None),
+            ("18446744073709551616", None),
+            ("1763712000000", Some(1_763_712_000_000)),
             ("1.5", None),
             ("-1", None),
             ("1e300", None),

@@ -30,77 +30,13 @@ use super::events::{compact_len, Validation};
 /// The deepest nesting read here.
 const MAX_DEPTH: usize = 100;
 
-/// The body as a [`Doc`], when it is plain text (see the module's doc) that parses.
+/// The body as a [`Doc`], when it is plain text (see the module's doc) that parses. Whether it
+/// is plain is read from the parsed document ([`Doc::shape`]), not from a second scan.
 pub fn doc(bytes: &[u8]) -> Option<Doc<'_>> {
-    if !plain_text(bytes) {
-        return None;
-    }
-    Doc::parse(std::str::from_utf8(bytes).ok()?).ok()
-}
-
-/// Whether `b` has, outside strings, no whitespace and only digit-only numbers of at most 19
-/// digits, nests at most [`MAX_DEPTH`] deep, and has no `\u` escape of a surrogate.
-fn plain_text(b: &[u8]) -> bool {
-    let mut depth = 0usize;
-    let mut digits = 0usize;
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() {
-            digits += 1;
-            if digits > 19 {
-                return false;
-            }
-            i += 1;
-            continue;
-        }
-        let after_number = digits > 0;
-        digits = 0;
-        match c {
-            b'"' => {
-                i += 1;
-                loop {
-                    // To the next quote or backslash at once.
-                    match memchr::memchr2(b'"', b'\\', b.get(i..).unwrap_or_default()) {
-                        Some(at) => i += at,
-                        None => return false,
-                    }
-                    match b.get(i) {
-                        None => return false,
-                        Some(b'"') => break,
-                        Some(b'\\') => {
-                            if b.get(i + 1) == Some(&b'u')
-                                && matches!(b.get(i + 2), Some(b'd' | b'D'))
-                                && matches!(
-                                    b.get(i + 3),
-                                    Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-                                )
-                            {
-                                return false;
-                            }
-                            i += 2;
-                        }
-                        Some(_) => i += 1,
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return false;
-                }
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            b',' | b':' => {}
-            b'.' | b'e' | b'E' if after_number => return false,
-            b'-' | b'+' | b'.' => return false,
-            // Letters of true, false and null (Doc checks the words).
-            b'a'..=b'z' => {}
-            _ => return false,
-        }
-        i += 1;
-    }
-    true
+    let doc = Doc::parse(std::str::from_utf8(bytes).ok()?).ok()?;
+    let shape = doc.shape();
+    (shape.compact && shape.digit_numbers && shape.depth <= MAX_DEPTH && !shape.surrogate_escape)
+        .then_some(doc)
 }
 
 /// A plain batch: its `sentAt`, its events as sent and, in v2, its batch context.
@@ -237,11 +173,15 @@ mod tests {
 
     #[test]
     fn only_plain_text_is_read_here() {
+        let deepest = format!("{}{}", "[".repeat(100), "]".repeat(100));
         for plain in [
             r#"{"sentAt":1,"events":[]}"#,
             r#"{"a":"x y\n\"\u00e9\/","b":[true,false,null,1234567890123456789]}"#,
+            r#"{"a":"\\ud800 is text after an escaped backslash","b":{},"c":[],"d":[{}],"e":""}"#,
+            "7",
+            &deepest,
         ] {
-            assert!(plain_text(plain.as_bytes()), "{plain}");
+            assert!(doc(plain.as_bytes()).is_some(), "{plain}");
         }
         for other in [
             r#"{"sentAt": 1}"#,
@@ -253,11 +193,16 @@ mod tests {
             r#"{"a":"\ud800"}"#,
             r#"{"a":"\uDBFF\uDC00"}"#,
             r#"{"a":"unterminated}"#,
+            r#"{"a":[1 ,2]}"#,
+            r#"{"a":{} }"#,
+            r#"[ ]"#,
+            " {}",
+            r#"{"a":"x\uD83D\uDE00"}"#,
         ] {
-            assert!(!plain_text(other.as_bytes()), "{other}");
+            assert!(doc(other.as_bytes()).is_none(), "{other}");
         }
         let deep = format!("{}{}", "[".repeat(101), "]".repeat(101));
-        assert!(!plain_text(deep.as_bytes()));
+        assert!(doc(deep.as_bytes()).is_none());
         assert!(doc(b"{\"a\":1").is_none());
         assert!(doc(b"{\"a\":\"\xff\"}").is_none());
     }
