@@ -174,8 +174,9 @@ impl Parser {
             self.wrong_type(cat!["properties.", key], "an array of strings", value);
             return None;
         }
-        let mut out = Vec::new();
-        for (i, item) in value.items().into_iter().enumerate() {
+        let items = value.items();
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
             match item.as_str() {
                 Some(s) => out.push(s.into_owned()),
                 None => self.wrong_type(
