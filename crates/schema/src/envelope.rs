@@ -41,7 +41,7 @@ pub fn parse_event<'a, J: Json<'a>>(value: J) -> Result<Event, Problems> {
     }
     let mut problems = Vec::new();
     let [event_id, event_type, timestamp, visitor_id, account_id, properties, custom, context] =
-        slots(value, &EVENT_FIELDS, |key| {
+        slots(value, &EVENT_FIELDS, &mut |key| {
             problems.push(unknown_key(key, &EVENT_FIELDS, ""))
         });
     let event_id = id(&mut problems, event_id, "eventId", true).unwrap_or_default();
@@ -109,21 +109,18 @@ fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> 
             return None;
         }
     };
-    let [url, title, user_agent, language, seq, sdk] = slots(map, &CONTEXT_FIELDS, |key| {
+    let [url, title, user_agent, language, seq, sdk] = slots(map, &CONTEXT_FIELDS, &mut |key| {
         problems.push(unknown_key(key, &CONTEXT_FIELDS, "context."))
     });
-    let mut text = |value: Option<J>, name: &str, required: bool| -> Option<String> {
-        // The field's path is built only for a problem.
-        let field = || cat!["context.", name];
+    let mut text = |value: Option<J>, field: &str, required: bool| -> Option<String> {
         match value.map(|v| (v, v.as_str())) {
             None => None,
             Some((v, _)) if v.is_null() && !required => None,
             Some((_, Some(s))) if s.len() <= MAX_CONTEXT_STRING_BYTES => Some(s.into_owned()),
             Some((_, Some(s))) => {
-                let field = field();
                 problems.push(Problem::new(
                     Code::TooLarge,
-                    &field,
+                    field,
                     cat![
                         field,
                         " is ",
@@ -136,22 +133,22 @@ fn parse_context<'a, J: Json<'a>>(problems: &mut Problems, value: Option<J>) -> 
                 None
             }
             Some((v, None)) => {
-                problems.push(wrong(Some(v), &field(), "a string"));
+                problems.push(wrong(Some(v), field, "a string"));
                 None
             }
         }
         .or_else(|| {
             if required && value.is_none() {
-                problems.push(wrong(value, &field(), "a string"));
+                problems.push(wrong(value, field, "a string"));
             }
             None
         })
     };
-    let url = text(url, "url", false);
-    let title = text(title, "title", false);
-    let user_agent = text(user_agent, "userAgent", false);
-    let language = text(language, "language", false);
-    let sdk = text(sdk, "sdk", true).unwrap_or_default();
+    let url = text(url, "context.url", false);
+    let title = text(title, "context.title", false);
+    let user_agent = text(user_agent, "context.userAgent", false);
+    let language = text(language, "context.language", false);
+    let sdk = text(sdk, "context.sdk", true).unwrap_or_default();
     let seq = whole(problems, seq, "context.seq").unwrap_or_default();
     Some(Context {
         url,

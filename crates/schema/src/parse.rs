@@ -38,8 +38,12 @@ pub fn parse_properties<'a, J: Json<'a>>(
     };
     // One walk over the members: each known name into its slot (a repeated name: the last
     // wins, as in JSON.parse; `null` is absent), unknown names reported as met.
-    let slots = slots(value, &KNOWN_PROPERTIES, |key| p.unknown(key))
-        .map(|slot| slot.filter(|v| !v.is_null()));
+    let mut slots = slots(value, &KNOWN_PROPERTIES, &mut |key| p.unknown(key));
+    for slot in &mut slots {
+        if slot.is_some_and(|v| v.is_null()) {
+            *slot = None;
+        }
+    }
     // Problems come in a fixed order, whatever the map's key order: unknown names, missing
     // required properties (the first four slots), then each known property in documentation
     // order.
@@ -174,9 +178,8 @@ impl Parser {
             self.wrong_type(cat!["properties.", key], "an array of strings", value);
             return None;
         }
-        let items = value.items();
-        let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        let mut out = Vec::new();
+        for (i, item) in value.items().into_iter().enumerate() {
             match item.as_str() {
                 Some(s) => out.push(s.into_owned()),
                 None => self.wrong_type(

@@ -137,7 +137,7 @@ impl AgentProperties {
             ("conversationId", &self.conversation_id),
             ("messageId", &self.message_id),
         ] {
-            check_item(&mut problems, || cat!["properties.", name], value);
+            check_item(&mut problems, (name, None, ""), value);
         }
         self.check_content(&mut problems, event_type);
         for (name, list) in [
@@ -157,16 +157,12 @@ impl AgentProperties {
             check_list_len(&mut problems, "agentFilesUploaded", files.len());
             for (i, f) in files.iter().enumerate() {
                 for (key, value) in [("type", &f.file_type), ("name", &f.name)] {
-                    check_item(
-                        &mut problems,
-                        || cat!["properties.agentFilesUploaded[", num(i as u64), "].", key],
-                        value,
-                    );
+                    check_item(&mut problems, ("agentFilesUploaded", Some(i), key), value);
                 }
             }
         }
         if let Some(model) = &self.model_used {
-            check_item(&mut problems, || "properties.modelUsed".into(), model);
+            check_item(&mut problems, ("modelUsed", None, ""), model);
         }
         if self.agent_user_reaction_comments.is_some() && event_type != EventType::UserReaction {
             problems.push(Problem::new(
@@ -234,11 +230,7 @@ fn check_list<'a>(
 ) {
     check_list_len(problems, name, items.len());
     for (i, item) in items.enumerate() {
-        check_item(
-            problems,
-            || cat!["properties.", name, "[", num(i as u64), "]"],
-            item,
-        );
+        check_item(problems, (name, Some(i), ""), item);
     }
 }
 
@@ -260,14 +252,26 @@ fn check_list_len(problems: &mut Problems, name: &str, len: usize) {
     }
 }
 
-/// An id or list item: non-empty, at most [`MAX_ID_BYTES`]. `field` makes its path, only for
-/// a problem (this runs for every id of every event).
-fn check_item(problems: &mut Problems, field: impl FnOnce() -> String, value: &str) {
-    if value.is_empty() {
-        problems.push(empty(&field()));
-    } else if value.len() > MAX_ID_BYTES {
-        problems.push(too_large(&field(), value.len(), MAX_ID_BYTES));
+/// An id or list item, `properties.<name>[<index>].<key>` (index and key when given):
+/// non-empty, at most [`MAX_ID_BYTES`]. The path is written only for a problem (this runs for
+/// every id of every event).
+fn check_item(problems: &mut Problems, at: (&str, Option<usize>, &str), value: &str) {
+    if !value.is_empty() && value.len() <= MAX_ID_BYTES {
+        return;
     }
+    let (name, index, key) = at;
+    let mut field = cat!["properties.", name];
+    if let Some(i) = index {
+        field = cat![field, "[", num(i as u64), "]"];
+    }
+    if !key.is_empty() {
+        field = cat![field, ".", key];
+    }
+    problems.push(if value.is_empty() {
+        empty(&field)
+    } else {
+        too_large(&field, value.len(), MAX_ID_BYTES)
+    });
 }
 
 fn empty(field: &str) -> Problem {

@@ -18,14 +18,28 @@ pub use doc::{Doc, Node, Shape};
 pub fn slots<'a, J: Json<'a>, const N: usize>(
     object: J,
     known: &[&str; N],
-    mut unknown: impl FnMut(&str),
+    unknown: &mut dyn FnMut(&str),
 ) -> [Option<J>; N] {
     let mut slots = [None; N];
+    fill_slots(object, known, &mut slots, unknown);
+    slots
+}
+
+/// [`slots`] for any number of names: one copy of the walk per JSON type in the wasm module.
+fn fill_slots<'a, J: Json<'a>>(
+    object: J,
+    known: &[&str],
+    slots: &mut [Option<J>],
+    unknown: &mut dyn FnMut(&str),
+) {
     object.each_member(|key, value| match known.iter().position(|k| *k == key) {
-        Some(i) => slots[i] = Some(value),
+        Some(i) => {
+            if let Some(slot) = slots.get_mut(i) {
+                *slot = Some(value);
+            }
+        }
         None => unknown(&key),
     });
-    slots
 }
 
 /// The largest integer a JS number holds exactly (2^53 - 1).
