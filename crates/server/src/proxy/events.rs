@@ -13,6 +13,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use http_body_util::BodyExt;
 use serde_json::Value;
 
@@ -417,7 +418,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 
 /// Reads at most `max` bytes (413 beyond, before buffering more), gunzipping
 /// `content-encoding: gzip` bodies with the same limit on the decompressed size.
-async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -464,7 +465,7 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
         .trim()
         .to_ascii_lowercase();
     match encoding.as_str() {
-        "identity" | "" => Ok(Vec::from(bytes)),
+        "identity" | "" => Ok(bytes),
         "gzip" => {
             let mut out = Vec::new();
             let mut decoder = flate2::read::GzDecoder::new(&bytes[..]).take(max as u64 + 1);
@@ -474,7 +475,7 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Vec<u8
             if out.len() > max {
                 return Err(too_large());
             }
-            Ok(out)
+            Ok(Bytes::from(out))
         }
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

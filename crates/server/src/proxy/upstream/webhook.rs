@@ -108,21 +108,24 @@ pub async fn send(
             }
         })
         .await?;
-        let ids: HashSet<&str> = pending.iter().map(|e| e.event.event_id.as_str()).collect();
+        // Only the events of this batch can be refused: a receiver naming others is ignored.
+        let of_batch = |named: Vec<Refused>| -> Vec<Refused> {
+            if named.is_empty() {
+                return named;
+            }
+            let ids: HashSet<&str> = pending.iter().map(|e| e.event.event_id.as_str()).collect();
+            named
+                .into_iter()
+                .filter(|r| ids.contains(r.event_id.as_str()))
+                .collect()
+        };
         match outcome {
             Outcome::Accepted(named) => {
-                refused.extend(
-                    named
-                        .into_iter()
-                        .filter(|r| ids.contains(r.event_id.as_str())),
-                );
+                refused.extend(of_batch(named));
                 return Ok(refused);
             }
             Outcome::Refused(named) => {
-                let named: Vec<Refused> = named
-                    .into_iter()
-                    .filter(|r| ids.contains(r.event_id.as_str()))
-                    .collect();
+                let named = of_batch(named);
                 if named.is_empty() {
                     return Err(RelayError::Failed(
                         "upstream answered HTTP 400 naming no event of the batch".into(),
