@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 
 use agent_track_schema::cat;
 use agent_track_schema::json::write::{event_json, field_str, field_u64, push_key};
-use agent_track_schema::json::Doc;
-use agent_track_schema::text::{find, push_json_str, push_u64};
+use agent_track_schema::json::{Doc, Json};
+use agent_track_schema::text::{push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
 
 use crate::config::{unknown_option, Config, KNOWN_OPTIONS};
@@ -198,7 +198,13 @@ pub fn track_agent(
     // The objects cross the boundary as JSON text: one native call and one copy each,
     // instead of a crossing per property.
     let text = stringify(&properties).map_err(|m| invalid("properties", m))?;
-    if find(&text, "TokenCount\":null").is_some() {
+    let props_doc =
+        Doc::parse(&text).map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
+    let root = props_doc.root();
+    if TOKEN_COUNTS
+        .iter()
+        .any(|name| root.get(name).is_some_and(|v| v.is_null()))
+    {
         // Only then can a count have been NaN or Infinity (see check_token_counts).
         check_token_counts(&properties)?;
     }
@@ -206,8 +212,6 @@ pub fn track_agent(
         Some(v) => Some(stringify(&v.into()).map_err(|m| invalid("eventProperties", m))?),
         None => None,
     };
-    let props_doc =
-        Doc::parse(&text).map_err(|_| invalid("properties", cat!["must hold only JSON values"]))?;
     let custom_doc = match &event_properties {
         Some(t) => Some(
             Doc::parse(t)
@@ -364,13 +368,16 @@ fn invalid(field: &str, message: String) -> JsValue {
     )]))
 }
 
+/// The properties that hold token counts.
+const TOKEN_COUNTS: [&str; 2] = ["agentInputTokenCount", "agentOutputTokenCount"];
+
 /// `JSON.stringify` turns `NaN` and `Infinity` into `null`, which would read as "absent";
 /// a token count computed from a missing value must be refused, not silently dropped.
 fn check_token_counts(properties: &JsValue) -> Result<(), JsValue> {
     if !properties.is_object() {
         return Ok(());
     }
-    for name in ["agentInputTokenCount", "agentOutputTokenCount"] {
+    for name in TOKEN_COUNTS {
         let v = Reflect::get(properties, &name.into()).unwrap_or(JsValue::UNDEFINED);
         if let Some(n) = v.as_f64() {
             if !n.is_finite() {
