@@ -31,7 +31,9 @@ use super::events::{compact_len, Validation};
 const MAX_DEPTH: usize = 100;
 
 /// The body as a [`Doc`], when it is plain text (see the module's doc) that parses. Whether it
-/// is plain is read from the parsed document ([`Doc::shape`]), not from a second scan.
+/// is plain is read from the parsed document ([`Doc::shape`]), not from a second scan: what
+/// the browser sends is plain, so its bodies are read once; any other body (pretty-printed by
+/// a backend, say) is read a second time by the `Value` reading, within the same size limit.
 pub fn doc(bytes: &[u8]) -> Option<Doc<'_>> {
     let doc = Doc::parse(std::str::from_utf8(bytes).ok()?).ok()?;
     let shape = doc.shape();
