@@ -19,6 +19,9 @@ const relay = await load('relay.json');
 const solo = await load('track-cost.json');
 if (!cmp) throw new Error('bench/results/compare.json is missing: run node bench/compare.mjs first');
 const totalSeconds = Number(process.argv[2]) || null;
+// Earlier figures of the same server-side harnesses on this machine, for comparison (static).
+const EARLIER_RELAY = 'Earlier figures of this harness, for comparison: the first proxy (a `serde_json::Value` tree per body, the system allocator) 105,015 vs nginx 1,015,838 events/s (10 %); 2026-12-04: 196,299 vs 894,312 (22 %); 2026-12-05 01:34: 203,502 vs 903,181 (23 %).';
+const EARLIER_INGEST = 'Earlier figures of `ingest_bench 5000 4`: 47,430 events/s into SQLite before the analysis and the search index ran at ingest (without them this harness now measures about 44k); with them, 16,837 on 2026-12-04 and 23,512 on 2026-12-05 01:34; into PostgreSQL 6,361, then 13,299.';
 
 const rows = cmp.results.filter((r) => !r.reference);
 const floor = cmp.results.find((r) => r.reference);
@@ -261,6 +264,8 @@ if (relay) {
   w();
   w('Every round: ' + ['proxy', 'nginx', 'upstream'].filter((k) => relay.runs[k]).map((k) => `${k} ${relay.runs[k].map((x) => int(x.eventsPerSec)).join(' / ')}`).join('; ') + ' events/s.');
   w();
+  w(EARLIER_RELAY);
+  w();
   if (relay.ingest?.eventsPerSec) {
     w(`Collector (\`cargo run --release -p agent-track-server --example ingest_bench -- ${relay.ingest.batches} ${relay.ingest.senders}\`): ${int(relay.ingest.events)} events in ${int(relay.ingest.batches)} signed batches of 20 from ${relay.ingest.senders} concurrent senders into a fresh SQLite file: **${int(relay.ingest.eventsPerSec)} events/s** (${int(relay.ingest.batchesPerSec)} batches/s), batch latency p50 ${relay.ingest.p50} ms, p99 ${relay.ingest.p99} ms.`);
   } else if (relay.ingest) w(`Collector ingest failed: ${relay.ingest.error}`);
@@ -269,6 +274,10 @@ if (relay) {
     w(`The same into PostgreSQL 15 (a throwaway cluster on the same machine, fsync off, started by \`scripts/postgres.sh\`; \`AGENT_TRACK_BENCH_DATABASE_URL=postgres://... cargo run --release -p agent-track-server --example ingest_bench -- ${relay.ingestPg.batches} ${relay.ingestPg.senders}\`): **${int(relay.ingestPg.eventsPerSec)} events/s** (${int(relay.ingestPg.batchesPerSec)} batches/s), batch latency p50 ${relay.ingestPg.p50} ms, p99 ${relay.ingestPg.p99} ms.`);
   } else if (relay.ingestPg) w(`Collector ingest into PostgreSQL failed: ${relay.ingestPg.error}`);
   w();
+  if (relay.ingest) {
+    w(EARLIER_INGEST);
+    w();
+  }
   if (relay.queries?.rows?.length) {
     const qi = relay.queries.ingest;
     w(`Collector reads at ${int(relay.queries.conversations)} conversations with analysis and search on (\`cargo run --release -p agent-track-server --example query_bench -- ${relay.queries.conversations} ${relay.queries.runs}\`)${qi ? `; ingesting them through the signed endpoint ran at **${int(qi.eventsPerSec)} events/s** (analysis updated per batch, the search index in bulk)` : ''}:`);
