@@ -13,8 +13,8 @@ macro_rules! cat {
 }
 
 /// Whether any of the eight bytes of `x` is a quote, a backslash or a control character
-/// (below 0x20): the bytes that end or escape a JSON string, or must be escaped in one. Exact (the "has a zero byte" test on
-/// words), so a word without them can be skipped whole.
+/// (below 0x20): the bytes that end or escape a JSON string, or must be escaped in one.
+/// Exact (the "has a zero byte" test on words), so a word without them can be skipped whole.
 pub(crate) fn special_word(x: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
