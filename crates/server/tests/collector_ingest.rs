@@ -39,13 +39,10 @@ async fn a_valid_delivery_is_stored() {
         (c["startedAt"].as_u64(), c["lastMessageAt"].as_u64()),
         (Some(T0), Some(T0 + 2000))
     );
-    let types: Vec<&str> = c["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(types, ["prompt", "agent_response", "agent_trace"]);
+    assert_eq!(
+        message_fields(&c, "type"),
+        ["prompt", "agent_response", "agent_trace"]
+    );
     // The file is in WAL mode (SQLite).
     if s.pg.is_none() {
         let mode: String = s
@@ -277,12 +274,7 @@ async fn a_large_delivery_keeps_its_messages_order_and_the_first_write_of_a_repe
     s.deliver_ok("msg_1", events, 100, 0).await;
     assert_eq!(s.count("messages"), 98);
     let c = s.get_ok("/api/v1/conversations/c1").await;
-    let texts: Vec<&str> = c["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["content"].as_str().unwrap())
-        .collect();
+    let texts = message_fields(&c, "content");
     // One timestamp for all: the order shown is the order stored, the delivery's.
     let expected: Vec<String> = (0..99)
         .filter(|&i| i != 10 && i != 70)

@@ -64,14 +64,8 @@ async fn a_backend_conversation_is_created_and_read_like_any_other() {
         (Some("U42"), Some("acme"))
     );
     assert_eq!(d["metadata"], json!({"channel": "#support"}));
-    let types: Vec<&str> = d["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["type"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        types,
+        message_fields(&d, "type"),
         [
             "prompt",
             "agent_response",

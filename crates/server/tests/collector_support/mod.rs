@@ -379,6 +379,16 @@ pub async fn detail(s: &Server, id: &str) -> Value {
     s.get_ok(&format!("/api/v1/conversations/{id}")).await
 }
 
+/// One string field of every message of a conversation's detail, in the order shown.
+pub fn message_fields<'a>(detail: &'a Value, field: &str) -> Vec<&'a str> {
+    detail["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m[field].as_str().unwrap())
+        .collect()
+}
+
 /// The issue types of a conversation's detail, one per issue.
 pub async fn issue_types(s: &Server, id: &str) -> Vec<String> {
     detail(s, id).await["issues"]
