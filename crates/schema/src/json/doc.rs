@@ -415,38 +415,35 @@ impl<'d, 'a> Node<'d, 'a> {
     /// The members of an object with their keys as written (quotes and escapes included),
     /// for copying members into other JSON text unchanged.
     pub fn raw_members(&self) -> Vec<(&'a str, Node<'d, 'a>)> {
-        self.pairs().collect()
+        let mut out = Vec::new();
+        self.pairs(|key, value| out.push((key.raw(), value)));
+        out
     }
 
-    /// The key/value pairs of an object, walked in place (no list of children is built first):
-    /// each key as written, and its value.
-    fn pairs(&self) -> impl Iterator<Item = (&'a str, Node<'d, 'a>)> + '_ {
+    /// Calls `f` with each key/value pair of an object (its key's node, its value), walked
+    /// in place: no list of children is built first.
+    fn pairs(&self, mut f: impl FnMut(Node<'d, 'a>, Node<'d, 'a>)) {
         let t = self.tok();
-        let end = if t.kind == Kind::Object {
-            t.next as usize
-        } else {
-            0
-        };
+        if t.kind != Kind::Object {
+            return;
+        }
+        // Keys and values alternate; a key's `next` is its value.
         let mut at = self.at + 1;
-        std::iter::from_fn(move || {
-            if at >= end {
-                return None;
+        while at < t.next as usize {
+            let key = Node { doc: self.doc, at };
+            let value = self.doc.nodes[at].next as usize;
+            if value >= t.next as usize {
+                return;
             }
-            // A key's `next` is its value.
-            let value = self.doc.nodes.get(at)?.next as usize;
-            if value >= end {
-                return None;
-            }
-            let key = Node { doc: self.doc, at }.raw();
             at = self.doc.nodes[value].next as usize;
-            Some((
+            f(
                 key,
                 Node {
                     doc: self.doc,
                     at: value,
                 },
-            ))
-        })
+            );
+        }
     }
 }
 
@@ -518,27 +515,7 @@ impl<'d, 'a: 'd> Json<'d> for Node<'d, 'a> {
     }
 
     fn each_member(self, mut f: impl FnMut(Cow<'d, str>, Self)) {
-        let t = self.tok();
-        if t.kind != Kind::Object {
-            return;
-        }
-        // Keys and values alternate; a key's `next` is its value.
-        let mut at = self.at + 1;
-        while at < t.next as usize {
-            let key = Node { doc: self.doc, at };
-            let value = self.doc.nodes[at].next as usize;
-            if value >= t.next as usize {
-                return;
-            }
-            at = self.doc.nodes[value].next as usize;
-            f(
-                key.as_str().unwrap_or_default(),
-                Node {
-                    doc: self.doc,
-                    at: value,
-                },
-            );
-        }
+        self.pairs(|key, value| f(key.as_str().unwrap_or_default(), value));
     }
 
     fn items(self) -> Vec<Self> {
