@@ -640,11 +640,9 @@ impl Collector {
         request_id: &str,
         f: impl FnMut(&mut Conn<'_, '_>) -> db::Result<T> + Send + 'static,
     ) -> Result<T, ApiError> {
-        if let Store::Postgres(_) = self.store {
-            return self.on_postgres(request_id, true, f).await;
-        }
-        let Store::Sqlite(sqlite) = &self.store else {
-            return Err(ApiError::internal(request_id, "no SQLite writer"));
+        let sqlite = match &self.store {
+            Store::Postgres(_) => return self.on_postgres(request_id, true, f).await,
+            Store::Sqlite(sqlite) => sqlite,
         };
         // Group commit: queued here, run with whatever else waits for the writer.
         let result = sqlite.writer.submit(f);
