@@ -10,6 +10,25 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
+# A fresh run builds about GB_NEEDED GB under target/ (host debug builds, wasm32, the Python
+# tools); a full disk shows up as a rustc error far from its cause, so say it first.
+GB_NEEDED=16
+mkdir -p target
+free_gb=$(df -Pk target | awk 'NR == 2 { print int($4 / 1048576) }')
+if [ "$free_gb" -lt "$GB_NEEDED" ]; then
+  printf 'warning: %s GB free where target/ is; a first run needs about %s GB (less when target/ is already built). Builds that run out fail with "No space left on device".\n' "$free_gb" "$GB_NEEDED" >&2
+fi
+# On CI (CI=true): no incremental compilation, which only pays off when a build is repeated,
+# not on a fresh clone, where its caches would take disk and time; and a step that hangs is
+# ended after STEP_LIMIT (exit 124: a failed step) instead of holding up every step after it.
+# The longest step takes a few minutes on a fresh 2-core machine. Not at a terminal: timeout
+# runs the step in a process group of its own, which Ctrl-C would not reach.
+limit=()
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+  limit=(timeout --kill-after=30s "${STEP_LIMIT:-30m}")
+fi
+
 log=$(mktemp)
 recorder=""
 pg_dir=""
@@ -26,7 +45,7 @@ run() {
   printf '\n== %s\n' "$*"
   # Keep going after a failing step so that one run reports everything. The "== FAILED" line
   # goes to the log too: the summary below lists it.
-  if ! "$@" 2>&1 | tee -a "$log"; then
+  if ! "${limit[@]}" "$@" 2>&1 | tee -a "$log"; then
     status=1
     printf '== FAILED: %s\n' "$*" | tee -a "$log"
   fi

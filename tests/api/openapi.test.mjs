@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-import { freePort, server, waitHealthy } from '../support/stack.mjs';
+import { freePort, server } from '../support/stack.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SPEC = join(ROOT, 'docs/openapi.yaml');
@@ -116,11 +116,7 @@ const started = [];
 async function start(args, env, base) {
   const s = server(args, env);
   started.push(s);
-  try {
-    await waitHealthy(`${base}/healthz`);
-  } catch (e) {
-    throw new Error(`${e.message}; agent-track-server ${args[0]} said:\n${s.log.join('\n')}`);
-  }
+  await s.healthy(`${base}/healthz`);
   return s;
 }
 

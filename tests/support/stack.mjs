@@ -1,7 +1,7 @@
 // Starts agent-track's servers as real processes on free loopback ports, for end-to-end tests.
 import { spawn } from 'node:child_process';
 import { before, after } from 'node:test';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,23 +19,59 @@ export function freePort() {
   });
 }
 
-/** Waits until GET url answers 200, up to `ms`. */
-export async function waitHealthy(url, ms = 20_000) {
+/** The scratch folders made by `scratchDir`: removed when the test file's process exits. */
+const scratch = new Set();
+process.on('exit', () => { for (const dir of scratch) rmSync(dir, { recursive: true, force: true }); });
+
+/** A fresh folder under the system's temporary folder, removed when this process exits. */
+export function scratchDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.add(dir);
+  return dir;
+}
+
+/**
+ * Waits until GET url answers 200, up to `ms`. `ended()`, if given, is checked between tries:
+ * a server that has ended (it returns why) will never answer, so that fails at once.
+ */
+export async function waitHealthy(url, ms = 20_000, ended = () => null) {
   const until = Date.now() + ms;
   for (;;) {
     try { if ((await fetch(url)).ok) return; } catch { /* not up yet */ }
+    const why = ended();
+    if (why) throw new Error(`the server ended (${why}) before ${url} answered`);
     if (Date.now() > until) throw new Error(`${url} did not come up in ${ms} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-/** Spawns `agent-track-server args...`; output goes to `log` (an array of lines). */
+/**
+ * Spawns `agent-track-server args...`; output goes to `log` (an array of lines). Throws at once
+ * when the binary is missing. `healthy(url)` waits for its /healthz; its error carries the log.
+ */
 export function server(args, env = {}, log = []) {
+  if (!existsSync(BIN)) {
+    throw new Error(`${BIN} does not exist: build it with "cargo build -p agent-track-server --bin agent-track-server" (scripts/test.sh does), or name another binary in AGENT_TRACK_SERVER`);
+  }
   const child = spawn(BIN, args, { env: { ...process.env, AGENT_TRACK_LOG: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const s of [child.stdout, child.stderr]) s.on('data', (d) => log.push(...d.toString().split('\n').filter(Boolean)));
-  const exited = new Promise((ok) => child.on('exit', ok));
+  let ended = null;
+  // 'error' instead of 'exit' when the process could not be started at all.
+  const exited = new Promise((ok) => {
+    child.on('exit', (code, signal) => { ended = signal ?? `exit code ${code}`; ok(code); });
+    child.on('error', (e) => { ended ??= e.message; ok(null); });
+  });
   return {
-    child, log,
+    child, log, exited,
+    async healthy(url) {
+      try {
+        await waitHealthy(url, undefined, () => ended);
+      } catch (e) {
+        // One that never came up is not left running.
+        child.kill('SIGKILL');
+        throw new Error(`${e.message}; agent-track-server ${args[0]} said:\n${log.join('\n')}`);
+      }
+    },
     stop: async () => { child.kill('SIGTERM'); await exited; },
     /** Kills it without a chance to finish anything (a crash). */
     kill: async () => { child.kill('SIGKILL'); await exited; },
@@ -48,10 +84,10 @@ export function server(args, env = {}, log = []) {
  */
 export async function devStack(args = []) {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-e2e-'));
+  const dataDir = scratchDir('agent-track-e2e-');
   const s = server(['dev', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--www', 'www', '--pkg', 'pkg', ...args]);
   const base = `http://127.0.0.1:${port}`;
-  await waitHealthy(`${base}/healthz`);
+  await s.healthy(`${base}/healthz`);
   return {
     base, port, dataDir, log: s.log, child: s.child, stop: s.stop,
     apiKey: readFileSync(join(dataDir, 'api-key'), 'utf8').trim(),
@@ -142,7 +178,7 @@ export function restartable(args, env, healthUrl) {
     logs,
     async start() {
       current = server(args, env, logs);
-      await waitHealthy(healthUrl);
+      await current.healthy(healthUrl);
     },
     async stop() { await current?.stop(); current = null; },
     async kill() { await current?.kill(); current = null; },
@@ -162,25 +198,38 @@ export async function separateStack({ deadlineMs = 3000, siteHosts = ['127.0.0.1
   const { chaosRelay } = await import('./chaos.mjs');
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
   const apiKey = `atk_${randomBytes(16).toString('hex')}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'agent-track-faults-'));
+  const dataDir = scratchDir('agent-track-faults-');
   const [sitePort, proxyPort, collectorPort] = [await freePort(), await freePort(), await freePort()];
-  const site = await serveSite(sitePort, siteFiles);
-  const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
-  const collector = restartable(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, `http://127.0.0.1:${collectorPort}/healthz`);
-  await collector.start();
-  const chaos = await chaosRelay(collectorPort);
-  const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `http://127.0.0.1:${chaos.port}/v1/ingest`,
-    '--allow-origin', siteHosts.map((h) => `http://${h}:${sitePort}`).join(','), '--upstream-deadline-ms', String(deadlineMs),
-    '--rate-per-minute', '1000000', '--rate-burst', '100000',
-    '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
-  await proxy.start();
-  const endpoint = `http://127.0.0.1:${proxyPort}/v1/events`;
-  return {
-    secret, apiKey, dataDir, collector, proxy, chaos, sitePort, endpoint, proxyBase: `http://127.0.0.1:${proxyPort}`, collectorBase: `http://127.0.0.1:${collectorPort}`,
-    pageUrl: `http://127.0.0.1:${sitePort}/?endpoint=${encodeURIComponent(endpoint)}`,
-    db: join(dataDir, 'agent-track.sqlite3'),
-    async stop() { await proxy.stop(); await collector.stop(); await chaos.close(); await site.close(); },
-  };
+  // Each part's closer, in start order; stop() runs them backwards (the proxy first, so that
+  // it never relays to a stopped collector), and so does a start that fails half way.
+  const closers = [];
+  const stop = async () => { for (const close of closers.splice(0).reverse()) await close(); };
+  try {
+    const site = await serveSite(sitePort, siteFiles);
+    closers.push(site.close);
+    const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
+    const collector = restartable(['collector', '--listen', `127.0.0.1:${collectorPort}`, '--data-dir', dataDir], env, `http://127.0.0.1:${collectorPort}/healthz`);
+    closers.push(collector.stop);
+    await collector.start();
+    const chaos = await chaosRelay(collectorPort);
+    closers.push(chaos.close);
+    const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', `http://127.0.0.1:${chaos.port}/v1/ingest`,
+      '--allow-origin', siteHosts.map((h) => `http://${h}:${sitePort}`).join(','), '--upstream-deadline-ms', String(deadlineMs),
+      '--rate-per-minute', '1000000', '--rate-burst', '100000',
+      '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'], env, `http://127.0.0.1:${proxyPort}/healthz`);
+    closers.push(proxy.stop);
+    await proxy.start();
+    const endpoint = `http://127.0.0.1:${proxyPort}/v1/events`;
+    return {
+      secret, apiKey, dataDir, collector, proxy, chaos, sitePort, endpoint, proxyBase: `http://127.0.0.1:${proxyPort}`, collectorBase: `http://127.0.0.1:${collectorPort}`,
+      pageUrl: `http://127.0.0.1:${sitePort}/?endpoint=${encodeURIComponent(endpoint)}`,
+      db: join(dataDir, 'agent-track.sqlite3'),
+      stop,
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
 }
 
 /** What the collector's SQLite file holds, read independently of the collector (python3's sqlite3). */

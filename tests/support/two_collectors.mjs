@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, restartable, serveSite } from './stack.mjs';
+import { freePort, restartable, scratchDir, serveSite } from './stack.mjs';
 
 /** scripts/postgres.sh of this repository, wherever the tests run from. */
 const POSTGRES_SH = fileURLToPath(new URL('../../scripts/postgres.sh', import.meta.url));
@@ -154,7 +154,7 @@ export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
   const site = await serveSite(sitePort);
   const env = { AGENT_TRACK_SECRET: secret, AGENT_TRACK_API_KEY: apiKey };
   const collectorBases = collectorPorts.map((p) => `http://127.0.0.1:${p}`);
-  const dataDirs = collectorPorts.map(() => mkdtempSync(join(tmpdir(), 'agent-track-two-')));
+  const dataDirs = collectorPorts.map(() => scratchDir('agent-track-two-'));
   // Each collector's connections carry an application_name of their own, so that a test can
   // tell them apart in pg_stat_activity.
   const applicationNames = collectorPorts.map((_, i) => `agent-track-e2e-collector-${i + 1}`);
@@ -164,7 +164,6 @@ export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
     return restartable(['collector', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDirs[i]],
       { ...env, AGENT_TRACK_DATABASE_URL: url.toString() }, `http://127.0.0.1:${port}/healthz`);
   });
-  await Promise.all(collectors.map((c) => c.start()));
   const upstreams = collectorBases.map((b) => `${b}/v1/ingest`);
   const proxy = restartable(['proxy', '--listen', `127.0.0.1:${proxyPort}`, '--upstream', upstreams.join(','),
     '--allow-origin', `http://127.0.0.1:${sitePort}`, '--upstream-deadline-ms', String(deadlineMs),
@@ -172,7 +171,20 @@ export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
     '--event-rate-per-minute', '100000000', '--event-rate-burst', '10000000'],
   // The proxy signs; it never needs the database.
   { AGENT_TRACK_SECRET: secret }, `http://127.0.0.1:${proxyPort}/healthz`);
-  await proxy.start();
+  const stop = async () => {
+    await proxy.stop();
+    await Promise.all(collectors.map((c) => c.stop()));
+    await site.close();
+    for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+  };
+  // A start that fails half way stops what did start, so that nothing keeps the test running.
+  try {
+    await Promise.all(collectors.map((c) => c.start()));
+    await proxy.start();
+  } catch (e) {
+    await stop();
+    throw e;
+  }
   const proxyBase = `http://127.0.0.1:${proxyPort}`;
   const endpoint = `${proxyBase}/v1/events`;
   return {
@@ -188,11 +200,6 @@ export async function twoCollectorStack({ databaseUrl, deadlineMs = 3000 }) {
       };
       return { attempts: value('agent_track_proxy_upstream_attempts_total'), failures: value('agent_track_proxy_upstream_failures_total') };
     },
-    async stop() {
-      await proxy.stop();
-      await Promise.all(collectors.map((c) => c.stop()));
-      await site.close();
-      for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }
