@@ -12,7 +12,7 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 # A fresh run builds about GB_NEEDED GB under target/ (host debug builds, wasm32, the Python
 # tools); a full disk shows up as a rustc error far from its cause, so say it first.
-GB_NEEDED=16
+GB_NEEDED=12
 mkdir -p target
 free_gb=$(df -Pk target | awk 'NR == 2 { print int($4 / 1048576) }')
 if [ "$free_gb" -lt "$GB_NEEDED" ]; then
