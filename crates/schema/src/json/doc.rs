@@ -50,7 +50,26 @@ enum Expect {
 impl<'a> Doc<'a> {
     /// Parses `src`, which must hold exactly one JSON value (whitespace around it allowed).
     pub fn parse(src: &'a str) -> Result<Doc<'a>, SyntaxError> {
+        Self::read::<false>(src).map(|(doc, _)| doc)
+    }
+
+    /// [`Doc::parse`], and how the text is written beyond its values ([`Shape`]), noted while
+    /// reading: what a reader needs to know to tell whether another JSON parser reads the text
+    /// the same way.
+    pub fn parse_with_shape(src: &'a str) -> Result<(Doc<'a>, Shape), SyntaxError> {
+        Self::read::<true>(src)
+    }
+
+    /// The parser; with `SHAPE` it notes the [`Shape`] too (compiled out without it, so the
+    /// browser module, which never asks, carries none of it).
+    fn read<const SHAPE: bool>(src: &'a str) -> Result<(Doc<'a>, Shape), SyntaxError> {
         let b = src.as_bytes();
+        let mut shape = Shape {
+            compact: true,
+            depth: 0,
+            digit_numbers: true,
+            surrogate_escape: false,
+        };
         // About one node per 8 bytes of event JSON, so that a batch's document rarely regrows;
         // at most 4,096 up front (a large body of long strings needs far fewer).
         let mut nodes: Vec<Tok> = Vec::with_capacity((b.len() / 8).min(4096) + 4);
@@ -58,12 +77,16 @@ impl<'a> Doc<'a> {
         let mut i = 0;
         let mut expect = Expect::Value;
         loop {
+            let before = i;
             while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
                 i += 1;
             }
+            if SHAPE && i != before {
+                shape.compact = false;
+            }
             if open.is_empty() && expect == Expect::CommaOrClose {
                 return if i == b.len() {
-                    Ok(Doc { src, nodes })
+                    Ok((Doc { src, nodes }, shape))
                 } else {
                     Err(SyntaxError(i))
                 };
@@ -85,10 +108,16 @@ impl<'a> Doc<'a> {
                         return Err(SyntaxError(i));
                     }
                     let (end, escaped) = string(b, i)?;
+                    if SHAPE && escaped && has_surrogate_escape(&b[i..end]) {
+                        shape.surrogate_escape = true;
+                    }
                     push(&mut nodes, Kind::String, escaped, i, end);
                     i = end;
                     while i < b.len() && matches!(b[i], b' ' | b'\n' | b'\r' | b'\t') {
                         i += 1;
+                    }
+                    if SHAPE && i != end {
+                        shape.compact = false;
                     }
                     if b.get(i) != Some(&b':') {
                         return Err(SyntaxError(i));
@@ -115,6 +144,9 @@ impl<'a> Doc<'a> {
                         b'{' | b'[' => {
                             let kind = if c == b'{' { Kind::Object } else { Kind::Array };
                             open.push(nodes.len());
+                            if SHAPE {
+                                shape.depth = shape.depth.max(open.len());
+                            }
                             push(&mut nodes, kind, false, i, i + 1);
                             i += 1;
                             expect = if c == b'{' {
@@ -126,12 +158,22 @@ impl<'a> Doc<'a> {
                         }
                         b'"' => {
                             let (end, escaped) = string(b, i)?;
+                            if SHAPE && escaped && has_surrogate_escape(&b[i..end]) {
+                                shape.surrogate_escape = true;
+                            }
                             (Kind::String, end, escaped)
                         }
                         b't' => (Kind::Bool, literal(b, i, b"true")?, false),
                         b'f' => (Kind::Bool, literal(b, i, b"false")?, false),
                         b'n' => (Kind::Null, literal(b, i, b"null")?, false),
-                        b'-' | b'0'..=b'9' => (Kind::Number, number(b, i)?, false),
+                        b'-' | b'0'..=b'9' => {
+                            let end = number(b, i)?;
+                            if SHAPE && (end - i > 19 || !b[i..end].iter().all(u8::is_ascii_digit))
+                            {
+                                shape.digit_numbers = false;
+                            }
+                            (Kind::Number, end, false)
+                        }
                         _ => return Err(SyntaxError(i)),
                     };
                     push(&mut nodes, kind, escaped, start, end);
@@ -146,64 +188,9 @@ impl<'a> Doc<'a> {
     pub fn root(&self) -> Node<'_, 'a> {
         Node { doc: self, at: 0 }
     }
-
-    /// How the text is written beyond its values, read from the parsed nodes (no second scan
-    /// of the text): what a reader needs to know to tell whether another JSON parser reads
-    /// the text the same way.
-    pub fn shape(&self) -> Shape {
-        let mut shape = Shape {
-            compact: false,
-            depth: 0,
-            digit_numbers: true,
-            surrogate_escape: false,
-        };
-        // The bytes the values and the separators between them account for: the text is
-        // compact when nothing else is there.
-        let mut written = 0usize;
-        // The `next` of each open array or object.
-        let mut open: Vec<usize> = Vec::new();
-        for (at, t) in self.nodes.iter().enumerate() {
-            while open.last().is_some_and(|&next| next <= at) {
-                open.pop();
-            }
-            let text = self
-                .src
-                .as_bytes()
-                .get(t.start as usize..t.end as usize)
-                .unwrap_or_default();
-            match t.kind {
-                Kind::Object | Kind::Array => {
-                    // Brackets, and one separator between two children (an object's children
-                    // are its keys and values: a colon, then a comma, alternate).
-                    let mut children = 0usize;
-                    let mut child = at + 1;
-                    while child < t.next as usize {
-                        children += 1;
-                        child = self.nodes[child].next as usize;
-                    }
-                    written += 2 + children.saturating_sub(1);
-                    open.push(t.next as usize);
-                    shape.depth = shape.depth.max(open.len());
-                }
-                kind => {
-                    written += text.len();
-                    if kind == Kind::Number
-                        && (text.len() > 19 || !text.iter().all(u8::is_ascii_digit))
-                    {
-                        shape.digit_numbers = false;
-                    }
-                    if t.escaped && has_surrogate_escape(text) {
-                        shape.surrogate_escape = true;
-                    }
-                }
-            }
-        }
-        shape.compact = written == self.src.len();
-        shape
-    }
 }
 
-/// How a [`Doc`]'s text is written beyond its values ([`Doc::shape`]).
+/// How a [`Doc`]'s text is written beyond its values ([`Doc::parse_with_shape`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     /// No whitespace outside strings.

@@ -213,8 +213,9 @@ pub fn validate<'a>(
     events: impl IntoIterator<Item = std::borrow::Cow<'a, Value>>,
     facts: &RequestFacts,
 ) -> (Vec<RelayedEvent>, Vec<Rejection>) {
-    let mut v = Validation::default();
-    for (index, raw) in events.into_iter().enumerate() {
+    let events = events.into_iter();
+    let mut v = Validation::with_capacity(events.size_hint().0);
+    for (index, raw) in events.enumerate() {
         let raw: &Value = &raw;
         v.check(index, raw, compact_len(raw), facts);
     }
@@ -222,7 +223,6 @@ pub fn validate<'a>(
 }
 
 /// The events of a batch checked so far (see [`validate`]), for any reading of the body.
-#[derive(Default)]
 pub struct Validation {
     valid: Vec<RelayedEvent>,
     /// The rejections so far, in body order.
@@ -230,6 +230,14 @@ pub struct Validation {
 }
 
 impl Validation {
+    /// Room for `events` valid events, so that a batch's list is allocated once.
+    pub fn with_capacity(events: usize) -> Self {
+        Validation {
+            valid: Vec::with_capacity(events),
+            rejected: Vec::new(),
+        }
+    }
+
     /// Checks the event at `index`, `size` bytes as compact JSON text; `false` when it was
     /// rejected (the rejection is the last of [`Validation::rejected`]).
     pub fn check<'j, J: JsonValue<'j>>(
@@ -323,6 +331,10 @@ impl Validation {
             if id(pair[0]) == id(pair[1]) {
                 repeat[pair[1]] = true;
             }
+        }
+        // No repeat (the usual batch): the events stay where they are.
+        if !repeat.contains(&true) {
+            return (self.valid, self.rejected);
         }
         let valid = self
             .valid

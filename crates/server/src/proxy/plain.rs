@@ -31,12 +31,11 @@ use super::events::{compact_len, Validation};
 const MAX_DEPTH: usize = 100;
 
 /// The body as a [`Doc`], when it is plain text (see the module's doc) that parses. Whether it
-/// is plain is read from the parsed document ([`Doc::shape`]), not from a second scan: what
-/// the browser sends is plain, so its bodies are read once; any other body (pretty-printed by
-/// a backend, say) is read a second time by the `Value` reading, within the same size limit.
+/// is plain is noted while parsing ([`Doc::parse_with_shape`]), not found by a second scan:
+/// what the browser sends is plain, so its bodies are read once; any other body (pretty-printed
+/// by a backend, say) is read a second time by the `Value` reading, within the same size limit.
 pub fn doc(bytes: &[u8]) -> Option<Doc<'_>> {
-    let doc = Doc::parse(std::str::from_utf8(bytes).ok()?).ok()?;
-    let shape = doc.shape();
+    let (doc, shape) = Doc::parse_with_shape(std::str::from_utf8(bytes).ok()?).ok()?;
     (shape.compact && shape.digit_numbers && shape.depth <= MAX_DEPTH && !shape.surrogate_escape)
         .then_some(doc)
 }
@@ -135,7 +134,7 @@ pub fn validate(
     batch: &Batch<'_, '_>,
     facts: &RequestFacts,
 ) -> (Vec<RelayedEvent>, Vec<Rejection>) {
-    let mut v = Validation::default();
+    let mut v = Validation::with_capacity(batch.events.len());
     for (index, event) in batch.events.iter().enumerate() {
         let text = expanded(*event, batch.context);
         let own;
