@@ -12,16 +12,20 @@ macro_rules! cat {
     }};
 }
 
-/// Whether any of the eight bytes of `x` is a quote, a backslash or a control character
-/// (below 0x20): the bytes that end or escape a JSON string, or must be escaped in one.
-/// Exact (the "has a zero byte" test on words), so a word without them can be skipped whole.
-pub(crate) fn special_word(x: u64) -> bool {
+/// The index (0 to 7) of the first of the eight bytes of `word` that is a quote, a backslash
+/// or a control character (below 0x20): the bytes that end or escape a JSON string, or must
+/// be escaped in one; `None` when there is none, so that the word can be skipped whole. The
+/// "has a zero byte" test on words: a byte can be flagged wrongly only above a flagged one,
+/// so the lowest flag is exact.
+pub(crate) fn first_special(word: [u8; 8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_le_bytes(word);
     let quote = x ^ (ONES * b'"' as u64);
     let backslash = x ^ (ONES * b'\\' as u64);
     let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
-    (zero_in(quote) | zero_in(backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGHS != 0
+    let flags = (zero_in(quote) | zero_in(backslash) | (x.wrapping_sub(ONES * 0x20) & !x)) & HIGHS;
+    (flags != 0).then(|| flags.trailing_zeros() as usize / 8)
 }
 
 /// Appends the decimal digits of `n`.
@@ -55,17 +59,24 @@ pub fn push_json_str(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        // Eight bytes at a time over a run with nothing to escape.
-        if let Some(chunk) = bytes
+    loop {
+        // Eight bytes at a time over a run with nothing to escape, then straight to the byte
+        // that needs it; byte by byte over the last few.
+        while let Some(chunk) = bytes
             .get(i..i + 8)
-            .and_then(|c| <&[u8; 8]>::try_from(c).ok())
+            .and_then(|c| <[u8; 8]>::try_from(c).ok())
         {
-            if !special_word(u64::from_le_bytes(*chunk)) {
-                i += 8;
-                continue;
+            match first_special(chunk) {
+                None => i += 8,
+                Some(at) => {
+                    i += at;
+                    break;
+                }
             }
         }
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         i += 1;
         let escape: &str = match b {
             b'"' => "\\\"",
@@ -141,18 +152,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_word_is_special_exactly_when_a_byte_is() {
+    fn the_first_special_byte_of_a_word_is_found_exactly() {
         for byte in 0..=255u8 {
             let special = byte == b'"' || byte == b'\\' || byte < 0x20;
             for at in 0..8 {
                 for filler in [b'a', 0xe9, 0x7f, 0x20, 0xff] {
                     let mut word = [filler; 8];
                     word[at] = byte;
+                    // The filler is never special: the byte is the first, or there is none.
                     assert_eq!(
-                        special_word(u64::from_le_bytes(word)),
-                        special,
+                        first_special(word),
+                        special.then_some(at),
                         "{byte:#x} at {at} among {filler:#x}"
                     );
+                }
+            }
+        }
+        // Several special bytes (a borrow from one can flag the byte above it): the first.
+        let specials = [b'"', b'\\', 0x00, 0x01, 0x1f, b'\n'];
+        for (first, second) in specials
+            .iter()
+            .flat_map(|a| specials.iter().map(move |b| (a, b)))
+        {
+            for at in 0..7 {
+                for later in at + 1..8 {
+                    let mut word = [0x20; 8];
+                    word[at] = *first;
+                    word[later] = *second;
+                    assert_eq!(first_special(word), Some(at), "{word:?}");
                 }
             }
         }
