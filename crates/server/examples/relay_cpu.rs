@@ -16,6 +16,11 @@ use agent_track_server::proxy::upstream::webhook::{webhook_id, write_batch};
 use agent_track_server::secret::Secrets;
 use agent_track_server::signature;
 
+/// The allocator of the server binary (`src/main.rs`), so that allocations cost what they cost
+/// there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let usage = "usage: relay_cpu BATCH_FILE [ROUNDS] [ITERATIONS]";
