@@ -212,6 +212,12 @@ impl AgentProperties {
     /// duplicating an entry already listed) and removed; `suggestedPrompt` defaulted to
     /// `false`. Idempotent.
     pub fn normalized(mut self) -> Self {
+        self.normalize();
+        self
+    }
+
+    /// [`AgentProperties::normalized`] in place.
+    pub fn normalize(&mut self) {
         if let Some(model) = self.model_used.take() {
             let models = self.agent_models_used.get_or_insert_with(Vec::new);
             if !models.contains(&model) {
@@ -219,7 +225,6 @@ impl AgentProperties {
             }
         }
         self.suggested_prompt.get_or_insert(false);
-        self
     }
 }
 

@@ -51,24 +51,18 @@ pub const SKEW_TOLERANCE_MS: u64 = 2_000;
 /// receipt and the browser's `sentAt` differ by more than [`SKEW_TOLERANCE_MS`], the event's
 /// time is moved by that difference (`timestamp + receivedAt - sentAt`). The original is
 /// kept as `clientTimestamp`.
-pub fn enrich(event: Event, facts: &RequestFacts) -> RelayedEvent {
+pub fn enrich(mut event: Event, facts: &RequestFacts) -> RelayedEvent {
     let client_timestamp = event.timestamp;
     let skew = facts.received_at as i128 - facts.sent_at as i128;
-    let timestamp = if skew.unsigned_abs() <= u128::from(SKEW_TOLERANCE_MS) {
-        client_timestamp
-    } else {
-        (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64
-    };
-    let visitor_id = facts.visitor_id.resolve(event.visitor_id);
-    let account_id = facts.account_id.resolve(event.account_id);
+    if skew.unsigned_abs() > u128::from(SKEW_TOLERANCE_MS) {
+        event.timestamp = (client_timestamp as i128 + skew).clamp(0, u64::MAX as i128) as u64;
+    }
+    // In place: an event is a few hundred bytes, each copy of it a cost per event.
+    event.visitor_id = facts.visitor_id.resolve(event.visitor_id.take());
+    event.account_id = facts.account_id.resolve(event.account_id.take());
+    event.properties.normalize();
     RelayedEvent {
-        event: Event {
-            timestamp,
-            visitor_id,
-            account_id,
-            properties: event.properties.normalized(),
-            ..event
-        },
+        event,
         received_at: facts.received_at,
         client_timestamp,
         ip: facts.ip.clone(),
