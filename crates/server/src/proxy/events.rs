@@ -9,7 +9,7 @@ use agent_track_schema::json::Json as JsonValue;
 use agent_track_schema::limits::{MAX_BATCH_EVENTS, MAX_EVENT_AGE_MS, MAX_EVENT_BYTES};
 use agent_track_schema::{parse_event, BatchResponse, Code, Rejection, RelayedEvent};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -29,10 +29,12 @@ pub async fn post_events(
     State(state): State<Arc<ProxyState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     rid: RequestId,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
     let started = Instant::now();
+    // The headers borrowed from the request: axum's `HeaderMap` extractor would copy them.
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
@@ -40,7 +42,7 @@ pub async fn post_events(
     let client = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
     // Identity headers count only when the request came through a trusted proxy.
     let from_trusted = is_trusted(peer.ip(), &state.config.trusted_proxies);
-    let result = handle(&state, &rid, client, from_trusted, &headers, body).await;
+    let result = handle(&state, &rid, client, from_trusted, headers, body).await;
     let (response, events) = match result {
         Ok((r, n)) => (r, n),
         Err(e) => (e.into_response(), 0),
