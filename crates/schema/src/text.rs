@@ -40,8 +40,9 @@ pub fn push_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    // Digits only: always UTF-8.
-    out.push_str(std::str::from_utf8(digits.get(i..).unwrap_or_default()).unwrap_or_default());
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
 }
 
 /// The decimal digits of `n`.

@@ -32,22 +32,13 @@ fn fill_slots<'a, J: Json<'a>>(
     slots: &mut [Option<J>],
     unknown: &mut dyn FnMut(&str),
 ) {
-    // Writers put the keys in one order, usually `known`'s: each name is looked for from the
-    // slot after the last one found, so that such an object costs one comparison a key.
-    let mut next = 0;
-    object.each_member(|key, value| {
-        let after = known.get(next..).unwrap_or_default();
-        let found = match after.iter().position(|k| *k == key) {
-            Some(i) => Some(next + i),
-            None => known.iter().take(next).position(|k| *k == key),
-        };
-        match found.and_then(|i| slots.get_mut(i).map(|slot| (i, slot))) {
-            Some((i, slot)) => {
+    object.each_member(|key, value| match known.iter().position(|k| *k == key) {
+        Some(i) => {
+            if let Some(slot) = slots.get_mut(i) {
                 *slot = Some(value);
-                next = i + 1;
             }
-            None => unknown(&key),
         }
+        None => unknown(&key),
     });
 }
 
