@@ -59,6 +59,11 @@ fn batch(b: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({ "events": events })).expect("a JSON value serializes")
 }
 
+/// The server binary's allocator (`src/main.rs`): the collector runs in this process, and its
+/// allocations should cost what they cost in `agent-track-server collector`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
