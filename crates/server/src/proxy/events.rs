@@ -149,9 +149,7 @@ async fn handle(
     };
     let mut accepted = valid.len();
     if !valid.is_empty() {
-        let refused = relay(state, &valid)
-            .await
-            .map_err(|e| relay_error(rid, e))?;
+        let refused = relay(state, valid).await.map_err(|e| relay_error(rid, e))?;
         if !refused.is_empty() {
             accepted -= refused.len().min(accepted);
             tracing::info!(request_id = %rid, refused = refused.len(), "upstream refused events for good");

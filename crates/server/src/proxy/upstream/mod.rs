@@ -64,17 +64,20 @@ pub struct Refused {
 /// kept and retried. Each batch starts at the next URL of the list (round-robin).
 pub async fn relay(
     state: &ProxyState,
-    events: &[RelayedEvent],
+    events: Vec<RelayedEvent>,
 ) -> Result<Vec<Refused>, RelayError> {
     let deadline = Instant::now() + state.config.upstream_deadline;
     let start = state.next_upstream.fetch_add(1, Ordering::Relaxed);
     match &state.config.upstream {
         Upstream::Webhook { secrets, .. } => {
-            webhook::send(state, start, secrets, events, deadline).await
+            // Written, then the events freed here, before the first await (see `Written`).
+            let batch = webhook::Written::new(&events);
+            drop(events);
+            webhook::send(state, start, secrets, batch, deadline).await
         }
         Upstream::Pendo {
             key, concurrency, ..
-        } => pendo::send(state, start, key, *concurrency, events, deadline).await,
+        } => pendo::send(state, start, key, *concurrency, &events, deadline).await,
     }
 }
 
