@@ -224,6 +224,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn depth_counts_arrays_and_objects_only() {
+        for (text, want) in [
+            ("7", 0),
+            (r#""x""#, 0),
+            ("{}", 1),
+            ("[]", 1),
+            (r#"{"a":1,"b":"x","c":null}"#, 1),
+            ("[[]]", 2),
+            (r#"{"a":[1,{"b":{}}],"c":2}"#, 4),
+            (r#"[1,[2,[3]],{"x":[[{}]]}]"#, 5),
+        ] {
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(depth(&value), want, "{text}");
+            assert_eq!(depth(Doc::parse(text).unwrap().root()), want, "{text}");
+        }
+    }
+
+    #[test]
     fn whole_numbers_in_any_spelling() {
         for (text, want) in [
             ("0", Some(0)),
