@@ -62,7 +62,7 @@ export function server(args, env = {}, log = []) {
     child.on('error', (e) => { ended ??= e.message; ok(null); });
   });
   return {
-    child, log, exited,
+    child, log,
     async healthy(url) {
       try {
         await waitHealthy(url, undefined, () => ended);

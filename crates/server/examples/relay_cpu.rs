@@ -1,9 +1,9 @@
 //! The proxy's own work on one batch, without the network: read the body in place
-//! (`proxy::plain`), validate and enrich each event, write the relayed body, compute its
-//! webhook-id and sign it. Prints the time per batch (the median and the fastest of ROUNDS
-//! rounds of ITERATIONS batches each, on one thread), a steadier figure for comparing two
-//! builds than a whole proxy under load on a shared machine (`bench/proxy/ab.sh` measures
-//! that); run the two builds alternately.
+//! (`proxy::plain`), validate and enrich each event, write the relayed body
+//! (`webhook::Written`), compute its webhook-id and sign it. Prints the time per batch (the
+//! median and the fastest of ROUNDS rounds of ITERATIONS batches each, on one thread), a
+//! steadier figure for comparing two builds than a whole proxy under load on a shared machine
+//! (`bench/proxy/ab.sh` measures that); run the two builds alternately.
 //!
 //! Usage: cargo run --release -p agent-track-server --example relay_cpu -- BATCH_FILE [ROUNDS] [ITERATIONS]
 //! (BATCH_FILE from `node bench/proxy/batch.mjs FILE`; its timestamps must be under 7 days old.)
@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use agent_track_server::proxy::enrich::RequestFacts;
 use agent_track_server::proxy::plain;
-use agent_track_server::proxy::upstream::webhook::{webhook_id, write_batch};
+use agent_track_server::proxy::upstream::webhook::Written;
 use agent_track_server::secret::Secrets;
 use agent_track_server::signature;
 
@@ -40,16 +40,17 @@ fn main() {
         sent_at: now,
         ..Default::default()
     };
-    let mut text = String::new();
-    let mut relay = || {
+    let relay = || {
         let doc = plain::doc(&body).expect("a plain body");
         let batch = plain::batch(&doc).expect("a plain batch");
         let (valid, rejected) = plain::validate(&batch, &facts);
         assert!(rejected.is_empty(), "refused: {rejected:?}");
-        let events: Vec<_> = valid.iter().collect();
-        write_batch(&mut text, &events);
-        let id = webhook_id(valid.iter().map(|e| e.event.event_id.as_str()));
-        signature::sign(&secrets, &id, (now / 1000) as i64, text.as_bytes())
+        // As the proxy relays a batch: written once, then the first round's body signed.
+        let written = Written::new(&valid);
+        drop(valid);
+        let all: Vec<usize> = (0..written.len()).collect();
+        let (relayed, id) = written.round(&all);
+        signature::sign(&secrets, &id, (now / 1000) as i64, &relayed)
     };
     let mut per_batch: Vec<f64> = (0..rounds)
         .map(|_| {

@@ -37,21 +37,6 @@ pub fn webhook_id<'a>(event_ids: impl IntoIterator<Item = &'a str>) -> String {
     id
 }
 
-/// Writes the relayed batch `{"events":[..]}` into `out` (cleared first): the same bytes as
-/// `serde_json` writes for a `RelayBatch` of these events (a test holds the two together),
-/// written once, without building or cloning the events.
-pub fn write_batch(out: &mut String, events: &[&RelayedEvent]) {
-    out.clear();
-    out.push_str("{\"events\":[");
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_relayed(out, e);
-    }
-    out.push_str("]}");
-}
-
 /// One relayed event as JSON: `RelayedEvent` flattens the event, then adds its own fields.
 fn write_relayed(out: &mut String, e: &RelayedEvent) {
     write_event(out, &e.event);
@@ -64,7 +49,9 @@ fn write_relayed(out: &mut String, e: &RelayedEvent) {
     out.push('}');
 }
 
-/// A batch ready to relay: the body written once, with where each event's text is in it and
+/// A batch ready to relay: the body `{"events":[..]}` written once (the same bytes as
+/// `serde_json` writes for a `RelayBatch` of these events: a test holds the two together),
+/// without building or cloning the events, with where each event's text is in it and
 /// the events' ids, so that the typed events (a few dozen small allocations each) are freed
 /// before the first upstream request, on the worker thread that allocated them. Freed on
 /// another worker after the request, where the task may have moved, each free is a remote one,
@@ -82,7 +69,7 @@ pub struct Written {
 }
 
 impl Written {
-    /// `events` written as [`write_batch`] writes them.
+    /// `events`, written.
     pub fn new(events: &[RelayedEvent]) -> Self {
         let size = events
             .iter()
@@ -112,6 +99,25 @@ impl Written {
             ids,
             id_ends,
         }
+    }
+
+    /// How many events there are.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The body and the `webhook-id` of a round that sends the events `which` (indices, in
+    /// order).
+    pub fn round(&self, which: &[usize]) -> (Bytes, String) {
+        (
+            self.body_of(which),
+            webhook_id(which.iter().map(|&i| self.id(i))),
+        )
     }
 
     /// The id of event `i`.
@@ -150,13 +156,12 @@ pub async fn send(
     batch: Written,
     deadline: Instant,
 ) -> Result<Vec<Refused>, RelayError> {
-    let mut pending: Vec<usize> = (0..batch.spans.len()).collect();
+    let mut pending: Vec<usize> = (0..batch.len()).collect();
     let mut refused: Vec<Refused> = Vec::new();
     // Each round removes at least one event, so this ends.
     loop {
         // One body per round; every attempt shares these bytes.
-        let body = batch.body_of(&pending);
-        let id = webhook_id(pending.iter().map(|&i| batch.id(i)));
+        let (body, id) = batch.round(&pending);
         let outcome = with_retries(state, deadline, start, |index, left| {
             // A fresh timestamp per attempt: the receiver refuses stale ones.
             let timestamp = (crate::error::now_ms() / 1000) as i64;
@@ -255,29 +260,28 @@ mod tests {
         a.event.properties.tools_used = Some(vec!["t\n1".into()]);
         a.event.context.url = Some("https://app.example/\u{2028}".into());
         let b = relayed("e2");
-        let mut out = String::from("stale");
-        write_batch(&mut out, &[&a, &b]);
-        let serde = serde_json::to_string(&agent_track_schema::RelayBatch {
-            events: vec![a.clone(), b.clone()],
-        })
-        .unwrap();
-        assert_eq!(out, serde);
-        write_batch(&mut out, &[]);
-        assert_eq!(out, r#"{"events":[]}"#);
-
-        // Written once: the same body, and any subset of it as write_batch writes that subset.
         let c = relayed("e\"3");
-        let written = Written::new(&[a.clone(), b.clone(), c.clone()]);
-        write_batch(&mut out, &[&a, &b, &c]);
-        assert_eq!(written.body_of(&[0, 1, 2]), out.as_bytes());
-        write_batch(&mut out, &[&a, &c]);
-        assert_eq!(written.body_of(&[0, 2]), out.as_bytes());
-        write_batch(&mut out, &[&c]);
-        assert_eq!(written.body_of(&[2]), out.as_bytes());
+        let events = [a, b, c];
+        let serde = |which: &[usize]| {
+            serde_json::to_string(&agent_track_schema::RelayBatch {
+                events: which.iter().map(|&i| events[i].clone()).collect(),
+            })
+            .unwrap()
+        };
+        // Written once: the whole batch, and any round's subset of it, as serde writes them.
+        let written = Written::new(&events);
+        for which in [&[0, 1, 2][..], &[0, 2], &[2]] {
+            let (body, id) = written.round(which);
+            assert_eq!(body, serde(which).as_bytes(), "{which:?}");
+            let subset: Vec<RelayedEvent> = which.iter().map(|&i| events[i].clone()).collect();
+            assert_eq!(id, id_of(&subset), "{which:?}");
+        }
         assert_eq!(
             [written.id(0), written.id(1), written.id(2)],
             ["e1", "e2", "e\"3"]
         );
+        let (body, _) = Written::new(&[]).round(&[]);
+        assert_eq!(body, r#"{"events":[]}"#.as_bytes());
     }
 
     #[test]
