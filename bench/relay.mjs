@@ -153,8 +153,10 @@ http {
     const ingest = async (env) => {
       const { stdout } = await run(join(bin, 'examples', 'ingest_bench'), [String(INGEST_BATCHES), String(INGEST_SENDERS)], { timeout: 300_000, env });
       const m = /ingested into \w+ (\d+) events in (\d+) batches .* in ([\d.]+) s: (\d+) events\/s, (\d+) batches\/s; batch latency p50 ([\d.]+) ms, p99 ([\d.]+) ms/.exec(stdout);
+      const cpu = /CPU ([\d.]+) µs per event .*?, ([\d.]+) of (\d+) cores busy on average; with all \d+ busy at this cost: (\d+) events\/s/.exec(stdout);
       log(stdout.trim());
-      return m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS }
+      return m ? { events: +m[1], batches: +m[2], seconds: +m[3], eventsPerSec: +m[4], batchesPerSec: +m[5], p50: +m[6], p99: +m[7], senders: INGEST_SENDERS,
+        cpu: cpu ? { perEventUs: +cpu[1], coresBusy: +cpu[2], cores: +cpu[3], ceiling: +cpu[4] } : null }
         : { error: stdout.trim() };
     };
     const { AGENT_TRACK_BENCH_DATABASE_URL: pgUrl, ...sqliteEnv } = process.env;

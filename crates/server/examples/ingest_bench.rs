@@ -3,7 +3,9 @@
 //! proxy workers). Prints events/s and per-batch latency.
 //!
 //! `cargo run --release -p agent-track-server --example ingest_bench [-- N C]` (defaults
-//! 500 batches, 4 senders). Client and server share the machine's cores. With
+//! 500 batches, 4 senders). Client and server share the machine's cores: the CPU time the
+//! process spent while sending (collector and senders together, `getrusage`) is printed per
+//! event, with the rate it allows when every core is busy. With
 //! `AGENT_TRACK_SYNCHRONOUS=full` the collector syncs the WAL on every commit
 //! (`--synchronous full`). With `AGENT_TRACK_BENCH_DATABASE_URL=postgres://...` it ingests
 //! into PostgreSQL instead: a fresh database `bench_<random>` created through that URL's
@@ -110,6 +112,7 @@ async fn main() {
     let client = reqwest::Client::new();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
+    let cpu_before = cpu_time();
     let mut tasks = Vec::new();
     for _ in 0..senders {
         let (client, url, secrets, bodies, next) = (
@@ -144,6 +147,7 @@ async fn main() {
         latencies.extend(t.await.expect("a sender finishes"));
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_before);
     latencies.sort();
     let pct = |p: f64| {
         latencies
@@ -162,4 +166,24 @@ async fn main() {
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3,
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_event = cpu.as_secs_f64() / events as f64;
+    println!(
+        "CPU {:.1} µs per event (collector and senders), {:.2} of {cores} cores busy on average; with all {cores} busy at this cost: {:.0} events/s",
+        per_event * 1e6,
+        cpu.as_secs_f64() / elapsed.as_secs_f64(),
+        cores as f64 / per_event,
+    );
+}
+
+/// The CPU time (user and system) of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes the struct it is given, which lives for the call.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
