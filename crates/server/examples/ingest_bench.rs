@@ -179,11 +179,16 @@ async fn main() {
 /// The CPU time (user and system) of this process so far.
 fn cpu_time() -> Duration {
     // SAFETY: getrusage writes the struct it is given, which lives for the call.
-    let usage = unsafe {
+    let (rc, usage) = unsafe {
         let mut usage = std::mem::zeroed::<libc::rusage>();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
+        (libc::getrusage(libc::RUSAGE_SELF, &mut usage), usage)
     };
+    assert_eq!(
+        rc,
+        0,
+        "getrusage failed: {}",
+        std::io::Error::last_os_error()
+    );
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
