@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use memchr::memmem;
+
 /// `text` normalised: see the module documentation.
 pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -44,9 +46,24 @@ pub fn jaccard(a: &BTreeSet<&str>, b: &BTreeSet<&str>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
-/// A phrase list, normalised, without empty entries or repeats.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Phrases(Vec<String>);
+/// A phrase list, normalised, without empty entries or repeats. Each phrase keeps its
+/// substring searcher, built once: every re-judged message is searched for every phrase,
+/// and building the searcher per search was most of that time (`log_bench`).
+#[derive(Debug, Clone, Default)]
+pub struct Phrases(Vec<Phrase>);
+
+/// One phrase and its searcher.
+#[derive(Debug, Clone)]
+struct Phrase {
+    text: String,
+    finder: memmem::Finder<'static>,
+}
+
+impl PartialEq for Phrases {
+    fn eq(&self, other: &Phrases) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.text == b.text)
+    }
+}
 
 impl Phrases {
     /// The phrases of `list`, normalised.
@@ -60,8 +77,9 @@ impl Phrases {
     pub fn extend<'a>(&mut self, list: impl IntoIterator<Item = &'a str>) {
         for p in list {
             let n = normalise(p);
-            if !n.is_empty() && !self.0.contains(&n) {
-                self.0.push(n);
+            if !n.is_empty() && !self.0.iter().any(|q| q.text == n) {
+                let finder = memmem::Finder::new(n.as_bytes()).into_owned();
+                self.0.push(Phrase { text: n, finder });
             }
         }
     }
@@ -90,8 +108,8 @@ impl Phrases {
     pub fn find(&self, hay: &str) -> Option<&str> {
         self.0
             .iter()
-            .find(|p| contains_phrase(hay, p))
-            .map(String::as_str)
+            .find(|p| contains_phrase(hay, &p.text, &p.finder))
+            .map(|p| p.text.as_str())
     }
 }
 
@@ -99,10 +117,14 @@ fn spaced(c: Option<char>) -> bool {
     c.is_none_or(|c| c == ' ' || !c.is_ascii())
 }
 
-fn contains_phrase(hay: &str, phrase: &str) -> bool {
+/// Whether `phrase` (found by `finder`) occurs in `hay` as whole words (see
+/// [`Phrases::find`]); the occurrences are tried left to right, without overlaps, as
+/// `str::match_indices` gives them.
+fn contains_phrase(hay: &str, phrase: &str, finder: &memmem::Finder<'_>) -> bool {
     let first_ascii = phrase.chars().next().is_some_and(|c| c.is_ascii());
     let last_ascii = phrase.chars().next_back().is_some_and(|c| c.is_ascii());
-    hay.match_indices(phrase).any(|(i, _)| {
+    // A valid UTF-8 phrase found in valid UTF-8 text starts and ends on char boundaries.
+    finder.find_iter(hay.as_bytes()).any(|i| {
         let before = hay[..i].chars().next_back();
         let after = hay[i + phrase.len()..].chars().next();
         (!first_ascii || spaced(before)) && (!last_ascii || spaced(after))
@@ -212,6 +234,19 @@ mod tests {
             Some("i dont know")
         );
         assert_eq!(p.find(&normalise("I don't knowingly lie")), None);
+        // An occurrence refused at its edges does not end the search.
+        assert_eq!(
+            p.find(&normalise("Ai don't knowingly lie, and I don't know")),
+            Some("i dont know")
+        );
+        // The list's order decides, not the place in the text.
+        let q = Phrases::new(["not helpful", "useless"]);
+        assert_eq!(
+            q.find(&normalise("Useless, and not helpful")),
+            Some("not helpful")
+        );
+        assert_eq!(q, Phrases::new(["Not helpful!", "useless", "USELESS"]));
+        assert_ne!(q, Phrases::new(["useless", "not helpful"]));
         assert_eq!(
             p.find(&normalise("すみません、わかりません。")),
             Some("わかりません")
