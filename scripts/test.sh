@@ -32,11 +32,16 @@ fi
 log=$(mktemp)
 recorder=""
 pg_dir=""
+# chromedriver gives each browser test run a Chromium profile in TMPDIR (about 16 MB) and leaves
+# it there; the browser steps get this folder as their TMPDIR instead, removed at exit.
+browser_tmp=$(mktemp -d -t agent-track-browser.XXXXXX)
 # shellcheck disable=SC2317 # (called by the trap)
-# At exit: stop the recorder and the throwaway PostgreSQL (which removes its folder), if started.
+# At exit: stop the recorder and the throwaway PostgreSQL (which removes its folder), if started;
+# remove the browsers' profiles.
 cleanup() {
   if [ -n "$recorder" ]; then kill "$recorder" 2>/dev/null || true; fi
   if [ -n "$pg_dir" ]; then bash scripts/postgres.sh stop "$pg_dir" || true; fi
+  rm -rf "$browser_tmp"
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -95,7 +100,7 @@ recorder=$!
 for _ in $(seq 50); do grep -q listening /tmp/agent-track-recorder.log 2>/dev/null && break; sleep 0.1; done
 # One run per file, so that a failing file does not hide the others' results.
 for file in tests/web_*.rs; do
-  run wasm-pack test --headless --chrome --test "$(basename "$file" .rs)"
+  run env TMPDIR="$browser_tmp" wasm-pack test --headless --chrome --test "$(basename "$file" .rs)"
 done
 
 # End to end: the real servers as processes, the demo page and dashboard in Chromium. The
