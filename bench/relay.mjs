@@ -18,8 +18,10 @@ import { tmpdir, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const run = promisify(execFile);
+const CLK_TCK = Number((await run('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const SECONDS = Number(process.env.BENCH_RELAY_SECONDS ?? 8);
@@ -133,12 +135,19 @@ http {
   await check(targets.proxy, batchFile, '"accepted":20');
   await check(targets.nginx, batchFile, '{}');
   result.runs = { proxy: [], nginx: [], upstream: [] };
+  // The CPU time each relay spends per request (user + system, its own processes: the proxy;
+  // nginx's master and workers), read from /proc around each wrk run: steadier than the rates,
+  // which move with the other tenants' load and with the host (see BENCHMARKS §5).
+  const relayPids = { proxy: () => [proxy.pid], nginx: () => [nginx.pid, ...childPids(nginx.pid)], upstream: () => [upstream.pid] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of ['proxy', 'nginx', 'upstream']) {
+      const pids = relayPids[name]();
+      const before = cpuSeconds(pids);
       const w = await wrk(targets[name], batchFile);
       w.eventsPerSec = w.rps * 20;
+      w.cpuUsPerRequest = w.requests > 0 ? ((cpuSeconds(pids) - before) / w.requests) * 1e6 : null;
       result.runs[name].push(w);
-      log(`${name} round ${r + 1}: ${w.eventsPerSec.toFixed(0)} events/s, p50 ${w.p50} ms, p99 ${w.p99} ms, non-2xx ${w.non2xx}`);
+      log(`${name} round ${r + 1}: ${w.eventsPerSec.toFixed(0)} events/s, p50 ${w.p50} ms, p99 ${w.p99} ms, non-2xx ${w.non2xx}, ${w.cpuUsPerRequest?.toFixed(1)} µs CPU per request`);
     }
   }
   for (const name of ['proxy', 'nginx', 'upstream']) result[name] = result.runs[name].reduce((a, b) => (b.rps > a.rps ? b : a));
@@ -177,6 +186,23 @@ http {
 } finally {
   stopAll();
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
+}
+
+/** User + system CPU seconds of the given processes, all their threads (/proc/PID/stat). */
+function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15 of proc(5)
+  }
+  return ticks / CLK_TCK;
+}
+
+/** The child processes of a process (nginx's workers). */
+function childPids(pid) {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
 async function rssKb(pid) {
