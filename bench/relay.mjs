@@ -3,7 +3,8 @@
 //     agent-track proxy (validates, enriches, signs, relays) and to nginx (a plain relay: the
 //     floor), both in front of the same fast upstream (crates/server/examples/fast_upstream.rs);
 //     alternating, ROUNDS rounds of SECONDS each, the best round of each kept; and, for
-//     scale, wrk straight at the upstream (no relay at all);
+//     scale, wrk straight at the upstream (no relay at all); with each run, the CPU time the
+//     relay's processes spent per request;
 //   - collector ingest into SQLite (crates/server/examples/ingest_bench.rs);
 //   - collector reads at 10,000 conversations with analysis and search on: p95 of the list,
 //     filtered lists and searches (crates/server/examples/query_bench.rs).
@@ -188,21 +189,28 @@ http {
   await rm(tmp, { recursive: true, force: true }).catch(() => {});
 }
 
-/** User + system CPU seconds of the given processes, all their threads (/proc/PID/stat). */
+/** The fields of /proc/PID/stat from the third (state) on; the command name before them is in
+ * parentheses and may hold spaces. Field N of proc(5) is at index N - 3. */
+function statFields(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** User + system CPU seconds of the given processes, all their threads. */
 function cpuSeconds(pids) {
   let ticks = 0;
   for (const pid of pids) {
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15 of proc(5)
+    const fields = statFields(pid);
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime: fields 14 and 15
   }
   return ticks / CLK_TCK;
 }
 
-/** The child processes of a process (nginx's workers). */
+/** The child processes of a process (nginx's workers): those whose parent (field 4) it is. */
 function childPids(pid) {
-  return readdirSync(`/proc/${pid}/task`).flatMap((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return Number(statFields(d)[1]) === pid; } catch { return false; } // gone meanwhile
+  }).map(Number);
 }
 
 async function rssKb(pid) {
