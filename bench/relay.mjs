@@ -139,10 +139,10 @@ http {
   // The CPU time each relay spends per request (user + system, its own processes: the proxy;
   // nginx's master and workers), read from /proc around each wrk run: steadier than the rates,
   // which move with the other tenants' load and with the host (see BENCHMARKS §5).
-  const relayPids = { proxy: () => [proxy.pid], nginx: () => [nginx.pid, ...childPids(nginx.pid)], upstream: () => [upstream.pid] };
+  const relayPids = { proxy: [proxy.pid], nginx: [nginx.pid, ...childPids(nginx.pid)], upstream: [upstream.pid] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const name of ['proxy', 'nginx', 'upstream']) {
-      const pids = relayPids[name]();
+      const pids = relayPids[name];
       const before = cpuSeconds(pids);
       const w = await wrk(targets[name], batchFile);
       w.eventsPerSec = w.rps * 20;
