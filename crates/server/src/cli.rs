@@ -217,6 +217,10 @@ pub struct ProxyArgs {
     /// Events sent to Pendo at once per batch.
     #[arg(long, default_value_t = 8)]
     pub pendo_concurrency: usize,
+    /// Worker threads: each serves the connections it is given from start to end, with its
+    /// own upstream connections. [default: one per CPU]
+    #[arg(long, env = "AGENT_TRACK_WORKERS", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub workers: Option<u64>,
     /// Connection limits and timeouts.
     #[command(flatten)]
     pub serve: ServeArgs,
@@ -729,6 +733,9 @@ impl ProxyArgs {
         c.account_header = self.account_header.clone();
         c.forward_ip = self.forward_ip;
         c.upstream_deadline = Duration::from_millis(self.upstream_deadline_ms);
+        c.workers = self
+            .workers
+            .map_or_else(crate::workers::default_count, |n| n as usize);
         Ok(c)
     }
 }
@@ -747,6 +754,26 @@ mod tests {
             Command::Proxy(p) => p.config(),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn workers_default_to_one_per_cpu_and_zero_is_refused() {
+        assert_eq!(
+            proxy_config(&["--mode", "pendo"]).unwrap().workers,
+            crate::workers::default_count()
+        );
+        assert_eq!(
+            proxy_config(&["--mode", "pendo", "--workers", "3"])
+                .unwrap()
+                .workers,
+            3
+        );
+        let argv = ["agent-track-server", "proxy", "--workers", "0"];
+        let err = Cli::try_parse_from(argv).unwrap_err().to_string();
+        assert!(
+            err.contains("--workers") && err.contains("0 is not in 1..=1024"),
+            "{err}"
+        );
     }
 
     fn pendo_url(args: &[&str]) -> String {

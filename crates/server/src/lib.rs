@@ -15,7 +15,8 @@
 //! - [`files`]: static files for the dev stack.
 //! - [`private`]: the data folder and files only the owner may read.
 //! - [`serve`]: `run(listener, app, shutdown)`: timeouts, a connection limit, bounded
-//!   graceful shutdown, `/healthz`.
+//!   graceful shutdown, `/healthz`; [`serve::run_on_workers`] spreads the connections over
+//!   [`workers`], single-threaded runtimes one per CPU (the proxy's way).
 #![deny(missing_docs)]
 
 pub mod cli;
@@ -29,3 +30,4 @@ pub mod redact;
 pub mod secret;
 pub mod serve;
 pub mod signature;
+pub mod workers;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use agent_track_server::cli::{self, Cli, Command, LogFormat};
 use agent_track_server::collector::{self, Collector, CollectorConfig};
+use agent_track_server::workers::Workers;
 use agent_track_server::{dev, proxy, serve};
 
 /// mimalloc for the server binary: the proxy's hot path allocates and frees small buffers per
@@ -44,9 +45,18 @@ async fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
             let listener = TcpListener::bind(args.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-            tracing::info!(listen = %listener.local_addr()?, upstream = ?upstream_url(&config), "proxy listening");
+            tracing::info!(listen = %listener.local_addr()?, upstream = ?upstream_url(&config), workers = config.workers, "proxy listening");
+            let workers = Workers::start(config.workers, "proxy-worker")
+                .map_err(|e| format!("cannot start {} worker threads: {e}", config.workers))?;
             let app = proxy::app(proxy::ProxyState::new(config)).merge(serve::health());
-            serve::run_with(listener, app, serve::signal(), args.serve.limits()).await?;
+            serve::run_on_workers(
+                listener,
+                app,
+                serve::signal(),
+                args.serve.limits(),
+                &workers,
+            )
+            .await?;
         }
         Command::Collector(args) => {
             let secrets = cli::secrets(&cli::secret_text(args.secret_file.as_deref())?)?;

@@ -41,6 +41,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 use tower_service::Service;
 
+use crate::workers::Workers;
+
 /// Connection limits and timeouts of a server. Every field has a command-line flag (see
 /// [`crate::cli::ServeArgs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +85,34 @@ pub async fn run(
 
 /// Serves `app` on `listener` under `limits` until `shutdown` resolves, then drains the
 /// connections for at most [`Limits::shutdown_grace`] (see the module documentation).
+/// Connections are tasks of the calling runtime.
 pub async fn run_with(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: Limits,
+) -> std::io::Result<()> {
+    serve(listener, app, shutdown, limits, None).await
+}
+
+/// [`run_with`], each connection served whole by one of `workers`, in turn. The calling
+/// runtime only accepts; the limits, the timeouts and the graceful shutdown are the same.
+pub async fn run_on_workers(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+    workers: &Workers,
+) -> std::io::Result<()> {
+    serve(listener, app, shutdown, limits, Some(workers)).await
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: Limits,
+    workers: Option<&Workers>,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (stop, stopping) = watch::channel(false);
@@ -101,14 +126,29 @@ pub async fn run_with(
             accepted = accept(&listener, &permits, &mut warned_full, limits.max_connections) => accepted,
         };
         let _ = stream.set_nodelay(true);
-        connections.spawn(connection(
-            stream,
-            peer,
-            app.clone(),
-            limits,
-            stopping.clone(),
-            permit,
-        ));
+        let (app, stopping) = (app.clone(), stopping.clone());
+        let Some(workers) = workers else {
+            connections.spawn(connection(stream, peer, app, limits, stopping, permit));
+            continue;
+        };
+        // The socket leaves this runtime's reactor for the worker's, which then wakes the
+        // connection's task on the worker's own thread.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "cannot hand the connection to a worker; closing it");
+                continue;
+            }
+        };
+        connections.spawn_on(
+            async move {
+                match TcpStream::from_std(stream) {
+                    Ok(stream) => connection(stream, peer, app, limits, stopping, permit).await,
+                    Err(e) => tracing::warn!(%peer, error = %e, "a worker cannot take the connection; closing it"),
+                }
+            },
+            workers.next(),
+        );
     }
     drop(listener);
     let _ = stop.send(true);

@@ -1,7 +1,8 @@
 //! The servers' connection limits over real loopback sockets, with raw TCP clients that
 //! behave badly on purpose: a request head that never ends, a body that never arrives, a
 //! keep-alive connection left open, more connections than allowed, a shutdown with a
-//! request in flight.
+//! request in flight. Each twice: with the connections on the runtime that accepts them and
+//! on two worker threads.
 
 mod common;
 
@@ -10,14 +11,48 @@ use std::time::{Duration, Instant};
 
 use agent_track_server::proxy;
 use agent_track_server::serve::{self, Limits};
+use agent_track_server::workers::Workers;
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+/// Where the connections run: as tasks of the runtime that accepts them (`run_with`, the
+/// collector's way) or on two worker threads (`run_on_workers`, the proxy's).
+#[derive(Clone, Copy)]
+enum On {
+    Caller,
+    Workers,
+}
+
+/// Every test below, once per [`On`].
+macro_rules! on_both {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn on_the_accepting_runtime() {
+                super::$test(super::On::Caller).await
+            }
+            #[tokio::test]
+            async fn on_two_worker_threads() {
+                super::$test(super::On::Workers).await
+            }
+        }
+    )*};
+}
+
+on_both!(
+    a_request_head_that_never_ends_is_cut_at_the_header_timeout,
+    a_body_that_does_not_arrive_in_time_is_answered_408,
+    an_idle_keep_alive_connection_is_closed_after_the_idle_timeout,
+    connections_beyond_the_limit_wait_for_a_free_slot,
+    shutdown_ends_within_the_grace_even_with_a_request_in_flight,
+);
+
 /// A proxy (relaying to a fake upstream) served under `limits`; the sender stops it, and
-/// the join handle ends when `run_with` has returned.
+/// the join handle ends when `run_with` (or `run_on_workers`) has returned.
 async fn server(
+    on: On,
     limits: Limits,
 ) -> (
     SocketAddr,
@@ -29,14 +64,16 @@ async fn server(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let handle = tokio::spawn(serve::run_with(
-        listener,
-        app,
-        async {
-            let _ = stopped.await;
-        },
-        limits,
-    ));
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    let handle = match on {
+        On::Caller => tokio::spawn(serve::run_with(listener, app, shutdown, limits)),
+        On::Workers => tokio::spawn(async move {
+            let workers = Workers::start(2, "test-worker")?;
+            serve::run_on_workers(listener, app, shutdown, limits, &workers).await
+        }),
+    };
     (addr, stop, handle)
 }
 
@@ -96,9 +133,8 @@ async fn response(conn: &mut TcpStream, within: Duration) -> Option<(u16, String
 
 const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
 
-#[tokio::test]
-async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout() {
-    let (addr, _stop, _) = server(limits()).await;
+async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout(on: On) {
+    let (addr, _stop, _) = server(on, limits()).await;
     // The head of the issue: a POST whose headers never end.
     let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
@@ -131,9 +167,8 @@ async fn a_request_head_that_never_ends_is_cut_at_the_header_timeout() {
         .is_some());
 }
 
-#[tokio::test]
-async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
-    let (addr, _stop, _) = server(limits()).await;
+async fn a_body_that_does_not_arrive_in_time_is_answered_408(on: On) {
+    let (addr, _stop, _) = server(on, limits()).await;
     let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(
         b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sentAt\":",
@@ -149,9 +184,8 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
     assert!(started.elapsed() >= Duration::from_millis(350));
 }
 
-#[tokio::test]
-async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
-    let (addr, _stop, _) = server(limits()).await;
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(on: On) {
+    let (addr, _stop, _) = server(on, limits()).await;
     let mut conn = TcpStream::connect(addr).await.unwrap();
     conn.write_all(HEALTH).await.unwrap();
     assert_eq!(
@@ -171,13 +205,15 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     assert!(took >= Duration::from_millis(800), "{took:?}");
 }
 
-#[tokio::test]
-async fn connections_beyond_the_limit_wait_for_a_free_slot() {
-    let (addr, _stop, _) = server(Limits {
-        max_connections: 2,
-        header_timeout: Duration::from_millis(600),
-        ..limits()
-    })
+async fn connections_beyond_the_limit_wait_for_a_free_slot(on: On) {
+    let (addr, _stop, _) = server(
+        on,
+        Limits {
+            max_connections: 2,
+            header_timeout: Duration::from_millis(600),
+            ..limits()
+        },
+    )
     .await;
     let _a = TcpStream::connect(addr).await.unwrap();
     let _b = TcpStream::connect(addr).await.unwrap();
@@ -196,14 +232,16 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
     );
 }
 
-#[tokio::test]
-async fn shutdown_ends_within_the_grace_even_with_a_request_in_flight() {
-    let (addr, stop, handle) = server(Limits {
-        body_timeout: Duration::from_secs(60),
-        header_timeout: Duration::from_secs(60),
-        idle_timeout: Duration::from_secs(60),
-        ..limits()
-    })
+async fn shutdown_ends_within_the_grace_even_with_a_request_in_flight(on: On) {
+    let (addr, stop, handle) = server(
+        on,
+        Limits {
+            body_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            ..limits()
+        },
+    )
     .await;
     let mut idle = TcpStream::connect(addr).await.unwrap();
     idle.write_all(HEALTH).await.unwrap();

@@ -128,6 +128,9 @@ pub struct ProxyConfig {
     pub upstream_deadline: Duration,
     /// Attempts per batch within the deadline. Default 3.
     pub upstream_attempts: u32,
+    /// Worker threads serving the connections, each with its own upstream connections
+    /// ([`crate::workers`]). Default 1; the command line's default is one per CPU.
+    pub workers: usize,
 }
 
 impl ProxyConfig {
@@ -147,6 +150,7 @@ impl ProxyConfig {
             forward_ip: false,
             upstream_deadline: Duration::from_secs(10),
             upstream_attempts: 3,
+            workers: 1,
         }
     }
 }

@@ -39,8 +39,9 @@ use rate_limit::RateLimiter;
 pub struct ProxyState {
     /// Options.
     pub config: ProxyConfig,
-    /// The upstream HTTP client (connection pool).
-    pub client: reqwest::Client,
+    /// The upstream HTTP clients (connection pools), one per worker (`config.workers`), so
+    /// that a worker's requests go out on connections driven by that worker's own thread.
+    clients: Vec<reqwest::Client>,
     /// Per-client rate limiting of requests.
     pub limiter: RateLimiter,
     /// Per-client rate limiting of events (each event of a batch is a token).
@@ -59,19 +60,21 @@ impl ProxyState {
     /// runtime, a timer prunes the rate limiters every [`rate_limit::PRUNE_EVERY_MS`] for as
     /// long as the state lives.
     pub fn new(config: ProxyConfig) -> Arc<ProxyState> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .pool_max_idle_per_host(64)
-            // Below the servers' idle timeout (60 s by default), so that a pooled connection
-            // is dropped here before the receiver closes it under a new request.
-            .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("the HTTP client builds with static settings");
+        let client = || {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .pool_max_idle_per_host(64)
+                // Below the servers' idle timeout (60 s by default), so that a pooled
+                // connection is dropped here before the receiver closes it under a new request.
+                .pool_idle_timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("the HTTP client builds with static settings")
+        };
         let limiter = RateLimiter::new(config.rate_per_minute, config.rate_burst);
         let event_limiter = RateLimiter::new(config.event_rate_per_minute, config.event_rate_burst);
         let state = Arc::new(ProxyState {
-            client,
+            clients: (0..config.workers.max(1)).map(|_| client()).collect(),
             limiter,
             event_limiter,
             metrics: Metrics::new(config.upstream.urls().iter().map(|u| config::url_label(u))),
@@ -103,11 +106,13 @@ impl ProxyState {
 }
 
 impl ProxyState {
-    /// A POST to upstream number `index` of the list, its URL parsed once at start.
+    /// A POST to upstream number `index` of the list, its URL parsed once at start, on the
+    /// calling worker's client.
     pub(crate) fn post(&self, index: usize) -> reqwest::RequestBuilder {
+        let client = &self.clients[crate::workers::current() % self.clients.len()];
         match self.upstream_urls.get(index) {
-            Some(Some(url)) => self.client.post(url.clone()),
-            _ => self.client.post(&self.config.upstream.urls()[index]),
+            Some(Some(url)) => client.post(url.clone()),
+            _ => client.post(&self.config.upstream.urls()[index]),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use agent_track_server::proxy::{self, ProxyConfig, Upstream};
 use agent_track_server::secret::Secrets;
 use agent_track_server::serve;
+use agent_track_server::workers::Workers;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -121,13 +122,20 @@ pub fn webhook_config(url: &str) -> ProxyConfig {
     c
 }
 
-/// Starts a proxy on a loopback socket; returns its base URL and state.
-pub async fn start_proxy(config: ProxyConfig) -> (String, Arc<proxy::ProxyState>) {
+/// Starts a proxy on a loopback socket as `agent-track-server proxy` runs it: its connections
+/// spread over two worker threads, each with its own upstream client. Returns its base URL
+/// and state.
+pub async fn start_proxy(mut config: ProxyConfig) -> (String, Arc<proxy::ProxyState>) {
+    config.workers = 2;
+    let workers = Workers::start(config.workers, "test-proxy").unwrap();
     let state = proxy::ProxyState::new(config);
     let app = proxy::app(state.clone()).merge(serve::health());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(serve::run(listener, app, std::future::pending()));
+    tokio::spawn(async move {
+        let limits = serve::Limits::default();
+        serve::run_on_workers(listener, app, std::future::pending(), limits, &workers).await
+    });
     (base, state)
 }
 
