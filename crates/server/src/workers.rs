@@ -6,7 +6,7 @@
 //! included when each worker keeps its own upstream connections (the proxy's clients are
 //! per worker, picked by [`current`]): no task moves between threads and no wakeup crosses
 //! them. Tokio's work-stealing runtime pays for both on every request; on the proxy's relay
-//! benchmark the workers took about a fifth off its CPU time per request (BENCHMARKS.md §4).
+//! benchmark the workers took about a fifth off its CPU time per request (BENCHMARKS.md §5).
 //! The cost: a thread busy with its connections does not hand them to an idle one, so the
 //! connections, not the requests, are what is spread evenly.
 
