@@ -69,16 +69,6 @@ impl Workers {
         Ok(workers)
     }
 
-    /// How many workers run.
-    pub fn len(&self) -> usize {
-        self.handles.len()
-    }
-
-    /// Never: there is always at least one worker.
-    pub fn is_empty(&self) -> bool {
-        self.handles.is_empty()
-    }
-
     /// The worker whose turn it is (round-robin).
     pub fn next(&self) -> &Handle {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
@@ -104,8 +94,20 @@ mod tests {
     #[test]
     fn tasks_run_on_the_workers_in_turn_and_know_their_index() {
         let workers = Workers::start(3, "test-worker").unwrap();
-        assert_eq!(workers.len(), 3);
-        let ran: Vec<(usize, String)> = (0..6)
+        let expected: Vec<(usize, String)> = (0..6)
+            .map(|i| (i % 3, format!("test-worker-{}", i % 3)))
+            .collect();
+        assert_eq!(run_in_turn(&workers, 6), expected);
+        assert_eq!(
+            current(),
+            0,
+            "a thread that is no worker counts as worker 0"
+        );
+    }
+
+    /// Spawns `n` tasks on `workers` in turn; each reports its worker index and thread name.
+    fn run_in_turn(workers: &Workers, n: usize) -> Vec<(usize, String)> {
+        (0..n)
             .map(|_| {
                 let (tx, rx) = std::sync::mpsc::channel();
                 workers.next().spawn(async move {
@@ -114,22 +116,14 @@ mod tests {
                 });
                 rx.recv().unwrap()
             })
-            .collect();
-        let expected: Vec<(usize, String)> = (0..6)
-            .map(|i| (i % 3, format!("test-worker-{}", i % 3)))
-            .collect();
-        assert_eq!(ran, expected);
-        assert_eq!(
-            current(),
-            0,
-            "a thread that is no worker counts as worker 0"
-        );
+            .collect()
     }
 
     #[test]
     fn dropping_the_workers_ends_their_threads_and_cancels_their_tasks() {
         let workers = Workers::start(0, "test-worker").unwrap();
-        assert_eq!(workers.len(), 1, "at least one worker");
+        let one = vec![(0, "test-worker-0".to_string()); 2];
+        assert_eq!(run_in_turn(&workers, 2), one, "at least one worker");
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         workers.next().spawn(async move {
             let _tx = tx; // dropped when the task is
