@@ -1,7 +1,12 @@
 // agent-track alone, against the targets of issue 10, in one run of headless Chromium:
 //   size      every file of pkg/ a page fetches (glue, snippets, .wasm), gzip -9 and brotli,
 //             and where the bytes are: by crate and the largest functions of the module cargo
-//             builds before wasm-bindgen/wasm-opt (bench/lib/wasm-size.mjs); target ≤ 40 KB gzip
+//             builds before wasm-bindgen/wasm-opt (bench/lib/wasm-size.mjs); target ≤ 40 KB gzip;
+//             beside it the size floor, the schema crate's rules alone built the same way
+//             (bench/size-floor, built by `bash bench/size-floor/build.sh`; left out when not built),
+//             and the shipped module by part, from its copy with names kept
+//             (target/agent_track_named.wasm: `AGENT_TRACK_NAMED_WASM=... npm run build`, as
+//             scripts/bench.sh does; used only when its code is the shipped module's, byte for byte)
 //   per call  6 rounds of 5,000 trackAgent calls timed in blocks of 100 with the queue held
 //             at 0 and at 1,000 events, alternating with the plain-JS floor (the same events,
 //             JSON.stringify + one setItem) in the same page; target ≤ 2× the floor, flat from 0 to 1,000 queued
@@ -15,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium, summarize } from './lib/browser.mjs';
 import { serveBench } from './lib/server.mjs';
-import { shippedFiles, wasmBreakdown } from './lib/wasm-size.mjs';
+import { shippedAreas, shippedFiles, wasmBreakdown } from './lib/wasm-size.mjs';
 import { TARGETS } from './lib/targets.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,6 +30,11 @@ const shipped = await shippedFiles(join(root, 'pkg'));
 const unopt = join(root, 'target/wasm32-unknown-unknown/release/agent_track.wasm');
 const breakdown = existsSync(unopt) ? await wasmBreakdown(unopt) : null;
 const shippedWasm = await wasmBreakdown(join(root, 'pkg/agent_track_bg.wasm'), { top: 0 });
+const floorDir = join(root, 'bench/size-floor/pkg');
+const named = join(root, 'target/agent_track_named.wasm');
+const codeOf = (b) => b.sections.find((x) => x.section === 'code')?.bytes;
+const areas = existsSync(named) && codeOf(await wasmBreakdown(named, { top: 0 })) === codeOf(shippedWasm) ? await shippedAreas(named) : null;
+const sizeFloor = existsSync(floorDir) ? await shippedFiles(floorDir, 'agent_track_size_floor.js', 'agent_track_size_floor_bg.wasm') : null;
 
 const server = await serveBench(root, { markerRe: /msg-[a-z0-9]+-\d+/g });
 const browser = await launchChromium();
@@ -72,7 +82,7 @@ try {
   wire.plainPerEvent = wire.plainBytes / events;
 
   const result = { date: new Date().toISOString(), chromium: version, calls: CALLS, block: BLOCK, rounds: ROUNDS, targets: TARGETS,
-    shipped, shippedWasm: { sections: shippedWasm.sections, dataBytes: shippedWasm.dataBytes },
+    shipped, shippedWasm: { sections: shippedWasm.sections, dataBytes: shippedWasm.dataBytes }, areas, sizeFloor,
     breakdown, runs, baseline, ratio, wire };
   await mkdir(join(root, 'bench/results'), { recursive: true });
   await writeFile(join(root, 'bench/results/track-cost.json'), JSON.stringify(result, null, 2) + '\n');
@@ -80,6 +90,8 @@ try {
   const kb = (n) => (n / 1024).toFixed(1) + ' KB';
   const ok = (yes) => (yes ? 'met' : 'NOT met');
   console.log(`size: ${shipped.files.map((f) => `${f.file} ${kb(f.gzip)}`).join(' + ')} = ${kb(shipped.total.gzip)} gzip (${kb(shipped.total.brotli)} brotli, ${kb(shipped.total.raw)} raw); target ≤ ${kb(TARGETS.gzipBytes)}: ${ok(shipped.total.gzip <= TARGETS.gzipBytes)}`);
+  if (sizeFloor) console.log(`  size floor (bench/size-floor: the schema crate's rules alone, built the same way): ${kb(sizeFloor.total.gzip)} gzip, ${(100 * sizeFloor.total.gzip / shipped.total.gzip).toFixed(0)} % of the package`);
+  if (areas) console.log(`  shipped code by part: ${areas.areas.map((a) => `${a.area.replace(/[:(].*/, '')} ${(a.share * 100).toFixed(0)} %`).join(', ')}`);
   if (breakdown) {
     console.log(`  unoptimised module: ${kb(breakdown.codeBytes)} code, ${kb(breakdown.dataBytes)} data; by crate: ${breakdown.crates.slice(0, 8).map((c) => `${c.crate} ${(c.share * 100).toFixed(0)} %`).join(', ')}`);
   }

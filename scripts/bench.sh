@@ -27,8 +27,10 @@ fi
 
 # The wasm package (scripts/setup.sh installs the toolchain, Chromium and the root npm
 # dependencies first, idempotently).
-log "building the npm package into pkg/"
-bash scripts/build.sh
+log "building the npm package into pkg/ (and a copy of its module with names kept, for the breakdown)"
+AGENT_TRACK_NAMED_WASM="$PWD/target/agent_track_named.wasm" bash scripts/build.sh
+log "building the size floor (the schema crate's rules alone) into bench/size-floor/pkg/"
+bash bench/size-floor/build.sh
 
 # The peers, installed as the bench's own dev dependencies from bench/package-lock.json;
 # again only when the lockfile changed since the last install.

@@ -1,5 +1,5 @@
 // Minifies wasm-bindgen's JS glue and the modules it imports (pkg/snippets/**, copied from
-// js/) in place: `node scripts/minify-glue.mjs <file.js>...` (scripts/build.sh runs it). A
+// js/) in place: `node scripts/minify-glue.mjs <file.js>...` (scripts/shrink.sh runs it). A
 // page that imports the package without a bundler fetches these files as they are. Same exports, same `new URL('agent_track_bg.wasm', import.meta.url)` for
 // bundlers to find the module; the types are in the .d.ts, which is left alone. The minifier
 // is oxc's, through rolldown (a dev dependency, also Vite's bundler).

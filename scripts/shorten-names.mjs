@@ -2,7 +2,7 @@
 // (`__wbg_getRandomValues_3f44b700395062e5`, `wasm_bindgen__convert__closures_____invoke__h…`):
 // `node scripts/shorten-names.mjs <pkg/x_bg.wasm> <pkg/x.js>` renames each to `_w0`, `_w1`, …
 // in the module's import and export sections and in the glue that provides and calls them
-// (scripts/build.sh runs it after wasm-opt). The 16 hex digits of each name make it unique
+// (scripts/shrink.sh runs it after wasm-opt). The 16 hex digits of each name make it unique
 // and do not compress: they cost twice, in the .wasm and in the glue. Names without such a
 // hash (the package's API, `memory`, `__wbindgen_start`, …) are left alone.
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 // Replaces the body of every Rust panic and abort entry point of a wasm module with a bare
 // `unreachable`, then that of the text formatting only they use: `node
-// scripts/snip-panics.mjs <module.wasm>` (in place; scripts/build.sh runs it on the
+// scripts/snip-panics.mjs <module.wasm>` (in place; scripts/shrink.sh runs it on the
 // wasm-bindgen output, before wasm-opt). What wasm-snip's --snip-rust-panicking-code and
 // --snip-rust-fmt-code do (and nightly's panic_immediate_abort), with binaryen.js (the
 // binaryen dev dependency that also provides wasm-opt).
@@ -64,7 +64,7 @@ if (!file) {
   process.exit(2);
 }
 const module = binaryen.readBinary(readFileSync(file));
-// The features scripts/build.sh gives wasm-opt, and no more: with all of them binaryen writes
+// The features scripts/shrink.sh gives wasm-opt, and no more: with all of them binaryen writes
 // encodings (compact imports) that browsers refuse.
 const F = binaryen.Features;
 module.setFeatures(F.BulkMemory | F.NontrappingFPToInt | F.SignExt | F.ReferenceTypes | F.Multivalue | F.MutableGlobals);

@@ -1,5 +1,5 @@
 // Zeroes the constants a wasm module no longer reads: `node scripts/trim-data.mjs <link.map>
-// <module.wasm>` (in place; scripts/build.sh runs it after wasm-opt).
+// <module.wasm>` (in place; scripts/shrink.sh runs it after wasm-opt).
 //
 // Why: after scripts/snip-panics.mjs and wasm-opt, the code that read the panic messages,
 // their source locations (file names, lines), core's formatting tables and the like is gone,

@@ -83,6 +83,8 @@ export function demangleAll(names) {
   return out.map((n) => n.replace(/\[[0-9a-f]{8,16}\]/g, '').replace(/::h[0-9a-f]{16}$/, ''));
 }
 
+const DESCRIPTOR = /WasmDescribe|describe_invoke|describe_vector|__wbindgen_describe|wasm_bindgen::describe::/;
+
 export async function wasmBreakdown(file, { top = 20 } = {}) {
   const buf = await readFile(file);
   const r = reader(buf);
@@ -141,8 +143,9 @@ export async function wasmBreakdown(file, { top = 20 } = {}) {
   const fns = [];
   bodies.forEach((len, i) => {
     const sym = readable[i];
-    // wasm-bindgen's type descriptors run at build time and are removed from the shipped module.
-    if (/describe/.test(sym)) { descriptors += len; return; }
+    // wasm-bindgen's type descriptors run at build time and are removed from the shipped module
+    // (named for wasm-bindgen's WasmDescribe; the module's own `describe` functions are code).
+    if (DESCRIPTOR.test(sym)) { descriptors += len; return; }
     const crate = crateOf(sym);
     groups.set(crate, (groups.get(crate) ?? 0) + len);
     fns.push({ name: sym, crate, bytes: len });
@@ -184,6 +187,50 @@ export async function shippedFiles(pkgDir, glue = 'agent_track.js', wasm = 'agen
   }
   const sum = (k) => out.reduce((a, f) => a + f[k], 0);
   return { files: out, total: { raw: sum('raw'), gzip: sum('gzip'), brotli: sum('brotli') } };
+}
+
+// The parts of the package, by the module path of each function of its own crates; generic
+// code of the standard library counts as its own part, whoever instantiated it.
+const AREAS = [
+  [/^agent_track_schema::/, 'the rules: reading JSON, validation with its messages, writing (`crates/schema`)'],
+  [/^agent_track::browser::(js|configure|bare|page|shutdown)\b|^(trackAgent|configure|flush|stats|optIn|optOut|shutdown)$/, 'the JS API (`src/browser/js.rs`, `mod.rs`)'],
+  [/^agent_track::config\b/, 'configuration (`src/config.rs`)'],
+  [/^agent_track::(engine::delivery|delivery|pass)\b|^agent_track::browser::(driver|fetch|scheduler|timer)\b/, 'delivery: batches, answers, backoff, the pass and its driver, timers'],
+  [/^agent_track::(queue|index|storage|keys)\b|^agent_track::browser::local_storage\b/, 'the queue and its storage, with the in-memory fallback'],
+  [/^agent_track::(browser::locks|delivery::lock)\b/, 'locks: Web Locks and the lease'],
+  [/^agent_track::(browser::platform|platform)\b/, 'the page context, clock and randomness'],
+  [/^agent_track::/, 'capture: the engine, tracker, ids, errors, hooks and stats'],
+  [/^(alloc|core|std)$/, "Rust's standard library (`Vec`, `String`, iterator and closure instantiations)"],
+  [/^(wasm_bindgen|js_sys|web_sys)$/, 'wasm-bindgen, js-sys, web-sys'],
+  [/^talc$/, 'the allocator (talc)'],
+];
+
+/** The path of a demangled function name: `agent_track::queue` for `agent_track::queue::Queue<S>::read`. */
+function pathOf(name) {
+  let s = name.replace(/^<+/, '');
+  const impl = /^(.+?)::<impl /.exec(s);
+  if (impl) return impl[1];
+  return s.split(/<|::\{\{/)[0].replace(/::[A-Za-z_0-9]+$/, (m) => (/^::[A-Z]/.test(m) ? '' : m));
+}
+
+/**
+ * What each part of the package weighs in a module that kept its function names (the shipped
+ * module built again with `wasm-opt -g`, see scripts/shrink.sh): code bytes and share by part.
+ */
+export async function shippedAreas(file) {
+  const b = await wasmBreakdown(file, { top: Infinity });
+  const parts = new Map();
+  for (const f of b.top) {
+    const path = pathOf(f.name);
+    const area = AREAS.find(([re]) => re.test(path) || re.test(f.crate))?.[1] ?? 'other';
+    const p = parts.get(area) ?? { area, bytes: 0, functions: 0 };
+    p.bytes += f.bytes;
+    p.functions++;
+    parts.set(area, p);
+  }
+  const areas = [...parts.values()].sort((x, y) => y.bytes - x.bytes);
+  for (const a of areas) a.share = a.bytes / b.codeBytes;
+  return { codeBytes: b.codeBytes, dataBytes: b.dataBytes, functions: b.functions, areas };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
