@@ -38,4 +38,4 @@ node scripts/trim-data.mjs "$map" "$module"
 node scripts/shorten-names.mjs "$module" "$glue"
 # The glue and its snippets, minified: pages that import the package without a bundler fetch
 # them as they are.
-find "$dir/snippets" -name '*.js' -print0 2>/dev/null | xargs -0 node scripts/minify-glue.mjs "$glue"
+find "$dir" -path "$dir/snippets/*" -name '*.js' -print0 | xargs -0 node scripts/minify-glue.mjs "$glue"
