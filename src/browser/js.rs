@@ -7,7 +7,7 @@ use js_sys::{Array, Function, Object, Reflect, JSON};
 use wasm_bindgen::prelude::*;
 
 use agent_track_schema::cat;
-use agent_track_schema::json::write::{event_json, field_str, field_u64, push_key};
+use agent_track_schema::json::write::{event_json, field_str, field_u64, problems_json, push_key};
 use agent_track_schema::json::{Doc, Json};
 use agent_track_schema::text::{push_json_str, push_u64};
 use agent_track_schema::{parse_event, Code, Event, Problem};
@@ -319,24 +319,6 @@ fn stats_json(s: &Stats) -> String {
         }
     }
     out.push('}');
-    out
-}
-
-/// `[{"code":..,"field":..,"message":..}, ..]`.
-fn problems_json(problems: &[Problem]) -> String {
-    let mut out = String::from("[");
-    for (i, p) in problems.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('{');
-        push_key(&mut out, "code");
-        push_json_str(&mut out, p.code.as_str());
-        field_str(&mut out, "field", &p.field);
-        field_str(&mut out, "message", &p.message);
-        out.push('}');
-    }
-    out.push(']');
     out
 }
 

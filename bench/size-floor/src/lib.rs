@@ -5,12 +5,9 @@
 //! Built by `bench/size-floor/build.sh` with the package's profile, allocator and shrinking
 //! steps, and measured by `bench/track-cost.mjs`.
 
-use agent_track_schema::json::write::{event_json, field_str, push_key};
+use agent_track_schema::json::write::{event_json, problems_json};
 use agent_track_schema::json::Doc;
-use agent_track_schema::text::push_json_str;
-use agent_track_schema::{
-    parse_event_properties, parse_properties, Context, Event, EventType, Problem,
-};
+use agent_track_schema::{parse_event_properties, parse_properties, Context, Event, EventType};
 use wasm_bindgen::prelude::*;
 
 #[global_allocator]
@@ -63,22 +60,4 @@ pub fn track(
             Err(JsValue::from_str(&problems_json(&problems)))
         }
     }
-}
-
-/// `[{"code":..,"field":..,"message":..}, ..]`.
-fn problems_json(problems: &[Problem]) -> String {
-    let mut out = String::from("[");
-    for (i, p) in problems.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('{');
-        push_key(&mut out, "code");
-        push_json_str(&mut out, p.code.as_str());
-        field_str(&mut out, "field", &p.field);
-        field_str(&mut out, "message", &p.message);
-        out.push('}');
-    }
-    out.push(']');
-    out
 }

@@ -3,7 +3,8 @@
 //! pass; `PROPTEST_CASES=200000 cargo test -p agent-track-schema --test fuzz_validation
 //! --release` is the longer run).
 
-use agent_track_schema::json::{write::event_json, Doc};
+use agent_track_schema::json::write::{event_json, problems_json};
+use agent_track_schema::json::Doc;
 use agent_track_schema::{parse_event, parse_event_properties, parse_properties, EventType};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
@@ -85,8 +86,9 @@ proptest! {
         }
     }
 
-    /// The browser module reads JSON text with `Doc` and writes events with `event_json`:
-    /// both must agree with serde_json on every input, accepted or not.
+    /// The browser module reads JSON text with `Doc`, writes events with `event_json` and the
+    /// problems it throws with `problems_json`: each must agree with serde_json on every input,
+    /// accepted or not.
     #[test]
     fn the_browser_reader_and_writer_agree_with_serde(v in any_json()) {
         let text = v.to_string();
@@ -94,8 +96,9 @@ proptest! {
         let by_doc = parse_event(doc.root());
         let by_serde = parse_event(&v);
         prop_assert_eq!(&by_doc, &by_serde);
-        if let Ok(e) = by_serde {
-            prop_assert_eq!(event_json(&e), serde_json::to_string(&e).unwrap());
+        match by_serde {
+            Ok(e) => prop_assert_eq!(event_json(&e), serde_json::to_string(&e).unwrap()),
+            Err(problems) => prop_assert_eq!(problems_json(&problems), serde_json::to_string(&problems).unwrap()),
         }
         for t in EventType::ALL {
             prop_assert_eq!(parse_properties(t, doc.root()), parse_properties(t, &v));

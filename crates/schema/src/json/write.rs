@@ -1,8 +1,10 @@
-//! Writing events as JSON without `serde`: the exact text `serde_json` would write for the
-//! same [`Event`] (a test holds the two together), in the field order of the wire contract.
+//! Writing events and problem lists as JSON without `serde`: the exact text `serde_json` would
+//! write for the same [`Event`] or [`Problem`]s (a test holds the two together), in the field
+//! order of the wire contract.
 //! The browser module stores events with it; nothing here formats through `core::fmt`.
 
 use crate::envelope::{Context, Event};
+use crate::problem::Problem;
 use crate::properties::AgentProperties;
 use crate::text::{push_json_str, push_u64};
 
@@ -138,5 +140,23 @@ pub fn write_event(out: &mut String, e: &Event) {
 pub fn event_json(e: &Event) -> String {
     let mut out = String::with_capacity(512 + e.properties.content.len());
     write_event(&mut out, e);
+    out
+}
+
+/// `[{"code":..,"field":..,"message":..}, ..]`: the `errors` of the JS API's `AgentTrackError`.
+pub fn problems_json(problems: &[Problem]) -> String {
+    let mut out = String::from("[");
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        push_key(&mut out, "code");
+        push_json_str(&mut out, p.code.as_str());
+        field_str(&mut out, "field", &p.field);
+        field_str(&mut out, "message", &p.message);
+        out.push('}');
+    }
+    out.push(']');
     out
 }
