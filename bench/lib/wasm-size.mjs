@@ -205,12 +205,14 @@ const AREAS = [
   [/^talc$/, 'the allocator (talc)'],
 ];
 
-/** The path of a demangled function name: `agent_track::queue` for `agent_track::queue::Queue<S>::read`. */
+/**
+ * Where a demangled function name lives, for matching the module paths above by prefix:
+ * `agent_track::engine::delivery` for `agent_track::engine::delivery::<impl Engine>::settle`,
+ * the type's path for `<Type as Trait>::f`, else the name itself.
+ */
 function pathOf(name) {
-  let s = name.replace(/^<+/, '');
-  const impl = /^(.+?)::<impl /.exec(s);
-  if (impl) return impl[1];
-  return s.split(/<|::\{\{/)[0].replace(/::[A-Za-z_0-9]+$/, (m) => (/^::[A-Z]/.test(m) ? '' : m));
+  const s = name.replace(/^<+/, '');
+  return /^(.+?)::<impl /.exec(s)?.[1] ?? s;
 }
 
 /**
