@@ -152,8 +152,8 @@ http {
     }
   }
   for (const name of ['proxy', 'nginx', 'upstream']) result[name] = result.runs[name].reduce((a, b) => (b.rps > a.rps ? b : a));
-  result.proxyRss = await rssKb(proxy.pid);
-  result.nginxRss = await rssKb(nginx.pid);
+  result.proxyRss = rssKb(proxy.pid);
+  result.nginxRss = rssKb(nginx.pid);
   stopAll();
   log(`proxy/nginx: ${(result.proxy.rps / result.nginx.rps * 100).toFixed(1)} % (best rounds)`);
 
@@ -213,8 +213,8 @@ function childPids(pid) {
   }).map(Number);
 }
 
-async function rssKb(pid) {
-  try { return Number(/VmHWM:\s+(\d+)/.exec(await (await import('node:fs/promises')).readFile(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return null; }
+function rssKb(pid) {
+  try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return null; }
 }
 
 if (RELAY_ONLY) process.exit(0);

@@ -32,8 +32,8 @@ const breakdown = existsSync(unopt) ? await wasmBreakdown(unopt) : null;
 const shippedWasm = await wasmBreakdown(join(root, 'pkg/agent_track_bg.wasm'), { top: 0 });
 const floorDir = join(root, 'bench/size-floor/pkg');
 const named = join(root, 'target/agent_track_named.wasm');
-const codeOf = (b) => b.sections.find((x) => x.section === 'code')?.bytes;
-const areas = existsSync(named) && codeOf(await wasmBreakdown(named, { top: 0 })) === codeOf(shippedWasm) ? await shippedAreas(named) : null;
+const namedAreas = existsSync(named) ? await shippedAreas(named) : null;
+const areas = namedAreas?.codeSection === shippedWasm.sections.find((x) => x.section === 'code')?.bytes ? namedAreas : null;
 const sizeFloor = existsSync(floorDir) ? await shippedFiles(floorDir, 'agent_track_size_floor.js', 'agent_track_size_floor_bg.wasm') : null;
 
 const server = await serveBench(root, { markerRe: /msg-[a-z0-9]+-\d+/g });

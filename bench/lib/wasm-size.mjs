@@ -192,17 +192,17 @@ export async function shippedFiles(pkgDir, glue = 'agent_track.js', wasm = 'agen
 // The parts of the package, by the module path of each function of its own crates; generic
 // code of the standard library counts as its own part, whoever instantiated it.
 const AREAS = [
-  [/^agent_track_schema::/, 'the rules: reading JSON, validation with its messages, writing (`crates/schema`)'],
-  [/^agent_track::browser::(js|configure|bare|page|shutdown)\b|^(trackAgent|configure|flush|stats|optIn|optOut|shutdown)$/, 'the JS API (`src/browser/js.rs`, `mod.rs`)'],
-  [/^agent_track::config\b/, 'configuration (`src/config.rs`)'],
-  [/^agent_track::(engine::delivery|delivery|pass)\b|^agent_track::browser::(driver|fetch|scheduler|timer)\b/, 'delivery: batches, answers, backoff, the pass and its driver, timers'],
-  [/^agent_track::(queue|index|storage|keys)\b|^agent_track::browser::local_storage\b/, 'the queue and its storage, with the in-memory fallback'],
-  [/^agent_track::(browser::locks|delivery::lock)\b/, 'locks: Web Locks and the lease'],
-  [/^agent_track::(browser::platform|platform)\b/, 'the page context, clock and randomness'],
-  [/^agent_track::/, 'capture: the engine, tracker, ids, errors, hooks and stats'],
-  [/^(alloc|core|std)$/, "Rust's standard library (`Vec`, `String`, iterator and closure instantiations)"],
-  [/^(wasm_bindgen|js_sys|web_sys)$/, 'wasm-bindgen, js-sys, web-sys'],
-  [/^talc$/, 'the allocator (talc)'],
+  ['rules', /^agent_track_schema::/, 'the rules: reading JSON, validation with its messages, writing (`crates/schema`)'],
+  ['api', /^agent_track::browser::(js|configure|bare|page|shutdown)\b|^(trackAgent|configure|flush|stats|optIn|optOut|shutdown)$/, 'the JS API (`src/browser/js.rs`, `mod.rs`)'],
+  ['config', /^agent_track::config\b/, 'configuration (`src/config.rs`)'],
+  ['delivery', /^agent_track::(engine::delivery|delivery|pass)\b|^agent_track::browser::(driver|fetch|scheduler|timer)\b/, 'delivery: batches, answers, backoff, the pass and its driver, timers'],
+  ['queue', /^agent_track::(queue|index|storage|keys)\b|^agent_track::browser::local_storage\b/, 'the queue and its storage, with the in-memory fallback'],
+  ['locks', /^agent_track::(browser::locks|delivery::lock)\b/, 'locks: Web Locks and the lease'],
+  ['page', /^agent_track::(browser::platform|platform)\b/, 'the page context, clock and randomness'],
+  ['capture', /^agent_track::/, 'capture: the engine, tracker, ids, errors, hooks and stats'],
+  ['std', /^(alloc|core|std)$/, "Rust's standard library (`Vec`, `String`, iterator and closure instantiations)"],
+  ['bindings', /^(wasm_bindgen|js_sys|web_sys)$/, 'wasm-bindgen, js-sys, web-sys'],
+  ['allocator', /^talc$/, 'the allocator (talc)'],
 ];
 
 /**
@@ -217,22 +217,25 @@ function pathOf(name) {
 
 /**
  * What each part of the package weighs in a module that kept its function names (the shipped
- * module built again with `wasm-opt -g`, see scripts/shrink.sh): code bytes and share by part.
+ * module built again with `wasm-opt -g`, see scripts/shrink.sh): code bytes and share by part
+ * (`key` as in AREAS, `other` for the rest), and the size of its code section, which is the
+ * shipped module's when the two hold the same code.
  */
 export async function shippedAreas(file) {
   const b = await wasmBreakdown(file, { top: Infinity });
   const parts = new Map();
   for (const f of b.top) {
     const path = pathOf(f.name);
-    const area = AREAS.find(([re]) => re.test(path) || re.test(f.crate))?.[1] ?? 'other';
-    const p = parts.get(area) ?? { area, bytes: 0, functions: 0 };
+    const [key, , area] = AREAS.find(([, re]) => re.test(path) || re.test(f.crate)) ?? ['other', null, 'other'];
+    const p = parts.get(key) ?? { key, area, bytes: 0, functions: 0 };
     p.bytes += f.bytes;
     p.functions++;
-    parts.set(area, p);
+    parts.set(key, p);
   }
   const areas = [...parts.values()].sort((x, y) => y.bytes - x.bytes);
   for (const a of areas) a.share = a.bytes / b.codeBytes;
-  return { codeBytes: b.codeBytes, dataBytes: b.dataBytes, functions: b.functions, areas };
+  const codeSection = b.sections.find((x) => x.section === 'code')?.bytes;
+  return { codeBytes: b.codeBytes, codeSection, dataBytes: b.dataBytes, functions: b.functions, areas };
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop())) {
